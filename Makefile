@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` runs rolebridge, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint serve bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/rolebridge demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check mappings sync scim_server tests benchmarks
+	$(VENV)/bin/mypy
+
+serve: $(STAMP)
+	$(VENV)/bin/rolebridge serve
+
+bench: $(STAMP)
+	$(PY) benchmarks/plan.py
+
+clean:
+	rm -rf $(VENV) instance

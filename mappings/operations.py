@@ -1,0 +1,231 @@
+"""The plan as a value: operations, skipped operations, held reasons, a fingerprint.
+
+The JSON shape (DESIGN section 6) is a public format: ``Plan.to_dict`` is its single
+writer and ``Plan.from_dict`` its single reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mappings.errors import InputError
+from mappings.state import format_time, parse_time
+
+__all__ = ["OP_KINDS", "SKIP_REASONS", "Held", "Operation", "Plan", "Reason", "Skipped"]
+
+# The order operations are listed and applied in: create workspaces before granting
+# into them, renames before anything keyed by the new email, removals last.
+OP_KINDS = (
+    "create_workspace",
+    "rename_member",
+    "invite",
+    "resend_invite",
+    "reactivate",
+    "set_org_role",
+    "add_to_workspace",
+    "set_workspace_roles",
+    "remove_from_workspace",
+    "suspend",
+    "revoke_invite",
+    "remove_from_org",
+)
+REMOVAL_KINDS = ("remove_from_org", "revoke_invite", "suspend", "remove_from_workspace")
+
+SKIP_REASONS = (
+    "protected_role",
+    "last_owner",
+    "not_permitted",
+    "manual_member",
+    "covered_by_org_role",
+    "plan_limit",
+    "credit_limit",
+    "unknown_workspace",
+    "held",
+)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Reason:
+    """Why: the mapping rule index and the group path (outer group first) behind a grant."""
+
+    rule: int
+    groups: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"rule": self.rule, "groups": list(self.groups)}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One change. Only the fields that belong to ``op`` are set (DESIGN section 6)."""
+
+    op: str
+    user: str = ""  # normalised email; empty for create_workspace
+    workspace: str | None = None
+    org_role: str | None = None  # invite
+    notify: bool | None = None  # invite
+    from_: str | tuple[str, ...] | None = None  # set_org_role, set_workspace_roles, rename
+    to: str | tuple[str, ...] | None = None
+    roles: tuple[str, ...] | None = None  # add_to_workspace
+    credits: int | None = None  # create_workspace
+    invited_at: datetime | None = None  # resend_invite
+    idp_id: str | None = None  # invite / rename_member: the IdP's immutable id
+    reason: tuple[Reason, ...] = ()
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """Stable order: op kind, then user, then workspace."""
+        return (OP_KINDS.index(self.op), self.user, self.workspace or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form with only the fields that are set."""
+        out: dict[str, Any] = {"op": self.op}
+        if self.user:
+            out["user"] = self.user
+        if self.workspace is not None:
+            out["workspace"] = self.workspace
+        for name, value in (
+            ("org_role", self.org_role),
+            ("notify", self.notify),
+            ("from", self.from_),
+            ("to", self.to),
+            ("roles", self.roles),
+            ("credits", self.credits),
+            ("idp_id", self.idp_id),
+        ):
+            if value is not None:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        if self.invited_at is not None:
+            out["invited_at"] = format_time(self.invited_at)
+        out["reason"] = [r.to_dict() for r in self.reason]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "operation") -> Operation:
+        """Read the JSON form back."""
+        if not isinstance(d, Mapping) or d.get("op") not in OP_KINDS:
+            raise InputError(f"'op' must be one of {', '.join(OP_KINDS)}", where)
+
+        def seq(v: Any) -> Any:
+            return tuple(v) if isinstance(v, list) else v
+
+        reasons = tuple(
+            Reason(int(r["rule"]), tuple(r.get("groups", ()))) for r in d.get("reason", ())
+        )
+        return cls(
+            op=d["op"],
+            user=d.get("user", ""),
+            workspace=d.get("workspace"),
+            org_role=d.get("org_role"),
+            notify=d.get("notify"),
+            from_=seq(d.get("from")),
+            to=seq(d.get("to")),
+            roles=seq(d.get("roles")),
+            credits=d.get("credits"),
+            invited_at=parse_time(d.get("invited_at"), f"{where}.invited_at"),
+            idp_id=d.get("idp_id"),
+            reason=reasons,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An operation the mapping asked for but the role model or policy refused."""
+
+    op: str
+    user: str
+    why: str
+    workspace: str | None = None
+    detail: str | None = None  # human words, e.g. "org role editor covers workspace viewer"
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        """Stable order."""
+        return (self.op, self.user, self.workspace or "", self.why)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        out: dict[str, Any] = {"op": self.op, "user": self.user}
+        if self.workspace is not None:
+            out["workspace"] = self.workspace
+        out["why"] = self.why
+        if self.detail is not None:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Why a plan waits for an admin: e.g. removals over ``max_removals``."""
+
+    why: str  # "max_removals", "review", "suspicious_snapshot"
+    detail: str = ""
+    removals: int | None = None
+    limit: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        out: dict[str, Any] = {"why": self.why, "detail": self.detail}
+        if self.removals is not None:
+            out["removals"] = self.removals
+        if self.limit is not None:
+            out["limit"] = self.limit
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Operations (sorted), skipped, held, summary counts and an input fingerprint."""
+
+    operations: tuple[Operation, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    held: Held | None = None
+    fingerprint: str = ""
+    warnings: tuple[str, ...] = ()  # e.g. two directory users with one email
+    summary: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to do."""
+        return not self.operations
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public JSON shape."""
+        return {
+            "operations": [o.to_dict() for o in self.operations],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "held": self.held.to_dict() if self.held else None,
+            "summary": dict(sorted(self.summary.items())),
+            "warnings": list(self.warnings),
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Plan:
+        """Read a saved plan file."""
+        if not isinstance(d, Mapping) or not isinstance(d.get("operations"), list):
+            raise InputError("a plan needs an 'operations' list", "$")
+        ops = tuple(
+            Operation.from_dict(o, f"operations[{i}]") for i, o in enumerate(d["operations"])
+        )
+        skipped = tuple(
+            Skipped(s["op"], s["user"], s["why"], s.get("workspace"), s.get("detail"))
+            for s in d.get("skipped", [])
+        )
+        held_raw = d.get("held")
+        held = (
+            Held(held_raw["why"], held_raw.get("detail", ""), held_raw.get("removals"),
+                 held_raw.get("limit"))
+            if isinstance(held_raw, Mapping)
+            else None
+        )
+        return cls(
+            operations=ops,
+            skipped=skipped,
+            held=held,
+            fingerprint=str(d.get("fingerprint", "")),
+            warnings=tuple(d.get("warnings", ())),
+            summary=dict(d.get("summary", {})),
+        )

@@ -1,0 +1,1 @@
+"""rolebridge's imperative shell: settings, database, mirror, platform store, sources, CLI."""
