@@ -1,0 +1,320 @@
+"""The database schema (SQLAlchemy 2.x typed ORM). Alembic migrations follow these models.
+
+Everything is scoped to an organisation. The directory mirror is keyed by the source's
+immutable ids (``ext_id``), so a renamed group or a changed email is an update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "DirectoryGroup",
+    "DirectoryMembership",
+    "DirectoryUser",
+    "MappingVersion",
+    "Member",
+    "Organisation",
+    "OutboxMessage",
+    "SavedPlan",
+    "ScimToken",
+    "Source",
+    "SyncRun",
+    "Workspace",
+    "WorkspaceRole",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; ``type_annotation_map`` keeps datetimes timezone-aware."""
+
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role_model: Mapped[str] = mapped_column(String(100))  # preset name
+    plan: Mapped[str] = mapped_column(String(50), default="enterprise")
+    credits: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    credits: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    """A platform member; ``email`` is the normalised (casefolded) key."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("org_id", "email"),
+        Index("ix_members_org_idp", "org_id", "idp_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    org_role: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # invited | joined | suspended
+    origin: Mapped[str] = mapped_column(String(20))  # idp | manual
+    idp_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    invited_at: Mapped[datetime | None] = mapped_column(default=None)
+    joined_at: Mapped[datetime | None] = mapped_column(default=None)
+    invite_token_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkspaceRole(Base):
+    """One role of one member in one workspace (set-valued models have several rows)."""
+
+    __tablename__ = "workspace_roles"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class ScimToken(Base):
+    """A SCIM bearer token of one org; only its SHA-256 is stored."""
+
+    __tablename__ = "scim_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiKey(Base):
+    """An admin API key of one org, carrying a role of the org's role model."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Source(Base):
+    """Where a directory comes from: ``scim`` (pushed), ``okta``, ``graph``, ``scim-pull``."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # no secrets in here
+    secret: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted or env:/file:
+    schedule: Mapped[str | None] = mapped_column(String(100), default=None)  # "15m" or cron
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    delta_link: Mapped[str | None] = mapped_column(Text, default=None)
+    last_user_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    force_next: Mapped[bool] = mapped_column(Boolean, default=False)  # admin override
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DirectoryUser(Base):
+    """A mirrored IdP user. ``resource`` keeps the full SCIM document for the SCIM source."""
+
+    __tablename__ = "directory_users"
+    __table_args__ = (
+        UniqueConstraint("source_id", "ext_id"),
+        Index("ix_dir_users_org_username", "org_id", "user_name_key"),
+        Index("ix_dir_users_org_external", "org_id", "external_id"),
+        Index("ix_dir_users_org_email", "org_id", "email_key"),
+        Index("ix_dir_users_org_modified", "org_id", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    ext_id: Mapped[str] = mapped_column(String(255))  # the source's immutable id
+    user_name: Mapped[str] = mapped_column(String(320))
+    user_name_key: Mapped[str] = mapped_column(String(320))  # casefolded, for eq / uniqueness
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    display_name: Mapped[str | None] = mapped_column(String(320), default=None)
+    email_key: Mapped[str | None] = mapped_column(String(320), default=None)  # primary, casefold
+    emails: Mapped[list[str]] = mapped_column(JSON, default=list)  # primary first
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    resource: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DirectoryGroup(Base):
+    """A mirrored IdP group (members live in ``directory_memberships``)."""
+
+    __tablename__ = "directory_groups"
+    __table_args__ = (
+        UniqueConstraint("source_id", "ext_id"),
+        Index("ix_dir_groups_org_name", "org_id", "display_name_key"),
+        Index("ix_dir_groups_org_external", "org_id", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    ext_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(400))
+    display_name_key: Mapped[str] = mapped_column(String(400))  # casefolded
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    resource: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DirectoryMembership(Base):
+    """A direct member (user or nested group, by the source's id) of a mirrored group."""
+
+    __tablename__ = "directory_memberships"
+    __table_args__ = (Index("ix_dir_members_value", "member_value"),)
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_type: Mapped[str] = mapped_column(String(10), primary_key=True)  # User | Group
+    member_value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class MappingVersion(Base):
+    """One saved version of an org's mapping document (YAML text)."""
+
+    __tablename__ = "mappings"
+    __table_args__ = (UniqueConstraint("org_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedPlan(Base):
+    """A stored plan: pending review, held, approved, applied or stale."""
+
+    __tablename__ = "plans"
+    __table_args__ = (Index("ix_plans_org_status", "org_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20))  # pending|held|approved|applied|stale
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)  # Plan.to_dict()
+    trigger: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    applied_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SyncRun(Base):
+    """One reconcile or pull run: when, what triggered it, counts and outcome."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_runs_org_started", "org_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="SET NULL"), default=None
+    )
+    trigger: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(20), default="running")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plans.id", ondelete="SET NULL"), default=None
+    )
+
+
+class AuditEntry(Base):
+    """One applied operation: who/what triggered it, the op, the reason."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_org_at", "org_id", "at"),
+        Index("ix_audit_org_user", "org_id", "user"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    op: Mapped[str] = mapped_column(String(40))
+    user: Mapped[str] = mapped_column(String(320), default="")
+    workspace: Mapped[str | None] = mapped_column(String(200), default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Operation.to_dict()
+    plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plans.id", ondelete="SET NULL"), default=None
+    )
+
+
+class OutboxMessage(Base):
+    """An email to send, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # welcome | invite_resend
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(400))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
