@@ -6,7 +6,7 @@ Imports only the standard library (``tests/unit/test_purity.py`` enforces it).
 from __future__ import annotations
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
-from mappings.errors import InputError, MappingError, RoleModelError, RolebridgeError
+from mappings.errors import InputError, MappingError, RolebridgeError, RoleModelError
 from mappings.operations import Held, Operation, Plan, Reason, Skipped
 from mappings.rolemodel import InviteRules, RoleModel
 from mappings.state import Member, Organisation, PlatformState, Workspace

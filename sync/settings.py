@@ -1,0 +1,47 @@
+"""One typed ``Settings``, read once from the environment and passed explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings", "default_database_url"]
+
+
+def default_database_url(instance: Path) -> str:
+    """The embedded default: a SQLite file under the instance folder."""
+    return f"sqlite:///{(instance / 'rolebridge.sqlite3').resolve()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable; tests build it directly."""
+
+    database_url: str
+    instance_path: Path = Path("instance")
+    secret_key: str = ""  # Flask session signing; generated into the instance folder if empty
+    smtp_url: str | None = None  # smtp://user:pass@host:port ; None = write mail to a file
+    mail_from: str = "rolebridge@localhost"
+    base_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = 5 * 1024 * 1024
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``DATABASE_URL`` and ``ROLEBRIDGE_*`` once."""
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("ROLEBRIDGE_INSTANCE", "instance"))
+        return cls(
+            database_url=env.get("DATABASE_URL") or default_database_url(instance),
+            instance_path=instance,
+            secret_key=env.get("ROLEBRIDGE_SECRET_KEY", ""),
+            smtp_url=env.get("ROLEBRIDGE_SMTP_URL") or None,
+            mail_from=env.get("ROLEBRIDGE_MAIL_FROM", "rolebridge@localhost"),
+            base_url=env.get("ROLEBRIDGE_BASE_URL", "http://127.0.0.1:8000"),
+            max_body_bytes=int(env.get("ROLEBRIDGE_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
+            log_level=env.get("ROLEBRIDGE_LOG_LEVEL", "INFO"),
+            extra={k: v for k, v in env.items() if k.startswith("ROLEBRIDGE_")},
+        )
