@@ -68,9 +68,7 @@ class Directory:
         """Build a directory from ``{"users": [SCIM User], "groups": [SCIM Group]}``."""
         if not isinstance(data, Mapping):
             raise InputError("directory must be an object with 'users' and 'groups'", "$")
-        users = tuple(
-            _user_from_scim(u, f"users[{i}]") for i, u in enumerate(_list(data, "users"))
-        )
+        users = tuple(_user_from_scim(u, f"users[{i}]") for i, u in enumerate(_list(data, "users")))
         groups = tuple(
             _group_from_scim(g, f"groups[{i}]") for i, g in enumerate(_list(data, "groups"))
         )
@@ -189,7 +187,5 @@ def _group_to_scim(g: DirectoryGroup) -> dict[str, Any]:
     out: dict[str, Any] = {"id": g.id, "displayName": g.display_name}
     if g.external_id is not None:
         out["externalId"] = g.external_id
-    out["members"] = [
-        {"value": m.value, **({"type": m.type} if m.type else {})} for m in g.members
-    ]
+    out["members"] = [{"value": m.value, **({"type": m.type} if m.type else {})} for m in g.members]
     return out

@@ -216,8 +216,12 @@ class Plan:
         )
         held_raw = d.get("held")
         held = (
-            Held(held_raw["why"], held_raw.get("detail", ""), held_raw.get("removals"),
-                 held_raw.get("limit"))
+            Held(
+                held_raw["why"],
+                held_raw.get("detail", ""),
+                held_raw.get("removals"),
+                held_raw.get("limit"),
+            )
             if isinstance(held_raw, Mapping)
             else None
         )

@@ -51,7 +51,10 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     """Declarative base; ``type_annotation_map`` keeps datetimes timezone-aware."""
 
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
 
 
 class Organisation(Base):
