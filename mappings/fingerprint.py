@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from operator import attrgetter
 from typing import Any
 
 from mappings.directory import Directory
 from mappings.mapping import RoleMapping
 from mappings.rolemodel import RoleModel, role_model_to_dict
-from mappings.state import PlatformState, format_time
+from mappings.state import PlatformState
 
 __all__ = ["fingerprint"]
+
+_ID = attrgetter("id")
+_VALUE = attrgetter("value")
 
 
 def _canonical(value: Any) -> bytes:
@@ -40,20 +44,22 @@ def fingerprint(
             m.status,
             m.origin,
             m.idp_id or "",
-            format_time(m.invited_at) or "",
-            sorted((ws, sorted(r)) for ws, r in m.workspaces.items()),
+            m.invited_at.timestamp() if m.invited_at else 0,
+            [(ws, r if len(r) < 2 else sorted(r)) for ws, r in sorted(m.workspaces.items())]
+            if m.workspaces
+            else (),
         )
         for m in state.members
     )
     h.update(_canonical(members))
-    for u in sorted(directory.users, key=lambda u: u.id):
-        h.update(
-            _canonical(
-                [u.id, u.user_name, u.emails, u.external_id, u.active, u.display_name, u.roles]
-            )
-        )
-    for g in sorted(directory.groups, key=lambda g: g.id):
-        h.update(_canonical([g.id, g.display_name, g.external_id]))
-        h.update("\x1f".join(sorted(f"{m.type or ''}:{m.value}" for m in g.members)).encode())
+    users = sorted(
+        (u.id, u.user_name, u.emails, u.external_id or "", u.active, u.display_name or "", u.roles)
+        for u in directory.users
+    )
+    h.update(_canonical(users))
+    for g in sorted(directory.groups, key=_ID):
+        nested = sorted([m.value for m in g.members if m.type == "Group"])
+        h.update(_canonical([g.id, g.display_name, g.external_id or "", nested]))
+        h.update("\x1f".join(sorted(map(_VALUE, g.members))).encode())
         h.update(b"\x1e")
     return f"sha256:{h.hexdigest()}"

@@ -8,7 +8,7 @@ limits) and records every refused operation in ``skipped`` with its reason.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -72,11 +72,27 @@ class _Pending:
     ops: list[Operation] = field(default_factory=list)
 
 
-def _gains_top(op: Operation, m: Member, top: str) -> bool:
-    """Whether ``op`` gives the org one more joined holder of the top role."""
-    if op.op == "set_org_role":
-        return op.to == top and m.status == "joined"
-    return op.op == "reactivate" and m.org_role == top
+_LOSES_TOP = ("set_org_role", "suspend", "remove_from_org")
+
+
+def _after_ops(members: Mapping[str, Member], ops: list[Operation]) -> dict[str, tuple[str, str]]:
+    """(org role, status) after the plan of every member an operation touches."""
+    after: dict[str, tuple[str, str]] = {}
+    for op in ops:
+        m = members.get(op.user)
+        if m is None:
+            continue
+        role, status = after.get(op.user, (m.org_role, m.status))
+        if op.op == "set_org_role":
+            role = str(op.to)
+        elif op.op == "reactivate":
+            status = "joined"
+        elif op.op == "suspend":
+            status = "suspended"
+        elif op.op in ("remove_from_org", "revoke_invite"):
+            status = "gone"
+        after[op.user] = (role, status)
+    return after
 
 
 class _Planner:
@@ -289,33 +305,20 @@ class _Planner:
     def _last_owner(self) -> None:
         """Never leave the org without a joined holder of the top org role."""
         top = self.model.top_org_role
-        holders = sum(1 for m in self.state.members if m.org_role == top and m.status == "joined")
-        if holders == 0:
+        holders = {k for k, m in self.members.items() if m.org_role == top and m.status == "joined"}
+        if not holders:
             return
-        joined = {m.key: m for m in self.members.values()}
-        losing: list[Operation] = []
-        gains = 0
-        for op in self.ops:
-            m = joined.get(op.user)
-            if m is None:
-                continue
-            if (
-                m.org_role == top
-                and m.status == "joined"
-                and (
-                    op.op in ("remove_from_org", "suspend")
-                    or (op.op == "set_org_role" and op.to != top)
-                )
-            ):
-                losing.append(op)
-            elif _gains_top(op, m, top):
-                gains += 1
-        keep = len(losing) - (holders + gains - 1)
-        for op in sorted(losing, key=Operation.sort_key)[: max(keep, 0)]:
-            self.ops.remove(op)
-            self._skip(op, "last_owner", f"the last {top} stays")
+        after = _after_ops(self.members, self.ops)
+        kept = {k for k in holders if after.get(k, (top, "joined")) == (top, "joined")}
+        gained = {k for k, v in after.items() if v == (top, "joined") and k not in holders}
+        losing = sorted(holders - kept)
+        missing = 1 - len(kept) - len(gained)
+        for key in losing[: max(missing, 0)]:
+            for op in [o for o in self.ops if o.user == key and o.op in _LOSES_TOP]:
+                self.ops.remove(op)
+                self._skip(op, "last_owner", f"the last {top} stays")
             for p in self.pending:
-                if p.key == op.user and p.member is not None:
+                if p.key == key and p.member is not None:
                     p.org_role = p.member.org_role
 
     # workspaces ----------------------------------------------------------------
@@ -324,6 +327,8 @@ class _Planner:
         wanted: dict[str, int | None] = {}  # workspace -> credits if a rule may create it
         for p in self.pending:
             if self.model.covers_workspaces(p.org_role):
+                continue
+            if all(ws in self.workspaces for ws in p.desired.workspaces):
                 continue
             for g in p.desired.grants:
                 if g.workspace is not None and g.workspace not in self.workspaces:
@@ -352,13 +357,13 @@ class _Planner:
                 self.ops.append(op)
                 self.workspaces[ws] = credits
 
-    def _wanted(self, p: _Pending) -> dict[str, tuple[str, ...]]:
+    def _wanted(self, p: _Pending) -> Mapping[str, tuple[str, ...]]:
+        if not (self.model.implicit_single_workspace_membership and len(self.workspaces) == 1):
+            return p.desired.workspaces
         wanted = dict(p.desired.workspaces)
-        if self.model.implicit_single_workspace_membership and len(self.workspaces) == 1:
-            (only,) = self.workspaces
-            lowest = self.model.workspace_roles[0]
-            roles = set(wanted.get(only, ())) | {lowest}
-            wanted[only] = tuple(sorted(roles, key=self.model.workspace_rank))
+        (only,) = self.workspaces
+        roles = set(wanted.get(only, ())) | {self.model.workspace_roles[0]}
+        wanted[only] = tuple(sorted(roles, key=self.model.workspace_rank))
         return wanted
 
     def _ws_reason(self, p: _Pending, ws: str, roles: tuple[str, ...]) -> tuple[Reason, ...]:
@@ -384,9 +389,11 @@ class _Planner:
             return
         current = p.member.workspaces if p.member else {}
         notify = self.model.invites.notify_existing if p.member else False
-        for ws, roles in sorted(wanted.items()):
+        for ws in sorted(wanted):
+            roles, cur = wanted[ws], current.get(ws)
+            if cur is not None and (cur == roles or set(cur) == set(roles)):
+                continue
             reason = self._ws_reason(p, ws, roles)
-            cur = current.get(ws)
             if cur is None:
                 op = Operation(
                     "add_to_workspace",
@@ -397,7 +404,7 @@ class _Planner:
                     reason=reason,
                 )
                 changed: tuple[str, ...] = roles
-            elif set(cur) != set(roles):
+            else:
                 op = Operation(
                     "set_workspace_roles",
                     p.key,
@@ -407,10 +414,8 @@ class _Planner:
                     reason=reason,
                 )
                 changed = (*cur, *roles)
-            else:
-                continue
             self._ws_op(op, p, changed)
-        for ws in sorted(set(current) - set(wanted)):
+        for ws in sorted(w for w in current if w not in wanted):
             op = Operation(
                 "remove_from_workspace", p.key, workspace=ws, detail="no rule grants this workspace"
             )

@@ -43,8 +43,20 @@ class DesiredUser:
     org_role: str
     grants: tuple[Grant, ...]  # every grant, winners and losers
     workspaces: Mapping[str, tuple[str, ...]]  # workspace -> roles (sorted low -> high)
-    lost: tuple[Grant, ...] = ()
     idp_ids: tuple[str, ...] = ()  # every directory id behind this key
+
+    @property
+    def lost(self) -> tuple[Grant, ...]:
+        """Grants that lost a conflict: lower org roles, lower single workspace roles."""
+        return tuple(
+            g
+            for g in self.grants
+            if (
+                g.role != self.org_role
+                if g.workspace is None
+                else g.role not in self.workspaces.get(g.workspace, ())
+            )
+        )
 
     @property
     def active(self) -> bool:
@@ -119,7 +131,12 @@ def _fill(template: str, captures: Mapping[str, str]) -> str:
 
 
 def _rule_grants(
-    rule: Rule, graph: _Graph, directory: Directory, model: RoleModel, warnings: list[str]
+    rule: Rule,
+    graph: _Graph,
+    directory: Directory,
+    model: RoleModel,
+    warnings: list[str],
+    interned: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[Grant]],
 ) -> Iterable[tuple[str, list[Grant]]]:
     """(user id, grants) pairs of one rule; grants are built once per group path."""
     if rule.role is not None:
@@ -131,7 +148,7 @@ def _rule_grants(
         return
     if rule.group is not None:
         for g in graph.select(rule.group):
-            yield from _closure_grants(rule, g, graph, {}, model, warnings)
+            yield from _closure_grants(rule, g, graph, {}, model, warnings, interned)
         return
     assert rule.match is not None
     pattern = re.compile(rule.match)
@@ -139,7 +156,7 @@ def _rule_grants(
         m = pattern.search(g.display_name)
         if m is not None:
             captures = {k: v for k, v in m.groupdict().items() if v is not None}
-            yield from _closure_grants(rule, g, graph, captures, model, warnings)
+            yield from _closure_grants(rule, g, graph, captures, model, warnings, interned)
 
 
 def _closure_grants(
@@ -149,12 +166,14 @@ def _closure_grants(
     captures: Mapping[str, str],
     model: RoleModel,
     warnings: list[str],
+    interned: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[Grant]],
 ) -> Iterable[tuple[str, list[Grant]]]:
-    by_path: dict[tuple[str, ...], list[Grant]] = {}
+    """Every user of ``group`` with the rule's grants; equal grants are one object."""
+    filled = tuple(sorted(captures.items()))
     for uid, path in graph.closure(group).items():
-        grants = by_path.get(path)
+        grants = interned.get((path, filled))
         if grants is None:
-            grants = by_path[path] = _grants_of(
+            grants = interned[(path, filled)] = _grants_of(
                 rule, Reason(rule.index, path), captures, model, warnings
             )
         yield uid, grants
@@ -214,78 +233,110 @@ def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -
     in_scope = _scope_ids(mapping, graph)
     by_user: dict[str, list[Grant]] = {}
     for rule in mapping.rules:
-        for uid, grants in _rule_grants(rule, graph, directory, role_model, warnings):
+        interned: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[Grant]] = {}
+        for uid, grants in _rule_grants(rule, graph, directory, role_model, warnings, interned):
             if in_scope is None or uid in in_scope:
-                by_user.setdefault(uid, []).extend(grants)
-    people = _people(directory, in_scope, warnings)
+                found = by_user.get(uid)
+                if found is None:
+                    by_user[uid] = list(grants)
+                else:
+                    found.extend(grants)
+    people, outside = _people(directory, in_scope, warnings)
+    ranks = _Ranks(role_model, mapping)
     users: dict[str, DesiredUser] = {}
     unmapped: set[str] = set()
     for key, members in people.items():
-        grants = [g for u in members for g in by_user.get(u.id, ())]
+        if len(members) == 1:
+            grants = by_user.get(members[0].id, [])
+        else:
+            grants = [g for u in members for g in by_user.get(u.id, ())]
         if not grants and mapping.policy.unmapped != "default_role":
             unmapped.add(key)
             continue
-        users[key] = _desired(key, members, grants, mapping, role_model)
+        users[key] = _desired(key, members, grants, ranks)
     known = {key: members[0] for key, members in people.items()}
-    outside = frozenset(u.key for u in directory.users if u.key not in known)
     return Desired(users, frozenset(unmapped), known, outside, tuple(dict.fromkeys(warnings)))
 
 
 def _people(
     directory: Directory, in_scope: set[str] | None, warnings: list[str]
-) -> dict[str, list[DirectoryUser]]:
-    """Directory users in scope grouped by key; the active one (then lowest id) first."""
+) -> tuple[dict[str, list[DirectoryUser]], frozenset[str]]:
+    """Users in scope grouped by key (the active one, then the lowest id, first), and the
+    keys of users outside the scope."""
     people: dict[str, list[DirectoryUser]] = {}
+    outside: set[str] = set()
     for u in directory.users:
         if in_scope is None or u.id in in_scope:
-            people.setdefault(u.key, []).append(u)
+            key = u.key
+            found = people.get(key)
+            if found is None:
+                people[key] = [u]
+            else:
+                found.append(u)
+        else:
+            outside.add(u.key)
     for key, members in people.items():
         if len(members) > 1:
             members.sort(key=lambda u: (not u.active, u.id))
             ids = ", ".join(u.id for u in members)
             warnings.append(f"{key}: {len(members)} directory users share this email ({ids})")
-    return people
+    return people, frozenset(outside - people.keys())
+
+
+class _Ranks:
+    """Role ranks as dicts, and the default grant, computed once per resolve."""
+
+    def __init__(self, model: RoleModel, mapping: RoleMapping) -> None:
+        self.org = {r: i for i, r in enumerate(model.org_roles)}
+        self.ws = {r: i for i, r in enumerate(model.workspace_roles)}
+        self.sets = model.workspace_roles_are_sets
+        self.default = Grant(mapping.policy.default_role, None, Reason(UNMAPPED_DEFAULT))
 
 
 def _desired(
-    key: str,
-    members: list[DirectoryUser],
-    grants: list[Grant],
-    mapping: RoleMapping,
-    model: RoleModel,
+    key: str, members: list[DirectoryUser], grants: list[Grant], ranks: _Ranks
 ) -> DesiredUser:
-    grants = sorted(set(grants), key=_grant_order(model))
-    org = [g for g in grants if g.workspace is None]
-    if not org:
-        default = Grant(mapping.policy.default_role, None, Reason(UNMAPPED_DEFAULT))
-        org = [default]
-        grants = [default, *grants]
-    org_role = max(org, key=lambda g: model.org_rank(g.role)).role
-    lost = [g for g in org if g.role != org_role]
-    workspaces: dict[str, tuple[str, ...]] = {}
+    # grants of one rule and group path are one shared object: dedupe by identity
+    if len(grants) > 1:
+        grants = list({id(g): g for g in grants}.values())
+    org_rank, best, org_role = ranks.org, -1, ""
     per_ws: dict[str, set[str]] = {}
     for g in grants:
-        if g.workspace is not None:
-            per_ws.setdefault(g.workspace, set()).add(g.role)
-    for ws, roles in sorted(per_ws.items()):
-        ranked = sorted(roles, key=model.workspace_rank)
-        if model.workspace_roles_are_sets:
-            workspaces[ws] = tuple(ranked)
+        ws = g.workspace
+        if ws is None:
+            rank = org_rank[g.role]
+            if rank > best:
+                best, org_role = rank, g.role
         else:
-            workspaces[ws] = (ranked[-1],)
-            lost.extend(g for g in grants if g.workspace == ws and g.role != ranked[-1])
+            roles = per_ws.get(ws)
+            if roles is None:
+                per_ws[ws] = {g.role}
+            else:
+                roles.add(g.role)
+    if best < 0:
+        org_role = ranks.default.role
+        grants = [ranks.default, *grants]
+    workspaces: dict[str, tuple[str, ...]] = {}
+    for ws in sorted(per_ws):
+        roles = per_ws[ws]
+        if len(roles) == 1:
+            workspaces[ws] = tuple(roles)
+        else:
+            ranked = sorted(roles, key=ranks.ws.__getitem__)
+            workspaces[ws] = tuple(ranked) if ranks.sets else (ranked[-1],)
     return DesiredUser(
         key=key,
         user=members[0],
         org_role=org_role,
         grants=tuple(grants),
         workspaces=workspaces,
-        lost=tuple(lost),
-        idp_ids=tuple(u.id for u in members),
+        idp_ids=(members[0].id,) if len(members) == 1 else tuple(u.id for u in members),
     )
 
 
-def _grant_order(model: RoleModel) -> Callable[[Grant], tuple[str, int, int, tuple[str, ...]]]:
+def grant_order(model: RoleModel) -> Callable[[Grant], tuple[str, int, int, tuple[str, ...]]]:
+    """Sort key for showing grants: by workspace, highest role first, then rule and path."""
+
     def order(g: Grant) -> tuple[str, int, int, tuple[str, ...]]:
         rank = model.org_rank(g.role) if g.workspace is None else model.workspace_rank(g.role)
         return (g.workspace or "", -rank, g.reason.rule, g.reason.groups)
