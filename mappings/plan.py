@@ -115,6 +115,9 @@ class _Planner:
         self.pending: list[_Pending] = []
         self.workspaces = {w.name: w.credits for w in state.workspaces}
         self.missing_ws: dict[str, str] = {}  # workspace -> why it is not there
+        self.inactive_ids = {
+            uid for d in desired.users.values() if not d.active for uid in d.idp_ids
+        }
 
     def run(self) -> Plan:
         self._renames()
@@ -160,7 +163,7 @@ class _Planner:
         """Same IdP id, new email: rename the member instead of remove + invite."""
         by_idp = {m.idp_id: m for m in self.state.members if m.idp_id}
         for key, d in sorted(self.d.users.items()):
-            if key in self.members or not self._selected(key):
+            if key in self.members or not d.active or not self._selected(key):
                 continue
             for uid in d.idp_ids:
                 m = by_idp.get(uid)
@@ -188,6 +191,9 @@ class _Planner:
             self._existing(key, d, m, manual)
 
     def _not_desired(self, key: str, m: Member, manual: bool) -> None:
+        if m.idp_id is not None and m.idp_id in self.inactive_ids:
+            self._deactivated(key, m, manual)  # deactivated, and their email changed too
+            return
         if self.policy.unmapped == "keep" and key in self.d.unmapped:
             if m.status == "invited" and self._age_over(m, self.model.invites.expire_after_days):
                 self._removal(Operation("revoke_invite", key, detail=_EXPIRED), m, manual)
