@@ -115,6 +115,7 @@ class _Planner:
         self.pending: list[_Pending] = []
         self.workspaces = {w.name: w.credits for w in state.workspaces}
         self.missing_ws: dict[str, str] = {}  # workspace -> why it is not there
+        self._covering: dict[str, bool] = {}
         self.inactive_ids = {
             uid for d in desired.users.values() if not d.active for uid in d.idp_ids
         }
@@ -141,6 +142,13 @@ class _Planner:
             ids.add(m.idp_id)
         return bool(ids & self.only)
 
+    def _covers(self, org_role: str) -> bool:
+        """Whether ``org_role`` already gives workspace access (memoised per role)."""
+        found = self._covering.get(org_role)
+        if found is None:
+            found = self._covering[org_role] = self.model.covers_workspaces(org_role)
+        return found
+
     def _manual(self, m: Member | None) -> bool:
         return m is not None and m.origin == "manual" and not self.policy.manage_manual_members
 
@@ -162,8 +170,9 @@ class _Planner:
     def _renames(self) -> None:
         """Same IdP id, new email: rename the member instead of remove + invite."""
         by_idp = {m.idp_id: m for m in self.state.members if m.idp_id}
-        for key, d in sorted(self.d.users.items()):
-            if key in self.members or not d.active or not self._selected(key):
+        for key in sorted(self.d.users.keys() - self.members.keys()):
+            d = self.d.users[key]
+            if not d.active or not self._selected(key):
                 continue
             for uid in d.idp_ids:
                 m = by_idp.get(uid)
@@ -332,9 +341,7 @@ class _Planner:
     def _create_workspaces(self) -> None:
         wanted: dict[str, int | None] = {}  # workspace -> credits if a rule may create it
         for p in self.pending:
-            if self.model.covers_workspaces(p.org_role):
-                continue
-            if all(ws in self.workspaces for ws in p.desired.workspaces):
+            if p.desired.workspaces.keys() <= self.workspaces.keys() or self._covers(p.org_role):
                 continue
             for g in p.desired.grants:
                 if g.workspace is not None and g.workspace not in self.workspaces:
@@ -382,8 +389,10 @@ class _Planner:
         if not self.model.workspace_roles:
             return
         wanted = self._wanted(p)
-        if self.model.covers_workspaces(p.org_role):
-            current = p.member.workspaces if p.member else {}
+        current = p.member.workspaces if p.member else {}
+        if current == wanted:
+            return  # nothing to do: the common case, checked at C speed
+        if self._covers(p.org_role):
             for ws, roles in sorted(wanted.items()):
                 if set(current.get(ws, ())) != set(roles):
                     op = Operation("add_to_workspace", p.key, workspace=ws, roles=roles)
@@ -393,7 +402,6 @@ class _Planner:
                         f"org role {p.org_role} already gives access to {ws}",
                     )
             return
-        current = p.member.workspaces if p.member else {}
         notify = self.model.invites.notify_existing if p.member else False
         for ws in sorted(wanted):
             roles, cur = wanted[ws], current.get(ws)
@@ -421,7 +429,7 @@ class _Planner:
                 )
                 changed = (*cur, *roles)
             self._ws_op(op, p, changed)
-        for ws in sorted(w for w in current if w not in wanted):
+        for ws in sorted(current.keys() - wanted.keys()) if current else ():
             op = Operation(
                 "remove_from_workspace", p.key, workspace=ws, detail="no rule grants this workspace"
             )

@@ -8,7 +8,7 @@ the shortest path is the one reported).
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -93,7 +93,7 @@ class _Graph:
             self.by_name.setdefault(g.display_name.casefold(), []).append(g)
             if g.external_id:
                 self.by_external.setdefault(g.external_id, []).append(g)
-        self._closure: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._closure: dict[str, list[tuple[tuple[str, ...], list[str]]]] = {}
 
     def select(self, selector: str) -> list[DirectoryGroup]:
         """Groups named by ``displayName`` (case-insensitive), ``id:X`` or ``externalId:X``."""
@@ -104,30 +104,51 @@ class _Graph:
             return self.by_external.get(selector[11:].strip(), [])
         return self.by_name.get(selector.strip().casefold(), [])
 
-    def closure(self, root: DirectoryGroup) -> dict[str, tuple[str, ...]]:
-        """Every user id in ``root`` (transitively) -> the group path that reaches it."""
+    def closure(self, root: DirectoryGroup) -> list[tuple[tuple[str, ...], list[str]]]:
+        """Every user id in ``root`` (transitively), grouped by the group path reaching it.
+
+        Breadth-first, so each user gets the shortest path and cycles end; memoised.
+        """
         cached = self._closure.get(root.id)
         if cached is not None:
             return cached
-        found: dict[str, tuple[str, ...]] = {}
+        users, groups = self.users, self.groups
+        found: set[str] = set()
+        out: list[tuple[tuple[str, ...], list[str]]] = []
         seen = {root.id}
         queue: deque[tuple[DirectoryGroup, tuple[str, ...]]] = deque([(root, (root.display_name,))])
         while queue:
             group, path = queue.popleft()
+            values = [m.value for m in group.members if m.type == "User"]
+            if len(values) == len(group.members):  # nests nothing: the common, fast case
+                direct = [v for v in dict.fromkeys(values) if v in users and v not in found]
+                found.update(direct)
+                if direct:
+                    out.append((path, direct))
+                continue
+            direct = []
             for m in group.members:
-                sub = self.groups.get(m.value) if m.type != "User" else None
-                if sub is not None and (m.type == "Group" or m.value not in self.users):
-                    if sub.id not in seen:
-                        seen.add(sub.id)
-                        queue.append((sub, (*path, sub.display_name)))
-                elif m.value in self.users and m.value not in found:
-                    found[m.value] = path
-        self._closure[root.id] = found
-        return found
+                value = m.value
+                if m.type == "User" or (m.type is None and value in users):
+                    if value in users and value not in found:
+                        found.add(value)
+                        direct.append(value)
+                    continue
+                sub = groups.get(value)
+                if sub is not None and sub.id not in seen:
+                    seen.add(sub.id)
+                    queue.append((sub, (*path, sub.display_name)))
+            if direct:
+                out.append((path, direct))
+        self._closure[root.id] = out
+        return out
 
 
 def _fill(template: str, captures: Mapping[str, str]) -> str:
     return template.format_map(captures) if "{" in template else template
+
+
+_Interned = dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], tuple[str, list["Grant"]]]
 
 
 def _rule_grants(
@@ -136,15 +157,15 @@ def _rule_grants(
     directory: Directory,
     model: RoleModel,
     warnings: list[str],
-    interned: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[Grant]],
-) -> Iterable[tuple[str, list[Grant]]]:
-    """(user id, grants) pairs of one rule; grants are built once per group path."""
+    interned: _Interned,
+) -> Iterable[tuple[list[Grant], list[str], bool]]:
+    """(grants, user ids, shared) of one rule; grants are built once per group path, and
+    ``shared`` says another group already gave the same grants (so users may repeat)."""
     if rule.role is not None:
         wanted = rule.role.casefold()
         grants = _grants_of(rule, Reason(rule.index, (f"role:{rule.role}",)), {}, model, warnings)
-        for u in directory.users:
-            if any(r.casefold() == wanted for r in u.roles):
-                yield u.id, grants
+        uids = [u.id for u in directory.users if any(r.casefold() == wanted for r in u.roles)]
+        yield grants, uids, False
         return
     if rule.group is not None:
         for g in graph.select(rule.group):
@@ -166,17 +187,18 @@ def _closure_grants(
     captures: Mapping[str, str],
     model: RoleModel,
     warnings: list[str],
-    interned: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[Grant]],
-) -> Iterable[tuple[str, list[Grant]]]:
-    """Every user of ``group`` with the rule's grants; equal grants are one object."""
+    interned: _Interned,
+) -> Iterable[tuple[list[Grant], list[str], bool]]:
+    """The users of ``group`` by path, with the rule's grants; equal grants are one object."""
     filled = tuple(sorted(captures.items()))
-    for uid, path in graph.closure(group).items():
-        grants = interned.get((path, filled))
-        if grants is None:
-            grants = interned[(path, filled)] = _grants_of(
-                rule, Reason(rule.index, path), captures, model, warnings
-            )
-        yield uid, grants
+    for path, uids in graph.closure(group):
+        hit = interned.get((path, filled))
+        if hit is None:
+            grants = _grants_of(rule, Reason(rule.index, path), captures, model, warnings)
+            interned[(path, filled)] = (group.id, grants)
+            yield grants, uids, False
+        else:
+            yield hit[1], uids, hit[0] != group.id
 
 
 def _grants_of(
@@ -222,7 +244,8 @@ def _scope_ids(mapping: RoleMapping, graph: _Graph) -> set[str] | None:
     ids: set[str] = set()
     for selector in mapping.scope.groups:
         for g in graph.select(selector):
-            ids.update(graph.closure(g))
+            for _, uids in graph.closure(g):
+                ids.update(uids)
     return ids
 
 
@@ -231,29 +254,34 @@ def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -
     graph = _Graph(directory)
     warnings: list[str] = []
     in_scope = _scope_ids(mapping, graph)
-    by_user: dict[str, list[Grant]] = {}
+    by_user: defaultdict[str, list[list[Grant]]] = defaultdict(list)
+    repeats = False  # whether one user may get the same grants twice (same-named groups)
     for rule in mapping.rules:
-        interned: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[Grant]] = {}
-        for uid, grants in _rule_grants(rule, graph, directory, role_model, warnings, interned):
-            if in_scope is None or uid in in_scope:
-                found = by_user.get(uid)
-                if found is None:
-                    by_user[uid] = list(grants)
-                else:
-                    found.extend(grants)
+        interned: _Interned = {}
+        for grants, uids, shared in _rule_grants(
+            rule, graph, directory, role_model, warnings, interned
+        ):
+            repeats = repeats or shared
+            if not grants:
+                continue
+            if in_scope is not None:
+                uids = [u for u in uids if u in in_scope]
+            for uid in uids:
+                by_user[uid].append(grants)
     people, outside = _people(directory, in_scope, warnings)
     ranks = _Ranks(role_model, mapping)
     users: dict[str, DesiredUser] = {}
     unmapped: set[str] = set()
     for key, members in people.items():
         if len(members) == 1:
-            grants = by_user.get(members[0].id, [])
+            lists = by_user.get(members[0].id)  # .get: do not grow the defaultdict
         else:
-            grants = [g for u in members for g in by_user.get(u.id, ())]
-        if not grants and mapping.policy.unmapped != "default_role":
+            lists = [gl for u in members if u.id in by_user for gl in by_user[u.id]]
+            repeats = True
+        if not lists and mapping.policy.unmapped != "default_role":
             unmapped.add(key)
             continue
-        users[key] = _desired(key, members, grants, ranks)
+        users[key] = _desired(key, members, lists or [], ranks, repeats)
     known = {key: members[0] for key, members in people.items()}
     return Desired(users, frozenset(unmapped), known, outside, tuple(dict.fromkeys(warnings)))
 
@@ -294,44 +322,39 @@ class _Ranks:
 
 
 def _desired(
-    key: str, members: list[DirectoryUser], grants: list[Grant], ranks: _Ranks
+    key: str, members: list[DirectoryUser], lists: list[list[Grant]], ranks: _Ranks, repeats: bool
 ) -> DesiredUser:
-    # grants of one rule and group path are one shared object: dedupe by identity
-    if len(grants) > 1:
-        grants = list({id(g): g for g in grants}.values())
+    if len(lists) == 1:
+        grants = lists[0]
+    else:
+        grants = [g for gl in lists for g in gl]
+        if repeats:  # the same grant object reached this user twice: keep one
+            grants = list({id(g): g for g in grants}.values())
     org_rank, best, org_role = ranks.org, -1, ""
-    per_ws: dict[str, set[str]] = {}
+    per_ws: dict[str, list[str]] = {}
     for g in grants:
         ws = g.workspace
         if ws is None:
             rank = org_rank[g.role]
             if rank > best:
                 best, org_role = rank, g.role
+        elif ws in per_ws:
+            per_ws[ws].append(g.role)
         else:
-            roles = per_ws.get(ws)
-            if roles is None:
-                per_ws[ws] = {g.role}
-            else:
-                roles.add(g.role)
+            per_ws[ws] = [g.role]
     if best < 0:
         org_role = ranks.default.role
         grants = [ranks.default, *grants]
     workspaces: dict[str, tuple[str, ...]] = {}
-    for ws in sorted(per_ws):
+    for ws in sorted(per_ws) if len(per_ws) > 1 else per_ws:
         roles = per_ws[ws]
         if len(roles) == 1:
-            workspaces[ws] = tuple(roles)
+            workspaces[ws] = (roles[0],)
         else:
-            ranked = sorted(roles, key=ranks.ws.__getitem__)
+            ranked = sorted(set(roles), key=ranks.ws.__getitem__)
             workspaces[ws] = tuple(ranked) if ranks.sets else (ranked[-1],)
-    return DesiredUser(
-        key=key,
-        user=members[0],
-        org_role=org_role,
-        grants=tuple(grants),
-        workspaces=workspaces,
-        idp_ids=(members[0].id,) if len(members) == 1 else tuple(u.id for u in members),
-    )
+    ids = (members[0].id,) if len(members) == 1 else tuple(u.id for u in members)
+    return DesiredUser(key, members[0], org_role, tuple(grants), workspaces, ids)
 
 
 def grant_order(model: RoleModel) -> Callable[[Grant], tuple[str, int, int, tuple[str, ...]]]:
