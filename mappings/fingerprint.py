@@ -14,7 +14,7 @@ from typing import Any
 from mappings.directory import Directory
 from mappings.mapping import RoleMapping
 from mappings.rolemodel import RoleModel, role_model_to_dict
-from mappings.state import PlatformState
+from mappings.state import Member, PlatformState
 
 __all__ = ["fingerprint"]
 
@@ -24,6 +24,25 @@ _VALUE = attrgetter("value")
 
 def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _member_row(m: Member) -> str:
+    """One member as text; control characters separate fields (names never hold them)."""
+    ws = (
+        "\x1d".join(
+            [
+                f"{k}\x1c{','.join(sorted(r)) if len(r) > 1 else ''.join(r)}"
+                for k, r in sorted(m.workspaces.items())
+            ]
+        )
+        if m.workspaces
+        else ""
+    )
+    invited = int(m.invited_at.timestamp()) if m.invited_at else ""
+    return (
+        f"{m.key}\x1f{m.email}\x1f{m.org_role}\x1f{m.status}\x1f{m.origin}\x1f"
+        f"{m.idp_id or ''}\x1f{invited}\x1f{ws}"
+    )
 
 
 def fingerprint(
@@ -36,22 +55,8 @@ def fingerprint(
     org = state.organisation
     h.update(_canonical([org.name, org.plan, org.credits]))
     h.update(_canonical(sorted((w.name, w.credits) for w in state.workspaces)))
-    members = sorted(
-        (
-            m.key,
-            m.email,
-            m.org_role,
-            m.status,
-            m.origin,
-            m.idp_id or "",
-            m.invited_at.timestamp() if m.invited_at else 0,
-            [(ws, r if len(r) < 2 else sorted(r)) for ws, r in sorted(m.workspaces.items())]
-            if m.workspaces
-            else (),
-        )
-        for m in state.members
-    )
-    h.update(_canonical(members))
+    rows = sorted([_member_row(m) for m in state.members])
+    h.update("\x1e".join(rows).encode())
     users = sorted(
         (u.id, u.user_name, u.emails, u.external_id or "", u.active, u.display_name or "", u.roles)
         for u in directory.users
