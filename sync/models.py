@@ -254,6 +254,8 @@ class SavedPlan(Base):
     status: Mapped[str] = mapped_column(String(20))  # pending|held|approved|applied|stale
     body: Mapped[dict[str, Any]] = mapped_column(JSON)  # Plan.to_dict()
     trigger: Mapped[str] = mapped_column(String(200), default="")
+    mapping_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    users: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # None = whole org
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     approved_by: Mapped[str | None] = mapped_column(String(200), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(default=None)
