@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("idp_id", sa.String(length=255), nullable=True),
         sa.Column("invited_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("joined_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("invite_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("invite_token_hash", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], ondelete="CASCADE"),
