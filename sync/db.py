@@ -4,6 +4,8 @@ refuses to run on one that is not there yet."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from alembic import command
@@ -23,6 +25,7 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "upgrade",
+    "write_session",
 ]
 
 UPGRADE_HINT = "run `rolebridge db upgrade`"
@@ -62,6 +65,15 @@ def _sqlite_begin(conn: Any) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """The session factory; objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that takes SQLite's write lock up front (``BEGIN IMMEDIATE``), so
+    that a read-then-write transaction waits for other writers instead of failing."""
+    with session_factory() as session, session.begin():
+        session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+        yield session
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
