@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from sync.preview import demo_command, explain_command, mapping_group, preview_command
+
 __all__ = ["main"]
 
 
@@ -15,3 +17,9 @@ __all__ = ["main"]
 @click.version_option(package_name="rolebridge")
 def main() -> None:
     """rolebridge: IdP groups to platform roles, as reviewable plans."""
+
+
+main.add_command(preview_command)
+main.add_command(explain_command)
+main.add_command(mapping_group)
+main.add_command(demo_command)
