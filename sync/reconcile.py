@@ -146,6 +146,32 @@ def reconcile(
             inputs = gather(session, org_id)
         plan = _plan(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
+    try:
+        return _reconcile(session_factory, org_id, users, trigger, now, complete)
+    except Exception as exc:
+        # the work was rolled back; the run history still says it failed, and why
+        with session_factory.begin() as session:
+            session.add(
+                SyncRun(
+                    org_id=org_id,
+                    trigger=trigger,
+                    started_at=now,
+                    finished_at=utcnow(),
+                    outcome="error",
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                )
+            )
+        raise
+
+
+def _reconcile(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    users: Collection[str] | None,
+    trigger: str,
+    now: datetime,
+    complete: bool,
+) -> ReconcileResult:
     with locked(session_factory, org_id) as session:
         inputs = gather(session, org_id)
         plan = _plan(inputs, now, users, complete)
