@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.errors import RolebridgeError
 
 __all__ = [
+    "FOREIGN_TABLES",
     "SchemaError",
     "alembic_config",
     "check_schema",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 UPGRADE_HINT = "run `rolebridge db upgrade`"
+FOREIGN_TABLES = ("apscheduler_jobs",)  # APScheduler's job store shares our database
 
 
 class SchemaError(RolebridgeError):
