@@ -226,6 +226,7 @@ class DirectoryMembership(Base):
     )
     member_type: Mapped[str] = mapped_column(String(10), primary_key=True)  # User | Group
     member_value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    display: Mapped[str | None] = mapped_column(String(400), default=None)  # as the IdP sent it
 
 
 class MappingVersion(Base):
