@@ -15,3 +15,9 @@ __all__ = ["main"]
 @click.version_option(package_name="rolebridge")
 def main() -> None:
     """rolebridge: IdP groups to platform roles, as reviewable plans."""
+
+
+from sync.scim_cli import serve_command, token_group  # noqa: E402
+
+main.add_command(token_group)
+main.add_command(serve_command)
