@@ -8,6 +8,8 @@ subclass and a ``ScimHandler`` subclass:
 
 - Entra sends the enterprise ``manager`` as a bare id string (in POST, PUT and
   PATCH); it becomes ``{"value": id}`` before validation.
+- Entra puts value-path filters such as ``emails[type eq "work"].value`` in the
+  keys of a path-less PATCH value; each becomes its own operation with that path.
 - A user PATCH answers 200 with the resource (Okta reads it back; RFC 7644 §3.5.2
   allows either); a group PATCH keeps 204 unless attributes are asked for, as
   Entra prefers.
@@ -35,7 +37,13 @@ from scim2_server.service import ScimService
 
 from scim_server.storage import MemberChange, SqlScimStorage, wants_members
 
-__all__ = ["RolebridgeHandler", "RolebridgeService", "member_change", "normalise_manager"]
+__all__ = [
+    "RolebridgeHandler",
+    "RolebridgeService",
+    "member_change",
+    "normalise_manager",
+    "split_filtered_keys",
+]
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -71,12 +79,45 @@ def _operations(payload: dict[str, Any]) -> list[dict[str, Any]]:
     return [operation for operation in operations if isinstance(operation, dict)]
 
 
+def split_filtered_keys(payload: Any) -> Any:
+    """Give each ``emails[type eq "work"].value``-like key of a path-less value its own operation.
+
+    Entra (with aadOptscim062020) puts value-path filters in the keys of a path-less
+    ``value`` object; scim2-models reads plain attribute paths there but not filters,
+    so those keys become operations with that ``path``, in the same place.
+    """
+    if not isinstance(payload, dict):
+        return payload
+    for key, operations in payload.items():
+        if key.casefold() != "operations" or not isinstance(operations, list):
+            continue
+        expanded: list[Any] = []
+        for operation in operations:
+            expanded.extend(_split(operation))
+        payload[key] = expanded
+    return payload
+
+
+def _split(operation: Any) -> list[Any]:
+    if not isinstance(operation, dict) or operation.get("path") is not None:
+        return [operation]
+    value = operation.get("value")
+    if not isinstance(value, dict) or not any("[" in key for key in value):
+        return [operation]
+    plain = {key: item for key, item in value.items() if "[" not in key}
+    split = [{**operation, "value": plain}] if plain else []
+    split += [
+        {**operation, "path": key, "value": item} for key, item in value.items() if "[" in key
+    ]
+    return split
+
+
 def _normalised(body: bytes) -> bytes:
     try:
         payload = json.loads(body)
     except ValueError:
         return body  # the library answers invalidSyntax
-    return json.dumps(normalise_manager(payload)).encode()
+    return json.dumps(split_filtered_keys(normalise_manager(payload))).encode()
 
 
 class RolebridgeService(ScimService):
