@@ -38,3 +38,7 @@ main.add_command(commands.outbox_group)
 main.add_command(commands.invite_group)
 mapping_group.add_command(commands.mapping_set_command)
 mapping_group.add_command(commands.mapping_versions_command)
+from sync.scim_cli import serve_command, token_group  # noqa: E402
+
+main.add_command(token_group)
+main.add_command(serve_command)
