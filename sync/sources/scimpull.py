@@ -82,7 +82,8 @@ class ScimPullSource:
 
     def _pages(self, client: HttpClient, resource: str) -> Iterator[list[dict[str, Any]]]:
         url = f"{self.config.base_url.rstrip('/')}/{resource}"
-        start, total, seen = 1, None, set()
+        start, total = 1, None
+        seen: set[Any] = set()
         while total is None or start <= total:
             params = {"startIndex": start, "count": self.config.page_size}
             body = client.json(client.get(url, params))
