@@ -15,3 +15,14 @@ __all__ = ["main"]
 @click.version_option(package_name="rolebridge")
 def main() -> None:
     """rolebridge: IdP groups to platform roles, as reviewable plans."""
+
+
+def _register_pull_commands() -> None:
+    from sync.pullcli import scheduler_command, source_group, sync_command
+
+    main.add_command(source_group)
+    main.add_command(sync_command)
+    main.add_command(scheduler_command)
+
+
+_register_pull_commands()

@@ -159,6 +159,7 @@ class Source(Base):
     delta_link: Mapped[str | None] = mapped_column(Text, default=None)
     last_user_count: Mapped[int | None] = mapped_column(Integer, default=None)
     force_next: Mapped[bool] = mapped_column(Boolean, default=False)  # admin override
+    last_pull_at: Mapped[datetime | None] = mapped_column(default=None)  # scheduler tick claim
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
