@@ -42,3 +42,12 @@ from sync.scim_cli import serve_command, token_group  # noqa: E402
 
 main.add_command(token_group)
 main.add_command(serve_command)
+def _register_pull_commands() -> None:
+    from sync.pullcli import scheduler_command, source_group, sync_command
+
+    main.add_command(source_group)
+    main.add_command(sync_command)
+    main.add_command(scheduler_command)
+
+
+_register_pull_commands()
