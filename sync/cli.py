@@ -15,3 +15,8 @@ __all__ = ["main"]
 @click.version_option(package_name="rolebridge")
 def main() -> None:
     """rolebridge: IdP groups to platform roles, as reviewable plans."""
+
+
+from sync.apikey_cli import apikey_group  # noqa: E402
+
+main.add_command(apikey_group)
