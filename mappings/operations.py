@@ -43,7 +43,7 @@ SKIP_REASONS = (
     "plan_limit",
     "credit_limit",
     "unknown_workspace",
-    "held",
+    "incomplete_snapshot",
 )
 
 
