@@ -6,7 +6,6 @@ checked here, before anything is written, so a refused request changes nothing.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -16,12 +15,10 @@ from sqlalchemy.orm import Session
 from mappings.directory import normalise_email
 from mappings.errors import InputError
 from mappings.rolemodel import RoleModel
-from mappings.state import Member as MemberValue
 from mappings.state import format_time
 from sync.models import (
     AuditEntry,
     Member,
-    Organisation,
     SavedPlan,
     Source,
     SyncRun,
@@ -32,9 +29,7 @@ from sync.models import (
 
 __all__ = [
     "count_members_by_role",
-    "create_workspace",
     "list_audit",
-    "list_members",
     "list_plans",
     "plan_json",
     "list_runs",
@@ -43,53 +38,6 @@ __all__ = [
     "run_json",
     "set_member",
 ]
-
-
-def list_members(session: Session, org_id: int) -> list[MemberValue]:
-    """Every member of the org with their workspace roles, by email."""
-    roles: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    rows = session.execute(
-        select(WorkspaceRole.member_id, Workspace.name, WorkspaceRole.role)
-        .join(Workspace, Workspace.id == WorkspaceRole.workspace_id)
-        .where(Workspace.org_id == org_id)
-    )
-    for member_id, ws, role in rows:
-        roles[member_id][ws].append(role)
-    members = session.scalars(select(Member).where(Member.org_id == org_id).order_by(Member.email))
-    return [
-        MemberValue(
-            email=m.email,
-            org_role=m.org_role,
-            status=m.status,
-            origin=m.origin,
-            idp_id=m.idp_id,
-            invited_at=m.invited_at,
-            workspaces={ws: tuple(sorted(r)) for ws, r in sorted(roles[m.id].items())},
-        )
-        for m in members
-    ]
-
-
-def create_workspace(
-    session: Session, org: Organisation, model: RoleModel, name: str, credits: int
-) -> Workspace:
-    """Create a workspace within the org's plan and credits; InputError names the field."""
-    existing = session.scalars(select(Workspace).where(Workspace.org_id == org.id)).all()
-    if any(w.name.casefold() == name.casefold() for w in existing):
-        raise InputError(f"a workspace named {name!r} exists", "name")
-    if model.plans and org.plan in model.plans:
-        limit = model.plans[org.plan]
-        if limit is not None and len(existing) + 1 > limit:
-            raise InputError(f"the {org.plan} plan allows {limit} workspace(s)", "name")
-    if model.workspace_credits and org.credits is not None:
-        used = sum(w.credits for w in existing)
-        if used + credits > org.credits:
-            free = org.credits - used
-            raise InputError(f"only {free} of the org's {org.credits} credits are free", "credits")
-    ws = Workspace(org_id=org.id, name=name, credits=credits)
-    session.add(ws)
-    session.flush()
-    return ws
 
 
 def set_member(

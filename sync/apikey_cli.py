@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from mappings.errors import InputError
 from sync.apikeys import create_api_key, list_api_keys, revoke_api_key
-from sync.authority import key_roles, role_model_of
+from sync.authority import key_roles
 from sync.db import make_engine, make_session_factory
 from sync.models import Organisation
+from sync.orgs import role_model_for
 from sync.settings import Settings
 
 __all__ = ["apikey_group"]
@@ -56,7 +57,8 @@ def create(org_name: str, role: str, name: str) -> None:
     try:
         with _unit_of_work() as s:
             org = _org(s, org_name)
-            info, key = create_api_key(s, org.id, role, key_roles(role_model_of(org)), name)
+            roles = key_roles(role_model_for(org.role_model))
+            info, key = create_api_key(s, org.id, role, roles, name)
     except InputError as e:
         raise _CliError(f"--{e.where or 'role'}: {e.message}") from None
     click.echo(f"API key {info.id} for {org_name} (role {role}); shown once, keep it safe:")

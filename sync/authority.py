@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from mappings.operations import Operation, Plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
-from sync.models import Organisation
 
 __all__ = [
     "key_roles",
@@ -27,16 +26,8 @@ __all__ = [
     "refusal_for_mapping",
     "refusal_for_member_change",
     "refusal_for_plan",
-    "role_model_of",
     "roles_touched",
 ]
-
-
-def role_model_of(org: Organisation) -> RoleModel:
-    """The role model named by the org's preset."""
-    from mappings.presets import load_role_model
-
-    return load_role_model(org.role_model)
 
 
 def key_roles(model: RoleModel) -> tuple[str, ...]:

@@ -12,12 +12,12 @@ from scim_server.api.context import caller, org_context, read_session
 from sync.admin_store import (
     count_members_by_role,
     list_audit,
-    list_members,
     list_plans,
     list_runs,
     list_sources,
 )
 from sync.models import Organisation, Workspace
+from sync.platform import load_state
 
 __all__ = ["audit", "overview", "runs"]
 
@@ -35,7 +35,7 @@ def overview() -> str:
             org=org,
             model=ctx.role_model,
             by_role=[(r, by_role.get(r, 0)) for r in reversed(ctx.role_model.org_roles)],
-            members=list_members(s, ctx.id),
+            members=load_state(s, ctx.id).members,
             workspaces=workspaces,
             sources=list_sources(s, ctx.id),
             waiting=list_plans(s, ctx.id, ("pending", "held")),

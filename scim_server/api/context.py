@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.rolemodel import RoleModel
 from scim_server.api.problems import ApiProblem
 from sync.apikeys import ApiPrincipal
-from sync.authority import role_model_of
 from sync.models import Organisation
+from sync.orgs import role_model_for
 
 __all__ = [
     "SESSION_FACTORY_KEY",
@@ -74,7 +74,7 @@ def org_context(session: Session, org_name: str) -> OrgContext:
     org = session.scalars(select(Organisation).where(Organisation.id == who.org_id)).first()
     if org is None or org.name != org_name:
         raise ApiProblem(404, "not found", f"no organisation named {org_name!r}", "org")
-    return OrgContext(org.id, org.name, role_model_of(org), who)
+    return OrgContext(org.id, org.name, role_model_for(org.role_model), who)
 
 
 def deny_unless_allowed(refusal: str | None, field: str | None = None) -> None:

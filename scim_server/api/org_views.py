@@ -18,15 +18,12 @@ from scim_server.api.context import (
     write_session,
 )
 from scim_server.api.problems import ApiProblem
-from sync.admin_store import (
-    count_members_by_role,
-    create_workspace,
-    list_members,
-    record_audit,
-    set_member,
-)
+from sync.admin_store import count_members_by_role, record_audit, set_member
 from sync.authority import refusal_for_admin_action, refusal_for_member_change
+from sync.errors import LimitError
 from sync.models import Organisation, Workspace
+from sync.orgs import create_workspace
+from sync.platform import load_state
 
 __all__ = ["member_json"]
 
@@ -86,9 +83,11 @@ def add_workspace(org: str) -> tuple[Response, int]:
         ctx = org_context(s, org)
         body = WorkspaceCreate.model_validate(json_body())
         deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
-        row = s.get(Organisation, ctx.id)
-        assert row is not None
-        ws = create_workspace(s, row, ctx.role_model, body.name, body.credits)
+        try:
+            ws = create_workspace(s, ctx.id, body.name, body.credits)
+        except LimitError as e:  # name the field the limit is about
+            field = "credits" if body.credits and "credit" in str(e) else "name"
+            raise ApiProblem(422, "limit reached", str(e), field) from None
         created = {"op": "create_workspace", "workspace": ws.name, "credits": ws.credits}
         record_audit(s, ctx.id, ctx.caller.actor, "create_workspace", "", created)
         return jsonify(name=ws.name, credits=ws.credits), 201
@@ -99,7 +98,7 @@ def get_members(org: str) -> Response:
     """Every member with org role, status, workspace roles and origin."""
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(members=[member_json(m) for m in list_members(s, ctx.id)])
+        return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
 
 
 @bp.put("/orgs/<org>/members")
@@ -109,7 +108,8 @@ def put_member(org: str) -> tuple[Response, int]:
         ctx = org_context(s, org)
         body = MemberChange.model_validate(json_body())
         model = ctx.role_model
-        current = {m.key: m for m in list_members(s, ctx.id)}.get(body.email.strip().casefold())
+        members = {m.key: m for m in load_state(s, ctx.id).members}
+        current = members.get(body.email.strip().casefold())
         if current is None and body.org_role is None:
             body = body.model_copy(update={"org_role": model.default_org_role})
         if body.org_role is not None and body.org_role not in model.org_roles:
@@ -127,7 +127,7 @@ def put_member(org: str) -> tuple[Response, int]:
         if current is not None:
             detail["from"] = current.org_role
         record_audit(s, ctx.id, ctx.caller.actor, "set_member", member.email, detail)
-        after = {m.key: m for m in list_members(s, ctx.id)}[member.email]
+        after = {m.key: m for m in load_state(s, ctx.id).members}[member.email]
         return jsonify(member_json(after)), 201 if created else 200
 
 
@@ -136,7 +136,7 @@ def get_member(org: str, email: str) -> Response:
     """One member."""
     with read_session() as s:
         ctx = org_context(s, org)
-        found = {m.key: m for m in list_members(s, ctx.id)}.get(email.strip().casefold())
+        found = {m.key: m for m in load_state(s, ctx.id).members}.get(email.strip().casefold())
         if found is None:
             raise ApiProblem(404, "not found", f"no member {email!r}", "email")
         return jsonify(member_json(found))

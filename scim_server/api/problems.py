@@ -3,6 +3,7 @@
     ApiProblem             an HTTP status, a title, a detail and the field it is about
      +-- raised by views   (403 refused by role, 404 not found, 409 conflict, 422 invalid)
     InputError/MappingError from the core -> 422 naming ``where``
+    sync.errors: NotFound 404, Conflict 409, LimitError 422, StalePlan/PlanError 409
     pydantic ValidationError                 -> 422 naming the first field
     werkzeug HTTPException                   -> its status, as a problem
     anything else                            -> 500 "internal error", details logged only
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from mappings.errors import InputError
+from sync.errors import Conflict, LimitError, NotFound, PlanError, StalePlan
 
 __all__ = ["ApiProblem", "problem_response", "register_error_handlers"]
 
@@ -69,6 +71,26 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(InputError)
     def _input(e: InputError) -> Response:
         return problem_response(422, "invalid input", e.message, e.where or "$")
+
+    @bp.errorhandler(NotFound)
+    def _not_found(e: NotFound) -> Response:
+        return problem_response(404, "not found", str(e))
+
+    @bp.errorhandler(Conflict)
+    def _conflict(e: Conflict) -> Response:
+        return problem_response(409, "conflict", str(e))
+
+    @bp.errorhandler(LimitError)
+    def _limit(e: LimitError) -> Response:
+        return problem_response(422, "limit reached", str(e), getattr(e, "field", None))
+
+    @bp.errorhandler(StalePlan)
+    def _stale(e: StalePlan) -> Response:
+        return problem_response(409, "stale plan", str(e), "fingerprint")
+
+    @bp.errorhandler(PlanError)
+    def _plan(e: PlanError) -> Response:
+        return problem_response(409, "plan cannot be applied", str(e))
 
     @bp.errorhandler(ValidationError)
     def _validation(e: ValidationError) -> Response:

@@ -223,7 +223,7 @@ def test_workspaces_are_created_within_the_plan_and_credits(
     plan = client.post("/api/v1/orgs/pro/workspaces", headers=pro.auth("owner"), json={"name": "b"})
     assert ok.status_code == 201
     assert (over.status_code, over.json["field"]) == (422, "credits")
-    assert "0 of the org's 1000 credits" in over.json["detail"]
+    assert "1000 of 1000 in use" in over.json["detail"]
     assert (plan.status_code, plan.json["field"]) == (422, "name")
     with session_factory.begin() as s:
         names = sorted(s.scalars(select(Workspace.name)))
