@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mappings.directory import normalise_email
 from mappings.errors import InputError
+from mappings.presets import load_role_model
 from mappings.rolemodel import RoleModel
 from sync.errors import Conflict, LimitError, NotFound
 from sync.models import Member, Organisation, Workspace, WorkspaceRole, utcnow
@@ -33,10 +34,7 @@ __all__ = [
 
 def role_model_for(name: str) -> RoleModel:
     """The role model preset called ``name`` (``RoleModelError`` if there is none)."""
-    from mappings import load_role_model  # type: ignore[attr-defined]
-
-    model: RoleModel = load_role_model(name)
-    return model
+    return load_role_model(name)
 
 
 def role_model_of(session: Session, org_id: int) -> RoleModel:

@@ -268,7 +268,8 @@ def _resend(ctx: _Context, ops: list[Operation]) -> None:
         ctx.messages.append(
             invite_message(ctx.org_id, ctx.org_name, op.user, "invite_resend", ctx.now)
         )
-    _update_members(ctx, ids, invite_sent_at=ctx.now)
+    # a reminder renews the invite: its age (for the next reminder and expiry) starts again
+    _update_members(ctx, ids, invited_at=ctx.now, invite_sent_at=ctx.now)
 
 
 def _update_members(ctx: _Context, ids: Sequence[int], **values: Any) -> None:
