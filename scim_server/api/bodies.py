@@ -43,9 +43,10 @@ class MappingDraft(_Body):
 
 
 class PlanRequest(_Body):
-    """Create a plan from the saved mapping (or a draft) against the live directory."""
+    """Create a plan from the saved mapping against the live directory (optionally for
+    some users only, by email or IdP id)."""
 
-    document: str | None = Field(default=None, max_length=1_000_000)
+    users: list[str] | None = Field(default=None, max_length=10_000)
 
 
 class PlanApproval(_Body):

@@ -12,9 +12,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.directory import Directory, GroupMember
+from mappings.directory import DirectoryGroup as DirGroup
+from mappings.directory import DirectoryUser as DirUser
 from scim_server.api.context import SESSION_FACTORY_KEY
 from scim_server.app import create_app
+from sync import mirror
 from sync.apikeys import create_api_key
+from sync.mappingstore import save_mapping
 from sync.models import Member, Organisation, Workspace, WorkspaceRole
 from sync.settings import Settings
 
@@ -87,3 +92,41 @@ def seed(session_factory: sessionmaker[Session]) -> Callable[..., Seeded]:
             return Seeded(org.id, name, keys)
 
     return _seed
+
+
+def directory_of(people: Mapping[str, Sequence[str]]) -> Directory:
+    """A directory: email -> the groups the person is in (ids are the emails)."""
+    names = sorted({g for groups in people.values() for g in groups})
+    users = tuple(DirUser(id=e, user_name=e, emails=(e,)) for e in sorted(people))
+    groups = tuple(
+        DirGroup(
+            id=f"g-{n}",
+            display_name=n,
+            members=tuple(GroupMember(e, "User") for e in sorted(people) if n in people[e]),
+        )
+        for n in names
+    )
+    return Directory(users=users, groups=groups)
+
+
+@pytest.fixture
+def put_directory(session_factory: sessionmaker[Session]) -> Callable[[int, Directory], None]:
+    """Replace an org's directory (an okta source snapshot)."""
+
+    def _put(org_id: int, directory: Directory) -> None:
+        with session_factory.begin() as s:
+            source = mirror.ensure_source(s, org_id, "okta", "okta")
+            mirror.replace_snapshot(s, org_id, source.id, directory)
+
+    return _put
+
+
+@pytest.fixture
+def save_version(session_factory: sessionmaker[Session]) -> Callable[[int, str], int]:
+    """Save a mapping version for an org directly in the store."""
+
+    def _save(org_id: int, document: str) -> int:
+        with session_factory.begin() as s:
+            return save_mapping(s, org_id, document, created_by="test").version
+
+    return _save
