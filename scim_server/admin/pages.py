@@ -3,6 +3,8 @@ modules). Views gather data through ``sync`` and render; they decide nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import render_template, request
 
 from mappings.errors import InputError
@@ -16,10 +18,12 @@ from sync.admin_store import (
     list_runs,
     list_sources,
 )
+from sync.drafts import explain_user
+from sync.errors import NotFound
 from sync.models import Organisation, Workspace
 from sync.platform import load_state
 
-__all__ = ["audit", "overview", "runs"]
+__all__ = ["audit", "member_detail", "overview", "runs"]
 
 
 @bp.get("/")
@@ -58,6 +62,8 @@ def audit() -> tuple[str, int]:
     try:
         since = parse_time(request.args.get("since") or None, "since")
         until = parse_time(request.args.get("until") or None, "until")
+        if until is not None and len(request.args.get("until", "")) == 10:
+            until += timedelta(days=1)  # a date means the whole day
     except InputError as e:
         error, since, until = str(e), None, None
     with read_session() as s:
@@ -65,3 +71,22 @@ def audit() -> tuple[str, int]:
         entries = list_audit(s, ctx.id, user, since, until)
     page = render_template("admin/audit.html", entries=entries, error=error, args=request.args)
     return page, 422 if error else 200
+
+
+@bp.get("/members/<path:email>")
+def member_detail(email: str) -> str:
+    """One member and why they hold each role under the saved mapping."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        members = {m.key: m for m in load_state(s, ctx.id).members}
+        member = members.get(email.strip().casefold())
+        if member is None:
+            raise NotFound(f"no member {email!r}")
+        try:
+            explanation, error = explain_user(s, ctx.id, member.key), None
+        except NotFound as e:  # no mapping saved yet
+            explanation, error = None, str(e)
+        entries = list_audit(s, ctx.id, member.key, limit=20)
+    return render_template(
+        "admin/member.html", m=member, e=explanation, error=error, entries=entries
+    )

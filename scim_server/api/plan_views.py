@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request
-from sqlalchemy.orm import Session
 
 from mappings.operations import Plan
 from mappings.render import render_markdown, render_text
 from scim_server.api import bp
+from scim_server.api.actions import apply_as_caller, approve_as_caller
 from scim_server.api.bodies import PlanApproval, PlanRequest
 from scim_server.api.context import (
-    OrgContext,
     deny_unless_allowed,
     json_body,
     org_context,
@@ -20,18 +19,12 @@ from scim_server.api.context import (
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import list_plans, plan_json
-from sync.authority import refusal_for_admin_action, refusal_for_plan
-from sync.plans import apply_saved, approve_plan, create_plan, get_plan
-from sync.platform import load_state
+from sync.authority import refusal_for_admin_action
+from sync.plans import create_plan, get_plan
 
 __all__: list[str] = []
 
 _STATUSES = ("pending", "held", "approved", "applied", "stale")
-
-
-def _check_plan_authority(s: Session, ctx: OrgContext, plan: Plan) -> None:
-    refusal = refusal_for_plan(ctx.role_model, ctx.caller.role, plan, load_state(s, ctx.id))
-    deny_unless_allowed(refusal)
 
 
 @bp.get("/orgs/<org>/plans")
@@ -80,12 +73,7 @@ def post_approve(org: str, plan_id: int) -> Response:
     with write_session() as s:
         ctx = org_context(s, org)
         body = PlanApproval.model_validate(json_body())
-        row = get_plan(s, ctx.id, plan_id)
-        _check_plan_authority(s, ctx, Plan.from_dict(row.body))
-        row = approve_plan(
-            s, ctx.id, plan_id, approver=ctx.caller.actor, fingerprint=body.fingerprint
-        )
-        return jsonify(plan_json(row))
+        return jsonify(plan_json(approve_as_caller(s, ctx, plan_id, body.fingerprint)))
 
 
 @bp.post("/orgs/<org>/plans/<int:plan_id>/apply")
@@ -93,9 +81,8 @@ def post_apply(org: str, plan_id: int) -> Response:
     """Apply a plan (approved if it was held) while its fingerprint still matches."""
     with read_session() as s:
         ctx = org_context(s, org)
-        _check_plan_authority(s, ctx, Plan.from_dict(get_plan(s, ctx.id, plan_id).body))
-    applied_id, result = apply_saved(session_factory(), ctx.id, plan_id, actor=ctx.caller.actor)
+        result = apply_as_caller(s, ctx, plan_id)
     with read_session() as s:
-        out = plan_json(get_plan(s, ctx.id, applied_id))
+        out = plan_json(get_plan(s, ctx.id, plan_id))
     out["applied"] = {"operations": result.applied, "summary": dict(result.summary)}
     return jsonify(out)
