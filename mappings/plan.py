@@ -390,7 +390,7 @@ class _Planner:
                     "set_workspace_roles",
                     p.key,
                     workspace=ws,
-                    from_=tuple(cur),
+                    from_=tuple(sorted(cur, key=self.model.workspace_rank)),
                     to=roles,
                     reason=reason,
                 )

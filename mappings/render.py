@@ -40,6 +40,8 @@ def describe(op: Operation) -> str:
         return f"invite {op.user} as {op.org_role}{mail}"
     if op.op == "create_workspace":
         return f"create_workspace {op.workspace} ({op.credits} credits)"
+    if op.op == "resend_invite" and op.invited_at is not None:
+        return f"resend_invite {op.user} (invited {op.invited_at:%Y-%m-%d})"
     if op.op == "rename_member":
         return f"rename_member {op.from_} -> {op.to}"
     if op.op in ("set_org_role", "set_workspace_roles"):
@@ -54,7 +56,7 @@ def _reason(reasons: Iterable[Reason]) -> str:
     parts = []
     for r in reasons:
         path = " > ".join(r.groups)
-        rule = "policy" if r.rule < 0 and not r.groups else f"rule {r.rule}"
+        rule = "default org role" if r.rule < 0 and not r.groups else f"rule {r.rule}"
         if r.rule < 0 and r.groups:
             rule = "role model"
         parts.append(f"{rule}: {path}" if path else rule)

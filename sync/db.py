@@ -4,6 +4,8 @@ refuses to run on one that is not there yet."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from alembic import command
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.errors import RolebridgeError
 
 __all__ = [
+    "FOREIGN_TABLES",
     "SchemaError",
     "alembic_config",
     "check_schema",
@@ -23,9 +26,11 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "upgrade",
+    "write_session",
 ]
 
 UPGRADE_HINT = "run `rolebridge db upgrade`"
+FOREIGN_TABLES = ("apscheduler_jobs",)  # APScheduler's job store shares our database
 
 
 class SchemaError(RolebridgeError):
@@ -62,6 +67,15 @@ def _sqlite_begin(conn: Any) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """The session factory; objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that takes SQLite's write lock up front (``BEGIN IMMEDIATE``), so
+    that a read-then-write transaction waits for other writers instead of failing."""
+    with session_factory() as session, session.begin():
+        session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+        yield session
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

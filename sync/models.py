@@ -181,6 +181,7 @@ class Source(Base):
     delta_link: Mapped[str | None] = mapped_column(Text, default=None)
     last_user_count: Mapped[int | None] = mapped_column(Integer, default=None)
     force_next: Mapped[bool] = mapped_column(Boolean, default=False)  # admin override
+    last_pull_at: Mapped[datetime | None] = mapped_column(default=None)  # scheduler tick claim
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -248,6 +249,7 @@ class DirectoryMembership(Base):
     )
     member_type: Mapped[str] = mapped_column(String(10), primary_key=True)  # User | Group
     member_value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    display: Mapped[str | None] = mapped_column(String(400), default=None)  # as the IdP sent it
 
 
 class MappingVersion(Base):

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.db import write_session
 from sync.models import Member, OutboxMessage, utcnow
 from sync.settings import Settings
 
@@ -137,8 +138,7 @@ def deliver(
     send = transport or transport_for(settings)
     now = now or utcnow()
     claimed: list[tuple[int, EmailMessage | None]] = []
-    with session_factory() as session, session.begin():
-        session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+    with write_session(session_factory) as session:
         rows = session.scalars(
             select(OutboxMessage)
             .where(
@@ -168,7 +168,7 @@ def deliver(
         if message is None:
             continue
         error = _try(send, message)
-        with session_factory.begin() as session:
+        with write_session(session_factory) as session:
             done = session.get(OutboxMessage, message_id)
             assert done is not None
             if error is None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.operations import Plan
+from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
 from sync.models import SavedPlan, utcnow
 from sync.platform import ApplyResult, apply_plan
@@ -31,7 +32,7 @@ def create_plan(
     result = reconcile(session_factory, org_id, dry_run=True, users=users, trigger=trigger, now=now)
     plan = result.plan
     status = "held" if plan.held is not None and plan.held.why != "review" else "pending"
-    with session_factory.begin() as session:
+    with write_session(session_factory) as session:
         version = gather(session, org_id).mapping_version
         return save_plan(
             session,
@@ -95,7 +96,7 @@ def apply_saved(
         return _apply(session_factory, org_id, plan, actor, now)
     except StalePlan:
         if isinstance(plan, int):
-            with session_factory.begin() as session:
+            with write_session(session_factory) as session:
                 row = get_plan(session, org_id, plan)
                 if row.status in ("pending", "held", "approved"):
                     row.status = "stale"

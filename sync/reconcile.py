@@ -25,6 +25,7 @@ from mappings.operations import Plan
 from mappings.plan import make_plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
+from sync.db import write_session
 from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
 from sync.models import SavedPlan, SyncRun, utcnow
@@ -67,9 +68,8 @@ class ReconcileResult:
 @contextmanager
 def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session]:
     """A transaction holding the org's reconcile lock until it commits or rolls back."""
-    with session_factory() as session, session.begin():
-        conn = session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
-        if conn.dialect.name == "postgresql":
+    with write_session(session_factory) as session:
+        if session.connection().dialect.name == "postgresql":
             session.execute(
                 text("SELECT pg_advisory_xact_lock(:cls, :org)"),
                 {"cls": _LOCK_CLASS, "org": org_id},
@@ -146,6 +146,32 @@ def reconcile(
             inputs = gather(session, org_id)
         plan = _plan(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
+    try:
+        return _reconcile(session_factory, org_id, users, trigger, now, complete)
+    except Exception as exc:
+        # the work was rolled back; the run history still says it failed, and why
+        with session_factory.begin() as session:
+            session.add(
+                SyncRun(
+                    org_id=org_id,
+                    trigger=trigger,
+                    started_at=now,
+                    finished_at=utcnow(),
+                    outcome="error",
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                )
+            )
+        raise
+
+
+def _reconcile(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    users: Collection[str] | None,
+    trigger: str,
+    now: datetime,
+    complete: bool,
+) -> ReconcileResult:
     with locked(session_factory, org_id) as session:
         inputs = gather(session, org_id)
         plan = _plan(inputs, now, users, complete)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection
 
-from sync.db import make_engine
-from sync.models import Base
+from sync.db import FOREIGN_TABLES, make_engine
+from sync.models import Base, UTCDateTime
 
 config = context.config
+
+
+def _render_item(kind: str, obj: Any, _autogen_context: Any) -> str | Literal[False]:
+    # migrations spell the plain column type, so they do not import the models
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def include_name(name: str | None, kind: str, _parent: Any) -> bool:
+    """Leave tables that other libraries own out of autogenerate."""
+    return not (kind == "table" and name in FOREIGN_TABLES)
 
 
 def _run(connection: Connection) -> None:
@@ -17,6 +31,8 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters via copy
         compare_type=True,
+        render_item=_render_item,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -220,3 +220,26 @@ def test_an_incomplete_snapshot_removes_no_one(session_factory: sessionmaker[Ses
     result = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW, complete=False)
     assert result.status == "empty"
     assert [s.why for s in result.plan.skipped] == ["incomplete_snapshot"]
+
+
+def test_a_failed_reconcile_is_recorded_and_changes_nothing(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    """The database fails mid-apply: nothing is kept, and the run history says why."""
+    org_id, _ = sample_org(session_factory, "soterai")
+
+    def fail(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("INSERT INTO audit_log"):
+            raise RuntimeError("disk full")
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+    with session_factory() as s:
+        runs = s.scalars(select(SyncRun)).all()
+        assert [(r.outcome, r.error) for r in runs] == [("error", "RuntimeError: disk full")]
+        for table in (Member, OutboxMessage, AuditEntry):
+            assert s.scalar(select(func.count()).select_from(table)) == 0
