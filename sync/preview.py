@@ -85,32 +85,64 @@ def run_preview(
 
 
 @click.command("preview")
-@click.option("--mapping", "mapping", type=_FILE, required=True, help="Mapping file (YAML/JSON).")
-@click.option("--directory", type=_FILE, required=True, help="Directory: SCIM users and groups.")
-@click.option("--state", type=_FILE, required=True, help="The platform's actual state.")
+@click.option("--org", default=None, help="Use this org's live directory and state (database).")
+@click.option("--mapping", "mapping", type=_FILE, default=None, help="Mapping file (YAML/JSON).")
+@click.option("--directory", type=_FILE, default=None, help="Directory: SCIM users and groups.")
+@click.option("--state", type=_FILE, default=None, help="The platform's actual state.")
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are."
 )
 @click.option("--now", default=None, help="Pretend it is this ISO 8601 time (invite ages).")
 def preview_command(
-    mapping: Path, directory: Path, state: Path, fmt: str, detailed_exitcode: bool, now: str | None
+    org: str | None,
+    mapping: Path | None,
+    directory: Path | None,
+    state: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    now: str | None,
 ) -> None:
-    """Preview the plan for a mapping, a directory and a state, all from files."""
+    """Preview the plan for a mapping, a directory and a state, all from files; or, with
+    --org, for the org's live directory and state (and its saved mapping or --mapping)."""
+    if org is not None:
+        from sync.commands import org_inputs
+
+        rm, model, d, s = org_inputs(org, mapping)
+        plan = make_plan(d, s, rm, model, now=_now(now))
+        click.echo(RENDERERS[fmt](plan), nl=False)
+        if detailed_exitcode and plan.operations:
+            raise SystemExit(2)
+        return
+    if mapping is None or directory is None or state is None:
+        raise click.UsageError("give --mapping, --directory and --state, or --org")
     run_preview(mapping, directory, state, fmt, detailed_exitcode, now)
 
 
 @click.command("explain")
 @click.option("--user", required=True, help="Email, userName or IdP id.")
-@click.option("--mapping", "mapping", type=_FILE, required=True, help="Mapping file (YAML/JSON).")
-@click.option("--directory", type=_FILE, required=True, help="Directory: SCIM users and groups.")
+@click.option("--org", default=None, help="Use this org's live directory and mapping (database).")
+@click.option("--mapping", "mapping", type=_FILE, default=None, help="Mapping file (YAML/JSON).")
+@click.option("--directory", type=_FILE, default=None, help="Directory: SCIM users and groups.")
 @click.option("--state", type=_FILE, default=None, help="Accepted for symmetry with preview.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def explain_command(
-    user: str, mapping: Path, directory: Path, state: Path | None, fmt: str
+    user: str,
+    org: str | None,
+    mapping: Path | None,
+    directory: Path | None,
+    state: Path | None,
+    fmt: str,
 ) -> None:
-    """Explain why a user gets each role and which grants lost."""
-    rm, model, d, _ = _inputs(mapping, directory, state)
+    """Explain why a user gets each role and which grants lost (files, or --org)."""
+    if org is not None:
+        from sync.commands import org_inputs
+
+        rm, model, d, _ = org_inputs(org, mapping)
+    elif mapping is None or directory is None:
+        raise click.UsageError("give --mapping and --directory, or --org")
+    else:
+        rm, model, d, _ = _inputs(mapping, directory, state)
     explanation = explain(d, rm, model, user)
     if fmt == "json":
         import json
