@@ -1,4 +1,4 @@
-"""The offline CLI: preview, explain, mapping validate and demo, from files only."""
+"""The offline CLI: preview, explain and mapping validate, from files only."""
 
 from __future__ import annotations
 
