@@ -40,7 +40,7 @@ def _member_row(m: Member) -> str:
     )
     invited = int(m.invited_at.timestamp()) if m.invited_at else ""
     return (
-        f"{m.key}\x1f{m.email}\x1f{m.org_role}\x1f{m.status}\x1f{m.origin}\x1f"
+        f"{m.email}\x1f{m.org_role}\x1f{m.status}\x1f{m.origin}\x1f"
         f"{m.idp_id or ''}\x1f{invited}\x1f{ws}"
     )
 

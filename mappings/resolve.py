@@ -11,6 +11,7 @@ import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser
 from mappings.mapping import RoleMapping, Rule
@@ -121,7 +122,10 @@ class _Graph:
             group, path = queue.popleft()
             values = [m.value for m in group.members if m.type == "User"]
             if len(values) == len(group.members):  # nests nothing: the common, fast case
-                direct = [v for v in dict.fromkeys(values) if v in users and v not in found]
+                if found:
+                    direct = [v for v in dict.fromkeys(values) if v in users and v not in found]
+                else:
+                    direct = [v for v in dict.fromkeys(values) if v in users]
                 found.update(direct)
                 if direct:
                     out.append((path, direct))
@@ -295,7 +299,7 @@ def _people(
     outside: set[str] = set()
     for u in directory.users:
         if in_scope is None or u.id in in_scope:
-            key = u.key
+            key = (u.emails[0] if u.emails else u.user_name).strip().casefold()  # u.key, inlined
             found = people.get(key)
             if found is None:
                 people[key] = [u]
@@ -327,7 +331,7 @@ def _desired(
     if len(lists) == 1:
         grants = lists[0]
     else:
-        grants = [g for gl in lists for g in gl]
+        grants = list(chain.from_iterable(lists))
         if repeats:  # the same grant object reached this user twice: keep one
             grants = list({id(g): g for g in grants}.values())
     org_rank, best, org_role = ranks.org, -1, ""
