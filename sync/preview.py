@@ -60,7 +60,7 @@ def _inputs(
     rm = _or_exit(lambda: load_mapping(mapping))
     model = _role_model(rm)
     d = _or_exit(lambda: load_directory(directory))
-    s = _or_exit(lambda: load_state(state)) if state is not None else None
+    s = _or_exit(lambda: load_state(state, model)) if state is not None else None
     return rm, model, d, s
 
 
