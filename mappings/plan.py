@@ -143,9 +143,12 @@ class _Planner:
 
     def run(self) -> Plan:
         self._renames()
-        for key in sorted(self.d.users.keys() | self.members.keys()):
-            if self._selected(key):
-                self._user(key, self.d.users.get(key), self.members.get(key))
+        keys = sorted(self.d.users.keys() | self.members.keys())
+        if self.only is not None:
+            keys = [k for k in keys if self._selected(k)]
+        desired, members = self.d.users, self.members
+        for key in keys:
+            self._user(key, desired.get(key), members.get(key))
         self._last_owner()
         self._create_workspaces()
         for p in self.pending:

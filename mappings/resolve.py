@@ -329,36 +329,37 @@ def _desired(
     key: str, members: list[DirectoryUser], lists: list[list[Grant]], ranks: _Ranks, repeats: bool
 ) -> DesiredUser:
     if len(lists) == 1:
-        grants = lists[0]
+        grants = tuple(lists[0])
+    elif repeats:  # the same grant object may reach this user twice: keep one
+        grants = tuple({id(g): g for g in chain.from_iterable(lists)}.values())
     else:
-        grants = list(chain.from_iterable(lists))
-        if repeats:  # the same grant object reached this user twice: keep one
-            grants = list({id(g): g for g in grants}.values())
+        grants = tuple(chain.from_iterable(lists))
     org_rank, best, org_role = ranks.org, -1, ""
-    per_ws: dict[str, list[str]] = {}
+    workspaces: dict[str, tuple[str, ...]] = {}
+    several = False  # some workspace got two roles: rank them below
     for g in grants:
         ws = g.workspace
         if ws is None:
             rank = org_rank[g.role]
             if rank > best:
                 best, org_role = rank, g.role
-        elif ws in per_ws:
-            per_ws[ws].append(g.role)
+        elif ws in workspaces:
+            workspaces[ws] += (g.role,)
+            several = True
         else:
-            per_ws[ws] = [g.role]
+            workspaces[ws] = (g.role,)
     if best < 0:
         org_role = ranks.default.role
-        grants = [ranks.default, *grants]
-    workspaces: dict[str, tuple[str, ...]] = {}
-    for ws in sorted(per_ws) if len(per_ws) > 1 else per_ws:
-        roles = per_ws[ws]
-        if len(roles) == 1:
-            workspaces[ws] = (roles[0],)
-        else:
-            ranked = sorted(set(roles), key=ranks.ws.__getitem__)
-            workspaces[ws] = tuple(ranked) if ranks.sets else (ranked[-1],)
+        grants = (ranks.default, *grants)
+    if several:
+        for ws, roles in workspaces.items():
+            if len(roles) > 1:
+                ranked = sorted(set(roles), key=ranks.ws.__getitem__)
+                workspaces[ws] = tuple(ranked) if ranks.sets else (ranked[-1],)
+    if len(workspaces) > 1:
+        workspaces = dict(sorted(workspaces.items()))
     ids = (members[0].id,) if len(members) == 1 else tuple(u.id for u in members)
-    return DesiredUser(key, members[0], org_role, tuple(grants), workspaces, ids)
+    return DesiredUser(key, members[0], org_role, grants, workspaces, ids)
 
 
 def grant_order(model: RoleModel) -> Callable[[Grant], tuple[str, int, int, tuple[str, ...]]]:
