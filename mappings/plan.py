@@ -23,6 +23,8 @@ from mappings.state import Member, PlatformState
 __all__ = ["IMPLICIT_REASON", "make_plan", "plan_changes"]
 
 IMPLICIT_REASON = Reason(-1, ("the org's only workspace",))
+_INACTIVE = "deactivated in the IdP"
+_EXPIRED = "the invite expired and no rule maps this user"
 
 
 def make_plan(
@@ -172,21 +174,31 @@ class _Planner:
     def _not_desired(self, key: str, m: Member, manual: bool) -> None:
         if self.policy.unmapped == "keep" and key in self.d.unmapped:
             if m.status == "invited" and self._age_over(m, self.model.invites.expire_after_days):
-                self._removal(Operation("revoke_invite", key), m, manual)
+                self._removal(Operation("revoke_invite", key, detail=_EXPIRED), m, manual)
             return
         op = "revoke_invite" if m.status == "invited" else "remove_from_org"
-        self._removal(Operation(op, key), m, manual)
+        why = self._why_not_desired(key)
+        self._removal(Operation(op, key, detail=why), m, manual)
         if op == "remove_from_org" and not self.model.removal_cascades_to_workspaces:
             for ws in sorted(m.workspaces):
-                self._removal(Operation("remove_from_workspace", key, workspace=ws), m, manual)
+                self._removal(
+                    Operation("remove_from_workspace", key, workspace=ws, detail=why), m, manual
+                )
+
+    def _why_not_desired(self, key: str) -> str:
+        if key in self.d.unmapped:
+            return "no rule maps this user"
+        if key in self.d.out_of_scope:
+            return "outside the mapping's scope groups"
+        return "not in the directory"
 
     def _deactivated(self, key: str, m: Member, manual: bool) -> None:
         if m.status == "invited":
-            self._removal(Operation("revoke_invite", key), m, manual)
+            self._removal(Operation("revoke_invite", key, detail=_INACTIVE), m, manual)
         elif self.model.on_deactivate == "remove":
-            self._removal(Operation("remove_from_org", key), m, manual)
+            self._removal(Operation("remove_from_org", key, detail=_INACTIVE), m, manual)
         elif m.status != "suspended":
-            self._removal(Operation("suspend", key), m, manual)
+            self._removal(Operation("suspend", key, detail=_INACTIVE), m, manual)
 
     def _removal(self, op: Operation, m: Member, manual: bool) -> None:
         if manual:
@@ -399,7 +411,9 @@ class _Planner:
                 continue
             self._ws_op(op, p, changed)
         for ws in sorted(set(current) - set(wanted)):
-            op = Operation("remove_from_workspace", p.key, workspace=ws)
+            op = Operation(
+                "remove_from_workspace", p.key, workspace=ws, detail="no rule grants this workspace"
+            )
             self._ws_op(op, p, current[ws])
 
     def _ws_op(self, op: Operation, p: _Pending, roles: tuple[str, ...]) -> None:

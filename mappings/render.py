@@ -83,7 +83,7 @@ def render_text(plan: Plan) -> str:
     if not plan.operations:
         lines.append("No changes. The platform matches the directory.")
     for op in plan.operations:
-        reason = _reason(op.reason)
+        reason = _reason(op.reason) or (op.detail or "")
         lines.append(f"  {_SIGN[op.op]} {describe(op)}" + (f"    [{reason}]" if reason else ""))
     if plan.skipped:
         lines += ["", "Skipped:"]
@@ -113,10 +113,10 @@ def render_markdown(plan: Plan) -> str:
     if plan.operations:
         lines += ["| | operation | user | details | reason |", "|---|---|---|---|---|"]
         for op in plan.operations:
-            words = describe(op).removeprefix(op.op).strip()
+            words = describe(op).removeprefix(op.op).strip().removeprefix(op.user).strip()
             lines.append(
                 f"| {_SIGN[op.op]} | `{op.op}` | {_md_cell(op.user or '')} | {_md_cell(words)} "
-                f"| {_md_cell(_reason(op.reason))} |"
+                f"| {_md_cell(_reason(op.reason) or op.detail or '')} |"
             )
     else:
         lines.append("No changes. The platform matches the directory.")

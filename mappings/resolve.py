@@ -64,7 +64,8 @@ class Desired:
 
     users: Mapping[str, DesiredUser] = field(default_factory=dict)
     unmapped: frozenset[str] = frozenset()  # keys in the directory and scope no rule maps
-    known: Mapping[str, DirectoryUser] = field(default_factory=dict)  # every key seen
+    known: Mapping[str, DirectoryUser] = field(default_factory=dict)  # every key in scope
+    out_of_scope: frozenset[str] = frozenset()  # keys in the directory but outside the scope
     warnings: tuple[str, ...] = ()
 
 
@@ -226,7 +227,8 @@ def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -
             continue
         users[key] = _desired(key, members, grants, mapping, role_model)
     known = {key: members[0] for key, members in people.items()}
-    return Desired(users, frozenset(unmapped), known, tuple(dict.fromkeys(warnings)))
+    outside = frozenset(u.key for u in directory.users if u.key not in known)
+    return Desired(users, frozenset(unmapped), known, outside, tuple(dict.fromkeys(warnings)))
 
 
 def _people(

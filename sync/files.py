@@ -85,14 +85,14 @@ def _line_of(text: str, where: str) -> int | None:
     if node is None:
         return None
     for name, index in _STEP.findall(where.removeprefix("$")):
+        child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode) and name:
-            node = next((v for k, v in node.value if k.value == name), None)
+            child = next((v for k, v in node.value if k.value == name), None)
         elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
-            node = node.value[int(index)]
-        else:
-            break
-        if node is None:
-            return None
+            child = node.value[int(index)]
+        if child is None:
+            break  # a missing field: point at the object that lacks it
+        node = child
     return node.start_mark.line + 1
 
 

@@ -45,7 +45,7 @@ def test_an_owner_may_leave_when_another_member_becomes_owner_in_the_same_plan()
         Operation(
             "set_org_role", "new@x.io", from_="member", to="owner", reason=(Reason(0, ("Owners",)),)
         ),
-        Operation("remove_from_org", "old@x.io"),
+        Operation("remove_from_org", "old@x.io", detail="not in the directory"),
     )
 
 
@@ -59,7 +59,7 @@ def test_the_last_owner_survives_even_when_protected_roles_are_allowed() -> None
     d = directory([user("x1", "ann@x.io")], [group("g1", "Admins", "x1")])
     s = state(member("ann@x.io", "admin"), member("root@x.io", "owner"), member("r2@x.io", "owner"))
     assert plan_of(doc, d, s) == expected(
-        Operation("remove_from_org", "root@x.io"),
+        Operation("remove_from_org", "root@x.io", detail="not in the directory"),
         skipped=(
             Skipped("remove_from_org", "r2@x.io", "last_owner", None, "the last owner stays"),
         ),
@@ -167,7 +167,9 @@ def test_manual_members_are_left_alone_unless_the_mapping_manages_them() -> None
         )
     )
     managed = {**GENERIC, "policy": {"manage_manual_members": True, "max_removals": 5}}
-    assert plan_of(managed, d, s) == expected(Operation("remove_from_org", "hand@x.io"))
+    assert plan_of(managed, d, s) == expected(
+        Operation("remove_from_org", "hand@x.io", detail="not in the directory")
+    )
 
 
 def test_a_changed_email_with_the_same_idp_id_is_a_rename_not_remove_and_invite() -> None:
@@ -191,7 +193,7 @@ def test_invites_are_resent_when_old_and_revoked_when_no_longer_wanted() -> None
     )
     assert plan_of(GENERIC, d, s) == expected(
         Operation("resend_invite", "ann@x.io", invited_at=old),
-        Operation("revoke_invite", "gone@x.io"),
+        Operation("revoke_invite", "gone@x.io", detail="not in the directory"),
     )
 
 
@@ -210,7 +212,9 @@ def test_unmapped_keep_leaves_members_but_revokes_expired_invites() -> None:
         member("a@x.io", "admin"),
         member("b@x.io", "member", status="invited", invited_at=NOW - timedelta(days=31)),
     )
-    assert plan_of(doc, d, s) == expected(Operation("revoke_invite", "b@x.io"))
+    assert plan_of(doc, d, s) == expected(
+        Operation("revoke_invite", "b@x.io", detail="the invite expired and no rule maps this user")
+    )
 
 
 def test_unmapped_default_role_invites_everyone_in_scope_with_the_default_role() -> None:
@@ -233,7 +237,7 @@ def test_deactivated_users_are_suspended_and_reactivated_when_back() -> None:
     s = state(member("a@x.io", "admin"), member("b@x.io", "admin", status="suspended"))
     assert plan_of(GENERIC, d, s) == expected(
         Operation("reactivate", "b@x.io", reason=(Reason(0, ("Admins",)),)),
-        Operation("suspend", "a@x.io"),
+        Operation("suspend", "a@x.io", detail="deactivated in the IdP"),
     )
 
 

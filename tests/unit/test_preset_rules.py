@@ -210,7 +210,9 @@ def test_aihub_removing_an_org_member_is_one_operation_that_cascades() -> None:
         member("fay@lab.example", "user", workspaces={"vision": ("user",), "speech": ("user",)}),
         workspaces={"vision": 0, "speech": 0},
     )
-    assert plan_of(AIHUB, d, s) == expected(Operation("remove_from_org", "fay@lab.example"))
+    assert plan_of(AIHUB, d, s) == expected(
+        Operation("remove_from_org", "fay@lab.example", detail="not in the directory")
+    )
 
 
 def test_aihub_app_role_admin_matches_like_a_group_case_insensitively() -> None:
@@ -320,7 +322,7 @@ def test_soterai_deactivation_revokes_access_at_once_and_pending_invites_are_res
     )
     assert plan_of(SOTERAI, d, s) == expected(
         Operation("resend_invite", "pat@sec.example", invited_at=old),
-        Operation("remove_from_org", "nia@sec.example"),
+        Operation("remove_from_org", "nia@sec.example", detail="deactivated in the IdP"),
         skipped=(
             Skipped(
                 "remove_from_org",
