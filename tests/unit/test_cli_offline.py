@@ -1,4 +1,4 @@
-"""The offline CLI: preview, explain, mapping validate and demo, from files only."""
+"""The offline CLI: preview, explain and mapping validate, from files only."""
 
 from __future__ import annotations
 
@@ -151,9 +151,14 @@ def test_explain_prints_why_a_user_has_each_role_and_what_lost() -> None:
     )
 
 
-def test_demo_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
-    """rolebridge demo previews the shipped example offline."""
-    result = CliRunner().invoke(main, ["demo"])
+def test_preview_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
+    """The shipped example previews offline as a terraform-like plan."""
+    base = EXAMPLES / "shareofmodel"
+    result = CliRunner().invoke(main, [
+        "preview", "--mapping", str(base / "mapping.yaml"),
+        "--directory", str(base / "directory.json"), "--state", str(base / "state.json"),
+        "--now", "2026-11-27T12:00:00Z",
+    ])  # fmt: skip
     assert result.exit_code == 0
     assert "+ invite carol@acme.com as guest" in result.output
     assert "Plan: 6 to add, 3 to change, 2 to remove." in result.output
