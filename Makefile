@@ -29,6 +29,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/plan.py
+	$(PY) benchmarks/apply.py
 
 clean:
 	rm -rf $(VENV) instance

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -175,6 +175,7 @@ def _reconcile(
     with locked(session_factory, org_id) as session:
         inputs = gather(session, org_id)
         plan = _plan(inputs, now, users, complete)
+        _retire_stale_plans(session, org_id, plan.fingerprint)
         run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
         session.add(run)
         result = _act(session, org_id, plan, inputs, trigger, users, now)
@@ -184,6 +185,20 @@ def _reconcile(
         run.counts = dict(plan.summary)
         session.flush()
         return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+
+
+def _retire_stale_plans(session: Session, org_id: int, current: str) -> None:
+    """Waiting plans made from other inputs can never apply: mark them stale."""
+    session.execute(
+        update(SavedPlan)
+        .where(
+            SavedPlan.org_id == org_id,
+            SavedPlan.status.in_(("pending", "held", "approved")),
+            SavedPlan.fingerprint != current,
+        )
+        .values(status="stale")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete: bool) -> Plan:

@@ -170,3 +170,16 @@ def test_a_state_naming_a_role_the_model_lacks_is_refused_at_its_line(
     assert result.output == (
         "error: s.json:12: members[1].org_role: unknown org role 'admin' for role model soterai\n"
     )
+
+
+def test_preview_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
+    """The shipped example previews offline as a terraform-like plan."""
+    base = EXAMPLES / "shareofmodel"
+    result = CliRunner().invoke(main, [
+        "preview", "--mapping", str(base / "mapping.yaml"),
+        "--directory", str(base / "directory.json"), "--state", str(base / "state.json"),
+        "--now", "2026-11-27T12:00:00Z",
+    ])  # fmt: skip
+    assert result.exit_code == 0
+    assert "+ invite carol@acme.com as guest" in result.output
+    assert "Plan: 6 to add, 3 to change, 2 to remove." in result.output
