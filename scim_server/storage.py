@@ -49,13 +49,13 @@ _CHUNK = 500
 
 @dataclass(slots=True)
 class Touched:
-    """What one SCIM operation changed: user ids (SCIM ids) and whether groups changed."""
+    """Whose roles one SCIM operation may change: user ids, and groups whose users all count."""
 
     users: set[str] = field(default_factory=set)
-    groups: bool = False
+    groups: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.users) or self.groups
+        return bool(self.users or self.groups)
 
 
 AfterWrite = Callable[[Session, Tenant, Touched], None]
@@ -93,8 +93,10 @@ class SqlScimStorage(ScimStorage):
         *,
         max_scan: int = 20_000,
         after_write: AfterWrite | None = None,
+        writes: Callable[[], bool] = lambda: False,
     ) -> None:
         self._session_factory = session_factory
+        self._writes = writes
         self.provider = provider
         self._tenant = tenant
         self.max_scan = max_scan
@@ -111,13 +113,17 @@ class SqlScimStorage(ScimStorage):
         if self._current.get() is not None:
             yield
             return
-        with self._session_factory.begin() as session:
+        with self._session_factory() as session, session.begin():
+            if self._writes():
+                # a write takes SQLite's write lock up front, so it waits instead of failing
+                session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
             op = _Operation(session, self._tenant())
             token = self._current.set(op)
             try:
                 yield
                 if op.touched and self.after_write is not None:
                     session.flush()
+                    op.touched.users |= self._users_under(op, op.touched.groups)
                     self.after_write(session, op.tenant, op.touched)
             finally:
                 self._current.reset(token)
@@ -182,7 +188,7 @@ class SqlScimStorage(ScimStorage):
                 row = DirectoryGroup(**columns)
                 self._fill(op, row, resource, now)
                 self._insert_members(op, row.id, members)
-                self._touch_members(op, members)
+                op.touched.groups.add(row.ext_id)
             resource.id = row.ext_id
             resource.meta = records.meta(row, resource_type.name or "")
             return resource
@@ -208,6 +214,7 @@ class SqlScimStorage(ScimStorage):
                 self._check_display_name(op, columns["display_name_key"], row.id)
                 wanted = self._resolve_members(op, _members(resource))
                 self._replace_members(op, row, wanted)
+                op.touched.groups.add(row.ext_id)  # a rename can change every member's roles
             for name, value in columns.items():
                 setattr(row, name, value)
             row.resource = records.document(resource)
@@ -230,8 +237,7 @@ class SqlScimStorage(ScimStorage):
             if isinstance(row, DirectoryUser):
                 op.touched.users.add(row.ext_id)
             else:
-                op.touched.groups = True
-                op.touched.users.update(self._user_members(op, [row.id]))
+                op.touched.users |= self._users_under(op, {row.ext_id})
             self._leave_groups(op, row.ext_id)
             op.session.delete(row)
             op.session.flush()
@@ -443,13 +449,32 @@ class SqlScimStorage(ScimStorage):
             if kind == "User":
                 op.touched.users.add(value)
             else:
-                op.touched.groups = True  # a nested group: its users' roles may change
+                op.touched.groups.add(value)  # a nested group: all its users' roles may change
 
-    def _user_members(self, op: _Operation, group_ids: list[int]) -> set[str]:
-        query = select(DirectoryMembership.member_value).where(
-            DirectoryMembership.group_id.in_(group_ids), DirectoryMembership.member_type == "User"
-        )
-        return set(op.session.scalars(query))
+    def _users_under(self, op: _Operation, groups: set[str]) -> set[str]:
+        """The users in these groups, directly or through nested groups."""
+        users: set[str] = set()
+        seen: set[str] = set()
+        frontier = set(groups)
+        while frontier:
+            seen |= frontier
+            next_frontier: set[str] = set()
+            for chunk in _chunks(sorted(frontier)):
+                ids = select(DirectoryGroup.id).where(
+                    *self._scope(op, DirectoryGroup), DirectoryGroup.ext_id.in_(chunk)
+                )
+                rows = op.session.execute(
+                    select(DirectoryMembership.member_type, DirectoryMembership.member_value).where(
+                        DirectoryMembership.group_id.in_(ids)
+                    )
+                )
+                for kind, value in rows:
+                    if kind == "User":
+                        users.add(value)
+                    elif value not in seen:
+                        next_frontier.add(value)
+            frontier = next_frontier
+        return users
 
     def _leave_groups(self, op: _Operation, ext_id: str) -> None:
         """Remove a deleted resource from the tenant's groups, changing their versions."""
@@ -475,7 +500,6 @@ class SqlScimStorage(ScimStorage):
             .where(DirectoryGroup.id.in_(holders))
             .values(version=DirectoryGroup.version + 1, updated_at=utcnow())
         )
-        op.touched.groups = True
 
     # -- searching ------------------------------------------------------
 
