@@ -45,6 +45,8 @@ from sync.tokens import Tenant
 __all__ = ["AfterWrite", "MemberChange", "SqlScimStorage", "Touched", "wants_members"]
 
 _CHUNK = 500
+_DEEP = 1000  # from this offset on, a page is found by ids first (a deferred join)
+_COLUMNS = ("id", "ext_id", "resource", "created_at", "updated_at", "version")
 
 
 @dataclass(slots=True)
@@ -324,17 +326,19 @@ class SqlScimStorage(ScimStorage):
     # -- building resources ---------------------------------------------
 
     def _build(
-        self, op: _Operation, resource_type: ResourceType, rows: Sequence[Row], members: bool
+        self, op: _Operation, resource_type: ResourceType, rows: Sequence[Any], members: bool
     ) -> list[Resource[Any]]:
+        """Resources from rows (ORM objects or the ``_COLUMNS`` of a search)."""
         model = self._model_of(resource_type)
         listed: dict[int, list[dict[str, Any]]] = {}
-        if members and _kind(resource_type) == "Group":
+        group = _kind(resource_type) == "Group"
+        if members and group:
             listed = self._members_of(op, [row.id for row in rows])
         built = []
         for row in rows:
             data = dict(row.resource or {})
             data["id"] = row.ext_id
-            if isinstance(row, DirectoryGroup) and row.id in listed:
+            if group and row.id in listed:
                 data["members"] = listed[row.id]
             resource = model.model_validate(data, scim_ctx=None)
             resource.meta = records.meta(row, resource_type.name or "")
@@ -515,8 +519,12 @@ class SqlScimStorage(ScimStorage):
     ) -> list[ColumnElement[Any]] | None:
         """ORDER BY for the request, or None when the sort attribute has no column."""
         table = self._table(resource_type)
+        if search_request.sort_by is None and search_request.filter is None:
+            return [table.ext_id.asc()]  # walks the (source_id, ext_id) index
         if search_request.sort_by is None:
-            return [table.ext_id.asc()]
+            # ``ext_id || ''`` keeps SQLite from walking the ext_id index past a filter
+            # that an index answers directly (userName eq ...), then sorting a few rows
+            return [(table.ext_id + "").asc()]
         column = sort_column(str(search_request.sort_by), _kind(resource_type))
         if column is None:
             return None
@@ -541,21 +549,42 @@ class SqlScimStorage(ScimStorage):
         order: list[ColumnElement[Any]],
     ) -> SearchPage:
         table = self._table(resource_type)
-        where = [*self._scope(op, table), translation.clause]
-        total = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
-        if search_request.count == 0:
-            return SearchPage(total, [])
-        # page over the index first, then load only the rows of the page
-        ids_query = select(table.id).where(*where).order_by(*order)
-        ids_query = ids_query.offset(search_request.start_index_0 or 0)
-        if search_request.count is not None:
-            ids_query = ids_query.limit(search_request.count)
-        ids = list(op.session.scalars(ids_query))
-        loaded = op.session.scalars(select(table).where(table.id.in_(ids)))
-        rows: dict[int, Row] = {cast(Row, row).id: cast(Row, row) for row in loaded}
-        page_rows = [rows[i] for i in ids]
+        where = [table.source_id == op.tenant.source_id, translation.clause]
+        if search_request.filter is not None or search_request.sort_by is not None:
+            # the filter and sort indexes start with org_id; a plain listing walks the
+            # (source_id, ext_id) index alone (the source belongs to the tenant's org)
+            where.append(table.org_id == op.tenant.org_id)
+        offset, count = search_request.start_index_0 or 0, search_request.count
+        rows: list[Any] = []
+        if count != 0:
+            rows = self._page_rows(op, table, where, order, offset, count)
+        if offset == 0 and count is not None and len(rows) < count:
+            total = len(rows)  # the whole result fits in the first page: no count query
+        else:
+            total = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
         wants = wants_members(search_request)
-        return SearchPage(total, self._build(op, resource_type, page_rows, wants))
+        return SearchPage(total, self._build(op, resource_type, rows, wants))
+
+    def _page_rows(
+        self,
+        op: _Operation,
+        table: type[Row],
+        where: list[ColumnElement[bool]],
+        order: list[ColumnElement[Any]],
+        offset: int,
+        count: int | None,
+    ) -> list[Any]:
+        """One page of rows; a deep page walks the index for ids first, then loads 100 rows."""
+        columns = [getattr(table, name) for name in _COLUMNS]
+        if offset < _DEEP:
+            query = select(*columns).where(*where).order_by(*order).offset(offset).limit(count)
+            return list(op.session.execute(query))
+        ids_query = select(table.id).where(*where).order_by(*order).offset(offset).limit(count)
+        ids = list(op.session.scalars(ids_query))
+        loaded = {
+            row.id: row for row in op.session.execute(select(*columns).where(table.id.in_(ids)))
+        }
+        return [loaded[i] for i in ids]
 
     def _scan_page(
         self,
