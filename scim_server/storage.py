@@ -277,8 +277,19 @@ class SqlScimStorage(ScimStorage):
     def _table(resource_type: ResourceType) -> type[Row]:
         return DirectoryUser if _kind(resource_type) == "User" else DirectoryGroup
 
-    def _scope(self, op: _Operation, table: type[Row]) -> list[ColumnElement[bool]]:
-        return [table.org_id == op.tenant.org_id, table.source_id == op.tenant.source_id]
+    def _scope(
+        self, op: _Operation, table: type[Row], *, by_org: bool = False
+    ) -> list[ColumnElement[bool]]:
+        """The tenant's rows: its org and its ``scim`` source.
+
+        Lookups by id go through the (source_id, ext_id) index; ``by_org`` is for lookups
+        whose index starts with org_id (userName, displayName). The other column is
+        written ``+ 0`` so that it checks rows without steering the planner.
+        """
+        org, source = table.org_id, table.source_id
+        if by_org:
+            return [org == op.tenant.org_id, (source + 0) == op.tenant.source_id]
+        return [(org + 0) == op.tenant.org_id, source == op.tenant.source_id]
 
     def _row(
         self, op: _Operation, resource_type: ResourceType, resource_id: str, *, lock: bool = False
@@ -311,14 +322,15 @@ class SqlScimStorage(ScimStorage):
 
     def _check_user_name(self, op: _Operation, key: str, own_id: int | None) -> None:
         query = select(DirectoryUser.id).where(
-            *self._scope(op, DirectoryUser), DirectoryUser.user_name_key == key
+            *self._scope(op, DirectoryUser, by_org=True), DirectoryUser.user_name_key == key
         )
         if any(found != own_id for found in op.session.scalars(query)):
             raise UniquenessException(detail="userName is already taken")
 
     def _check_display_name(self, op: _Operation, key: str, own_id: int | None) -> None:
         query = select(DirectoryGroup.id).where(
-            *self._scope(op, DirectoryGroup), DirectoryGroup.display_name_key == key
+            *self._scope(op, DirectoryGroup, by_org=True),
+            DirectoryGroup.display_name_key == key,
         )
         if any(found != own_id for found in op.session.scalars(query)):
             raise UniquenessException(detail="a group with this displayName already exists")
@@ -549,11 +561,9 @@ class SqlScimStorage(ScimStorage):
         order: list[ColumnElement[Any]],
     ) -> SearchPage:
         table = self._table(resource_type)
-        where = [table.source_id == op.tenant.source_id, translation.clause]
-        if search_request.filter is not None or search_request.sort_by is not None:
-            # the filter and sort indexes start with org_id; a plain listing walks the
-            # (source_id, ext_id) index alone (the source belongs to the tenant's org)
-            where.append(table.org_id == op.tenant.org_id)
+        # the filter and sort indexes start with org_id; a plain listing walks (source_id, ext_id)
+        by_org = search_request.filter is not None or search_request.sort_by is not None
+        where = [*self._scope(op, table, by_org=by_org), translation.clause]
         offset, count = search_request.start_index_0 or 0, search_request.count
         rows: list[Any] = []
         if count != 0:
@@ -594,7 +604,7 @@ class SqlScimStorage(ScimStorage):
         translation: Translation,
     ) -> SearchPage:
         table = self._table(resource_type)
-        where = [*self._scope(op, table), translation.clause]
+        where = [*self._scope(op, table, by_org=True), translation.clause]
         scanned = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
         if scanned > self.max_scan:
             raise TooManyException(
