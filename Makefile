@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve bench clean
+.PHONY: install demo test lint serve bench compliance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/plan.py
 	$(PY) benchmarks/apply.py
+
+# rolebridge on loopback with a fresh SQLite database, checked by scim2-tester and scim-sanity
+compliance: $(STAMP)
+	$(PY) scripts/compliance.py
 
 clean:
 	rm -rf $(VENV) instance
