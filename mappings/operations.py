@@ -43,7 +43,7 @@ SKIP_REASONS = (
     "plan_limit",
     "credit_limit",
     "unknown_workspace",
-    "held",
+    "incomplete_snapshot",
 )
 
 
@@ -75,6 +75,7 @@ class Operation:
     invited_at: datetime | None = None  # resend_invite
     idp_id: str | None = None  # invite / rename_member: the IdP's immutable id
     reason: tuple[Reason, ...] = ()
+    detail: str | None = None  # human words for an operation no rule asks for (removals)
 
     def sort_key(self) -> tuple[int, str, str]:
         """Stable order: op kind, then user, then workspace."""
@@ -101,6 +102,8 @@ class Operation:
         if self.invited_at is not None:
             out["invited_at"] = format_time(self.invited_at)
         out["reason"] = [r.to_dict() for r in self.reason]
+        if self.detail is not None:
+            out["detail"] = self.detail
         return out
 
     @classmethod
@@ -128,6 +131,7 @@ class Operation:
             invited_at=parse_time(d.get("invited_at"), f"{where}.invited_at"),
             idp_id=d.get("idp_id"),
             reason=reasons,
+            detail=d.get("detail"),
         )
 
 

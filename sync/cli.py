@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import click
 
+from sync import commands
+from sync.apikey_cli import apikey_group
+from sync.demo import demo_command
+from sync.preview import explain_command, mapping_group, preview_command
+from sync.pullcli import scheduler_command, source_group, sync_command
+from sync.scim_cli import serve_command, token_group
+
 __all__ = ["main"]
 
 
@@ -17,12 +24,26 @@ def main() -> None:
     """rolebridge: IdP groups to platform roles, as reviewable plans."""
 
 
-def _register_pull_commands() -> None:
-    from sync.pullcli import scheduler_command, source_group, sync_command
-
-    main.add_command(source_group)
-    main.add_command(sync_command)
-    main.add_command(scheduler_command)
-
-
-_register_pull_commands()
+main.add_command(preview_command)
+main.add_command(explain_command)
+main.add_command(mapping_group)
+main.add_command(demo_command)
+main.add_command(commands.db_group)
+main.add_command(commands.org_group)
+main.add_command(commands.workspace_group)
+main.add_command(commands.member_group)
+main.add_command(commands.plan_command)
+main.add_command(commands.apply_command)
+main.add_command(commands.approve_command)
+main.add_command(commands.reconcile_command)
+main.add_command(commands.audit_command)
+main.add_command(commands.outbox_group)
+main.add_command(commands.invite_group)
+mapping_group.add_command(commands.mapping_set_command)
+mapping_group.add_command(commands.mapping_versions_command)
+main.add_command(token_group)
+main.add_command(serve_command)
+main.add_command(source_group)
+main.add_command(sync_command)
+main.add_command(scheduler_command)
+main.add_command(apikey_group)

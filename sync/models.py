@@ -20,7 +20,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiKey",
@@ -48,11 +50,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store UTC (naive values are taken as UTC)."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as aware UTC."""
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     """Declarative base; ``type_annotation_map`` keeps datetimes timezone-aware."""
 
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: DateTime(timezone=True),
+        datetime: UTCDateTime(),
         dict[str, Any]: JSON,
     }
 
@@ -97,6 +118,7 @@ class Member(Base):
     idp_id: Mapped[str | None] = mapped_column(String(255), default=None)
     invited_at: Mapped[datetime | None] = mapped_column(default=None)
     joined_at: Mapped[datetime | None] = mapped_column(default=None)
+    invite_sent_at: Mapped[datetime | None] = mapped_column(default=None)  # last reminder
     invite_token_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -227,6 +249,7 @@ class DirectoryMembership(Base):
     )
     member_type: Mapped[str] = mapped_column(String(10), primary_key=True)  # User | Group
     member_value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    display: Mapped[str | None] = mapped_column(String(400), default=None)  # as the IdP sent it
 
 
 class MappingVersion(Base):
@@ -255,6 +278,8 @@ class SavedPlan(Base):
     status: Mapped[str] = mapped_column(String(20))  # pending|held|approved|applied|stale
     body: Mapped[dict[str, Any]] = mapped_column(JSON)  # Plan.to_dict()
     trigger: Mapped[str] = mapped_column(String(200), default="")
+    mapping_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    users: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # None = whole org
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     approved_by: Mapped[str | None] = mapped_column(String(200), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db import create_schema_for_tests, make_engine, make_session_factory
@@ -34,6 +34,8 @@ def _engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Eng
     if pg_url:
         engines["postgresql"] = make_engine(pg_url)
         Base.metadata.drop_all(engines["postgresql"])
+        with engines["postgresql"].begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     for engine in engines.values():
         create_schema_for_tests(engine)
     yield engines

@@ -1,0 +1,391 @@
+"""The org's mapping (DESIGN section 5): rules from directory groups to roles, and policies.
+
+``parse_mapping`` checks everything when the document is loaded; a problem raises a
+``MappingError`` whose ``where`` names the rule index and field (``rules[2].org_role``).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mappings.errors import MappingError, RoleModelError
+from mappings.presets import load_role_model
+from mappings.rolemodel import RoleModel
+
+__all__ = ["Policy", "RoleMapping", "Rule", "Scope", "default_acting_role", "parse_mapping"]
+
+UNMAPPED = ("remove", "default_role", "keep")
+APPLY = ("auto", "review")
+_RULE_FIELDS = frozenset(
+    {
+        "group",
+        "role",
+        "match",
+        "org_role",
+        "workspace",
+        "workspace_role",
+        "workspace_roles",
+        "create_workspace",
+        "credits",
+        "description",
+    }
+)
+_POLICY_FIELDS = frozenset(
+    {
+        "unmapped",
+        "manage_manual_members",
+        "max_removals",
+        "acting_role",
+        "apply",
+        "allow_protected",
+        "default_role",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule: a selector (``group``, app ``role`` or regex ``match``) and what it grants.
+
+    ``group`` keeps its prefix (``id:``/``externalId:``); templates like ``{workspace}``
+    in ``org_role``, ``workspace`` and ``workspace_roles`` are filled from named captures.
+    """
+
+    index: int
+    group: str | None = None
+    role: str | None = None
+    match: str | None = None
+    org_role: str | None = None
+    workspace: str | None = None
+    workspace_roles: tuple[str, ...] = ()
+    create_workspace: bool = False
+    credits: int = 0
+    description: str | None = None
+
+    @property
+    def selector(self) -> str:
+        """The rule's selector as written, e.g. ``group SOM Owners``."""
+        if self.group is not None:
+            return f"group {self.group}"
+        if self.role is not None:
+            return f"role {self.role}"
+        return f"match {self.match}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document form of this rule."""
+        out: dict[str, Any] = {}
+        for name in ("group", "role", "match", "org_role", "workspace"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.workspace_roles:
+            out["workspace_role"] = (
+                self.workspace_roles[0]
+                if len(self.workspace_roles) == 1
+                else list(self.workspace_roles)
+            )
+        if self.create_workspace:
+            out["create_workspace"] = True
+            out["credits"] = self.credits
+        if self.description is not None:
+            out["description"] = self.description
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Only members of these groups are provisioned; empty = everyone in the directory."""
+
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What to do with unmapped and manual members, and the safety rails."""
+
+    unmapped: str = "remove"  # remove | default_role | keep
+    manage_manual_members: bool = False
+    max_removals: int | str | None = "10%"  # count, "N%" of current members, or None
+    acting_role: str = ""
+    apply: str = "auto"  # auto | review
+    allow_protected: bool = False
+    default_role: str = ""
+
+    def removal_limit(self, members: int) -> int | None:
+        """The largest number of removals that may go through without approval."""
+        if self.max_removals is None:
+            return None
+        if isinstance(self.max_removals, int):
+            return self.max_removals
+        percent = float(self.max_removals.rstrip("%"))
+        return int(members * percent // 100)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document form."""
+        return {
+            "unmapped": self.unmapped,
+            "manage_manual_members": self.manage_manual_members,
+            "max_removals": self.max_removals,
+            "acting_role": self.acting_role,
+            "apply": self.apply,
+            "allow_protected": self.allow_protected,
+            "default_role": self.default_role,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMapping:
+    """A parsed, checked mapping. ``role_model`` is the role model's name."""
+
+    role_model: str
+    rules: tuple[Rule, ...]
+    scope: Scope
+    policy: Policy
+    role_model_spec: Mapping[str, Any] | None = None  # an inline role model, if given
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document form (a valid input to ``parse_mapping``)."""
+        out: dict[str, Any] = {
+            "role_model": dict(self.role_model_spec) if self.role_model_spec else self.role_model
+        }
+        if self.scope.groups:
+            out["scope"] = {"groups": list(self.scope.groups)}
+        out["rules"] = [r.to_dict() for r in self.rules]
+        out["policy"] = self.policy.to_dict()
+        return out
+
+
+def default_acting_role(model: RoleModel) -> str:
+    """The top org role, or the top workspace role when org roles manage nothing."""
+    if model.top_org_role in model.manages or not model.workspace_roles:
+        return model.top_org_role
+    return model.workspace_roles[-1]
+
+
+def parse_mapping(doc: Mapping[str, Any], role_model: RoleModel | None = None) -> RoleMapping:
+    """Parse and check a mapping document; ``MappingError`` names the rule index and field."""
+    if not isinstance(doc, Mapping):
+        raise MappingError("a mapping must be an object", "$")
+    unknown = set(doc) - {"role_model", "scope", "rules", "policy"}
+    if unknown:
+        raise MappingError(f"unknown field '{sorted(unknown)[0]}'", sorted(unknown)[0])
+    spec = doc.get("role_model")
+    if role_model is None:
+        if spec is None:
+            raise MappingError("is required (a preset name or a role model)", "role_model")
+        try:
+            role_model = load_role_model(spec)
+        except RoleModelError as e:
+            where = f"role_model.{e.where}" if e.where else "role_model"
+            raise MappingError(e.message, where) from None
+    policy = _policy(doc.get("policy"), role_model)
+    raw_rules = doc.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise MappingError("must be a list of rules", "rules")
+    rules = tuple(_rule(r, i, role_model, policy) for i, r in enumerate(raw_rules))
+    return RoleMapping(
+        role_model=role_model.name,
+        rules=rules,
+        scope=_scope(doc.get("scope")),
+        policy=policy,
+        role_model_spec=dict(spec) if isinstance(spec, Mapping) else None,
+    )
+
+
+def _scope(raw: Any) -> Scope:
+    if raw is None:
+        return Scope()
+    if not isinstance(raw, Mapping) or set(raw) - {"groups"}:
+        raise MappingError("must be an object with 'groups'", "scope")
+    groups = raw.get("groups", [])
+    if isinstance(groups, str):
+        groups = [groups]
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups):
+        raise MappingError("must be a list of group names", "scope.groups")
+    return Scope(groups=tuple(groups))
+
+
+def _policy(raw: Any, model: RoleModel) -> Policy:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise MappingError("must be an object", "policy")
+    unknown = set(raw) - _POLICY_FIELDS
+    if unknown:
+        raise MappingError(f"unknown field '{sorted(unknown)[0]}'", "policy")
+    unmapped = raw.get("unmapped", "remove")
+    if unmapped not in UNMAPPED:
+        raise MappingError(f"must be one of {', '.join(UNMAPPED)}", "policy.unmapped")
+    apply = raw.get("apply", "auto")
+    if apply not in APPLY:
+        raise MappingError(f"must be one of {', '.join(APPLY)}", "policy.apply")
+    for flag in ("manage_manual_members", "allow_protected"):
+        if not isinstance(raw.get(flag, False), bool):
+            raise MappingError("must be true or false", f"policy.{flag}")
+    acting = raw.get("acting_role", default_acting_role(model))
+    if acting not in model.org_roles and acting not in model.workspace_roles:
+        raise MappingError(f"unknown role '{acting}'", "policy.acting_role")
+    default_role = raw.get("default_role", model.default_org_role)
+    if default_role not in model.org_roles:
+        raise MappingError(f"unknown org role '{default_role}'", "policy.default_role")
+    if unmapped == "default_role" and not model.may_manage(acting, default_role):
+        raise MappingError(
+            f"acting role '{acting}' may not assign '{default_role}'", "policy.default_role"
+        )
+    return Policy(
+        unmapped=unmapped,
+        manage_manual_members=raw.get("manage_manual_members", False),
+        max_removals=_max_removals(raw.get("max_removals", "10%")),
+        acting_role=acting,
+        apply=apply,
+        allow_protected=raw.get("allow_protected", False),
+        default_role=default_role,
+    )
+
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def _max_removals(value: Any) -> int | str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        m = _PERCENT.match(value)
+        if m and float(m.group(1)) <= 100:
+            return f"{m.group(1)}%"
+        if value.strip().isdigit():
+            return int(value)
+    raise MappingError(
+        'must be a count (e.g. 25) or a percentage (e.g. "10%")', "policy.max_removals"
+    )
+
+
+def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
+    where = f"rules[{i}]"
+    if not isinstance(raw, Mapping):
+        raise MappingError("a rule must be an object", where)
+    unknown = set(raw) - _RULE_FIELDS
+    if unknown:
+        raise MappingError(f"unknown field '{sorted(unknown)[0]}'", where)
+    selectors = [k for k in ("group", "role", "match") if k in raw]
+    if len(selectors) != 1:
+        raise MappingError("needs exactly one of 'group', 'role' or 'match'", where)
+    kind = selectors[0]
+    value = raw[kind]
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError("must be a non-empty string", f"{where}.{kind}")
+    captures: set[str] = set()
+    if kind == "match":
+        try:
+            captures = set(re.compile(value).groupindex)
+        except re.error as e:
+            raise MappingError(f"bad regular expression: {e}", f"{where}.match") from None
+    org_role = _text(raw, "org_role", where)
+    workspace = _text(raw, "workspace", where)
+    ws_roles = _ws_roles(raw, where)
+    if org_role is None and workspace is None:
+        raise MappingError("grants nothing: give 'org_role' and/or 'workspace'", where)
+    if workspace is not None and not ws_roles:
+        if not model.workspace_roles:
+            raise MappingError(f"role model '{model.name}' has no workspaces", f"{where}.workspace")
+        ws_roles = (model.workspace_roles[0],)
+    if ws_roles and workspace is None:
+        raise MappingError("a workspace role needs a 'workspace'", f"{where}.workspace_role")
+    for name, text in (("org_role", org_role), ("workspace", workspace)):
+        _check_template(text, captures, f"{where}.{name}")
+    for text in ws_roles:
+        _check_template(text, captures, f"{where}.workspace_role")
+    if org_role is not None and not _is_template(org_role):
+        _check_role(org_role, model.org_roles, "org", model, policy, f"{where}.org_role")
+    for role in ws_roles:
+        if not _is_template(role):
+            _check_role(
+                role, model.workspace_roles, "workspace", model, policy, f"{where}.workspace_role"
+            )
+    if len(ws_roles) > 1 and not model.workspace_roles_are_sets:
+        raise MappingError(
+            f"role model '{model.name}' allows one role per workspace", f"{where}.workspace_role"
+        )
+    create, credits = _create(raw, where, workspace)
+    return Rule(
+        index=i,
+        group=value if kind == "group" else None,
+        role=value if kind == "role" else None,
+        match=value if kind == "match" else None,
+        org_role=org_role,
+        workspace=workspace,
+        workspace_roles=ws_roles,
+        create_workspace=create,
+        credits=credits,
+        description=raw.get("description") if isinstance(raw.get("description"), str) else None,
+    )
+
+
+def _text(raw: Mapping[str, Any], name: str, where: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError("must be a non-empty string", f"{where}.{name}")
+    return value
+
+
+def _ws_roles(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    if "workspace_role" in raw and "workspace_roles" in raw:
+        raise MappingError("give 'workspace_role' or 'workspace_roles', not both", where)
+    value = raw.get("workspace_role", raw.get("workspace_roles"))
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise MappingError("must be a role name or a list of them", f"{where}.workspace_role")
+    return tuple(dict.fromkeys(value))
+
+
+def _is_template(text: str) -> bool:
+    return "{" in text
+
+
+def _check_template(text: str | None, captures: set[str], where: str) -> None:
+    if text is None:
+        return
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as e:
+        raise MappingError(f"bad template: {e}", where) from None
+    for name in fields:
+        if name not in captures:
+            known = ", ".join(sorted(captures)) or "none"
+            raise MappingError(f"unknown capture name '{name}' (captures: {known})", where)
+
+
+def _check_role(
+    role: str, known: tuple[str, ...], kind: str, model: RoleModel, policy: Policy, where: str
+) -> None:
+    if role not in known:
+        raise MappingError(f"unknown {kind} role '{role}' (known: {', '.join(known)})", where)
+    if not model.may_manage(policy.acting_role, role):
+        raise MappingError(f"acting role '{policy.acting_role}' may not assign '{role}'", where)
+
+
+def _create(raw: Mapping[str, Any], where: str, workspace: str | None) -> tuple[bool, int]:
+    create = raw.get("create_workspace", False)
+    if not isinstance(create, bool):
+        raise MappingError("must be true or false", f"{where}.create_workspace")
+    credits = raw.get("credits", 0)
+    if not isinstance(credits, int) or isinstance(credits, bool) or credits < 0:
+        raise MappingError("must be a non-negative integer", f"{where}.credits")
+    if "credits" in raw and not create:
+        raise MappingError(
+            "only a rule with 'create_workspace: true' sets credits", f"{where}.credits"
+        )
+    if create and workspace is None:
+        raise MappingError("needs a 'workspace'", f"{where}.create_workspace")
+    return create, credits

@@ -1,0 +1,464 @@
+"""The plan: the operations that turn the actual state into the desired one.
+
+``plan_changes`` is the decision; it honours the invariants of DESIGN section 4 (last
+owner, protected roles, the acting role, covered workspace grants, plan and credit
+limits) and records every refused operation in ``skipped`` with its reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from mappings.directory import Directory, normalise_email
+from mappings.fingerprint import fingerprint
+from mappings.mapping import Policy, RoleMapping
+from mappings.operations import REMOVAL_KINDS, Held, Operation, Plan, Reason, Skipped
+from mappings.resolve import Desired, DesiredUser, resolve
+from mappings.rolemodel import RoleModel
+from mappings.state import Member, PlatformState
+
+__all__ = ["IMPLICIT_REASON", "make_plan", "plan_changes"]
+
+IMPLICIT_REASON = Reason(-1, ("the org's only workspace",))
+_INACTIVE = "deactivated in the IdP"
+_EXPIRED = "the invite expired and no rule maps this user"
+
+
+def make_plan(
+    directory: Directory,
+    state: PlatformState,
+    mapping: RoleMapping,
+    role_model: RoleModel,
+    *,
+    now: datetime,
+    users: Collection[str] | None = None,
+    complete: bool = True,
+) -> Plan:
+    """Resolve, plan and fingerprint. ``users`` restricts the plan to these keys or IdP ids;
+    ``complete=False`` (a snapshot in doubt) turns every removal into a skipped one."""
+    desired = resolve(directory, mapping, role_model)
+    plan = plan_changes(
+        desired, state, mapping.policy, role_model, now=now, users=users, complete=complete
+    )
+    return replace(plan, fingerprint=fingerprint(directory, state, mapping, role_model))
+
+
+def plan_changes(
+    desired: Desired,
+    state: PlatformState,
+    policy: Policy,
+    role_model: RoleModel,
+    *,
+    now: datetime,
+    users: Collection[str] | None = None,
+    complete: bool = True,
+) -> Plan:
+    """The plan from a desired state and the actual state (no fingerprint)."""
+    return _Planner(desired, state, policy, role_model, now, users, complete).run()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A user whose workspace grants are decided once workspaces and owners are settled."""
+
+    key: str
+    desired: DesiredUser
+    member: Member | None
+    org_role: str  # the org role the user has after this plan
+    manual: bool
+    ops: list[Operation] = field(default_factory=list)
+
+
+def _gains_top(op: Operation, m: Member, top: str) -> bool:
+    """Whether ``op`` gives the org one more joined holder of the top role."""
+    if op.op == "set_org_role":
+        return op.to == top and m.status == "joined"
+    return op.op == "reactivate" and m.org_role == top
+
+
+class _Planner:
+    def __init__(
+        self,
+        desired: Desired,
+        state: PlatformState,
+        policy: Policy,
+        model: RoleModel,
+        now: datetime,
+        users: Collection[str] | None,
+        complete: bool,
+    ) -> None:
+        self.d, self.state, self.policy, self.model, self.now = desired, state, policy, model, now
+        self.complete = complete
+        self.only = None if users is None else {normalise_email(u) for u in users} | set(users)
+        self.members: dict[str, Member] = {m.key: m for m in state.members}
+        self.ops: list[Operation] = []
+        self.skipped: list[Skipped] = []
+        self.pending: list[_Pending] = []
+        self.workspaces = {w.name: w.credits for w in state.workspaces}
+        self.missing_ws: dict[str, str] = {}  # workspace -> why it is not there
+
+    def run(self) -> Plan:
+        self._renames()
+        for key in sorted(self.d.users.keys() | self.members.keys()):
+            if self._selected(key):
+                self._user(key, self.d.users.get(key), self.members.get(key))
+        self._last_owner()
+        self._create_workspaces()
+        for p in self.pending:
+            self._workspace_ops(p)
+        return self._finish()
+
+    # selection and helpers -------------------------------------------------
+
+    def _selected(self, key: str) -> bool:
+        if self.only is None or key in self.only:
+            return True
+        d, m = self.d.users.get(key), self.members.get(key)
+        ids = set(d.idp_ids) if d else set()
+        if m is not None and m.idp_id:
+            ids.add(m.idp_id)
+        return bool(ids & self.only)
+
+    def _manual(self, m: Member | None) -> bool:
+        return m is not None and m.origin == "manual" and not self.policy.manage_manual_members
+
+    def _permitted(self, *roles: str) -> bool:
+        return all(self.model.may_manage(self.policy.acting_role, r) for r in roles)
+
+    def _skip(self, op: Operation, why: str, detail: str | None = None) -> None:
+        self.skipped.append(Skipped(op.op, op.user, why, op.workspace, detail))
+
+    def _emit(self, op: Operation, manual: bool) -> bool:
+        if manual:
+            self._skip(op, "manual_member", "added by hand; the mapping leaves it alone")
+            return False
+        self.ops.append(op)
+        return True
+
+    # renames -------------------------------------------------------------
+
+    def _renames(self) -> None:
+        """Same IdP id, new email: rename the member instead of remove + invite."""
+        by_idp = {m.idp_id: m for m in self.state.members if m.idp_id}
+        for key, d in sorted(self.d.users.items()):
+            if key in self.members or not self._selected(key):
+                continue
+            for uid in d.idp_ids:
+                m = by_idp.get(uid)
+                if m is None or m.key in self.d.users or self.members.get(m.key) is not m:
+                    continue
+                op = Operation("rename_member", key, from_=m.email, to=key, idp_id=uid)
+                if self._emit(op, self._manual(m)):
+                    del self.members[m.key]
+                    self.members[key] = replace(m, email=key)
+                break
+
+    # org-level decisions -------------------------------------------------
+
+    def _user(self, key: str, d: DesiredUser | None, m: Member | None) -> None:
+        manual = self._manual(m)
+        if d is None:
+            if m is not None:
+                self._not_desired(key, m, manual)
+        elif not d.active:
+            if m is not None:
+                self._deactivated(key, m, manual)
+        elif m is None:
+            self._invite(key, d)
+        else:
+            self._existing(key, d, m, manual)
+
+    def _not_desired(self, key: str, m: Member, manual: bool) -> None:
+        if self.policy.unmapped == "keep" and key in self.d.unmapped:
+            if m.status == "invited" and self._age_over(m, self.model.invites.expire_after_days):
+                self._removal(Operation("revoke_invite", key, detail=_EXPIRED), m, manual)
+            return
+        op = "revoke_invite" if m.status == "invited" else "remove_from_org"
+        why = self._why_not_desired(key)
+        self._removal(Operation(op, key, detail=why), m, manual)
+        if op == "remove_from_org" and not self.model.removal_cascades_to_workspaces:
+            for ws in sorted(m.workspaces):
+                self._removal(
+                    Operation("remove_from_workspace", key, workspace=ws, detail=why), m, manual
+                )
+
+    def _why_not_desired(self, key: str) -> str:
+        if key in self.d.unmapped:
+            return "no rule maps this user"
+        if key in self.d.out_of_scope:
+            return "outside the mapping's scope groups"
+        return "not in the directory"
+
+    def _deactivated(self, key: str, m: Member, manual: bool) -> None:
+        if m.status == "invited":
+            self._removal(Operation("revoke_invite", key, detail=_INACTIVE), m, manual)
+        elif self.model.on_deactivate == "remove":
+            self._removal(Operation("remove_from_org", key, detail=_INACTIVE), m, manual)
+        elif m.status != "suspended":
+            self._removal(Operation("suspend", key, detail=_INACTIVE), m, manual)
+
+    def _removal(self, op: Operation, m: Member, manual: bool) -> None:
+        if manual:
+            self._emit(op, manual)
+        elif not self._permitted(m.org_role):
+            self._skip(
+                op,
+                "not_permitted",
+                f"acting role {self.policy.acting_role} may not manage {m.org_role}",
+            )
+        elif m.org_role in self.model.protected_org_roles and not self.policy.allow_protected:
+            self._skip(op, "protected_role", f"{m.org_role} is protected")
+        elif not self.complete:
+            self._skip(op, "incomplete_snapshot", "the directory snapshot may be incomplete")
+        else:
+            self.ops.append(op)
+
+    def _invite(self, key: str, d: DesiredUser) -> None:
+        op = Operation(
+            "invite",
+            key,
+            org_role=d.org_role,
+            notify=self.model.invites.notify_new,
+            idp_id=d.user.id,
+            reason=d.reasons_for(d.org_role),
+        )
+        if not self._permitted(d.org_role):
+            self._skip(
+                op,
+                "not_permitted",
+                f"acting role {self.policy.acting_role} may not assign {d.org_role}",
+            )
+            return
+        self.ops.append(op)
+        self.pending.append(_Pending(key, d, None, d.org_role, False))
+
+    def _existing(self, key: str, d: DesiredUser, m: Member, manual: bool) -> None:
+        if m.status == "suspended":
+            op = Operation("reactivate", key, reason=d.reasons_for(d.org_role))
+            if manual:
+                self._emit(op, manual)
+            elif self._permitted(m.org_role):
+                self.ops.append(op)
+            else:
+                self._skip(op, "not_permitted")
+        elif m.status == "invited" and self._resend_due(m):
+            self._emit(Operation("resend_invite", key, invited_at=m.invited_at), manual)
+        role = m.org_role
+        if d.org_role != m.org_role:
+            op = Operation(
+                "set_org_role",
+                key,
+                from_=m.org_role,
+                to=d.org_role,
+                reason=d.reasons_for(d.org_role),
+            )
+            if manual:
+                self._emit(op, manual)
+            elif not self._permitted(m.org_role, d.org_role):
+                self._skip(
+                    op,
+                    "not_permitted",
+                    f"acting role {self.policy.acting_role} may "
+                    f"not change {m.org_role} to {d.org_role}",
+                )
+            elif m.org_role in self.model.protected_org_roles and not self.policy.allow_protected:
+                self._skip(op, "protected_role", f"{m.org_role} is protected")
+            else:
+                self.ops.append(op)
+                role = d.org_role
+        self.pending.append(_Pending(key, d, m, role, manual))
+
+    def _age_over(self, m: Member, days: int | None) -> bool:
+        if days is None:
+            return False
+        if m.invited_at is None:
+            return True
+        return self.now - m.invited_at >= timedelta(days=days)
+
+    def _resend_due(self, m: Member) -> bool:
+        invites = self.model.invites
+        return self._age_over(m, invites.resend_after_days) or self._age_over(
+            m, invites.expire_after_days
+        )
+
+    # the last owner -----------------------------------------------------------
+
+    def _last_owner(self) -> None:
+        """Never leave the org without a joined holder of the top org role."""
+        top = self.model.top_org_role
+        holders = sum(1 for m in self.state.members if m.org_role == top and m.status == "joined")
+        if holders == 0:
+            return
+        joined = {m.key: m for m in self.members.values()}
+        losing: list[Operation] = []
+        gains = 0
+        for op in self.ops:
+            m = joined.get(op.user)
+            if m is None:
+                continue
+            if (
+                m.org_role == top
+                and m.status == "joined"
+                and (
+                    op.op in ("remove_from_org", "suspend")
+                    or (op.op == "set_org_role" and op.to != top)
+                )
+            ):
+                losing.append(op)
+            elif _gains_top(op, m, top):
+                gains += 1
+        keep = len(losing) - (holders + gains - 1)
+        for op in sorted(losing, key=Operation.sort_key)[: max(keep, 0)]:
+            self.ops.remove(op)
+            self._skip(op, "last_owner", f"the last {top} stays")
+            for p in self.pending:
+                if p.key == op.user and p.member is not None:
+                    p.org_role = p.member.org_role
+
+    # workspaces ----------------------------------------------------------------
+
+    def _create_workspaces(self) -> None:
+        wanted: dict[str, int | None] = {}  # workspace -> credits if a rule may create it
+        for p in self.pending:
+            if self.model.covers_workspaces(p.org_role):
+                continue
+            for g in p.desired.grants:
+                if g.workspace is not None and g.workspace not in self.workspaces:
+                    credits = wanted.get(g.workspace)
+                    if g.create:
+                        wanted[g.workspace] = max(credits or 0, g.credits)
+                    else:
+                        wanted.setdefault(g.workspace, None)
+        limit = self.model.plans.get(self.state.organisation.plan) if self.model.plans else None
+        pool = self.state.organisation.credits if self.model.workspace_credits else None
+        for ws, credits in sorted(wanted.items()):
+            op = Operation("create_workspace", workspace=ws, credits=credits or 0)
+            if credits is None:
+                self.missing_ws[ws] = "unknown_workspace"
+            elif limit is not None and len(self.workspaces) >= limit:
+                self.missing_ws[ws] = "plan_limit"
+                self._skip(
+                    op,
+                    "plan_limit",
+                    f"plan {self.state.organisation.plan} allows {limit} workspace(s)",
+                )
+            elif pool is not None and sum(self.workspaces.values()) + credits > pool:
+                self.missing_ws[ws] = "credit_limit"
+                self._skip(op, "credit_limit", f"the org's {pool} credits would be exceeded")
+            else:
+                self.ops.append(op)
+                self.workspaces[ws] = credits
+
+    def _wanted(self, p: _Pending) -> dict[str, tuple[str, ...]]:
+        wanted = dict(p.desired.workspaces)
+        if self.model.implicit_single_workspace_membership and len(self.workspaces) == 1:
+            (only,) = self.workspaces
+            lowest = self.model.workspace_roles[0]
+            roles = set(wanted.get(only, ())) | {lowest}
+            wanted[only] = tuple(sorted(roles, key=self.model.workspace_rank))
+        return wanted
+
+    def _ws_reason(self, p: _Pending, ws: str, roles: tuple[str, ...]) -> tuple[Reason, ...]:
+        reasons = {r for role in roles for r in p.desired.reasons_for(role, ws)}
+        if not reasons:
+            reasons.add(IMPLICIT_REASON)
+        return tuple(sorted(reasons))
+
+    def _workspace_ops(self, p: _Pending) -> None:
+        if not self.model.workspace_roles:
+            return
+        wanted = self._wanted(p)
+        if self.model.covers_workspaces(p.org_role):
+            current = p.member.workspaces if p.member else {}
+            for ws, roles in sorted(wanted.items()):
+                if set(current.get(ws, ())) != set(roles):
+                    op = Operation("add_to_workspace", p.key, workspace=ws, roles=roles)
+                    self._skip(
+                        op,
+                        "covered_by_org_role",
+                        f"org role {p.org_role} already gives access to {ws}",
+                    )
+            return
+        current = p.member.workspaces if p.member else {}
+        notify = self.model.invites.notify_existing if p.member else False
+        for ws, roles in sorted(wanted.items()):
+            reason = self._ws_reason(p, ws, roles)
+            cur = current.get(ws)
+            if cur is None:
+                op = Operation(
+                    "add_to_workspace",
+                    p.key,
+                    workspace=ws,
+                    roles=roles,
+                    notify=notify,
+                    reason=reason,
+                )
+                changed: tuple[str, ...] = roles
+            elif set(cur) != set(roles):
+                op = Operation(
+                    "set_workspace_roles",
+                    p.key,
+                    workspace=ws,
+                    from_=tuple(sorted(cur, key=self.model.workspace_rank)),
+                    to=roles,
+                    reason=reason,
+                )
+                changed = (*cur, *roles)
+            else:
+                continue
+            self._ws_op(op, p, changed)
+        for ws in sorted(set(current) - set(wanted)):
+            op = Operation(
+                "remove_from_workspace", p.key, workspace=ws, detail="no rule grants this workspace"
+            )
+            self._ws_op(op, p, current[ws])
+
+    def _ws_op(self, op: Operation, p: _Pending, roles: tuple[str, ...]) -> None:
+        if op.workspace in self.missing_ws and op.op != "remove_from_workspace":
+            self._skip(
+                op, self.missing_ws[op.workspace], f"workspace {op.workspace} does not exist"
+            )
+        elif p.manual:
+            self._emit(op, True)
+        elif not self._permitted(*roles):
+            self._skip(
+                op,
+                "not_permitted",
+                f"acting role {self.policy.acting_role} may not "
+                f"manage {', '.join(sorted(set(roles)))}",
+            )
+        elif op.op == "remove_from_workspace" and not self.complete:
+            self._skip(op, "incomplete_snapshot", "the directory snapshot may be incomplete")
+        else:
+            self.ops.append(op)
+
+    # the result ---------------------------------------------------------------
+
+    def _finish(self) -> Plan:
+        ops = tuple(sorted(self.ops, key=Operation.sort_key))
+        skipped = tuple(sorted(self.skipped, key=Skipped.sort_key))
+        return Plan(
+            operations=ops,
+            skipped=skipped,
+            held=self._held(ops),
+            warnings=self.d.warnings,
+            summary=dict(sorted(Counter(o.op for o in ops).items())),
+        )
+
+    def _held(self, ops: tuple[Operation, ...]) -> Held | None:
+        removals = len({o.user for o in ops if o.op in REMOVAL_KINDS})
+        limit = self.policy.removal_limit(len(self.state.members))
+        if limit is not None and removals > limit:
+            return Held(
+                "max_removals",
+                f"{removals} user(s) lose access; max_removals {self.policy.max_removals} "
+                f"allows {limit}",
+                removals=removals,
+                limit=limit,
+            )
+        if self.policy.apply == "review" and ops:
+            return Held("review", "the mapping's policy asks for an admin's approval")
+        return None

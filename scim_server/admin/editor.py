@@ -1,0 +1,99 @@
+"""The mapping editor: YAML in a text area, validate, save, and a live preview of the
+plan the draft would make, each row expandable to its explanation."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from mappings.errors import InputError
+from scim_server.admin import bp
+from scim_server.admin.planrows import plan_table
+from scim_server.api.context import (
+    caller,
+    deny_unless_allowed,
+    org_context,
+    read_session,
+    write_session,
+)
+from sync.admin_store import record_audit
+from sync.authority import refusal_for_mapping
+from sync.drafts import explain_user, preview_draft
+from sync.errors import NotFound
+from sync.mappingstore import current_mapping, parse_document, save_mapping
+from sync.models import utcnow
+
+__all__ = ["explain_fragment", "mapping_editor", "preview_fragment"]
+
+
+def _preview_context(document: str) -> dict[str, object]:
+    """The preview table for a draft, or the error that stops it."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        try:
+            mapping = parse_document(document, ctx.role_model.name)
+            plan = preview_draft(s, ctx.id, document, now=utcnow())
+        except InputError as e:
+            return {"error": e}
+    return {"table": plan_table(plan, mapping), "plan": plan}
+
+
+@bp.get("/mapping")
+def mapping_editor() -> str:
+    """The editor, filled with the current mapping."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        try:
+            current = current_mapping(s, ctx.id)
+            document, version = current.document, current.version
+        except NotFound:
+            document, version = f"role_model: {ctx.role_model.name}\nrules: []\n", None
+    return render_template("admin/mapping.html", document=document, version=version)
+
+
+@bp.post("/mapping")
+def mapping_submit() -> str | BaseResponse:
+    """Validate and preview the draft (no JavaScript needed), or save it."""
+    document = request.form.get("document", "")
+    if request.form.get("action") == "save":
+        return _save(document)
+    context = _preview_context(document)
+    if "error" not in context:
+        flash("The draft is valid.", "ok")
+    return render_template("admin/mapping.html", document=document, version=None, **context)
+
+
+def _save(document: str) -> str | BaseResponse:
+    with write_session() as s:
+        ctx = org_context(s, caller().org_name)
+        try:
+            mapping = parse_document(document, ctx.role_model.name)
+        except InputError as e:
+            return render_template("admin/mapping.html", document=document, version=None, error=e)
+        refusal = refusal_for_mapping(ctx.role_model, ctx.caller.role, mapping.policy.acting_role)
+        deny_unless_allowed(refusal, "policy.acting_role")
+        row = save_mapping(s, ctx.id, document, created_by=ctx.caller.actor)
+        record_audit(s, ctx.id, ctx.caller.actor, "save_mapping", "", {"version": row.version})
+    flash(f"Saved as version {row.version}.", "ok")
+    return redirect(url_for("admin.mapping_editor"), 303)
+
+
+@bp.post("/mapping/preview")
+def preview_fragment() -> str:
+    """The live preview table for the editor's fetch (HTML fragment)."""
+    document = (request.get_json(silent=True) or {}).get("document", "")
+    return render_template("admin/_preview.html", **_preview_context(str(document)))
+
+
+@bp.post("/explain")
+def explain_fragment() -> str:
+    """One user's explanation under a draft (or the saved mapping), as an HTML fragment."""
+    data = request.get_json(silent=True) or {}
+    document = data.get("document") or None
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        try:
+            explanation = explain_user(s, ctx.id, str(data.get("user", "")), document)
+        except (InputError, NotFound) as e:
+            return render_template("admin/_explain.html", error=str(e))
+    return render_template("admin/_explain.html", e=explanation)

@@ -1,0 +1,92 @@
+"""The admin pages: overview, runs and audit log (mapping, plans and members in their own
+modules). Views gather data through ``sync`` and render; they decide nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import render_template, request
+
+from mappings.errors import InputError
+from mappings.state import parse_time
+from scim_server.admin import bp
+from scim_server.api.context import caller, org_context, read_session
+from sync.admin_store import (
+    count_members_by_role,
+    list_audit,
+    list_plans,
+    list_runs,
+    list_sources,
+)
+from sync.drafts import explain_user
+from sync.errors import NotFound
+from sync.models import Organisation, Workspace
+from sync.platform import load_state
+
+__all__ = ["audit", "member_detail", "overview", "runs"]
+
+
+@bp.get("/")
+def overview() -> str:
+    """The org at a glance: members by role, workspaces, sources, plans waiting."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        org = s.get(Organisation, ctx.id)
+        workspaces = s.query(Workspace).filter_by(org_id=ctx.id).order_by(Workspace.name).all()
+        by_role = count_members_by_role(s, ctx.id)
+        return render_template(
+            "admin/overview.html",
+            org=org,
+            model=ctx.role_model,
+            by_role=[(r, by_role.get(r, 0)) for r in reversed(ctx.role_model.org_roles)],
+            members=load_state(s, ctx.id).members,
+            workspaces=workspaces,
+            sources=list_sources(s, ctx.id),
+            waiting=list_plans(s, ctx.id, ("pending", "held")),
+        )
+
+
+@bp.get("/runs")
+def runs() -> str:
+    """Run history, newest first."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        return render_template("admin/runs.html", runs=list_runs(s, ctx.id))
+
+
+@bp.get("/audit")
+def audit() -> tuple[str, int]:
+    """The audit log, filtered by user and date."""
+    user = request.args.get("user", "").strip() or None
+    error = None
+    try:
+        since = parse_time(request.args.get("since") or None, "since")
+        until = parse_time(request.args.get("until") or None, "until")
+        if until is not None and len(request.args.get("until", "")) == 10:
+            until += timedelta(days=1)  # a date means the whole day
+    except InputError as e:
+        error, since, until = str(e), None, None
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        entries = list_audit(s, ctx.id, user, since, until)
+    page = render_template("admin/audit.html", entries=entries, error=error, args=request.args)
+    return page, 422 if error else 200
+
+
+@bp.get("/members/<path:email>")
+def member_detail(email: str) -> str:
+    """One member and why they hold each role under the saved mapping."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        members = {m.key: m for m in load_state(s, ctx.id).members}
+        member = members.get(email.strip().casefold())
+        if member is None:
+            raise NotFound(f"no member {email!r}")
+        try:
+            explanation, error = explain_user(s, ctx.id, member.key), None
+        except NotFound as e:  # no mapping saved yet
+            explanation, error = None, str(e)
+        entries = list_audit(s, ctx.id, member.key, limit=20)
+    return render_template(
+        "admin/member.html", m=member, e=explanation, error=error, entries=entries
+    )

@@ -1,0 +1,55 @@
+"""Plans on the admin pages: the list, one plan's diff with approve and apply."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from mappings.operations import Plan
+from scim_server.admin import bp
+from scim_server.admin.planrows import plan_table
+from scim_server.api.actions import apply_as_caller, approve_as_caller
+from scim_server.api.context import caller, org_context, read_session, write_session
+from sync.admin_store import list_plans, plan_json
+from sync.plans import get_plan
+
+__all__ = ["plan_apply", "plan_approve", "plan_detail", "plans"]
+
+
+@bp.get("/plans")
+def plans() -> str:
+    """Every saved plan, newest first."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        return render_template("admin/plans.html", plans=list_plans(s, ctx.id))
+
+
+@bp.get("/plans/<int:plan_id>")
+def plan_detail(plan_id: int) -> str:
+    """One plan as a diff table, with approve and apply."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        row = get_plan(s, ctx.id, plan_id)
+        plan = Plan.from_dict(row.body)
+        info = plan_json(row, with_body=False)
+    return render_template("admin/plan.html", info=info, plan=plan, table=plan_table(plan))
+
+
+@bp.post("/plans/<int:plan_id>/approve")
+def plan_approve(plan_id: int) -> BaseResponse:
+    """Approve by the fingerprint shown on the page."""
+    with write_session() as s:
+        ctx = org_context(s, caller().org_name)
+        approve_as_caller(s, ctx, plan_id, request.form.get("fingerprint", ""))
+    flash(f"Plan #{plan_id} approved.", "ok")
+    return redirect(url_for("admin.plan_detail", plan_id=plan_id), 303)
+
+
+@bp.post("/plans/<int:plan_id>/apply")
+def plan_apply(plan_id: int) -> BaseResponse:
+    """Apply the plan while its fingerprint still matches."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        result = apply_as_caller(s, ctx, plan_id)
+    flash(f"Plan #{plan_id} applied: {result.applied} operations.", "ok")
+    return redirect(url_for("admin.plan_detail", plan_id=plan_id), 303)

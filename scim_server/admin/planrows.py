@@ -1,0 +1,77 @@
+"""A plan as rows of the admin pages' diff table: ``+`` adds, ``~`` changes, ``-`` removals,
+and skipped lines with their reason. Presentation only; the plan is the core's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mappings.mapping import RoleMapping
+from mappings.operations import REMOVAL_KINDS, Operation, Plan, Reason
+from mappings.render import describe, summary_text
+
+__all__ = ["PlanTable", "Row", "plan_table"]
+
+_ADDS = ("create_workspace", "invite", "add_to_workspace", "reactivate")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the table."""
+
+    sign: str
+    kind: str  # add | change | remove | skip
+    op: str
+    user: str
+    words: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTable:
+    """The rows, the counts per sign and the plan's summary line."""
+
+    rows: tuple[Row, ...]
+    adds: int
+    changes: int
+    removals: int
+    skipped: int
+    summary: str
+
+
+def _reason_text(reason: Reason, mapping: RoleMapping | None) -> str:
+    path = " > ".join(reason.groups)
+    if reason.rule < 0:
+        return f"role model: {path}" if path else "policy"
+    rule = f"rules[{reason.rule}]"
+    if mapping is not None and reason.rule < len(mapping.rules):
+        rule += f" ({mapping.rules[reason.rule].selector})"
+    return f"{rule} via {path}" if path else rule
+
+
+def _row(op: Operation, mapping: RoleMapping | None) -> Row:
+    if op.op in _ADDS:
+        sign, kind = "+", "add"
+    elif op.op in REMOVAL_KINDS:
+        sign, kind = "-", "remove"
+    else:
+        sign, kind = "~", "change"
+    reasons = tuple(_reason_text(r, mapping) for r in op.reason)
+    return Row(sign, kind, op.op, op.user, describe(op), reasons)
+
+
+def plan_table(plan: Plan, mapping: RoleMapping | None = None) -> PlanTable:
+    """The table of ``plan``; ``mapping`` names the rules behind each line."""
+    rows = [_row(op, mapping) for op in plan.operations]
+    for s in plan.skipped:
+        ws = f" in {s.workspace}" if s.workspace else ""
+        detail = f": {s.detail}" if s.detail else ""
+        rows.append(Row("!", "skip", s.op, s.user, f"{s.op} {s.user}{ws}", (f"{s.why}{detail}",)))
+    count = {k: sum(1 for r in rows if r.kind == k) for k in ("add", "change", "remove", "skip")}
+    return PlanTable(
+        tuple(rows),
+        count["add"],
+        count["change"],
+        count["remove"],
+        count["skip"],
+        summary_text(plan.summary),
+    )

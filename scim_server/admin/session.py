@@ -1,0 +1,83 @@
+"""Sign-in, sign-out, CSRF checks and the signed-in caller of the admin pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms.validators import ValidationError
+
+from scim_server.admin import bp
+from scim_server.api.context import read_session
+from sync.apikeys import principal_by_id, verify_api_key
+
+__all__ = ["sign_in", "sign_out"]
+
+_PUBLIC = ("admin.sign_in", "admin.static")
+
+
+@bp.before_request
+def _load_caller() -> BaseResponse | None:
+    """Check CSRF on every write, and send anonymous visitors to the sign-in page."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+        try:
+            validate_csrf(token)
+        except (ValidationError, CSRFError):
+            abort(400, "The form expired or did not come from this site; reload and retry.")
+    if request.endpoint in _PUBLIC:
+        return None
+    key_id = session.get("key_id")
+    principal = None
+    if isinstance(key_id, int):
+        with read_session() as s:
+            principal = principal_by_id(s, key_id)
+    if principal is None:
+        session.pop("key_id", None)
+        return redirect(url_for("admin.sign_in", next=request.path))
+    g.rolebridge_principal = principal
+    return None
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Callable[..., Any] | Any]:
+    return {"csrf_token": generate_csrf, "caller": g.get("rolebridge_principal")}
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> str | BaseResponse:
+    """Sign in with an API key; the session keeps only the key's id."""
+    if request.method == "POST":
+        key = request.form.get("api_key", "").strip()
+        with read_session() as s:
+            principal = verify_api_key(s, key)
+        if principal is None:
+            flash("That API key is unknown or revoked.", "error")
+            return render_template("admin/sign_in.html"), 401  # type: ignore[return-value]
+        session.clear()
+        session["key_id"] = principal.key_id
+        target = request.args.get("next", "")
+        if not target.startswith("/admin/") or target.startswith("//"):
+            target = url_for("admin.overview")
+        return redirect(target)
+    return render_template("admin/sign_in.html")
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response | BaseResponse:
+    """Forget the signed-in key."""
+    session.clear()
+    return redirect(url_for("admin.sign_in"))

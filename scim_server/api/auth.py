@@ -1,0 +1,28 @@
+"""Bearer-key authentication of the admin API (``Authorization: Bearer rbk_...``)."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from scim_server.api.context import read_session
+from scim_server.api.problems import ApiProblem
+from sync.apikeys import verify_api_key
+
+__all__ = ["authenticate"]
+
+OPEN_PATHS = ("/api/v1/openapi.json",)
+
+
+def authenticate() -> None:
+    """Set the caller from the bearer key, or answer 401."""
+    if request.path in OPEN_PATHS:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiProblem(401, "unauthorized", "send 'Authorization: Bearer <api key>'")
+    with read_session() as s:
+        principal = verify_api_key(s, key.strip())
+    if principal is None:
+        raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked")
+    g.rolebridge_principal = principal

@@ -1,0 +1,66 @@
+"""Request bodies of the admin API (pydantic, at the edge only); the OpenAPI document
+takes their JSON schemas from here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BODIES",
+    "MappingDraft",
+    "MemberChange",
+    "PlanApproval",
+    "PlanRequest",
+    "WorkspaceCreate",
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkspaceCreate(_Body):
+    """A new workspace."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+    credits: int = Field(default=0, ge=0)
+
+
+class MemberChange(_Body):
+    """Add a manual member, or change a member's org role and workspace roles."""
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    org_role: str | None = None
+    workspaces: dict[str, list[str]] | None = None
+
+
+class MappingDraft(_Body):
+    """A mapping document (YAML text)."""
+
+    document: str = Field(min_length=1, max_length=1_000_000)
+
+
+class PlanRequest(_Body):
+    """Create a plan from the saved mapping against the live directory (optionally for
+    some users only, by email or IdP id)."""
+
+    users: list[str] | None = Field(default=None, max_length=10_000)
+
+
+class PlanApproval(_Body):
+    """Approve a plan: the fingerprint the approver saw must still be the plan's."""
+
+    fingerprint: str = Field(min_length=1, max_length=80)
+
+
+PlanFormat = Literal["json", "text", "markdown"]
+
+BODIES: tuple[type[BaseModel], ...] = (
+    WorkspaceCreate,
+    MemberChange,
+    MappingDraft,
+    PlanRequest,
+    PlanApproval,
+)

@@ -1,0 +1,91 @@
+"""Request context of the admin API: the database session, the caller and their org."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.rolemodel import RoleModel
+from scim_server.api.problems import ApiProblem
+from sync.apikeys import ApiPrincipal
+from sync.models import Organisation
+from sync.orgs import role_model_for
+
+__all__ = [
+    "SESSION_FACTORY_KEY",
+    "OrgContext",
+    "caller",
+    "deny_unless_allowed",
+    "json_body",
+    "org_context",
+    "read_session",
+    "session_factory",
+    "write_session",
+]
+
+SESSION_FACTORY_KEY = "rolebridge.session_factory"
+
+
+@dataclass(frozen=True, slots=True)
+class OrgContext:
+    """The org a request is about, seen by a caller of that org."""
+
+    id: int
+    name: str
+    role_model: RoleModel
+    caller: ApiPrincipal
+
+
+def session_factory() -> sessionmaker[Session]:
+    """The app's unit-of-work factory."""
+    factory: sessionmaker[Session] = current_app.extensions[SESSION_FACTORY_KEY]
+    return factory
+
+
+@contextmanager
+def read_session() -> Iterator[Session]:
+    """A session for reads (committed at the end; nothing is written)."""
+    with session_factory().begin() as s:
+        yield s
+
+
+@contextmanager
+def write_session() -> Iterator[Session]:
+    """A unit of work: committed on success, rolled back on any error."""
+    with session_factory().begin() as s:
+        yield s
+
+
+def caller() -> ApiPrincipal:
+    """The authenticated caller (set by the blueprint's auth hook)."""
+    principal: ApiPrincipal = g.rolebridge_principal
+    return principal
+
+
+def org_context(session: Session, org_name: str) -> OrgContext:
+    """The named org if it is the caller's own; 404 otherwise (no cross-org hints)."""
+    who = caller()
+    org = session.scalars(select(Organisation).where(Organisation.id == who.org_id)).first()
+    if org is None or org.name != org_name:
+        raise ApiProblem(404, "not found", f"no organisation named {org_name!r}", "org")
+    return OrgContext(org.id, org.name, role_model_for(org.role_model), who)
+
+
+def deny_unless_allowed(refusal: str | None, field: str | None = None) -> None:
+    """Raise a 403 problem when an ``authority`` decision refused."""
+    if refusal is not None:
+        raise ApiProblem(403, "forbidden", refusal, field)
+
+
+def json_body() -> Any:
+    """The request's JSON body; a 422 problem when it is not JSON."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiProblem(422, "invalid input", "the body must be a JSON object", "$")
+    return data

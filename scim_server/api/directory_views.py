@@ -1,0 +1,44 @@
+"""Runs, audit log and sources of the admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Response, jsonify, request
+
+from mappings.state import parse_time
+from scim_server.api import bp
+from scim_server.api.context import org_context, read_session
+from sync.admin_store import list_audit, list_runs, list_sources
+
+__all__: list[str] = []
+
+
+def _time_arg(name: str) -> datetime | None:
+    return parse_time(request.args.get(name) or None, name)
+
+
+@bp.get("/orgs/<org>/runs")
+def get_runs(org: str) -> Response:
+    """The org's recent reconcile and pull runs, newest first."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        return jsonify(runs=list_runs(s, ctx.id))
+
+
+@bp.get("/orgs/<org>/audit")
+def get_audit(org: str) -> Response:
+    """Audit entries, newest first; filter with ``user``, ``since`` and ``until`` (ISO 8601)."""
+    since, until = _time_arg("since"), _time_arg("until")
+    with read_session() as s:
+        ctx = org_context(s, org)
+        entries = list_audit(s, ctx.id, request.args.get("user"), since, until)
+        return jsonify(entries=entries)
+
+
+@bp.get("/orgs/<org>/sources")
+def get_sources(org: str) -> Response:
+    """The org's directory sources with their last run."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        return jsonify(sources=list_sources(s, ctx.id))

@@ -1,0 +1,120 @@
+"""Mapping (get, validate, save, versions, diff), draft preview and explain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from mappings.errors import InputError
+from mappings.render import render_text
+from mappings.state import format_time
+from scim_server.api import bp
+from scim_server.api.bodies import MappingDraft
+from scim_server.api.context import (
+    deny_unless_allowed,
+    json_body,
+    org_context,
+    read_session,
+    write_session,
+)
+from scim_server.api.problems import ApiProblem
+from sync.admin_store import record_audit
+from sync.authority import refusal_for_mapping
+from sync.drafts import diff_versions, explain_user, preview_draft
+from sync.mappingstore import current_mapping, list_versions, parse_document, save_mapping
+from sync.models import utcnow
+
+__all__: list[str] = []
+
+
+def _error(e: InputError) -> dict[str, Any]:
+    return {"detail": e.message, "field": e.where or "$"}
+
+
+@bp.get("/orgs/<org>/mapping")
+def get_mapping(org: str) -> Response:
+    """The current mapping: its version and YAML document."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        current = current_mapping(s, ctx.id)
+        return jsonify(version=current.version, document=current.document)
+
+
+@bp.post("/orgs/<org>/mapping/validate")
+def validate_mapping(org: str) -> Response:
+    """Check a draft: ``valid`` and, when not, the error naming the rule and field."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        body = MappingDraft.model_validate(json_body())
+    try:
+        mapping = parse_document(body.document, ctx.role_model.name)
+    except InputError as e:
+        return jsonify(valid=False, errors=[_error(e)])
+    return jsonify(valid=True, errors=[], rules=len(mapping.rules))
+
+
+@bp.put("/orgs/<org>/mapping")
+def save_mapping_version(org: str) -> tuple[Response, int]:
+    """Save a draft as the next version (only within what the key's role manages)."""
+    with write_session() as s:
+        ctx = org_context(s, org)
+        body = MappingDraft.model_validate(json_body())
+        mapping = parse_document(body.document, ctx.role_model.name)
+        refusal = refusal_for_mapping(ctx.role_model, ctx.caller.role, mapping.policy.acting_role)
+        deny_unless_allowed(refusal, "policy.acting_role")
+        row = save_mapping(s, ctx.id, body.document, created_by=ctx.caller.actor)
+        detail = {"op": "save_mapping", "version": row.version}
+        record_audit(s, ctx.id, ctx.caller.actor, "save_mapping", "", detail)
+        return jsonify(version=row.version), 201
+
+
+@bp.get("/orgs/<org>/mapping/versions")
+def get_mapping_versions(org: str) -> Response:
+    """Every saved version, newest first."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        versions = [
+            {
+                "version": v.version,
+                "created_by": v.created_by,
+                "created_at": format_time(v.created_at),
+            }
+            for v in list_versions(s, ctx.id)
+        ]
+        return jsonify(versions=versions)
+
+
+def _int_arg(name: str) -> int:
+    value = request.args.get(name, "")
+    if not value.isdigit():
+        raise ApiProblem(422, "invalid input", "must be a version number", name)
+    return int(value)
+
+
+@bp.get("/orgs/<org>/mapping/diff")
+def get_mapping_diff(org: str) -> Response:
+    """A unified diff between versions ``base`` and ``other``."""
+    base, other = _int_arg("base"), _int_arg("other")
+    with read_session() as s:
+        ctx = org_context(s, org)
+        d = diff_versions(s, ctx.id, base, other)
+        return jsonify(base=d.base, other=d.other, diff=d.diff)
+
+
+@bp.post("/orgs/<org>/preview")
+def preview(org: str) -> Response:
+    """The plan a draft mapping would make on the live directory; nothing is saved."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        body = MappingDraft.model_validate(json_body())
+        plan = preview_draft(s, ctx.id, body.document, now=utcnow())
+    return jsonify(plan=plan.to_dict(), text=render_text(plan))
+
+
+@bp.get("/orgs/<org>/explain/<path:user>")
+def explain(org: str, user: str) -> Response:
+    """Why a user gets each role: every grant with its rule, group path and what it beat."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        return jsonify(explain_user(s, ctx.id, user).to_dict())

@@ -1,0 +1,129 @@
+"""The OpenAPI 3.1 document of the admin API, built from the routes that exist.
+
+Paths come from the app's URL map (so the document cannot list a route that is not
+there, nor miss one), summaries from the views' docstrings, request bodies from the
+pydantic models in ``bodies.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from pydantic import BaseModel
+
+from scim_server.api import bp
+from scim_server.api.bodies import (
+    MappingDraft,
+    MemberChange,
+    PlanApproval,
+    PlanRequest,
+    WorkspaceCreate,
+)
+
+__all__ = ["openapi_document"]
+
+# endpoint -> request body model
+_BODIES: dict[str, type[BaseModel]] = {
+    "api.add_workspace": WorkspaceCreate,
+    "api.put_member": MemberChange,
+    "api.validate_mapping": MappingDraft,
+    "api.save_mapping": MappingDraft,
+    "api.preview": MappingDraft,
+    "api.create_plan": PlanRequest,
+    "api.approve_plan": PlanApproval,
+}
+_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>[a-z_]+)>")
+_PROBLEM = {
+    "description": "a problem document naming the field",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = [
+        {
+            "name": m["name"],
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer" if m["conv"] == "int" else "string"},
+        }
+        for m in _PARAM.finditer(rule)
+    ]
+    return _PARAM.sub(lambda m: "{" + m["name"] + "}", rule), params
+
+
+def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    view = current_app.view_functions[endpoint]
+    doc = (view.__doc__ or "").strip().splitlines()
+    op: dict[str, Any] = {
+        "operationId": endpoint.removeprefix("api."),
+        "summary": doc[0] if doc else endpoint,
+        "parameters": params,
+        "responses": {
+            "200": {"description": "success", "content": {"application/json": {}}},
+            "401": _PROBLEM,
+            "403": _PROBLEM,
+            "404": _PROBLEM,
+            "422": _PROBLEM,
+        },
+    }
+    body = _BODIES.get(endpoint)
+    if body is not None and method in ("post", "put"):
+        name = body.__name__
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
+    if endpoint == "api.get_openapi":
+        op["security"] = []
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document for the current app."""
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        path, params = _path_and_params(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule.endpoint, method.lower(), params
+            )
+    schemas: dict[str, Any] = {m.__name__: m.model_json_schema() for m in set(_BODIES.values())}
+    schemas["Problem"] = {
+        "type": "object",
+        "required": ["title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "field": {"type": "string", "description": "the field or place the problem is about"},
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "rolebridge admin API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a key from `rolebridge apikey create --org X --role ROLE`",
+                }
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def get_openapi() -> Response:
+    """This document (no key needed)."""
+    return jsonify(openapi_document())

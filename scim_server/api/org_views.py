@@ -1,0 +1,142 @@
+"""Org, workspaces and members of the admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from sqlalchemy import select
+
+from mappings.state import Member, format_time
+from scim_server.api import bp
+from scim_server.api.bodies import MemberChange, WorkspaceCreate
+from scim_server.api.context import (
+    deny_unless_allowed,
+    json_body,
+    org_context,
+    read_session,
+    write_session,
+)
+from scim_server.api.problems import ApiProblem
+from sync.admin_store import count_members_by_role, record_audit, set_member
+from sync.authority import refusal_for_admin_action, refusal_for_member_change
+from sync.errors import LimitError
+from sync.models import Organisation, Workspace
+from sync.orgs import create_workspace
+from sync.platform import load_state
+
+__all__ = ["member_json"]
+
+
+def member_json(m: Member) -> dict[str, Any]:
+    """The API's member shape."""
+    return {
+        "email": m.email,
+        "org_role": m.org_role,
+        "status": m.status,
+        "origin": m.origin,
+        "idp_id": m.idp_id,
+        "invited_at": format_time(m.invited_at),
+        "workspaces": {ws: list(r) for ws, r in m.workspaces.items()},
+    }
+
+
+def _workspaces(session: Any, org_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Workspace).where(Workspace.org_id == org_id).order_by(Workspace.name)
+    )
+    return [{"name": w.name, "credits": w.credits} for w in rows]
+
+
+@bp.get("/orgs/<org>")
+def get_org(org: str) -> Response:
+    """The org: role model, plan, credits, workspaces and members per role."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        row = s.get(Organisation, ctx.id)
+        assert row is not None
+        return jsonify(
+            name=row.name,
+            role_model=row.role_model,
+            plan=row.plan,
+            credits=row.credits,
+            org_roles=list(ctx.role_model.org_roles),
+            workspace_roles=list(ctx.role_model.workspace_roles),
+            workspaces=_workspaces(s, ctx.id),
+            members_by_role=count_members_by_role(s, ctx.id),
+            caller={"role": ctx.caller.role, "key_id": ctx.caller.key_id},
+        )
+
+
+@bp.get("/orgs/<org>/workspaces")
+def list_workspaces(org: str) -> Response:
+    """The org's workspaces and their credits."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        return jsonify(workspaces=_workspaces(s, ctx.id))
+
+
+@bp.post("/orgs/<org>/workspaces")
+def add_workspace(org: str) -> tuple[Response, int]:
+    """Create a workspace within the org's plan and credit rules."""
+    with write_session() as s:
+        ctx = org_context(s, org)
+        body = WorkspaceCreate.model_validate(json_body())
+        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
+        try:
+            ws = create_workspace(s, ctx.id, body.name, body.credits)
+        except LimitError as e:  # name the field the limit is about
+            field = "credits" if body.credits and "credit" in str(e) else "name"
+            raise ApiProblem(422, "limit reached", str(e), field) from None
+        created = {"op": "create_workspace", "workspace": ws.name, "credits": ws.credits}
+        record_audit(s, ctx.id, ctx.caller.actor, "create_workspace", "", created)
+        return jsonify(name=ws.name, credits=ws.credits), 201
+
+
+@bp.get("/orgs/<org>/members")
+def get_members(org: str) -> Response:
+    """Every member with org role, status, workspace roles and origin."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
+
+
+@bp.put("/orgs/<org>/members")
+def put_member(org: str) -> tuple[Response, int]:
+    """Add a manual member or change a member's roles, within what the key's role manages."""
+    with write_session() as s:
+        ctx = org_context(s, org)
+        body = MemberChange.model_validate(json_body())
+        model = ctx.role_model
+        members = {m.key: m for m in load_state(s, ctx.id).members}
+        current = members.get(body.email.strip().casefold())
+        if current is None and body.org_role is None:
+            body = body.model_copy(update={"org_role": model.default_org_role})
+        if body.org_role is not None and body.org_role not in model.org_roles:
+            roles = ", ".join(model.org_roles)
+            raise ApiProblem(422, "invalid input", f"expected one of {roles}", "org_role")
+        if current is not None and current.origin == "idp":
+            why = "the identity provider manages this member; change its groups instead"
+            raise ApiProblem(409, "conflict", why, "email")
+        refusal = refusal_for_member_change(
+            model, ctx.caller.role, current.org_role if current else None, body.org_role
+        )
+        deny_unless_allowed(refusal, "org_role")
+        member, created = set_member(s, ctx.id, model, body.email, body.org_role, body.workspaces)
+        detail: dict[str, object] = body.model_dump(exclude_none=True) | {"created": created}
+        if current is not None:
+            detail["from"] = current.org_role
+        record_audit(s, ctx.id, ctx.caller.actor, "set_member", member.email, detail)
+        after = {m.key: m for m in load_state(s, ctx.id).members}[member.email]
+        return jsonify(member_json(after)), 201 if created else 200
+
+
+@bp.get("/orgs/<org>/members/<path:email>")
+def get_member(org: str, email: str) -> Response:
+    """One member."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        found = {m.key: m for m in load_state(s, ctx.id).members}.get(email.strip().casefold())
+        if found is None:
+            raise ApiProblem(404, "not found", f"no member {email!r}", "email")
+        return jsonify(member_json(found))

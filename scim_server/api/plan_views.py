@@ -1,0 +1,88 @@
+"""Plans: create, list (pending and held), show as JSON/text/Markdown, approve, apply."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from mappings.operations import Plan
+from mappings.render import render_markdown, render_text
+from scim_server.api import bp
+from scim_server.api.actions import apply_as_caller, approve_as_caller
+from scim_server.api.bodies import PlanApproval, PlanRequest
+from scim_server.api.context import (
+    deny_unless_allowed,
+    json_body,
+    org_context,
+    read_session,
+    session_factory,
+    write_session,
+)
+from scim_server.api.problems import ApiProblem
+from sync.admin_store import list_plans, plan_json
+from sync.authority import refusal_for_admin_action
+from sync.plans import create_plan, get_plan
+
+__all__: list[str] = []
+
+_STATUSES = ("pending", "held", "approved", "applied", "stale")
+
+
+@bp.get("/orgs/<org>/plans")
+def get_plans(org: str) -> Response:
+    """Saved plans, newest first; ``status=pending,held`` lists those waiting."""
+    wanted = [x for x in request.args.get("status", "").split(",") if x]
+    bad = [x for x in wanted if x not in _STATUSES]
+    if bad:
+        raise ApiProblem(422, "invalid input", f"expected {', '.join(_STATUSES)}", "status")
+    with read_session() as s:
+        ctx = org_context(s, org)
+        return jsonify(plans=list_plans(s, ctx.id, wanted))
+
+
+@bp.post("/orgs/<org>/plans")
+def post_plan(org: str) -> tuple[Response, int]:
+    """Plan the org from its saved mapping and store the plan for review."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        body = PlanRequest.model_validate(json_body())
+        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
+    row = create_plan(session_factory(), ctx.id, trigger=ctx.caller.actor, users=body.users)
+    return jsonify(plan_json(row)), 201
+
+
+@bp.get("/orgs/<org>/plans/<int:plan_id>")
+def show_plan(org: str, plan_id: int) -> Response:
+    """One plan; ``format=text`` or ``format=markdown`` renders it for people."""
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "text", "markdown"):
+        raise ApiProblem(422, "invalid input", "expected json, text or markdown", "format")
+    with read_session() as s:
+        ctx = org_context(s, org)
+        row = get_plan(s, ctx.id, plan_id)
+        if fmt == "json":
+            return jsonify(plan_json(row))
+        plan = Plan.from_dict(row.body)
+    if fmt == "text":
+        return Response(render_text(plan), mimetype="text/plain")
+    return Response(render_markdown(plan), mimetype="text/markdown")
+
+
+@bp.post("/orgs/<org>/plans/<int:plan_id>/approve")
+def post_approve(org: str, plan_id: int) -> Response:
+    """Approve a waiting plan by the fingerprint the approver saw."""
+    with write_session() as s:
+        ctx = org_context(s, org)
+        body = PlanApproval.model_validate(json_body())
+        return jsonify(plan_json(approve_as_caller(s, ctx, plan_id, body.fingerprint)))
+
+
+@bp.post("/orgs/<org>/plans/<int:plan_id>/apply")
+def post_apply(org: str, plan_id: int) -> Response:
+    """Apply a plan (approved if it was held) while its fingerprint still matches."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+        result = apply_as_caller(s, ctx, plan_id)
+    with read_session() as s:
+        out = plan_json(get_plan(s, ctx.id, plan_id))
+    out["applied"] = {"operations": result.applied, "summary": dict(result.summary)}
+    return jsonify(out)

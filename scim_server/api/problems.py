@@ -1,0 +1,107 @@
+"""Admin API errors as RFC 9457 problem documents (``application/problem+json``).
+
+    ApiProblem             an HTTP status, a title, a detail and the field it is about
+     +-- raised by views   (403 refused by role, 404 not found, 409 conflict, 422 invalid)
+    InputError/MappingError from the core -> 422 naming ``where``
+    sync.errors: NotFound 404, Conflict 409, LimitError 422, StalePlan/PlanError 409
+    pydantic ValidationError                 -> 422 naming the first field
+    werkzeug HTTPException                   -> its status, as a problem
+    anything else                            -> 500 "internal error", details logged only
+
+Handlers are registered once on the API blueprint; views never catch to hide.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from mappings.errors import InputError
+from sync.errors import Conflict, LimitError, NotFound, PlanError, StalePlan
+
+__all__ = ["ApiProblem", "problem_response", "register_error_handlers"]
+
+log = logging.getLogger(__name__)
+
+
+class ApiProblem(Exception):
+    """An error the API reports to its caller as a problem document."""
+
+    def __init__(self, status: int, title: str, detail: str = "", field: str | None = None) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.field = field
+
+
+def problem_response(
+    status: int, title: str, detail: str = "", field: str | None = None
+) -> Response:
+    """A ``application/problem+json`` response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if field is not None:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="rolebridge"'
+    return response
+
+
+def _pydantic_field(error: ValidationError) -> str:
+    first = error.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) or "$"
+
+
+def register_error_handlers(bp: Blueprint) -> None:
+    """Translate every error raised under ``bp`` into a problem document."""
+
+    @bp.errorhandler(ApiProblem)
+    def _problem(e: ApiProblem) -> Response:
+        return problem_response(e.status, e.title, e.detail, e.field)
+
+    @bp.errorhandler(InputError)
+    def _input(e: InputError) -> Response:
+        return problem_response(422, "invalid input", e.message, e.where or "$")
+
+    @bp.errorhandler(NotFound)
+    def _not_found(e: NotFound) -> Response:
+        return problem_response(404, "not found", str(e))
+
+    @bp.errorhandler(Conflict)
+    def _conflict(e: Conflict) -> Response:
+        return problem_response(409, "conflict", str(e))
+
+    @bp.errorhandler(LimitError)
+    def _limit(e: LimitError) -> Response:
+        return problem_response(422, "limit reached", str(e), getattr(e, "field", None))
+
+    @bp.errorhandler(StalePlan)
+    def _stale(e: StalePlan) -> Response:
+        return problem_response(409, "stale plan", str(e), "fingerprint")
+
+    @bp.errorhandler(PlanError)
+    def _plan(e: PlanError) -> Response:
+        return problem_response(409, "plan cannot be applied", str(e))
+
+    @bp.errorhandler(ValidationError)
+    def _validation(e: ValidationError) -> Response:
+        first = e.errors()[0]
+        return problem_response(422, "invalid input", str(first["msg"]), _pydantic_field(e))
+
+    @bp.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Response:
+        return problem_response(e.code or 500, e.name, e.description or "")
+
+    @bp.errorhandler(Exception)
+    def _internal(e: Exception) -> Response:
+        log.exception("admin API internal error")
+        return problem_response(500, "internal error")

@@ -1,0 +1,234 @@
+"""Small reads and writes of the admin API that no other store module offers.
+
+Plain functions taking a Session (the caller's unit of work). Platform rules are
+checked here, before anything is written, so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from mappings.directory import normalise_email
+from mappings.errors import InputError
+from mappings.rolemodel import RoleModel
+from mappings.state import format_time
+from sync.models import (
+    AuditEntry,
+    Member,
+    SavedPlan,
+    Source,
+    SyncRun,
+    Workspace,
+    WorkspaceRole,
+    utcnow,
+)
+
+__all__ = [
+    "count_members_by_role",
+    "list_audit",
+    "list_plans",
+    "plan_json",
+    "list_runs",
+    "list_sources",
+    "record_audit",
+    "run_json",
+    "set_member",
+]
+
+
+def set_member(
+    session: Session,
+    org_id: int,
+    model: RoleModel,
+    email: str,
+    org_role: str | None,
+    workspaces: Mapping[str, Sequence[str]] | None,
+) -> tuple[Member, bool]:
+    """Add a manual member (invited) or change one's roles; returns (member, created)."""
+    key = normalise_email(email)
+    member = session.scalars(
+        select(Member).where(Member.org_id == org_id, Member.email == key)
+    ).first()
+    if org_role is not None and org_role not in model.org_roles:
+        raise InputError(f"expected one of {', '.join(model.org_roles)}", "org_role")
+    created = member is None
+    if member is None:
+        member = Member(
+            org_id=org_id,
+            email=key,
+            org_role=org_role or model.default_org_role,
+            status="invited",
+            origin="manual",
+            invited_at=utcnow(),
+        )
+        session.add(member)
+    elif org_role is not None:
+        member.org_role = org_role
+    session.flush()
+    if workspaces is not None:
+        _set_workspace_roles(session, org_id, model, member, workspaces)
+    return member, created
+
+
+def _set_workspace_roles(
+    session: Session,
+    org_id: int,
+    model: RoleModel,
+    member: Member,
+    workspaces: Mapping[str, Sequence[str]],
+) -> None:
+    by_name = {
+        w.name: w.id for w in session.scalars(select(Workspace).where(Workspace.org_id == org_id))
+    }
+    for ws, roles in workspaces.items():
+        if ws not in by_name:
+            raise InputError(f"no workspace named {ws!r}", f"workspaces.{ws}")
+        bad = [r for r in roles if r not in model.workspace_roles]
+        if bad:
+            raise InputError(f"unknown workspace role {bad[0]!r}", f"workspaces.{ws}")
+        if len(set(roles)) > 1 and not model.workspace_roles_are_sets:
+            raise InputError("this role model allows one role per workspace", f"workspaces.{ws}")
+    for ws, roles in workspaces.items():
+        session.execute(
+            delete(WorkspaceRole).where(
+                WorkspaceRole.member_id == member.id, WorkspaceRole.workspace_id == by_name[ws]
+            )
+        )
+        session.add_all(
+            WorkspaceRole(member_id=member.id, workspace_id=by_name[ws], role=r)
+            for r in sorted(set(roles))
+        )
+    session.flush()
+
+
+def record_audit(
+    session: Session, org_id: int, actor: str, op: str, user: str, detail: dict[str, object]
+) -> None:
+    """Append one audit entry in the caller's transaction."""
+    session.add(AuditEntry(org_id=org_id, actor=actor, op=op, user=user, detail=detail))
+
+
+def count_members_by_role(session: Session, org_id: int) -> dict[str, int]:
+    """How many members hold each org role."""
+    rows = session.execute(
+        select(Member.org_role, func.count())
+        .where(Member.org_id == org_id)
+        .group_by(Member.org_role)
+    )
+    return {role: int(n) for role, n in rows}
+
+
+def list_sources(session: Session, org_id: int) -> list[dict[str, object]]:
+    """The org's sources with their last run (outcome, when, counts)."""
+    out: list[dict[str, object]] = []
+    for src in session.scalars(select(Source).where(Source.org_id == org_id).order_by(Source.name)):
+        last = session.scalars(
+            select(SyncRun)
+            .where(SyncRun.org_id == org_id, SyncRun.source_id == src.id)
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        ).first()
+        out.append(
+            {
+                "name": src.name,
+                "kind": src.kind,
+                "schedule": src.schedule,
+                "enabled": src.enabled,
+                "last_run": run_json(last) if last else None,
+            }
+        )
+    return out
+
+
+def run_json(run: SyncRun) -> dict[str, object]:
+    """A run as the API shows it."""
+    return {
+        "id": run.id,
+        "trigger": run.trigger,
+        "started_at": format_time(run.started_at),
+        "finished_at": format_time(run.finished_at),
+        "outcome": run.outcome,
+        "error": run.error,
+        "counts": run.counts,
+        "plan_id": run.plan_id,
+    }
+
+
+def list_runs(session: Session, org_id: int, limit: int = 100) -> list[dict[str, object]]:
+    """The org's most recent runs, newest first."""
+    rows = session.scalars(
+        select(SyncRun)
+        .where(SyncRun.org_id == org_id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(limit)
+    )
+    return [run_json(r) for r in rows]
+
+
+def list_audit(
+    session: Session,
+    org_id: int,
+    user: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+) -> list[dict[str, object]]:
+    """Audit entries of the org, newest first, filtered by user and time range."""
+    query = select(AuditEntry).where(AuditEntry.org_id == org_id)
+    if user:
+        query = query.where(AuditEntry.user == normalise_email(user))
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    rows = session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))
+    return [
+        {
+            "id": e.id,
+            "at": format_time(e.at),
+            "actor": e.actor,
+            "op": e.op,
+            "user": e.user,
+            "workspace": e.workspace,
+            "detail": e.detail,
+            "plan_id": e.plan_id,
+        }
+        for e in rows
+    ]
+
+
+def list_plans(
+    session: Session, org_id: int, statuses: Sequence[str] = (), limit: int = 100
+) -> list[dict[str, object]]:
+    """Saved plans of the org (optionally only some statuses), newest first."""
+    query = select(SavedPlan).where(SavedPlan.org_id == org_id)
+    if statuses:
+        query = query.where(SavedPlan.status.in_(statuses))
+    rows = session.scalars(
+        query.order_by(SavedPlan.created_at.desc(), SavedPlan.id.desc()).limit(limit)
+    )
+    return [plan_json(p, with_body=False) for p in rows]
+
+
+def plan_json(p: SavedPlan, with_body: bool = True) -> dict[str, object]:
+    """A saved plan as the API shows it."""
+    body = p.body or {}
+    out: dict[str, object] = {
+        "id": p.id,
+        "status": p.status,
+        "fingerprint": p.fingerprint,
+        "trigger": p.trigger,
+        "created_at": format_time(p.created_at),
+        "approved_by": p.approved_by,
+        "approved_at": format_time(p.approved_at),
+        "applied_at": format_time(p.applied_at),
+        "summary": body.get("summary", {}),
+        "held": body.get("held"),
+    }
+    if with_body:
+        out["plan"] = body
+    return out

@@ -1,0 +1,75 @@
+"""``rolebridge demo``: a SQLite database under the instance folder, an org per role model
+preset with a synthetic directory; print each plan, apply it, change a group and print
+the incremental plan."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from mappings.directory import Directory, GroupMember
+from mappings.render import render_text
+from sync import mirror
+from sync.db import make_engine, make_session_factory, upgrade
+from sync.mappingstore import save_mapping
+from sync.orgs import create_org
+from sync.outbox import deliver
+from sync.reconcile import reconcile
+from sync.samples import SAMPLES, sample_directory
+from sync.settings import Settings
+
+__all__ = ["demo_command", "promote"]
+
+
+def promote(directory: Directory, user_id: str) -> Directory:
+    """The directory with ``user_id`` added to its first group (the highest role)."""
+    first, *rest = directory.groups
+    grown = replace(first, members=(*first.members, GroupMember(user_id, "User")))
+    return replace(directory, groups=(grown, *rest))
+
+
+@click.command("demo")
+@click.option(
+    "--instance",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("instance"),
+    show_default=True,
+    help="Folder for the demo database and the delivered emails.",
+)
+def demo_command(instance: Path) -> None:
+    """Run every preset's sample org through plan, apply and an incremental plan."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "demo.sqlite3"
+    for stale in instance.glob("demo.sqlite3*"):
+        stale.unlink()
+    engine = make_engine(f"sqlite:///{path.resolve()}")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    click.echo(f"rolebridge demo: database {path}\n")
+    for preset, sample in SAMPLES.items():
+        directory = sample_directory(sample)
+        with factory.begin() as s:
+            org = create_org(s, f"{preset}-demo", preset, plan=sample.plan, credits=sample.credits)
+            save_mapping(s, org.id, sample.mapping, created_by="demo")
+            source = mirror.ensure_source(s, org.id, "okta", "demo-okta")
+            mirror.replace_snapshot(s, org.id, source.id, directory)
+            org_id, source_id = org.id, source.id
+        click.secho(f"== {org.name} (role model {preset}): first plan", bold=True)
+        first = reconcile(factory, org_id, dry_run=False, trigger="demo")
+        click.echo(render_text(first.plan), nl=False)
+        click.echo(f"-> {first.status}\n")
+        changed = promote(directory, directory.users[-1].id)
+        with factory.begin() as s:
+            mirror.replace_snapshot(s, org_id, source_id, changed)
+        group = changed.groups[0].display_name
+        click.secho(
+            f"== {org.name}: {directory.users[-1].user_name} joins {group!r}; incremental plan",
+            bold=True,
+        )
+        click.echo(render_text(reconcile(factory, org_id, dry_run=True, trigger="demo").plan))
+    settings = Settings(database_url=str(engine.url), instance_path=instance)
+    report = deliver(factory, settings)
+    click.echo(f"{report.sent} invitation email(s) written to {instance / 'outbox'}")
+    engine.dispose()

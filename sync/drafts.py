@@ -1,0 +1,80 @@
+"""Draft mappings on the live directory: preview a plan, explain a user, diff versions.
+
+Nothing here writes: a preview reads the mirror and the platform state in the caller's
+transaction, lets the core decide, and returns the plan. Saving is ``mappingstore``'s.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mappings.explain import Explanation, explain
+from mappings.mapping import RoleMapping
+from mappings.operations import Plan
+from mappings.plan import make_plan
+from mappings.rolemodel import RoleModel
+from sync.errors import NotFound
+from sync.mappingstore import current_mapping, parse_document
+from sync.mirror import load_directory
+from sync.models import MappingVersion
+from sync.orgs import get_org, role_model_for
+from sync.platform import load_state
+
+__all__ = ["VersionDiff", "diff_versions", "explain_user", "preview_draft", "version_document"]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDiff:
+    """A unified diff between two saved mapping versions."""
+
+    base: int
+    other: int
+    diff: str
+
+
+def _mapping(session: Session, org_id: int, document: str | None) -> tuple[RoleMapping, RoleModel]:
+    org = get_org(session, org_id)
+    model = role_model_for(org.role_model)
+    if document is None:
+        return current_mapping(session, org_id).mapping, model
+    return parse_document(document, org.role_model), model
+
+
+def preview_draft(session: Session, org_id: int, document: str, *, now: datetime) -> Plan:
+    """The plan a draft mapping would make against the live mirror and platform state."""
+    mapping, model = _mapping(session, org_id, document)
+    directory = load_directory(session, org_id)
+    return make_plan(directory, load_state(session, org_id), mapping, model, now=now)
+
+
+def explain_user(
+    session: Session, org_id: int, user: str, document: str | None = None
+) -> Explanation:
+    """Why ``user`` gets each role under the saved mapping (or a draft), and what lost."""
+    mapping, model = _mapping(session, org_id, document)
+    return explain(load_directory(session, org_id), mapping, model, user)
+
+
+def version_document(session: Session, org_id: int, version: int) -> str:
+    """The text of one saved mapping version; ``NotFound`` otherwise."""
+    text = session.scalar(
+        select(MappingVersion.document).where(
+            MappingVersion.org_id == org_id, MappingVersion.version == version
+        )
+    )
+    if text is None:
+        raise NotFound(f"no mapping version {version}")
+    return text
+
+
+def diff_versions(session: Session, org_id: int, base: int, other: int) -> VersionDiff:
+    """The unified diff from version ``base`` to version ``other``."""
+    a = version_document(session, org_id, base).splitlines(keepends=True)
+    b = version_document(session, org_id, other).splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, f"version {base}", f"version {other}")
+    return VersionDiff(base, other, "".join(lines))

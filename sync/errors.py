@@ -1,0 +1,40 @@
+"""Errors of the shell's stores. Each message is one line a user can act on.
+
+RolebridgeError (mappings.errors)
+ +-- StoreError            a request the database state does not allow
+      +-- NotFound         no such org, workspace, member, plan or token
+      +-- Conflict         the name or email is taken
+      +-- LimitError       the org's plan or credits do not allow it
+      +-- PlanError        a plan cannot be applied as it is (names the operation)
+           +-- StalePlan   the inputs changed since the plan was made
+"""
+
+from __future__ import annotations
+
+from mappings.errors import RolebridgeError
+
+__all__ = ["Conflict", "LimitError", "NotFound", "PlanError", "StalePlan", "StoreError"]
+
+
+class StoreError(RolebridgeError):
+    """A request the database state does not allow."""
+
+
+class NotFound(StoreError):
+    """No such org, workspace, member, plan or token."""
+
+
+class Conflict(StoreError):
+    """The name or email is taken."""
+
+
+class LimitError(StoreError):
+    """The org's commercial plan or credit pool does not allow it."""
+
+
+class PlanError(StoreError):
+    """A plan cannot be applied as it is."""
+
+
+class StalePlan(PlanError):
+    """The plan's fingerprint no longer matches the current inputs."""

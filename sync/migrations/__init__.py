@@ -1,0 +1,1 @@
+"""Alembic migrations of rolebridge's schema (run with ``rolebridge db upgrade``)."""

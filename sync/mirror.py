@@ -1,0 +1,464 @@
+"""The directory mirror: what each source (SCIM push, Okta, Graph, SCIM pull) says, per org.
+
+Rows are keyed by the source's immutable ids (``ext_id``), so a renamed group or a changed
+email is an update, never a delete and a create. Every function takes a Session and joins
+the caller's transaction; ``replace_snapshot`` swaps a whole source in bulk statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from mappings.directory import Directory, GroupMember, normalise_email
+from mappings.directory import DirectoryGroup as DirGroup
+from mappings.directory import DirectoryUser as DirUser
+from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
+
+__all__ = [
+    "SOURCE_KINDS",
+    "SnapshotChanges",
+    "add_group_members",
+    "delete_group",
+    "delete_user",
+    "ensure_source",
+    "load_directory",
+    "remove_group_members",
+    "replace_snapshot",
+    "upsert_group",
+    "upsert_user",
+]
+
+SOURCE_KINDS = ("scim", "okta", "graph", "scim-pull")
+_CHUNK = 2000  # rows per IN (...) list; well under SQLite's and psycopg's parameter limits
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotChanges:
+    """What ``replace_snapshot`` changed, in rows."""
+
+    users_added: int = 0
+    users_updated: int = 0
+    users_removed: int = 0
+    groups_added: int = 0
+    groups_updated: int = 0
+    groups_removed: int = 0
+    memberships_added: int = 0
+    memberships_removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything changed at all."""
+        return any(getattr(self, name) for name in self.__slots__)
+
+
+def ensure_source(session: Session, org_id: int, kind: str, name: str) -> Source:
+    """The org's source called ``name``, created with ``kind`` if missing."""
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"unknown source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
+    found = session.scalar(select(Source).where(Source.org_id == org_id, Source.name == name))
+    if found is not None:
+        if found.kind != kind:
+            raise ValueError(f"source {name!r} exists with kind {found.kind!r}, not {kind!r}")
+        return found
+    source = Source(org_id=org_id, name=name, kind=kind, config={})
+    session.add(source)
+    session.flush()
+    return source
+
+
+def _user_values(user: DirUser) -> dict[str, Any]:
+    return {
+        "user_name": user.user_name,
+        "user_name_key": normalise_email(user.user_name),
+        "external_id": user.external_id,
+        "display_name": user.display_name,
+        "email_key": normalise_email(user.emails[0]) if user.emails else None,
+        "emails": list(user.emails),
+        "roles": list(user.roles),
+        "active": user.active,
+    }
+
+
+def _group_values(group: DirGroup) -> dict[str, Any]:
+    return {
+        "display_name": group.display_name,
+        "display_name_key": group.display_name.casefold(),
+        "external_id": group.external_id,
+    }
+
+
+def upsert_user(
+    session: Session,
+    org_id: int,
+    source_id: int,
+    user: DirUser,
+    resource: dict[str, Any] | None = None,
+) -> DirectoryUser:
+    """Insert or update one user by its source id (``user.id``); returns the row."""
+    row = session.scalar(
+        select(DirectoryUser).where(
+            DirectoryUser.source_id == source_id, DirectoryUser.ext_id == user.id
+        )
+    )
+    values = _user_values(user)
+    if row is None:
+        row = DirectoryUser(org_id=org_id, source_id=source_id, ext_id=user.id, **values)
+        row.resource = resource
+        session.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.resource = resource
+        row.version += 1
+        row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def delete_user(session: Session, source_id: int, ext_id: str) -> bool:
+    """Delete a user and its group memberships in that source; False if it was not there."""
+    result = session.execute(
+        delete(DirectoryUser).where(
+            DirectoryUser.source_id == source_id, DirectoryUser.ext_id == ext_id
+        )
+    )
+    _delete_references(session, source_id, "User", [ext_id])
+    return bool(getattr(result, "rowcount", 0))
+
+
+def upsert_group(
+    session: Session,
+    org_id: int,
+    source_id: int,
+    group: DirGroup,
+    resource: dict[str, Any] | None = None,
+) -> DirectoryGroup:
+    """Insert or update one group by its source id and replace its direct members."""
+    row = session.scalar(
+        select(DirectoryGroup).where(
+            DirectoryGroup.source_id == source_id, DirectoryGroup.ext_id == group.id
+        )
+    )
+    if row is None:
+        row = DirectoryGroup(
+            org_id=org_id, source_id=source_id, ext_id=group.id, **_group_values(group)
+        )
+        session.add(row)
+    else:
+        for key, value in _group_values(group).items():
+            setattr(row, key, value)
+        row.version += 1
+        row.updated_at = utcnow()
+    row.resource = resource
+    session.flush()
+    session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id == row.id))
+    _insert_members(session, source_id, row.id, group.members)
+    return row
+
+
+def delete_group(session: Session, source_id: int, ext_id: str) -> bool:
+    """Delete a group (its memberships go with it, and it leaves its parent groups)."""
+    result = session.execute(
+        delete(DirectoryGroup).where(
+            DirectoryGroup.source_id == source_id, DirectoryGroup.ext_id == ext_id
+        )
+    )
+    _delete_references(session, source_id, "Group", [ext_id])
+    return bool(getattr(result, "rowcount", 0))
+
+
+def add_group_members(
+    session: Session, source_id: int, group_ext_id: str, members: Iterable[GroupMember]
+) -> None:
+    """Add direct members to a group (those already there are left as they are)."""
+    group_id = _group_id(session, source_id, group_ext_id)
+    existing = set(
+        session.execute(
+            select(DirectoryMembership.member_type, DirectoryMembership.member_value).where(
+                DirectoryMembership.group_id == group_id
+            )
+        )
+    )
+    new = [m for m in members if (_member_type(session, source_id, m), m.value) not in existing]
+    _insert_members(session, source_id, group_id, new)
+    _touch_group(session, group_id)
+
+
+def remove_group_members(
+    session: Session, source_id: int, group_ext_id: str, values: Iterable[str]
+) -> None:
+    """Remove direct members (user or group ids) from a group."""
+    group_id = _group_id(session, source_id, group_ext_id)
+    session.execute(
+        delete(DirectoryMembership).where(
+            DirectoryMembership.group_id == group_id,
+            DirectoryMembership.member_value.in_(list(values)),
+        )
+    )
+    _touch_group(session, group_id)
+
+
+def _group_id(session: Session, source_id: int, ext_id: str) -> int:
+    group_id = session.scalar(
+        select(DirectoryGroup.id).where(
+            DirectoryGroup.source_id == source_id, DirectoryGroup.ext_id == ext_id
+        )
+    )
+    if group_id is None:
+        raise LookupError(f"no group {ext_id!r} in this source")
+    return group_id
+
+
+def _touch_group(session: Session, group_id: int) -> None:
+    session.execute(
+        update(DirectoryGroup)
+        .where(DirectoryGroup.id == group_id)
+        .values(version=DirectoryGroup.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _member_type(session: Session, source_id: int, member: GroupMember) -> str:
+    if member.type in ("User", "Group"):
+        return member.type
+    is_group = session.scalar(
+        select(DirectoryGroup.id).where(
+            DirectoryGroup.source_id == source_id, DirectoryGroup.ext_id == member.value
+        )
+    )
+    return "Group" if is_group is not None else "User"
+
+
+def _insert_members(
+    session: Session, source_id: int, group_id: int, members: Iterable[GroupMember]
+) -> None:
+    rows = {
+        (_member_type(session, source_id, m), m.value): {
+            "group_id": group_id,
+            "member_type": _member_type(session, source_id, m),
+            "member_value": m.value,
+        }
+        for m in members
+    }
+    if rows:
+        session.execute(insert(DirectoryMembership), list(rows.values()))
+
+
+def _delete_references(session: Session, source_id: int, kind: str, values: Sequence[str]) -> None:
+    groups = select(DirectoryGroup.id).where(DirectoryGroup.source_id == source_id)
+    for chunk in _chunks(values):
+        session.execute(
+            delete(DirectoryMembership).where(
+                DirectoryMembership.group_id.in_(groups),
+                DirectoryMembership.member_type == kind,
+                DirectoryMembership.member_value.in_(chunk),
+            )
+        )
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def replace_snapshot(
+    session: Session, org_id: int, source_id: int, directory: Directory
+) -> SnapshotChanges:
+    """Make the source's mirror equal ``directory``, in bulk statements, in the caller's
+    transaction: users and groups are matched by id, so renames are updates."""
+    users = _replace_users(session, org_id, source_id, directory.users)
+    (added_g, changed_g, gone), group_ids = _replace_groups(
+        session, org_id, source_id, directory.groups
+    )
+    added, removed = _replace_memberships(session, source_id, directory, group_ids)
+    for chunk in _chunks(gone):  # after the memberships, so that those are counted too
+        session.execute(delete(DirectoryGroup).where(DirectoryGroup.id.in_(chunk)))
+    groups = (added_g, changed_g, len(gone))
+    source = session.get(Source, source_id)
+    if source is not None:
+        source.last_user_count = len(directory.users)
+    return SnapshotChanges(*users, *groups, added, removed)
+
+
+_USER_FIELDS = ("user_name", "external_id", "display_name", "emails", "roles", "active")
+
+
+def _replace_users(
+    session: Session, org_id: int, source_id: int, users: Sequence[DirUser]
+) -> tuple[int, int, int]:
+    existing = {
+        row.ext_id: row
+        for row in session.execute(
+            select(DirectoryUser.id, DirectoryUser.ext_id, DirectoryUser.version)
+            .add_columns(*(getattr(DirectoryUser, f) for f in _USER_FIELDS))
+            .where(DirectoryUser.source_id == source_id)
+        )
+    }
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for user in users:
+        if user.id in seen:
+            continue
+        seen.add(user.id)
+        values = _user_values(user)
+        old = existing.get(user.id)
+        if old is None:
+            common = {"org_id": org_id, "source_id": source_id, "ext_id": user.id}
+            new_rows.append({**common, **values, "version": 1, "created_at": now})
+            new_rows[-1]["updated_at"] = now
+        elif any(getattr(old, f) != values[f] for f in _USER_FIELDS):
+            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
+    gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
+    if new_rows:
+        session.execute(insert(DirectoryUser), new_rows)
+    if changed:
+        session.execute(update(DirectoryUser), changed)
+    for chunk in _chunks(gone):
+        session.execute(delete(DirectoryUser).where(DirectoryUser.id.in_(chunk)))
+    return len(new_rows), len(changed), len(gone)
+
+
+def _replace_groups(
+    session: Session, org_id: int, source_id: int, groups: Sequence[DirGroup]
+) -> tuple[tuple[int, int, list[int]], dict[str, int]]:
+    existing = {
+        row.ext_id: row
+        for row in session.execute(
+            select(
+                DirectoryGroup.id,
+                DirectoryGroup.ext_id,
+                DirectoryGroup.version,
+                DirectoryGroup.display_name,
+                DirectoryGroup.external_id,
+            ).where(DirectoryGroup.source_id == source_id)
+        )
+    }
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for group in groups:
+        if group.id in seen:
+            continue
+        seen.add(group.id)
+        values = _group_values(group)
+        old = existing.get(group.id)
+        if old is None:
+            common = {"org_id": org_id, "source_id": source_id, "ext_id": group.id}
+            new_rows.append({**common, **values, "version": 1, "created_at": now})
+            new_rows[-1]["updated_at"] = now
+        elif (old.display_name, old.external_id) != (group.display_name, group.external_id):
+            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
+    gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
+    if new_rows:
+        session.execute(insert(DirectoryGroup), new_rows)
+    if changed:
+        session.execute(update(DirectoryGroup), changed)
+    ids = {
+        ext_id: group_id
+        for ext_id, group_id in session.execute(
+            select(DirectoryGroup.ext_id, DirectoryGroup.id).where(
+                DirectoryGroup.source_id == source_id
+            )
+        )
+    }
+    return (len(new_rows), len(changed), gone), ids
+
+
+def _replace_memberships(
+    session: Session, source_id: int, directory: Directory, group_ids: dict[str, int]
+) -> tuple[int, int]:
+    group_ext_ids = {g.id for g in directory.groups}
+    wanted: set[tuple[int, str, str]] = set()
+    for group in directory.groups:
+        for m in group.members:
+            kind = m.type if m.type in ("User", "Group") else None
+            kind = kind or ("Group" if m.value in group_ext_ids else "User")
+            wanted.add((group_ids[group.id], kind, m.value))
+    groups = select(DirectoryGroup.id).where(DirectoryGroup.source_id == source_id)
+    have = set(
+        session.execute(
+            select(
+                DirectoryMembership.group_id,
+                DirectoryMembership.member_type,
+                DirectoryMembership.member_value,
+            ).where(DirectoryMembership.group_id.in_(groups))
+        )
+    )
+    added = sorted(wanted - have)
+    removed = sorted(have - wanted)
+    if added:
+        session.execute(
+            insert(DirectoryMembership),
+            [{"group_id": g, "member_type": t, "member_value": v} for g, t, v in added],
+        )
+    if removed:
+        table = DirectoryMembership.metadata.tables["directory_memberships"]
+        session.connection().execute(
+            table.delete().where(
+                table.c.group_id == bindparam("g"),
+                table.c.member_type == bindparam("t"),
+                table.c.member_value == bindparam("v"),
+            ),
+            [{"g": g, "t": t, "v": v} for g, t, v in removed],
+        )
+    return len(added), len(removed)
+
+
+def load_directory(session: Session, org_id: int) -> Directory:
+    """Every source of the org merged into one ``Directory`` (sorted by id, so stable).
+
+    Ids are the sources' own; when two sources use one id, the older source wins.
+    """
+    users: dict[str, DirUser] = {}
+    for row in session.execute(
+        select(DirectoryUser)
+        .where(DirectoryUser.org_id == org_id)
+        .order_by(DirectoryUser.source_id, DirectoryUser.ext_id)
+    ).scalars():
+        users.setdefault(
+            row.ext_id,
+            DirUser(
+                id=row.ext_id,
+                user_name=row.user_name,
+                emails=tuple(row.emails or ()),
+                external_id=row.external_id,
+                active=row.active,
+                display_name=row.display_name,
+                roles=tuple(row.roles or ()),
+            ),
+        )
+    members: dict[int, list[GroupMember]] = {}
+    for group_id, kind, value in session.execute(
+        select(
+            DirectoryMembership.group_id,
+            DirectoryMembership.member_type,
+            DirectoryMembership.member_value,
+        )
+        .join(DirectoryGroup, DirectoryGroup.id == DirectoryMembership.group_id)
+        .where(DirectoryGroup.org_id == org_id)
+        .order_by(DirectoryMembership.member_type.desc(), DirectoryMembership.member_value)
+    ):
+        members.setdefault(group_id, []).append(GroupMember(value, kind))
+    groups: dict[str, DirGroup] = {}
+    for g in session.execute(
+        select(DirectoryGroup.id, DirectoryGroup.ext_id, DirectoryGroup.display_name)
+        .add_columns(DirectoryGroup.external_id)
+        .where(DirectoryGroup.org_id == org_id)
+        .order_by(DirectoryGroup.source_id, DirectoryGroup.ext_id)
+    ):
+        groups.setdefault(
+            g.ext_id,
+            DirGroup(g.ext_id, g.display_name, g.external_id, tuple(members.get(g.id, ()))),
+        )
+    return Directory(
+        users=tuple(users[k] for k in sorted(users)),
+        groups=tuple(groups[k] for k in sorted(groups)),
+    )

@@ -1,0 +1,175 @@
+"""Organisations, their workspaces and manual members.
+
+An org carries a role model preset, a commercial plan and a credit pool; creating a
+workspace checks the preset's plan limits and the credits (``LimitError`` says which).
+Manual members (origin ``manual``) are added here and left alone by reconciliation
+unless the mapping's policy says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mappings.directory import normalise_email
+from mappings.errors import InputError
+from mappings.presets import load_role_model
+from mappings.rolemodel import RoleModel
+from sync.errors import Conflict, LimitError, NotFound
+from sync.models import Member, Organisation, Workspace, WorkspaceRole, utcnow
+
+__all__ = [
+    "add_member",
+    "create_org",
+    "create_workspace",
+    "get_org",
+    "list_orgs",
+    "role_model_for",
+    "role_model_of",
+]
+
+
+def role_model_for(name: str) -> RoleModel:
+    """The role model preset called ``name`` (``RoleModelError`` if there is none)."""
+    return load_role_model(name)
+
+
+def role_model_of(session: Session, org_id: int) -> RoleModel:
+    """The role model of an org."""
+    return role_model_for(get_org(session, org_id).role_model)
+
+
+def get_org(session: Session, org: int | str) -> Organisation:
+    """An org by id or by name; ``NotFound`` otherwise."""
+    if isinstance(org, int):
+        found = session.get(Organisation, org)
+    else:
+        found = session.scalar(select(Organisation).where(Organisation.name == org))
+    if found is None:
+        raise NotFound(f"no organisation {org!r}")
+    return found
+
+
+def list_orgs(session: Session) -> Sequence[Organisation]:
+    """Every org, by name."""
+    return session.scalars(select(Organisation).order_by(Organisation.name)).all()
+
+
+def create_org(
+    session: Session,
+    name: str,
+    role_model: str,
+    *,
+    plan: str | None = None,
+    credits: int | None = None,
+) -> Organisation:
+    """Create an org on a role model preset; ``plan`` must be one the preset knows."""
+    name = name.strip()
+    if not name:
+        raise InputError("an organisation needs a name", "name")
+    model = role_model_for(role_model)
+    if model.plans:
+        plan = plan or ("enterprise" if "enterprise" in model.plans else next(iter(model.plans)))
+        if plan not in model.plans:
+            raise InputError(f"must be one of {', '.join(model.plans)}", "plan")
+    plan = plan or "enterprise"
+    if credits is not None and credits < 0:
+        raise InputError("must be a non-negative integer", "credits")
+    if session.scalar(select(Organisation.id).where(Organisation.name == name)) is not None:
+        raise Conflict(f"an organisation named {name!r} already exists")
+    org = Organisation(name=name, role_model=model.name, plan=plan, credits=credits)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def create_workspace(session: Session, org_id: int, name: str, credits: int = 0) -> Workspace:
+    """Create a workspace within the org's plan limit and credit pool."""
+    org = get_org(session, org_id)
+    model = role_model_for(org.role_model)
+    name = name.strip()
+    if not name:
+        raise InputError("a workspace needs a name", "name")
+    if credits < 0:
+        raise InputError("must be a non-negative integer", "credits")
+    if credits and not model.workspace_credits:
+        raise InputError(f"workspaces of {model.name} carry no credits", "credits")
+    count, used = session.execute(
+        select(func.count(Workspace.id), func.coalesce(func.sum(Workspace.credits), 0)).where(
+            Workspace.org_id == org_id
+        )
+    ).one()
+    if session.scalar(
+        select(Workspace.id).where(Workspace.org_id == org_id, Workspace.name == name)
+    ):
+        raise Conflict(f"workspace {name!r} already exists in {org.name}")
+    limit = model.plans.get(org.plan) if model.plans else None
+    if limit is not None and count >= limit:
+        raise LimitError(
+            f"the {org.plan} plan allows {limit} workspace{'s' if limit != 1 else ''}; "
+            f"{org.name} has {count}"
+        )
+    if model.workspace_credits and org.credits is not None and used + credits > org.credits:
+        raise LimitError(
+            f"{credits} credits would exceed {org.name}'s pool: {used} of {org.credits} in use"
+        )
+    workspace = Workspace(org_id=org_id, name=name, credits=credits)
+    session.add(workspace)
+    session.flush()
+    return workspace
+
+
+def add_member(
+    session: Session,
+    org_id: int,
+    email: str,
+    org_role: str,
+    *,
+    workspaces: Mapping[str, Sequence[str]] | None = None,
+    status: str = "joined",
+    now: datetime | None = None,
+) -> Member:
+    """Add a manual member (origin ``manual``) with an org role and workspace roles."""
+    org = get_org(session, org_id)
+    model = role_model_for(org.role_model)
+    key = normalise_email(email)
+    if "@" not in key:
+        raise InputError(f"{email!r} is not an email address", "email")
+    if org_role not in model.org_roles:
+        raise InputError(f"must be one of {', '.join(model.org_roles)}", "org_role")
+    if status not in ("invited", "joined"):
+        raise InputError("must be invited or joined", "status")
+    existing = select(Member.id).where(Member.org_id == org_id, Member.email == key)
+    if session.scalar(existing) is not None:
+        raise Conflict(f"{key} is already a member of {org.name}")
+    names = dict(
+        session.execute(
+            select(Workspace.name, Workspace.id).where(Workspace.org_id == org_id)
+        ).all()
+    )
+    rows: list[tuple[int, str]] = []
+    for ws, roles in (workspaces or {}).items():
+        if ws not in names:
+            raise NotFound(f"no workspace {ws!r} in {org.name}")
+        for role in roles:
+            if role not in model.workspace_roles:
+                raise InputError(f"must be one of {', '.join(model.workspace_roles)}", ws)
+            rows.append((names[ws], role))
+    now = now or utcnow()
+    member = Member(
+        org_id=org_id,
+        email=key,
+        org_role=org_role,
+        status=status,
+        origin="manual",
+        invited_at=now if status == "invited" else None,
+        joined_at=now if status == "joined" else None,
+    )
+    session.add(member)
+    session.flush()
+    session.add_all(WorkspaceRole(member_id=member.id, workspace_id=w, role=r) for w, r in rows)
+    session.flush()
+    return member

@@ -1,0 +1,171 @@
+"""Saved plans: make and store one, approve it (bound to its fingerprint), and apply
+exactly that plan, by id or from a file, only while its fingerprint still matches the
+current inputs ("stale plan" otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.operations import Plan
+from mappings.plan import make_plan
+from sync.db import write_session
+from sync.errors import NotFound, PlanError, StalePlan
+from sync.models import SavedPlan, utcnow
+from sync.platform import ApplyResult, apply_plan
+from sync.reconcile import Inputs, gather, locked, reconcile, save_plan
+
+__all__ = ["apply_saved", "approve_plan", "create_plan", "get_plan", "list_plans"]
+
+
+def create_plan(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    *,
+    trigger: str,
+    users: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> SavedPlan:
+    """Plan the org from its current inputs and store the plan (``held`` if it must wait)."""
+    result = reconcile(session_factory, org_id, dry_run=True, users=users, trigger=trigger, now=now)
+    plan = result.plan
+    status = "held" if plan.held is not None and plan.held.why != "review" else "pending"
+    with write_session(session_factory) as session:
+        version = gather(session, org_id).mapping_version
+        return save_plan(
+            session,
+            org_id,
+            plan,
+            status=status,
+            trigger=trigger,
+            mapping_version=version,
+            users=users,
+        )
+
+
+def get_plan(session: Session, org_id: int, plan_id: int) -> SavedPlan:
+    """A saved plan of the org; ``NotFound`` otherwise."""
+    row = session.get(SavedPlan, plan_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound(f"no plan {plan_id} in this organisation")
+    return row
+
+
+def list_plans(session: Session, org_id: int, status: str | None = None) -> Sequence[SavedPlan]:
+    """The org's saved plans, newest first, optionally of one status."""
+    query = select(SavedPlan).where(SavedPlan.org_id == org_id)
+    if status is not None:
+        query = query.where(SavedPlan.status == status)
+    return session.scalars(query.order_by(SavedPlan.id.desc())).all()
+
+
+def approve_plan(
+    session: Session,
+    org_id: int,
+    plan_id: int,
+    *,
+    approver: str,
+    fingerprint: str | None = None,
+    now: datetime | None = None,
+) -> SavedPlan:
+    """Approve a waiting plan; the approval holds for that plan's fingerprint only."""
+    row = get_plan(session, org_id, plan_id)
+    if fingerprint is not None and fingerprint != row.fingerprint:
+        raise PlanError(f"plan {plan_id} has fingerprint {row.fingerprint}, not {fingerprint}")
+    if row.status not in ("pending", "held"):
+        raise PlanError(f"plan {plan_id} is {row.status}; only pending or held plans need approval")
+    row.status, row.approved_by, row.approved_at = "approved", approver, now or utcnow()
+    session.flush()
+    return row
+
+
+def apply_saved(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    plan: int | Plan,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> tuple[int, ApplyResult]:
+    """Apply a saved plan (by id) or a plan file's plan exactly as it is, if its
+    fingerprint matches the current inputs and it needs no approval or has one."""
+    now = now or utcnow()
+    try:
+        return _apply(session_factory, org_id, plan, actor, now)
+    except StalePlan:
+        if isinstance(plan, int):
+            with write_session(session_factory) as session:
+                row = get_plan(session, org_id, plan)
+                if row.status in ("pending", "held", "approved"):
+                    row.status = "stale"
+        raise
+
+
+def _apply(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    plan: int | Plan,
+    actor: str,
+    now: datetime,
+) -> tuple[int, ApplyResult]:
+    with locked(session_factory, org_id) as session:
+        row, body = _resolve(session, org_id, plan)
+        inputs = gather(session, org_id)
+        if body.fingerprint != inputs.fingerprint:
+            raise StalePlan(
+                f"stale plan: the directory, members or mapping changed since "
+                f"{_name(row)} was made; make a new plan"
+            )
+        if row is None:
+            body = _checked_file(body, inputs, now)
+            row = save_plan(
+                session,
+                org_id,
+                body,
+                status="pending",
+                trigger=actor,
+                mapping_version=inputs.mapping_version,
+            )
+        if row.status == "applied":
+            raise PlanError(f"plan {row.id} was already applied")
+        if body.held is not None and row.status != "approved":
+            raise PlanError(
+                f"plan {row.id} is held ({body.held.why}: {body.held.detail}); approve it first"
+            )
+        result = apply_plan(session, org_id, body, actor=actor, plan_id=row.id, now=now)
+        row.status, row.applied_at = "applied", now
+        return row.id, result
+
+
+def _name(row: SavedPlan | None) -> str:
+    return f"plan {row.id}" if row is not None else "the plan file"
+
+
+def _resolve(session: Session, org_id: int, plan: int | Plan) -> tuple[SavedPlan | None, Plan]:
+    if isinstance(plan, int):
+        row = get_plan(session, org_id, plan)
+        return row, Plan.from_dict(row.body)
+    # a plan file: use the stored plan with this fingerprint and these operations, if any
+    for row in session.scalars(
+        select(SavedPlan)
+        .where(SavedPlan.org_id == org_id, SavedPlan.fingerprint == plan.fingerprint)
+        .order_by(SavedPlan.id.desc())
+    ):
+        if row.body["operations"] == plan.to_dict()["operations"]:
+            return row, Plan.from_dict(row.body)  # what was stored, not what the file says
+    return None, plan
+
+
+def _checked_file(plan: Plan, inputs: Inputs, now: datetime) -> Plan:
+    """A plan file rolebridge never stored is applied only if it is exactly what the
+    current inputs give (so an edited file cannot add operations or drop a hold)."""
+    fresh = make_plan(inputs.directory, inputs.state, inputs.mapping, inputs.role_model, now=now)
+    if fresh.to_dict()["operations"] != plan.to_dict()["operations"]:
+        raise PlanError(
+            "the plan file's operations are not what the current inputs give "
+            "(edited, or made for some users only); make a new plan"
+        )
+    return fresh

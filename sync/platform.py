@@ -1,0 +1,377 @@
+"""The platform store: an org's actual state, and carrying out a plan on it.
+
+``apply_plan`` runs inside the caller's transaction: one bulk statement per kind of
+operation (in the plan's order), an audit entry per operation and an outbox message per
+notified invite or resend, so a failure anywhere leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, Table, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from mappings.operations import OP_KINDS, Operation, Plan
+from mappings.state import Member as StateMember
+from mappings.state import Organisation as StateOrganisation
+from mappings.state import PlatformState
+from mappings.state import Workspace as StateWorkspace
+from sync.errors import PlanError
+from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
+from sync.orgs import get_org
+from sync.outbox import invite_message
+
+__all__ = ["ApplyResult", "apply_plan", "load_state"]
+
+_CHUNK = 2000
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def load_state(session: Session, org_id: int) -> PlatformState:
+    """The org's actual state: its workspaces and members with their workspace roles."""
+    org = get_org(session, org_id)
+    workspaces = session.execute(
+        select(Workspace.id, Workspace.name, Workspace.credits)
+        .where(Workspace.org_id == org_id)
+        .order_by(Workspace.name)
+    ).all()
+    ws_names = {w.id: w.name for w in workspaces}
+    roles: dict[int, dict[str, list[str]]] = {}
+    for member_id, ws_id, role in session.execute(
+        select(WorkspaceRole.member_id, WorkspaceRole.workspace_id, WorkspaceRole.role)
+        .join(Member, Member.id == WorkspaceRole.member_id)
+        .where(Member.org_id == org_id)
+    ):
+        roles.setdefault(member_id, {}).setdefault(ws_names[ws_id], []).append(role)
+    members = tuple(
+        StateMember(
+            email=m.email,
+            org_role=m.org_role,
+            status=m.status,
+            origin=m.origin,
+            idp_id=m.idp_id,
+            invited_at=m.invited_at,
+            workspaces={ws: tuple(sorted(r)) for ws, r in sorted(roles.get(m.id, {}).items())},
+        )
+        for m in session.execute(
+            select(
+                Member.id,
+                Member.email,
+                Member.org_role,
+                Member.status,
+                Member.origin,
+                Member.idp_id,
+                Member.invited_at,
+            )
+            .where(Member.org_id == org_id)
+            .order_by(Member.email)
+        )
+    )
+    return PlatformState(
+        organisation=StateOrganisation(name=org.name, plan=org.plan, credits=org.credits),
+        workspaces=tuple(StateWorkspace(name=w.name, credits=w.credits) for w in workspaces),
+        members=members,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What an apply did: operations by kind and outbox messages written."""
+
+    applied: int
+    messages: int
+    summary: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Context:
+    session: Session
+    org_id: int
+    org_name: str
+    now: datetime
+    members: dict[str, int]  # email -> member id
+    statuses: dict[str, str]
+    workspaces: dict[str, int]  # name -> workspace id
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def member(self, op: Operation) -> int:
+        try:
+            return self.members[op.user]
+        except KeyError:
+            raise PlanError(f"{op.op} {op.user}: no such member") from None
+
+    def workspace(self, op: Operation) -> int:
+        try:
+            return self.workspaces[op.workspace or ""]
+        except KeyError:
+            raise PlanError(f"{op.op} {op.user}: no workspace {op.workspace!r}") from None
+
+
+def apply_plan(
+    session: Session,
+    org_id: int,
+    plan: Plan,
+    *,
+    actor: str,
+    plan_id: int | None = None,
+    now: datetime | None = None,
+) -> ApplyResult:
+    """Carry out ``plan`` on the org in the caller's transaction; ``PlanError`` names the
+    first operation that does not fit the current state (and nothing is kept)."""
+    org = get_org(session, org_id)
+    ctx = _Context(
+        session=session,
+        org_id=org_id,
+        org_name=org.name,
+        now=now or utcnow(),
+        members={},
+        statuses={},
+        workspaces={},
+    )
+    for m in session.execute(
+        select(Member.id, Member.email, Member.status).where(Member.org_id == org_id)
+    ):
+        ctx.members[m.email] = m.id
+        ctx.statuses[m.email] = m.status
+    ctx.workspaces = _workspace_ids(session, org_id)
+    by_kind: dict[str, list[Operation]] = {}
+    for op in plan.operations:
+        by_kind.setdefault(op.op, []).append(op)
+    for kind in OP_KINDS:
+        if kind in by_kind:
+            _HANDLERS[kind](ctx, by_kind[kind])
+    if ctx.messages:
+        session.execute(insert(_table("outbox")), ctx.messages)
+    if plan.operations:
+        session.execute(
+            insert(AuditEntry), [_audit(ctx, op, actor, plan_id) for op in plan.operations]
+        )
+    summary = Counter(op.op for op in plan.operations)
+    return ApplyResult(len(plan.operations), len(ctx.messages), dict(sorted(summary.items())))
+
+
+def _audit(ctx: _Context, op: Operation, actor: str, plan_id: int | None) -> dict[str, Any]:
+    return {
+        "org_id": ctx.org_id,
+        "at": ctx.now,
+        "actor": actor,
+        "op": op.op,
+        "user": op.user,
+        "workspace": op.workspace,
+        "detail": op.to_dict(),
+        "plan_id": plan_id,
+    }
+
+
+def _workspace_ids(session: Session, org_id: int) -> dict[str, int]:
+    rows = session.execute(select(Workspace.name, Workspace.id).where(Workspace.org_id == org_id))
+    return {name: ws_id for name, ws_id in rows}
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _create_workspaces(ctx: _Context, ops: list[Operation]) -> None:
+    for op in ops:
+        if op.workspace in ctx.workspaces or not op.workspace:
+            raise PlanError(f"create_workspace {op.workspace!r}: it already exists")
+    rows = [
+        {
+            "org_id": ctx.org_id,
+            "name": op.workspace,
+            "credits": op.credits or 0,
+            "created_at": ctx.now,
+        }
+        for op in ops
+    ]
+    ctx.session.execute(insert(Workspace), rows)
+    ctx.workspaces = _workspace_ids(ctx.session, ctx.org_id)
+
+
+def _rename(ctx: _Context, ops: list[Operation]) -> None:
+    params = []
+    for op in ops:
+        old, new = str(op.from_), str(op.to)
+        member_id = ctx.members.get(old)
+        if member_id is None:
+            raise PlanError(f"rename_member {old}: no such member")
+        if new in ctx.members:
+            raise PlanError(f"rename_member {old} -> {new}: {new} is already a member")
+        del ctx.members[old]
+        ctx.members[new] = member_id
+        ctx.statuses[new] = ctx.statuses.pop(old)
+        params.append({"mid": member_id, "email": new, "idp": op.idp_id, "now": ctx.now})
+    members = _table("members")
+    ctx.session.execute(
+        update(members)
+        .where(members.c.id == bindparam("mid"))
+        .values(
+            email=bindparam("email"),
+            idp_id=func.coalesce(bindparam("idp", type_=String(255)), members.c.idp_id),
+            updated_at=bindparam("now"),
+        ),
+        params,
+    )
+
+
+def _invite(ctx: _Context, ops: list[Operation]) -> None:
+    rows = []
+    for op in ops:
+        if op.user in ctx.members:
+            raise PlanError(f"invite {op.user}: already a member")
+        if not op.org_role:
+            raise PlanError(f"invite {op.user}: no org role")
+        rows.append(
+            {
+                "org_id": ctx.org_id,
+                "email": op.user,
+                "org_role": op.org_role,
+                "status": "invited",
+                "origin": "idp",
+                "idp_id": op.idp_id,
+                "invited_at": ctx.now,
+                "updated_at": ctx.now,
+            }
+        )
+        ctx.statuses[op.user] = "invited"
+        if op.notify:
+            ctx.messages.append(
+                invite_message(ctx.org_id, ctx.org_name, op.user, "welcome", ctx.now)
+            )
+    ctx.session.execute(insert(Member), rows)
+    emails = [op.user for op in ops]
+    for chunk in _chunks(emails):
+        for member_id, email in ctx.session.execute(
+            select(Member.id, Member.email).where(
+                Member.org_id == ctx.org_id, Member.email.in_(chunk)
+            )
+        ):
+            ctx.members[email] = member_id
+
+
+def _resend(ctx: _Context, ops: list[Operation]) -> None:
+    ids = []
+    for op in ops:
+        if ctx.statuses.get(op.user) != "invited":
+            raise PlanError(f"resend_invite {op.user}: not a pending invite")
+        ids.append(ctx.member(op))
+        ctx.messages.append(
+            invite_message(ctx.org_id, ctx.org_name, op.user, "invite_resend", ctx.now)
+        )
+    # a reminder renews the invite: its age (for the next reminder and expiry) starts again
+    _update_members(ctx, ids, invited_at=ctx.now, invite_sent_at=ctx.now)
+
+
+def _update_members(ctx: _Context, ids: Sequence[int], **values: Any) -> None:
+    for chunk in _chunks(ids):
+        ctx.session.execute(
+            update(Member)
+            .where(Member.id.in_(chunk))
+            .values(updated_at=ctx.now, **values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _reactivate(ctx: _Context, ops: list[Operation]) -> None:
+    ids = [ctx.member(op) for op in ops]
+    status = case((Member.joined_at.is_(None), "invited"), else_="joined")
+    _update_members(ctx, ids, status=status)
+
+
+def _suspend(ctx: _Context, ops: list[Operation]) -> None:
+    _update_members(ctx, [ctx.member(op) for op in ops], status="suspended")
+
+
+def _set_org_role(ctx: _Context, ops: list[Operation]) -> None:
+    params = [{"mid": ctx.member(op), "role": str(op.to), "now": ctx.now} for op in ops]
+    members = _table("members")
+    ctx.session.execute(
+        update(members)
+        .where(members.c.id == bindparam("mid"))
+        .values(org_role=bindparam("role"), updated_at=bindparam("now")),
+        params,
+    )
+
+
+def _delete_workspace_roles(ctx: _Context, pairs: list[dict[str, int]]) -> None:
+    if not pairs:
+        return
+    roles = _table("workspace_roles")
+    ctx.session.execute(
+        delete(roles).where(
+            and_(roles.c.member_id == bindparam("mid"), roles.c.workspace_id == bindparam("wid"))
+        ),
+        pairs,
+    )
+
+
+def _insert_workspace_roles(ctx: _Context, ops: list[Operation], field_name: str) -> None:
+    rows = [
+        {"member_id": ctx.member(op), "workspace_id": ctx.workspace(op), "role": role}
+        for op in ops
+        for role in sorted(set(_roles(getattr(op, field_name))))
+    ]
+    if rows:
+        ctx.session.execute(insert(WorkspaceRole), rows)
+
+
+def _roles(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
+def _add_to_workspace(ctx: _Context, ops: list[Operation]) -> None:
+    _insert_workspace_roles(ctx, ops, "roles")
+
+
+def _set_workspace_roles(ctx: _Context, ops: list[Operation]) -> None:
+    _delete_workspace_roles(ctx, [{"mid": ctx.member(op), "wid": ctx.workspace(op)} for op in ops])
+    _insert_workspace_roles(ctx, ops, "to")
+
+
+def _remove_from_workspace(ctx: _Context, ops: list[Operation]) -> None:
+    _delete_workspace_roles(ctx, [{"mid": ctx.member(op), "wid": ctx.workspace(op)} for op in ops])
+
+
+def _remove_members(ctx: _Context, ops: list[Operation]) -> None:
+    ids = [ctx.member(op) for op in ops]
+    for op in ops:
+        ctx.members.pop(op.user, None)
+    for chunk in _chunks(ids):  # workspace roles go with the member (ON DELETE CASCADE)
+        ctx.session.execute(
+            delete(Member).where(Member.id.in_(chunk)).execution_options(synchronize_session=False)
+        )
+
+
+def _revoke(ctx: _Context, ops: list[Operation]) -> None:
+    for op in ops:
+        if ctx.statuses.get(op.user) != "invited":
+            raise PlanError(f"revoke_invite {op.user}: not a pending invite")
+    _remove_members(ctx, ops)
+
+
+_HANDLERS: dict[str, Callable[[_Context, list[Operation]], None]] = {
+    "create_workspace": _create_workspaces,
+    "rename_member": _rename,
+    "invite": _invite,
+    "resend_invite": _resend,
+    "reactivate": _reactivate,
+    "set_org_role": _set_org_role,
+    "add_to_workspace": _add_to_workspace,
+    "set_workspace_roles": _set_workspace_roles,
+    "remove_from_workspace": _remove_from_workspace,
+    "suspend": _suspend,
+    "revoke_invite": _revoke,
+    "remove_from_org": _remove_members,
+}

@@ -1,0 +1,245 @@
+"""Reconcile one org: gather the mirror, the platform state and the current mapping, let
+the core decide, then act in one transaction.
+
+One reconcile per org runs at a time: on PostgreSQL a transaction-level advisory lock
+keyed by the org, on SQLite the database write lock taken up front (``BEGIN IMMEDIATE``).
+A second caller waits and then plans from what the first one left, so it never repeats
+an invite. A plan that is held (over ``max_removals``) or under ``apply: review`` is
+stored and waits for an approval bound to its fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.directory import Directory
+from mappings.fingerprint import fingerprint
+from mappings.mapping import RoleMapping
+from mappings.operations import Plan
+from mappings.plan import make_plan
+from mappings.rolemodel import RoleModel
+from mappings.state import PlatformState
+from sync.db import write_session
+from sync.mappingstore import current_mapping
+from sync.mirror import load_directory
+from sync.models import SavedPlan, SyncRun, utcnow
+from sync.orgs import get_org, role_model_for
+from sync.platform import ApplyResult, apply_plan, load_state
+
+__all__ = ["Inputs", "ReconcileResult", "gather", "locked", "reconcile", "save_plan"]
+
+_LOCK_CLASS = 0x52420001  # "RB" + 1: the advisory lock space of org reconciles
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Everything the core needs about one org, read in one transaction."""
+
+    directory: Directory
+    state: PlatformState
+    mapping: RoleMapping
+    mapping_version: int
+    role_model: RoleModel
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint a plan made from these inputs carries."""
+        return fingerprint(self.directory, self.state, self.mapping, self.role_model)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    """What a reconcile did. ``status``: ``planned`` (dry run), ``empty``, ``applied``,
+    ``held`` (waits for approval) or ``pending`` (``apply: review``)."""
+
+    status: str
+    plan: Plan
+    plan_id: int | None = None
+    run_id: int | None = None
+    applied: ApplyResult | None = None
+
+
+@contextmanager
+def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session]:
+    """A transaction holding the org's reconcile lock until it commits or rolls back."""
+    with write_session(session_factory) as session:
+        if session.connection().dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:cls, :org)"),
+                {"cls": _LOCK_CLASS, "org": org_id},
+            )
+        yield session
+
+
+def gather(session: Session, org_id: int) -> Inputs:
+    """Read the org's directory, state, current mapping and role model."""
+    org = get_org(session, org_id)
+    current = current_mapping(session, org_id)
+    return Inputs(
+        directory=load_directory(session, org_id),
+        state=load_state(session, org_id),
+        mapping=current.mapping,
+        mapping_version=current.version,
+        role_model=role_model_for(org.role_model),
+    )
+
+
+def save_plan(
+    session: Session,
+    org_id: int,
+    plan: Plan,
+    *,
+    status: str,
+    trigger: str,
+    mapping_version: int | None = None,
+    users: Collection[str] | None = None,
+) -> SavedPlan:
+    """Store a plan; a waiting plan with the same fingerprint is reused, not duplicated."""
+    if status in ("pending", "held"):
+        existing = session.scalar(
+            select(SavedPlan).where(
+                SavedPlan.org_id == org_id,
+                SavedPlan.fingerprint == plan.fingerprint,
+                SavedPlan.status.in_(("pending", "held", "approved")),
+            )
+        )
+        if existing is not None and existing.body == plan.to_dict():
+            return existing
+    row = SavedPlan(
+        org_id=org_id,
+        fingerprint=plan.fingerprint,
+        status=status,
+        body=plan.to_dict(),
+        trigger=trigger,
+        mapping_version=mapping_version,
+        users=sorted(users) if users is not None else None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def reconcile(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    *,
+    dry_run: bool,
+    users: Collection[str] | None = None,
+    trigger: str,
+    now: datetime | None = None,
+    complete: bool = True,
+) -> ReconcileResult:
+    """Plan the org (only ``users``, by email or IdP id, when given) and, unless
+    ``dry_run``, apply it or store it for approval, all in one transaction.
+
+    ``complete=False`` says a snapshot may be partial: the plan then removes no one.
+    """
+    now = now or utcnow()
+    if dry_run:
+        with session_factory() as session:
+            inputs = gather(session, org_id)
+        plan = _plan(inputs, now, users, complete)
+        return ReconcileResult("planned", plan)
+    try:
+        return _reconcile(session_factory, org_id, users, trigger, now, complete)
+    except Exception as exc:
+        # the work was rolled back; the run history still says it failed, and why
+        with session_factory.begin() as session:
+            session.add(
+                SyncRun(
+                    org_id=org_id,
+                    trigger=trigger,
+                    started_at=now,
+                    finished_at=utcnow(),
+                    outcome="error",
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                )
+            )
+        raise
+
+
+def _reconcile(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    users: Collection[str] | None,
+    trigger: str,
+    now: datetime,
+    complete: bool,
+) -> ReconcileResult:
+    with locked(session_factory, org_id) as session:
+        inputs = gather(session, org_id)
+        plan = _plan(inputs, now, users, complete)
+        run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
+        session.add(run)
+        result = _act(session, org_id, plan, inputs, trigger, users, now)
+        run.finished_at = utcnow()
+        run.outcome = result.status
+        run.plan_id = result.plan_id
+        run.counts = dict(plan.summary)
+        session.flush()
+        return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+
+
+def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete: bool) -> Plan:
+    return make_plan(
+        inputs.directory,
+        inputs.state,
+        inputs.mapping,
+        inputs.role_model,
+        now=now,
+        users=users,
+        complete=complete,
+    )
+
+
+def _act(
+    session: Session,
+    org_id: int,
+    plan: Plan,
+    inputs: Inputs,
+    trigger: str,
+    users: Collection[str] | None,
+    now: datetime,
+) -> ReconcileResult:
+    if plan.is_empty:
+        return ReconcileResult("empty", plan)
+    if plan.held is not None:
+        approved = session.scalar(
+            select(SavedPlan).where(
+                SavedPlan.org_id == org_id,
+                SavedPlan.fingerprint == plan.fingerprint,
+                SavedPlan.status == "approved",
+            )
+        )
+        if approved is None or approved.body["operations"] != plan.to_dict()["operations"]:
+            status = "pending" if plan.held.why == "review" else "held"
+            saved = save_plan(
+                session,
+                org_id,
+                plan,
+                status=status,
+                trigger=trigger,
+                mapping_version=inputs.mapping_version,
+                users=users,
+            )
+            return ReconcileResult(status, plan, saved.id)
+        saved = approved
+    else:
+        saved = save_plan(
+            session,
+            org_id,
+            plan,
+            status="applied",
+            trigger=trigger,
+            mapping_version=inputs.mapping_version,
+            users=users,
+        )
+    applied = apply_plan(session, org_id, plan, actor=trigger, plan_id=saved.id, now=now)
+    saved.status, saved.applied_at = "applied", now
+    return ReconcileResult("applied", plan, saved.id, applied=applied)

@@ -1,0 +1,132 @@
+"""Fixtures of the admin API and admin page tests: an app on the test database, seeded
+orgs and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.directory import Directory, GroupMember
+from mappings.directory import DirectoryGroup as DirGroup
+from mappings.directory import DirectoryUser as DirUser
+from scim_server.api.context import SESSION_FACTORY_KEY
+from scim_server.app import create_app
+from sync import mirror
+from sync.apikeys import create_api_key
+from sync.mappingstore import save_mapping
+from sync.models import Member, Organisation, Workspace, WorkspaceRole
+from sync.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    """An org made for a test and the keys made for it (role -> key)."""
+
+    id: int
+    name: str
+    keys: Mapping[str, str]
+
+    def auth(self, role: str) -> dict[str, str]:
+        """Headers authenticating as the key of ``role``."""
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+@pytest.fixture
+def app(session_factory: sessionmaker[Session], tmp_path: Path) -> Iterator[Flask]:
+    """The rolebridge app on the test database."""
+    url = str(session_factory.kw["bind"].url.render_as_string(hide_password=False))
+    app = create_app(Settings(database_url=url, instance_path=tmp_path, secret_key="test-secret"))
+    app.config["TESTING"] = True
+    app.extensions[SESSION_FACTORY_KEY] = session_factory
+    yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+MemberSpec = tuple[str, str, str, str, dict[str, list[str]]]  # email, role, status, origin, ws
+
+
+@pytest.fixture
+def seed(session_factory: sessionmaker[Session]) -> Callable[..., Seeded]:
+    """Make an org with workspaces, members and one key per role given."""
+
+    def _seed(
+        name: str,
+        role_model: str,
+        key_roles: Sequence[str],
+        members: Sequence[MemberSpec] = (),
+        workspaces: Mapping[str, int] | None = None,
+        plan: str = "enterprise",
+        credits: int | None = None,
+    ) -> Seeded:
+        with session_factory.begin() as s:
+            org = Organisation(name=name, role_model=role_model, plan=plan, credits=credits)
+            s.add(org)
+            s.flush()
+            ws_ids = {}
+            for ws, ws_credits in (workspaces or {}).items():
+                row = Workspace(org_id=org.id, name=ws, credits=ws_credits)
+                s.add(row)
+                s.flush()
+                ws_ids[ws] = row.id
+            for email, role, status, origin, ws_roles in members:
+                m = Member(org_id=org.id, email=email, org_role=role, status=status, origin=origin)
+                s.add(m)
+                s.flush()
+                for ws, roles in ws_roles.items():
+                    s.add_all(
+                        WorkspaceRole(member_id=m.id, workspace_id=ws_ids[ws], role=r)
+                        for r in roles
+                    )
+            keys = {r: create_api_key(s, org.id, r, [r], name=f"{r} key")[1] for r in key_roles}
+            return Seeded(org.id, name, keys)
+
+    return _seed
+
+
+def directory_of(people: Mapping[str, Sequence[str]]) -> Directory:
+    """A directory: email -> the groups the person is in (ids are the emails)."""
+    names = sorted({g for groups in people.values() for g in groups})
+    users = tuple(DirUser(id=e, user_name=e, emails=(e,)) for e in sorted(people))
+    groups = tuple(
+        DirGroup(
+            id=f"g-{n}",
+            display_name=n,
+            members=tuple(GroupMember(e, "User") for e in sorted(people) if n in people[e]),
+        )
+        for n in names
+    )
+    return Directory(users=users, groups=groups)
+
+
+@pytest.fixture
+def put_directory(session_factory: sessionmaker[Session]) -> Callable[[int, Directory], None]:
+    """Replace an org's directory (an okta source snapshot)."""
+
+    def _put(org_id: int, directory: Directory) -> None:
+        with session_factory.begin() as s:
+            source = mirror.ensure_source(s, org_id, "okta", "okta")
+            mirror.replace_snapshot(s, org_id, source.id, directory)
+
+    return _put
+
+
+@pytest.fixture
+def save_version(session_factory: sessionmaker[Session]) -> Callable[[int, str], int]:
+    """Save a mapping version for an org directly in the store."""
+
+    def _save(org_id: int, document: str) -> int:
+        with session_factory.begin() as s:
+            return save_mapping(s, org_id, document, created_by="test").version
+
+    return _save

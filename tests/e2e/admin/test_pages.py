@@ -1,0 +1,189 @@
+"""Admin pages through the test client: sign-in, the session cookie, CSRF, each page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.directory import Directory
+from sync.apikeys import revoke_api_key
+from sync.models import MappingVersion
+from tests.e2e.admin.conftest import Seeded, directory_of
+from tests.e2e.admin.test_api_mapping import MAPPING, PEOPLE
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _csrf(client: FlaskClient, path: str) -> str:
+    match = _TOKEN.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def _sign_in(client: FlaskClient, key: str) -> None:
+    token = _csrf(client, "/admin/sign-in")
+    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)
+
+
+@pytest.fixture
+def acme(
+    seed: Callable[..., Seeded],
+    put_directory: Callable[[int, Directory], None],
+    save_version: Callable[[int, str], int],
+) -> Seeded:
+    """The soterai org of the API tests, with its directory and mapping."""
+    org = seed(
+        "acme",
+        "soterai",
+        ["owner", "manager"],
+        [
+            ("olga@acme.com", "owner", "joined", "idp", {}),
+            ("gone@acme.com", "member", "joined", "idp", {}),
+        ],
+    )
+    put_directory(org.id, directory_of(PEOPLE))
+    save_version(org.id, MAPPING)
+    return org
+
+
+def test_pages_need_a_signed_in_key(client: FlaskClient) -> None:
+    """An anonymous visitor is sent to the sign-in page."""
+    r = client.get("/admin/plans")
+    assert r.status_code == 302 and "/admin/sign-in" in r.headers["Location"]
+
+
+def test_sign_in_sets_a_hardened_session_cookie_without_the_key(
+    client: FlaskClient, acme: Seeded
+) -> None:
+    """The cookie is HttpOnly and SameSite=Lax and does not carry the key."""
+    token = _csrf(client, "/admin/sign-in")
+    r = client.post("/admin/sign-in", data={"api_key": acme.keys["owner"], "csrf_token": token})
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert acme.keys["owner"] not in cookie
+    assert "acme" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_a_wrong_key_does_not_sign_in(client: FlaskClient, acme: Seeded) -> None:
+    """A bad key: 401 with a message, and pages still redirect."""
+    token = _csrf(client, "/admin/sign-in")
+    r = client.post("/admin/sign-in", data={"api_key": "rbk_wrong", "csrf_token": token})
+    assert r.status_code == 401 and "unknown or revoked" in r.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_form_without_its_csrf_token_is_refused(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """Saving a mapping without the token: 400 and no new version."""
+    _sign_in(client, acme.keys["owner"])
+    r = client.post("/admin/mapping", data={"document": MAPPING, "action": "save"})
+    assert r.status_code == 400
+    sign_in_without = client.post("/admin/sign-in", data={"api_key": acme.keys["owner"]})
+    assert sign_in_without.status_code == 400
+    with session_factory.begin() as s:
+        assert len(s.scalars(select(MappingVersion)).all()) == 1
+
+
+def test_revoking_the_key_ends_its_sessions(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """A signed-in page stops working once the key is revoked."""
+    _sign_in(client, acme.keys["owner"])
+    assert client.get("/admin/").status_code == 200
+    with session_factory.begin() as s:
+        revoke_api_key(s, acme.id, _key_id(client))
+    assert client.get("/admin/").status_code == 302
+
+
+def _key_id(client: FlaskClient) -> int:
+    with client.session_transaction() as sess:
+        key_id: int = sess["key_id"]
+    return key_id
+
+
+def test_the_overview_shows_members_sources_and_waiting_plans(
+    client: FlaskClient, acme: Seeded
+) -> None:
+    """The overview lists members by role, the okta source and a held plan."""
+    client.put(
+        "/api/v1/orgs/acme/mapping",
+        headers=acme.auth("owner"),
+        json={"document": MAPPING.replace("max_removals: 5", "max_removals: 0")},
+    )
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    _sign_in(client, acme.keys["owner"])
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "olga@acme.com" in html and "okta" in html
+    assert f"#{plan['id']}" in html and "held" in html
+
+
+def test_the_editor_previews_a_draft_without_javascript(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """Posting the form with 'preview' renders counts and rows; nothing is saved."""
+    _sign_in(client, acme.keys["owner"])
+    token = _csrf(client, "/admin/mapping")
+    r = client.post(
+        "/admin/mapping", data={"document": MAPPING, "action": "preview", "csrf_token": token}
+    )
+    html = r.get_data(as_text=True)
+    assert "+ 3 to add" in html and "- 1 to remove" in html
+    assert "invite nina@acme.com as member" in html and "remove_from_org gone@acme.com" in html
+    with session_factory.begin() as s:
+        assert len(s.scalars(select(MappingVersion)).all()) == 1
+
+
+def test_the_editor_shows_where_a_draft_is_wrong(client: FlaskClient, acme: Seeded) -> None:
+    """An unknown role shows the rule and field in the preview area."""
+    _sign_in(client, acme.keys["owner"])
+    token = client.get("/admin/mapping").get_data(as_text=True)
+    csrf = _TOKEN.search(token)
+    assert csrf
+    r = client.post(
+        "/admin/mapping/preview",
+        json={"document": MAPPING.replace("org_role: manager", "org_role: boss")},
+        headers={"X-CSRFToken": csrf.group(1)},
+    )
+    assert "rules[1].org_role" in r.get_data(as_text=True)
+
+
+def test_a_manager_saving_an_owner_mapping_sees_the_refusal(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """The refusal is a message on the page; the version stays 1."""
+    _sign_in(client, acme.keys["manager"])
+    token = _csrf(client, "/admin/mapping")
+    r = client.post(
+        "/admin/mapping",
+        data={"document": MAPPING, "action": "save", "csrf_token": token},
+        headers={"Referer": "http://localhost/admin/mapping"},
+        follow_redirects=True,
+    )
+    assert "may not" in r.get_data(as_text=True) or "does not" in r.get_data(as_text=True)
+    with session_factory.begin() as s:
+        assert len(s.scalars(select(MappingVersion)).all()) == 1
+
+
+def test_the_member_page_explains_each_role(client: FlaskClient, acme: Seeded) -> None:
+    """olga's page names rules[0] and the Owners group, and that member lost to owner."""
+    _sign_in(client, acme.keys["owner"])
+    html = client.get("/admin/members/olga@acme.com").get_data(as_text=True)
+    assert "rules[0] (group Owners)" in html and "lost to owner" in html
+
+
+def test_audit_and_runs_pages_render_and_filter(client: FlaskClient, acme: Seeded) -> None:
+    """The audit log filters by user; a bad date is a 422 with a message."""
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    client.post(f"/api/v1/orgs/acme/plans/{plan['id']}/apply", headers=acme.auth("owner"))
+    _sign_in(client, acme.keys["owner"])
+    html = client.get("/admin/audit?user=nina@acme.com").get_data(as_text=True)
+    assert "nina@acme.com" in html and "gone@acme.com" not in html
+    assert client.get("/admin/audit?since=yesterday").status_code == 422
+    assert client.get("/admin/runs").status_code == 200

@@ -1,0 +1,153 @@
+"""The store's CLI end to end on a database file: upgrade, org, mapping, plan, apply, audit."""
+
+from __future__ import annotations
+
+import json
+import re
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mappings.directory import Directory
+from sync import mirror
+from sync.cli import main
+from sync.commands import open_database
+from sync.samples import SAMPLES, sample_directory
+from sync.settings import Settings
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A runner whose DATABASE_URL is a fresh SQLite file under tmp_path."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("ROLEBRIDGE_INSTANCE", str(tmp_path / "instance"))
+    return CliRunner()
+
+
+def _ok(cli: CliRunner, *args: str) -> Result:
+    result = cli.invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _snapshot(org: str, directory: Directory) -> None:
+    factory = open_database(Settings.from_env())
+    with factory.begin() as s:
+        from sync.orgs import get_org
+
+        org_id = get_org(s, org).id
+        source = mirror.ensure_source(s, org_id, "okta", "okta")
+        mirror.replace_snapshot(s, org_id, source.id, directory)
+
+
+def test_commands_refuse_an_unmigrated_database(cli: CliRunner) -> None:
+    """Before `db upgrade`, a command says in one line to run it, and exits 1."""
+    result = cli.invoke(main, ["org", "create", "Acme", "--role-model", "soterai"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: the database is not initialised: run `rolebridge db upgrade`"
+    ]
+
+
+def test_an_org_goes_from_creation_to_applied_plan_and_audit(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """org create, mapping set, plan --out, apply FILE, audit, outbox deliver, invite accept."""
+    _ok(cli, "db", "upgrade")
+    _ok(cli, "org", "create", "Acme", "--role-model", "soterai")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(SAMPLES["soterai"].mapping)
+    assert (
+        "saved mapping version 1"
+        in _ok(cli, "mapping", "set", "--org", "Acme", str(mapping)).output
+    )
+    _snapshot("Acme", sample_directory(SAMPLES["soterai"], users=3))
+    out = tmp_path / "plan.json"
+    planned = _ok(cli, "plan", "--org", "Acme", "--out", str(out))
+    assert "+ invite person0@example.com as owner" in planned.output
+    assert json.loads(out.read_text())["summary"] == {"invite": 3}
+    applied = _ok(cli, "apply", "--org", "Acme", str(out))
+    assert "applied plan 1: 3 invite; 3 email(s) queued" in applied.output
+    audit = _ok(cli, "audit", "--org", "Acme").output.splitlines()
+    assert len(audit) == 3 and all("cli apply" in line and "invite" in line for line in audit)
+    assert "sent 3" in _ok(cli, "outbox", "deliver").output
+    eml = next((tmp_path / "instance" / "outbox").glob("*.eml")).read_bytes()
+    body = message_from_bytes(eml).get_payload(decode=True)
+    assert isinstance(body, bytes)
+    token = re.search(r"/invite/([A-Za-z0-9_-]+)", body.decode())
+    assert token is not None
+    assert "has joined" in _ok(cli, "invite", "accept", token.group(1)).output
+    again = cli.invoke(main, ["invite", "accept", token.group(1)])
+    assert again.exit_code == 1 and again.output.startswith("error: this invite is not valid")
+
+
+def test_a_stale_plan_file_is_refused_in_one_line(cli: CliRunner, tmp_path: Path) -> None:
+    """A plan whose inputs changed is not applied: "stale plan", exit 1."""
+    _ok(cli, "db", "upgrade")
+    _ok(cli, "org", "create", "Acme", "--role-model", "soterai")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(SAMPLES["soterai"].mapping)
+    _ok(cli, "mapping", "set", "--org", "Acme", str(mapping))
+    _snapshot("Acme", sample_directory(SAMPLES["soterai"], users=3))
+    _ok(cli, "plan", "--org", "Acme")
+    _snapshot("Acme", sample_directory(SAMPLES["soterai"], users=4))
+    result = cli.invoke(main, ["apply", "--org", "Acme", "1"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: stale plan:")
+    assert _ok(cli, "audit", "--org", "Acme").output == ""
+
+
+def test_bad_input_is_one_line_naming_the_problem(cli: CliRunner, tmp_path: Path) -> None:
+    """Unknown preset, plan limits, a bad mapping file and an unknown org each fail cleanly."""
+    _ok(cli, "db", "upgrade")
+    cases = [
+        (["org", "create", "X", "--role-model", "nope"], "unknown role model 'nope'"),
+        (["workspace", "create", "--org", "Nobody", "ws"], "no organisation 'Nobody'"),
+    ]
+    _ok(cli, "org", "create", "Som", "--role-model", "shareofmodel", "--plan", "pro")
+    _ok(cli, "workspace", "create", "--org", "Som", "one")
+    cases.append(
+        (["workspace", "create", "--org", "Som", "two"], "the pro plan allows 1 workspace")
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - group: X\n    org_role: boss\n")
+    cases.append((["mapping", "set", "--org", "Som", str(bad)], "bad.yaml:3: rules[0].org_role"))
+    for args, message in cases:
+        result = cli.invoke(main, args)
+        assert result.exit_code == 1, args
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert message in result.output, result.output
+
+
+def test_manual_members_explain_and_preview_work_on_the_database(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """member add keeps a manual member; explain and preview read the org's live inputs."""
+    _ok(cli, "db", "upgrade")
+    _ok(cli, "org", "create", "Lab", "--role-model", "annotation")
+    _ok(cli, "workspace", "create", "--org", "Lab", "labelling")
+    added = _ok(
+        cli,
+        "member",
+        "add",
+        "--org",
+        "Lab",
+        "Boss@Lab.example",
+        "--role",
+        "member",
+        "--workspace",
+        "labelling=admin,developer",
+    )
+    assert "added boss@lab.example to Lab as member (joined, manual)" in added.output
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(SAMPLES["annotation"].mapping)
+    _ok(cli, "mapping", "set", "--org", "Lab", str(mapping))
+    _snapshot("Lab", sample_directory(SAMPLES["annotation"], users=3))
+    explained = _ok(cli, "explain", "--org", "Lab", "--user", "person0@example.com").output
+    assert "Label Leads" in explained
+    preview = _ok(cli, "preview", "--org", "Lab").output
+    boss = [line for line in preview.splitlines() if "boss@lab.example" in line]
+    assert len(boss) == 1 and "manual_member" in boss[0]  # left alone, and said so
+    assert "+ invite person2@example.com" in preview

@@ -1,0 +1,159 @@
+"""The offline CLI: preview, explain, mapping validate and demo, from files only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mappings import Directory, PlatformState, apply_to_state, load_role_model, make_plan
+from sync.cli import main
+from sync.files import load_mapping
+from tests.unit.builders import NOW
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PRESET_NAMES = ["aihub", "annotation", "generic", "shareofmodel", "soterai"]
+
+
+def _preview(preset: str, *extra: str, state: str | None = None) -> Result:
+    base = EXAMPLES / preset
+    args = [
+        "preview",
+        "--mapping", str(base / "mapping.yaml"),
+        "--directory", str(base / "directory.json"),
+        "--state", state or str(base / "state.json"),
+        "--now", "2026-11-27T12:00:00Z",
+        *extra,
+    ]  # fmt: skip
+    return CliRunner().invoke(main, args)
+
+
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_every_shipped_example_previews_in_three_formats(preset: str) -> None:
+    """text, json and markdown all succeed on each preset's example and agree on counts."""
+    text = _preview(preset)
+    as_json = _preview(preset, "--format", "json")
+    markdown = _preview(preset, "--format", "markdown")
+    assert (text.exit_code, as_json.exit_code, markdown.exit_code) == (0, 0, 0)
+    plan = json.loads(as_json.output)
+    assert plan["operations"], "each example shows some changes"
+    adds = sum(
+        n
+        for op, n in plan["summary"].items()
+        if op in ("invite", "add_to_workspace", "create_workspace", "reactivate")
+    )
+    assert f"Plan: {adds} to add" in text.output
+    assert f"**Plan: {adds} to add" in markdown.output
+
+
+def test_detailed_exitcode_is_2_with_changes_and_0_without(tmp_path: Path) -> None:
+    """--detailed-exitcode exits 2 for a plan with operations and 0 once applied."""
+    assert _preview("aihub", "--detailed-exitcode").exit_code == 2
+    base = EXAMPLES / "aihub"
+    mapping = load_mapping(base / "mapping.yaml")
+    model = load_role_model("aihub")
+    d = Directory.from_scim(json.loads((base / "directory.json").read_text()))
+    s = PlatformState.from_dict(json.loads((base / "state.json").read_text()))
+    after = apply_to_state(s, make_plan(d, s, mapping, model, now=NOW), model, now=NOW)
+    (tmp_path / "after.json").write_text(json.dumps(after.to_dict()))
+    result = _preview("aihub", "--detailed-exitcode", state=str(tmp_path / "after.json"))
+    assert result.exit_code == 0
+    assert result.output.startswith("No changes.")
+
+
+def test_a_bad_mapping_is_one_line_naming_the_file_line_and_rule_with_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown role in rule 1 is reported as file:line: rules[1].org_role, exit status 1."""
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    Path("m.yaml").write_text(
+        "role_model: soterai\nrules:\n  - group: A\n    org_role: member\n"
+        "  - group: B\n    org_role: chief\n"
+    )
+    result = runner.invoke(main, ["mapping", "validate", "m.yaml"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: m.yaml:6: rules[1].org_role: unknown org role 'chief' "
+        "(known: member, manager, owner)\n"
+    )
+
+
+def test_a_malformed_directory_file_names_the_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Broken JSON in --directory: one line with the file and line number, exit 1."""
+    runner = CliRunner()
+    base = EXAMPLES / "soterai"
+    monkeypatch.chdir(tmp_path)
+    Path("d.json").write_text('{"users": [\n  {"id": "u1",\n   "userName": }\n]}\n')
+    result = runner.invoke(main, [
+        "preview", "--mapping", str(base / "mapping.yaml"), "--directory", "d.json",
+        "--state", str(base / "state.json"),
+    ])  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output.startswith("error: d.json:3: invalid JSON")
+    assert result.output.count("\n") == 1
+
+
+def test_a_directory_user_without_a_username_is_named_by_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SCIM user missing userName is reported as users[1].userName at its line."""
+    runner = CliRunner()
+    base = EXAMPLES / "soterai"
+    monkeypatch.chdir(tmp_path)
+    Path("d.json").write_text(
+        json.dumps({"users": [{"id": "a", "userName": "a@x.io"}, {"id": "b"}]}, indent=1)
+    )
+    result = runner.invoke(main, [
+        "preview", "--mapping", str(base / "mapping.yaml"), "--directory", "d.json",
+        "--state", str(base / "state.json"),
+    ])  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: d.json:7: users[1].userName: 'userName' must be a non-empty string\n"
+    )
+
+
+def test_a_missing_file_is_one_line_with_exit_1() -> None:
+    """A state file that does not exist is named; no traceback."""
+    result = _preview("soterai", state="/nonexistent/state.json")
+    assert result.exit_code == 1
+    assert result.output == "error: /nonexistent/state.json: no such file\n"
+
+
+def test_mapping_validate_accepts_every_shipped_example() -> None:
+    """Each example mapping validates with a one-line summary."""
+    for preset in PRESET_NAMES:
+        path = EXAMPLES / preset / "mapping.yaml"
+        result = CliRunner().invoke(main, ["mapping", "validate", str(path)])
+        assert result.exit_code == 0
+        assert result.output.endswith(
+            f"ok ({len(load_mapping(path).rules)} rules, role model {preset})\n"
+        )
+
+
+def test_explain_prints_why_a_user_has_each_role_and_what_lost() -> None:
+    """explain --user shows the rule and group path behind the editor role."""
+    base = EXAMPLES / "shareofmodel"
+    result = CliRunner().invoke(main, [
+        "explain", "--user", "ERIN.SMITH@acme.com", "--mapping", str(base / "mapping.yaml"),
+        "--directory", str(base / "directory.json"),
+    ])  # fmt: skip
+    assert result.exit_code == 0
+    assert "Org role: editor" in result.output
+    assert (
+        "+ org editor from rules[1] (group SOM Analysts) via SOM Analysts > "
+        "SOM Analysts (EMEA): won" in result.output
+    )
+
+
+def test_demo_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
+    """rolebridge demo previews the shipped example offline."""
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0
+    assert "+ invite carol@acme.com as guest" in result.output
+    assert "Plan: 6 to add, 3 to change, 2 to remove." in result.output

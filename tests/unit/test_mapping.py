@@ -1,0 +1,125 @@
+"""Loading a mapping: every mistake names the rule index and the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mappings import MappingError, Policy, parse_mapping
+
+BASE: dict[str, Any] = {"role_model": "shareofmodel", "rules": []}
+
+
+def _error(doc: dict[str, Any]) -> tuple[str, str]:
+    with pytest.raises(MappingError) as info:
+        parse_mapping(doc)
+    return info.value.where, info.value.message
+
+
+def _rules(*rules: dict[str, Any], **policy: Any) -> dict[str, Any]:
+    return {**BASE, "rules": list(rules), "policy": policy}
+
+
+@pytest.mark.parametrize(
+    ("doc", "where", "words"),
+    [
+        (
+            _rules({"group": "A", "org_role": "boss"}),
+            "rules[0].org_role",
+            "unknown org role 'boss'",
+        ),
+        (
+            _rules({"group": "A", "org_role": "guest"}, {"match": "(", "org_role": "guest"}),
+            "rules[1].match",
+            "bad regular expression",
+        ),
+        (
+            _rules({"match": "^ws-(?P<w>.+)$", "workspace": "{workspace}"}),
+            "rules[0].workspace",
+            "unknown capture name 'workspace'",
+        ),
+        (
+            _rules({"group": "A", "workspace": "x", "workspace_role": "owner"}),
+            "rules[0].workspace_role",
+            "unknown workspace role 'owner'",
+        ),
+        (
+            _rules({"group": "A", "org_role": "owner"}, acting_role="editor"),
+            "rules[0].org_role",
+            "acting role 'editor' may not assign 'owner'",
+        ),
+        (_rules({"org_role": "guest"}), "rules[0]", "exactly one of 'group', 'role' or 'match'"),
+        (_rules({"group": "A"}), "rules[0]", "grants nothing"),
+        (_rules({"group": "A", "org_rol": "guest"}), "rules[0]", "unknown field 'org_rol'"),
+        (
+            _rules({"group": "A", "workspace": "x", "workspace_roles": ["viewer", "editor"]}),
+            "rules[0].workspace_role",
+            "one role per workspace",
+        ),
+        (
+            _rules({"group": "A", "workspace": "x", "credits": 5}),
+            "rules[0].credits",
+            "only a rule with 'create_workspace: true'",
+        ),
+        (_rules(max_removals="ten"), "policy.max_removals", "a count"),
+        (_rules(max_removals="120%"), "policy.max_removals", "a count"),
+        (_rules(unmapped="drop"), "policy.unmapped", "remove, default_role, keep"),
+        (_rules(apply="later"), "policy.apply", "auto, review"),
+        (_rules(acting_role="root"), "policy.acting_role", "unknown role 'root'"),
+        ({"rules": []}, "role_model", "is required"),
+        ({"role_model": "nope", "rules": []}, "role_model", "unknown role model 'nope'"),
+        ({**BASE, "rules": {"group": "A"}}, "rules", "must be a list"),
+        ({**BASE, "scope": {"groups": [1]}}, "scope.groups", "list of group names"),
+    ],
+)
+def test_a_bad_mapping_is_refused_with_the_place_and_the_problem(
+    doc: dict[str, Any], where: str, words: str
+) -> None:
+    """Each kind of mistake raises MappingError naming its rule index and field."""
+    got_where, message = _error(doc)
+    assert got_where == where
+    assert words in message
+
+
+def test_a_mapping_reads_back_from_its_own_document_form() -> None:
+    """to_dict gives a document that parses to an equal mapping."""
+    doc = {
+        "role_model": "shareofmodel",
+        "scope": {"groups": ["SOM Users"]},
+        "rules": [
+            {"group": "SOM Owners", "org_role": "owner"},
+            {"role": "Analyst", "org_role": "editor"},
+            {
+                "match": "^ws-(?P<w>[a-z]+)-(?P<r>viewer|editor)$",
+                "workspace": "{w}",
+                "workspace_role": "{r}",
+                "create_workspace": True,
+                "credits": 100,
+            },
+        ],
+        "policy": {"unmapped": "keep", "max_removals": "5%", "apply": "review"},
+    }
+    mapping = parse_mapping(doc)
+    assert parse_mapping(mapping.to_dict()) == mapping
+    assert mapping.policy == Policy(
+        unmapped="keep",
+        manage_manual_members=False,
+        max_removals="5%",
+        acting_role="owner",
+        apply="review",
+        allow_protected=False,
+        default_role="guest",
+    )
+
+
+def test_max_removals_as_a_percentage_rounds_down_and_a_count_is_absolute() -> None:
+    """'10%' of 25 members allows 2 removals; 3 allows 3 whatever the size."""
+    assert Policy(max_removals="10%").removal_limit(25) == 2
+    assert Policy(max_removals=3).removal_limit(1000) == 3
+    assert Policy(max_removals=None).removal_limit(10) is None
+
+
+def test_a_model_whose_org_roles_manage_nothing_acts_as_its_top_workspace_role() -> None:
+    """annotation's only org role manages nothing, so the sync acts as workspace admin."""
+    assert parse_mapping({"role_model": "annotation", "rules": []}).policy.acting_role == "admin"
