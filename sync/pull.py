@@ -24,9 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from mappings.errors import RolebridgeError
 from mappings.operations import Plan
+from mappings.plan import make_plan
 from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
 from sync import models
+from sync.mirror import SnapshotChanges, replace_snapshot
 from sync.models import Source, SyncRun, utcnow
+from sync.reconcile import gather, reconcile
 from sync.secrets import resolve_secret
 from sync.sources.base import Progress, RetryPolicy, Snapshot, SourceError
 from sync.sources.factory import build_source
@@ -118,9 +121,6 @@ def _replace_and_reconcile(
     trigger: str,
     now: datetime | None,
 ) -> PullResult:
-    from sync.mirror import replace_snapshot
-    from sync.reconcile import reconcile
-
     with session_factory.begin() as session:
         changes = replace_snapshot(session, org_id, source_id, pulled.directory)
         source = _source(session, source_id)
@@ -129,7 +129,11 @@ def _replace_and_reconcile(
         counts["mirror"] = _changes_dict(changes)
     result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now)
     counts["plan"] = dict(result.plan.summary)
-    counts["reconcile_run_id"] = result.run_id
+    if result.run_id is not None:  # one pull, one row: the reconcile's row joins this one
+        with session_factory.begin() as session:
+            extra = session.get(SyncRun, result.run_id)
+            if extra is not None:
+                session.delete(extra)
     return _finish(
         session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
     )
@@ -143,10 +147,8 @@ def _dry_plan(
     now: datetime | None,
 ) -> Plan:
     """The plan the snapshot would give, computed in a transaction that is rolled back."""
-    from mappings.plan import make_plan
 
     from sync.mirror import replace_snapshot
-    from sync.reconcile import gather
 
     with session_factory() as session:
         try:
@@ -194,7 +196,7 @@ def _snapshot_counts(pulled: Snapshot) -> dict[str, Any]:
     }
 
 
-def _changes_dict(changes: Any) -> dict[str, int]:
+def _changes_dict(changes: SnapshotChanges) -> dict[str, int]:
     names = (
         "users_added",
         "users_updated",
