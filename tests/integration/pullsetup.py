@@ -29,6 +29,19 @@ policy:
   unmapped: remove
   max_removals: "100%"
 """,
+    "soterai": """
+role_model: soterai
+rules:
+  - group: "SOM Owners"
+    org_role: owner
+  - group: "SOM Editors"
+    org_role: manager
+  - group: "SOM Viewers"
+    org_role: member
+policy:
+  unmapped: remove
+  max_removals: "100%"
+""",
     "aihub": """
 role_model: aihub
 rules:
