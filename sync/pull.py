@@ -219,50 +219,45 @@ def _source(session: Session, source_id: int) -> Source:
 
 def source_directory(session: Session, source_id: int) -> Directory | None:
     """The mirror of one source as a ``Directory`` (None before its first snapshot)."""
-    user_rows = session.execute(
-        select(models.DirectoryUser)
-        .where(models.DirectoryUser.source_id == source_id)
-        .order_by(models.DirectoryUser.ext_id)
-    ).scalars()
+    u, g, m = models.DirectoryUser, models.DirectoryGroup, models.DirectoryMembership
     users = tuple(
         DirectoryUser(
-            id=u.ext_id,
-            user_name=u.user_name,
-            emails=tuple(u.emails or ()),
-            external_id=u.external_id,
-            active=u.active,
-            display_name=u.display_name,
-            roles=tuple(u.roles or ()),
+            id=ext_id,
+            user_name=user_name,
+            emails=tuple(emails or ()),
+            external_id=external_id,
+            active=active,
+            display_name=display_name,
+            roles=tuple(roles or ()),
         )
-        for u in user_rows
+        for ext_id, user_name, emails, external_id, active, display_name, roles in session.execute(
+            select(
+                u.ext_id, u.user_name, u.emails, u.external_id, u.active, u.display_name, u.roles
+            )
+            .where(u.source_id == source_id)
+            .order_by(u.ext_id)
+        )
     )
     members: dict[int, list[GroupMember]] = {}
     for group_id, kind, value in session.execute(
-        select(
-            models.DirectoryMembership.group_id,
-            models.DirectoryMembership.member_type,
-            models.DirectoryMembership.member_value,
-        )
-        .join(
-            models.DirectoryGroup, models.DirectoryGroup.id == models.DirectoryMembership.group_id
-        )
-        .where(models.DirectoryGroup.source_id == source_id)
-        .order_by(models.DirectoryMembership.member_value)
+        select(m.group_id, m.member_type, m.member_value)
+        .join(g, g.id == m.group_id)
+        .where(g.source_id == source_id)
+        .order_by(m.member_value)
     ):
         members.setdefault(group_id, []).append(GroupMember(value, kind))
-    group_rows = session.execute(
-        select(models.DirectoryGroup)
-        .where(models.DirectoryGroup.source_id == source_id)
-        .order_by(models.DirectoryGroup.ext_id)
-    ).scalars()
     groups = tuple(
         DirectoryGroup(
-            id=g.ext_id,
-            display_name=g.display_name,
-            external_id=g.external_id,
-            members=tuple(members.get(g.id, ())),
+            id=ext_id,
+            display_name=display_name,
+            external_id=external_id,
+            members=tuple(members.get(row_id, ())),
         )
-        for g in group_rows
+        for row_id, ext_id, display_name, external_id in session.execute(
+            select(g.id, g.ext_id, g.display_name, g.external_id)
+            .where(g.source_id == source_id)
+            .order_by(g.ext_id)
+        )
     )
     if not users and not groups:
         return None
