@@ -15,10 +15,13 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import InputError
-from sync.models import Organisation, Source, SyncRun
+from sync.mappingstore import save_mapping
+from sync.models import Source, SyncRun
+from sync.orgs import create_org
 from sync.scheduler import PullScheduler, claim_tick, min_gap, parse_schedule
 from tests.fakes.okta import FakeOkta
 from tests.fakes.seed import seed_okta
+from tests.integration.pullsetup import MAPPINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,9 +38,8 @@ def _add_source(
     factory: sessionmaker[Session], org: str, url: str, schedule: str | None = "2s"
 ) -> int:
     with factory.begin() as session:
-        row = Organisation(name=org, role_model="shareofmodel")
-        session.add(row)
-        session.flush()
+        row = create_org(session, org, "shareofmodel")
+        save_mapping(session, row.id, MAPPINGS["shareofmodel"])
         source = Source(
             org_id=row.id,
             name="okta",
@@ -136,6 +138,8 @@ def test_two_scheduler_processes_sync_each_org_once_per_tick(
         assert all(b - a >= timedelta(seconds=1) for a, b in itertools.pairwise(starts))
         for a, b in itertools.pairwise(mine):
             assert a.finished_at is not None and a.finished_at <= b.started_at
+    assert {r.outcome for r in runs} <= {"applied", "empty"}, [(r.outcome, r.error) for r in runs]
+    assert sum(r.outcome == "applied" for r in runs) == 2, "each org's first run invited everyone"
     runners = {r.counts["runner"] for r in runs}
     assert 1 <= len(runners) <= 2
 
