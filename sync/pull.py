@@ -34,7 +34,7 @@ from sync.secrets import resolve_secret
 from sync.sources.base import Progress, RetryPolicy, Snapshot, SourceError
 from sync.sources.factory import build_source
 
-__all__ = ["PullResult", "org_pull_lock", "run_pull", "source_directory"]
+__all__ = ["PullResult", "org_pull_lock", "run_pull", "same_directory", "source_directory"]
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def run_pull(
             counts["plan"] = dict(plan.summary)
             return _finish(session_factory, run_id, "planned", None, counts, plan)
         return _replace_and_reconcile(
-            session_factory, run_id, org_id, source_id, pulled, counts, trigger, now
+            session_factory, run_id, org_id, source_id, previous, pulled, counts, trigger, now
         )
     except SourceError as exc:
         return _finish(session_factory, run_id, "failed", f"{exc.kind}: {exc}", counts)
@@ -116,17 +116,21 @@ def _replace_and_reconcile(
     run_id: int,
     org_id: int,
     source_id: int,
+    previous: Directory | None,
     pulled: Snapshot,
     counts: dict[str, Any],
     trigger: str,
     now: datetime | None,
 ) -> PullResult:
     with session_factory.begin() as session:
-        changes = replace_snapshot(session, org_id, source_id, pulled.directory)
+        if previous is not None and same_directory(previous, pulled.directory):
+            counts["mirror"] = {"unchanged": 1}  # nothing to write: the usual scheduled run
+        else:
+            changes = replace_snapshot(session, org_id, source_id, pulled.directory)
+            counts["mirror"] = _changes_dict(changes)
         source = _source(session, source_id)
         source.delta_link = pulled.cursor
         source.force_next = False
-        counts["mirror"] = _changes_dict(changes)
     result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now)
     counts["plan"] = dict(result.plan.summary)
     if result.run_id is not None:  # one pull, one row: the reconcile's row joins this one
@@ -215,6 +219,19 @@ def _source(session: Session, source_id: int) -> Source:
     if source is None:
         raise RolebridgeError(f"no source with id {source_id}")
     return source
+
+
+def same_directory(a: Directory, b: Directory) -> bool:
+    """True when two snapshots hold the same users, groups and memberships in any order."""
+    if len(a.users) != len(b.users) or len(a.groups) != len(b.groups):
+        return False
+    if set(a.users) != set(b.users):
+        return False
+
+    def groups(d: Directory) -> set[tuple[str, str, str | None, frozenset[GroupMember]]]:
+        return {(g.id, g.display_name, g.external_id, frozenset(g.members)) for g in d.groups}
+
+    return groups(a) == groups(b)
 
 
 def source_directory(session: Session, source_id: int) -> Directory | None:

@@ -77,6 +77,7 @@ def test_a_pull_reconciles_the_org_from_okta_end_to_end(
     assert len(_runs(session_factory)) == 1
     again = _pull(session_factory, source_id)
     assert again.outcome == "empty"
+    assert again.counts["mirror"] == {"unchanged": 1}, "an unchanged snapshot is not rewritten"
 
 
 def _fault_users_page(okta: FakeOkta) -> None:
