@@ -224,7 +224,7 @@ def list_sources(org_ref: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Fetch and plan; change nothing.")
 @click.option("--force", is_flag=True, help="Use a snapshot the completeness gate holds.")
 def sync_command(org_ref: str, source_name: str | None, dry_run: bool, force: bool) -> None:
-    """Pull the org's sources now, reconcile, and print the plan."""
+    """Pull the org's sources now, reconcile, print the plan; exit 1 if a run failed or was held."""
     settings = Settings.from_env()
     with _database(settings) as factory:
         failed = _sync(factory, settings, org_ref, source_name, dry_run=dry_run, force=force)
