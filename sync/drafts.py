@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from mappings.explain import Explanation, explain
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
-from mappings.plan import make_plan
+from mappings.plan import plan_changes
+from mappings.resolve import resolve
 from mappings.rolemodel import RoleModel
 from sync.errors import NotFound
 from sync.mappingstore import current_mapping, parse_document
@@ -46,10 +47,14 @@ def _mapping(session: Session, org_id: int, document: str | None) -> tuple[RoleM
 
 
 def preview_draft(session: Session, org_id: int, document: str, *, now: datetime) -> Plan:
-    """The plan a draft mapping would make against the live mirror and platform state."""
+    """The plan a draft mapping would make against the live mirror and platform state.
+
+    A preview is never applied, so it carries no fingerprint (saving the mapping and
+    making a plan does); that spares hashing every input on each keystroke.
+    """
     mapping, model = _mapping(session, org_id, document)
-    directory = load_directory(session, org_id)
-    return make_plan(directory, load_state(session, org_id), mapping, model, now=now)
+    desired = resolve(load_directory(session, org_id), mapping, model)
+    return plan_changes(desired, load_state(session, org_id), mapping.policy, model, now=now)
 
 
 def explain_user(
