@@ -1,35 +1,67 @@
-"""The Flask application factory."""
+"""The Flask application factory.
+
+``create_app`` reads the settings (from the environment unless given), makes the engine
+and session factory, and registers every blueprint in one place. Nothing stateful
+happens at import time.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db import make_engine, make_session_factory
 from sync.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["Runtime", "create_app", "runtime"]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the app's views share: settings, engine, unit-of-work factory."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the rolebridge web application."""
-    settings = settings or Settings.from_env()
-    app = Flask("rolebridge", instance_relative_config=True)
+    settings = settings if settings is not None else Settings.from_env()
+    app = Flask("rolebridge", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key or _instance_secret(settings.instance_path),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
     )
+    engine = make_engine(settings.database_url)
+    rt = Runtime(settings, engine, make_session_factory(engine))
+    app.extensions["rolebridge"] = rt
     app.extensions["rolebridge.settings"] = settings
-    app.extensions["rolebridge.session_factory"] = make_session_factory(
-        make_engine(settings.database_url)
-    )
-    from scim_server import admin, api
-
-    api.init_app(app)
-    admin.init_app(app, settings)
+    app.extensions["rolebridge.session_factory"] = rt.session_factory
+    _register_blueprints(app, rt)
     return app
+
+
+def runtime(app: Flask) -> Runtime:
+    """The runtime ``create_app`` attached to ``app``."""
+    found: Runtime = app.extensions["rolebridge"]
+    return found
+
+
+def _register_blueprints(app: Flask, rt: Runtime) -> None:
+    """Every blueprint of the app, in one place."""
+    from scim_server import admin, api
+    from scim_server.scim import init_scim
+
+    init_scim(app, rt.session_factory)
+    api.init_app(app)
+    admin.init_app(app, rt.settings)
 
 
 def _instance_secret(instance: Path) -> str:

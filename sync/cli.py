@@ -12,6 +12,8 @@ from sync import commands
 from sync.apikey_cli import apikey_group
 from sync.demo import demo_command
 from sync.preview import explain_command, mapping_group, preview_command
+from sync.pullcli import scheduler_command, source_group, sync_command
+from sync.scim_cli import serve_command, token_group
 
 __all__ = ["main"]
 
@@ -39,4 +41,9 @@ main.add_command(commands.outbox_group)
 main.add_command(commands.invite_group)
 mapping_group.add_command(commands.mapping_set_command)
 mapping_group.add_command(commands.mapping_versions_command)
+main.add_command(token_group)
+main.add_command(serve_command)
+main.add_command(source_group)
+main.add_command(sync_command)
+main.add_command(scheduler_command)
 main.add_command(apikey_group)

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.operations import Plan
+from mappings.plan import make_plan
 from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
 from sync.models import SavedPlan, utcnow
 from sync.platform import ApplyResult, apply_plan
-from sync.reconcile import gather, locked, reconcile, save_plan
+from sync.reconcile import Inputs, gather, locked, reconcile, save_plan
 
 __all__ = ["apply_saved", "approve_plan", "create_plan", "get_plan", "list_plans"]
 
@@ -112,13 +113,22 @@ def _apply(
 ) -> tuple[int, ApplyResult]:
     with locked(session_factory, org_id) as session:
         row, body = _resolve(session, org_id, plan)
-        if body.fingerprint != gather(session, org_id).fingerprint:
+        inputs = gather(session, org_id)
+        if body.fingerprint != inputs.fingerprint:
             raise StalePlan(
                 f"stale plan: the directory, members or mapping changed since "
                 f"{_name(row)} was made; make a new plan"
             )
         if row is None:
-            row = save_plan(session, org_id, body, status="pending", trigger=actor)
+            body = _checked_file(body, inputs, now)
+            row = save_plan(
+                session,
+                org_id,
+                body,
+                status="pending",
+                trigger=actor,
+                mapping_version=inputs.mapping_version,
+            )
         if row.status == "applied":
             raise PlanError(f"plan {row.id} was already applied")
         if body.held is not None and row.status != "approved":
@@ -145,5 +155,17 @@ def _resolve(session: Session, org_id: int, plan: int | Plan) -> tuple[SavedPlan
         .order_by(SavedPlan.id.desc())
     ):
         if row.body["operations"] == plan.to_dict()["operations"]:
-            return row, plan
+            return row, Plan.from_dict(row.body)  # what was stored, not what the file says
     return None, plan
+
+
+def _checked_file(plan: Plan, inputs: Inputs, now: datetime) -> Plan:
+    """A plan file rolebridge never stored is applied only if it is exactly what the
+    current inputs give (so an edited file cannot add operations or drop a hold)."""
+    fresh = make_plan(inputs.directory, inputs.state, inputs.mapping, inputs.role_model, now=now)
+    if fresh.to_dict()["operations"] != plan.to_dict()["operations"]:
+        raise PlanError(
+            "the plan file's operations are not what the current inputs give "
+            "(edited, or made for some users only); make a new plan"
+        )
+    return fresh

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
+from mappings.operations import Plan
 from sync.errors import PlanError, StalePlan
 from sync.mappingstore import save_mapping
 from sync.models import AuditEntry, Member, OutboxMessage, SavedPlan, SyncRun
@@ -243,3 +244,31 @@ def test_a_failed_reconcile_is_recorded_and_changes_nothing(
         assert [(r.outcome, r.error) for r in runs] == [("error", "RuntimeError: disk full")]
         for table in (Member, OutboxMessage, AuditEntry):
             assert s.scalar(select(func.count()).select_from(table)) == 0
+
+
+def test_an_edited_plan_file_is_refused(session_factory: sessionmaker[Session]) -> None:
+    """A plan file with an operation added by hand is not applied, fingerprint or not."""
+    org_id, _ = sample_org(session_factory, "soterai", users=3)
+    plan = reconcile(session_factory, org_id, dry_run=True, trigger="t", now=NOW).plan
+    extra = replace(plan.operations[0], user="intruder@example.com", idp_id=None)
+    edited = replace(plan, operations=(*plan.operations, extra))
+    with pytest.raises(PlanError, match="not what the current inputs give"):
+        apply_saved(session_factory, org_id, edited, actor="cli", now=NOW)
+    _, result = apply_saved(session_factory, org_id, plan, actor="cli", now=NOW)
+    assert result.applied == 3
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Member)) == 3
+
+
+def test_a_plan_file_cannot_drop_its_own_hold(session_factory: sessionmaker[Session]) -> None:
+    """A held plan saved to a file with `held` removed still needs an approval."""
+    org_id, directory = sample_org(session_factory, "soterai")
+    reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    set_directory(session_factory, org_id, _shrink(directory, 4))
+    held = create_plan(session_factory, org_id, trigger="cli", now=NOW)
+    assert held.status == "held"
+    unheld = replace(Plan.from_dict(held.body), held=None)
+    with pytest.raises(PlanError, match="held"):
+        apply_saved(session_factory, org_id, unheld, actor="cli", now=NOW)
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Member)) == 12

@@ -149,11 +149,3 @@ def test_explain_prints_why_a_user_has_each_role_and_what_lost() -> None:
         "+ org editor from rules[1] (group SOM Analysts) via SOM Analysts > "
         "SOM Analysts (EMEA): won" in result.output
     )
-
-
-def test_demo_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
-    """rolebridge demo previews the shipped example offline."""
-    result = CliRunner().invoke(main, ["demo"])
-    assert result.exit_code == 0
-    assert "+ invite carol@acme.com as guest" in result.output
-    assert "Plan: 6 to add, 3 to change, 2 to remove." in result.output

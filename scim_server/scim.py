@@ -1,0 +1,72 @@
+"""The SCIM 2.0 endpoint at ``/scim/v2``: scim2-server's protocol on rolebridge's storage.
+
+scim2-flask mounts the protocol; rolebridge adds the token check before each
+request, its ``ScimHandler``/``ScimService`` (``scim_server.habits``), the SQL
+storage scoped to the token's org, and the after-write hook that reconciles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, g
+from scim2_flask import ScimServer
+from scim2_flask.extension import EXTENSION_NAME
+from sqlalchemy.orm import Session, sessionmaker
+
+from scim_server.auth import current_tenant, make_authenticator
+from scim_server.errors import internal_error
+from scim_server.habits import RolebridgeHandler, RolebridgeService
+from scim_server.provider import make_provider
+from scim_server.storage import AfterWrite, SqlScimStorage
+
+__all__ = ["SCIM_PREFIX", "RolebridgeScim", "init_scim"]
+
+SCIM_PREFIX = "/scim/v2"
+
+
+class RolebridgeScim(ScimServer):
+    """scim2-flask's extension with rolebridge's handler, authentication and 500 handler."""
+
+    def __init__(self, session_factory: sessionmaker[Session], storage: SqlScimStorage) -> None:
+        provider = storage.provider
+        super().__init__(storage, provider, service=RolebridgeService(provider))
+        self._session_factory = session_factory
+
+    def init_app(self, app: Flask) -> None:
+        """Register the blueprint, serving requests with ``RolebridgeHandler``."""
+        self.service = self._service or self._create_service(app)
+        self.handler = RolebridgeHandler(self.service, self.storage)
+        app.register_blueprint(self.create_blueprint())
+        app.extensions.setdefault(EXTENSION_NAME, {})[self.name] = self
+
+    def create_blueprint(self) -> Blueprint:
+        """scim2-flask's blueprint, plus the token check and the last-resort error handler."""
+        blueprint = super().create_blueprint()
+        blueprint.before_request(make_authenticator(self._session_factory, self.url_prefix))
+        blueprint.register_error_handler(Exception, internal_error)
+        return blueprint
+
+    def get_subject(self) -> Any:
+        """The tenant of the request's token."""
+        return g.get("scim_tenant")
+
+
+def init_scim(
+    app: Flask,
+    session_factory: sessionmaker[Session],
+    *,
+    after_write: AfterWrite | None = None,
+    max_scan: int = 20_000,
+) -> RolebridgeScim:
+    """Mount the SCIM endpoint on ``app``."""
+    storage = SqlScimStorage(
+        session_factory,
+        make_provider(),
+        current_tenant,
+        max_scan=max_scan,
+        after_write=after_write,
+    )
+    scim = RolebridgeScim(session_factory, storage)
+    scim.init_app(app)
+    return scim

@@ -1,0 +1,594 @@
+"""rolebridge's ``ScimStorage``: SCIM Users and Groups in the directory mirror tables.
+
+Every call is scoped to the tenant of the current request (the token's org and
+its ``scim`` source): a resource of another org is not found, exactly like one
+that does not exist. Filters, sorting and paging run in the database where the
+filter translates (``scim_server.filters``); otherwise the translated part
+narrows the rows and scim2-models evaluates the rest, refusing with ``tooMany``
+when that would mean scanning more than ``max_scan`` rows.
+
+One SCIM operation is one transaction (``operation()``), at the end of which the
+``after_write`` hook sees the users the operation touched, in the same session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from scim2_models import (
+    InvalidValueException,
+    NotFoundException,
+    NotImplementedException,
+    PreconditionFailedException,
+    Resource,
+    ResourceType,
+    ResponseParameters,
+    ScimProvider,
+    SearchRequest,
+    TooManyException,
+    UniquenessException,
+)
+from scim2_server.storage import ScimStorage, SearchPage
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from scim_server import records
+from scim_server.filters import Translation, sort_column, translate
+from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, utcnow
+from sync.tokens import Tenant
+
+__all__ = ["AfterWrite", "MemberChange", "SqlScimStorage", "Touched", "wants_members"]
+
+_CHUNK = 500
+
+
+@dataclass(slots=True)
+class Touched:
+    """What one SCIM operation changed: user ids (SCIM ids) and whether groups changed."""
+
+    users: set[str] = field(default_factory=set)
+    groups: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.users) or self.groups
+
+
+AfterWrite = Callable[[Session, Tenant, Touched], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """A PATCH that only adds, removes or replaces group members."""
+
+    add: tuple[tuple[str, str | None], ...] = ()
+    remove: frozenset[str] = frozenset()
+    replace: tuple[tuple[str, str | None], ...] | None = None
+
+
+@dataclass(slots=True)
+class _Operation:
+    session: Session
+    tenant: Tenant
+    touched: Touched = field(default_factory=Touched)
+
+
+Row = DirectoryUser | DirectoryGroup
+
+
+class SqlScimStorage(ScimStorage):
+    """SCIM resources on SQLAlchemy, one tenant per call (see the module docstring)."""
+
+    supports_cursors = False
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        provider: ScimProvider,
+        tenant: Callable[[], Tenant],
+        *,
+        max_scan: int = 20_000,
+        after_write: AfterWrite | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self.provider = provider
+        self._tenant = tenant
+        self.max_scan = max_scan
+        self.after_write = after_write
+        self._current: ContextVar[_Operation | None] = ContextVar(
+            f"scim_op_{id(self)}", default=None
+        )
+
+    # -- transactions ---------------------------------------------------
+
+    @contextmanager
+    def operation(self) -> Iterator[None]:
+        """One SCIM operation: one transaction, then the after-write hook inside it."""
+        if self._current.get() is not None:
+            yield
+            return
+        with self._session_factory.begin() as session:
+            op = _Operation(session, self._tenant())
+            token = self._current.set(op)
+            try:
+                yield
+                if op.touched and self.after_write is not None:
+                    session.flush()
+                    self.after_write(session, op.tenant, op.touched)
+            finally:
+                self._current.reset(token)
+
+    @contextmanager
+    def _op(self) -> Iterator[_Operation]:
+        current = self._current.get()
+        if current is not None:
+            yield current
+            return
+        with self.operation():
+            yield cast(_Operation, self._current.get())
+
+    # -- the ScimStorage interface --------------------------------------
+
+    def get(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        *,
+        response_parameters: ResponseParameters[Any] | None = None,
+    ) -> Resource[Any]:
+        """The resource with this id in the current tenant."""
+        with self._op() as op:
+            row = self._row(op, resource_type, resource_id)
+            return self._build(op, resource_type, [row], wants_members(response_parameters))[0]
+
+    def search(
+        self,
+        resource_types: list[ResourceType],
+        search_request: SearchRequest[Any],
+        *,
+        position: Any = None,
+    ) -> SearchPage:
+        """One page of the tenant's matching resources and their number."""
+        if len(resource_types) != 1:
+            raise NotImplementedException(detail="Searching at the root is not supported")
+        (resource_type,) = resource_types
+        with self._op() as op:
+            ast = search_request.filter.ast if search_request.filter is not None else None
+            translation = translate(ast, _kind(resource_type), self._collate(op.session))
+            order = self._order(op.session, resource_type, search_request)
+            if translation.exact and order is not None:
+                return self._sql_page(op, resource_type, search_request, translation, order)
+            return self._scan_page(op, resource_type, search_request, translation)
+
+    def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """Store a new user or group in the current tenant."""
+        resource = resource.model_copy(deep=True)
+        with self._op() as op:
+            now = utcnow()
+            row: Row
+            if _kind(resource_type) == "User":
+                columns = records.user_columns(resource)
+                self._check_user_name(op, columns["user_name_key"], None)
+                row = DirectoryUser(**columns)
+                op.touched.users.add(self._fill(op, row, resource, now))
+            else:
+                columns = records.group_columns(resource)
+                self._check_display_name(op, columns["display_name_key"], None)
+                members = self._resolve_members(op, _members(resource))
+                row = DirectoryGroup(**columns)
+                self._fill(op, row, resource, now)
+                self._insert_members(op, row.id, members)
+                self._touch_members(op, members)
+            resource.id = row.ext_id
+            resource.meta = records.meta(row, resource_type.name or "")
+            return resource
+
+    def update(
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        *,
+        expected_version: str | None = None,
+    ) -> Resource[Any]:
+        """Replace a stored user or group with ``resource``."""
+        resource = resource.model_copy(deep=True)
+        with self._op() as op:
+            row = self._row(op, resource_type, cast(str, resource.id), lock=True)
+            _check_version(row, expected_version)
+            if isinstance(row, DirectoryUser):
+                columns = records.user_columns(resource)
+                self._check_user_name(op, columns["user_name_key"], row.id)
+                op.touched.users.add(row.ext_id)
+            else:
+                columns = records.group_columns(resource)
+                self._check_display_name(op, columns["display_name_key"], row.id)
+                wanted = self._resolve_members(op, _members(resource))
+                self._replace_members(op, row, wanted)
+            for name, value in columns.items():
+                setattr(row, name, value)
+            row.resource = records.document(resource)
+            self._bump(row)
+            op.session.flush()
+            resource.meta = records.meta(row, resource_type.name or "")
+            return resource
+
+    def delete(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        *,
+        expected_version: str | None = None,
+    ) -> None:
+        """Delete a user or group; it leaves every group it was a member of."""
+        with self._op() as op:
+            row = self._row(op, resource_type, resource_id, lock=True)
+            _check_version(row, expected_version)
+            if isinstance(row, DirectoryUser):
+                op.touched.users.add(row.ext_id)
+            else:
+                op.touched.groups = True
+                op.touched.users.update(self._user_members(op, [row.id]))
+            self._leave_groups(op, row.ext_id)
+            op.session.delete(row)
+            op.session.flush()
+
+    # -- the member fast path -------------------------------------------
+
+    def patch_members(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        change: MemberChange,
+        *,
+        members: bool = True,
+    ) -> Resource[Any]:
+        """Apply a members-only PATCH without loading the group's members."""
+        with self._op() as op:
+            row = self._row(op, resource_type, resource_id, lock=True)
+            assert isinstance(row, DirectoryGroup)
+            if change.replace is not None:
+                changed = self._replace_members(op, row, self._resolve_members(op, change.replace))
+            else:
+                changed = self._remove_members(op, row, change.remove)
+                changed |= self._add_members(op, row, self._resolve_members(op, change.add))
+            if changed:
+                self._bump(row)
+                op.session.flush()
+            return self._build(op, resource_type, [row], members)[0]
+
+    # -- rows -------------------------------------------------------------
+
+    def _model_of(self, resource_type: ResourceType) -> type[Resource[Any]]:
+        return cast(type[Resource[Any]], self.provider.model_for(resource_type))
+
+    @staticmethod
+    def _table(resource_type: ResourceType) -> type[Row]:
+        return DirectoryUser if _kind(resource_type) == "User" else DirectoryGroup
+
+    def _scope(self, op: _Operation, table: type[Row]) -> list[ColumnElement[bool]]:
+        return [table.org_id == op.tenant.org_id, table.source_id == op.tenant.source_id]
+
+    def _row(
+        self, op: _Operation, resource_type: ResourceType, resource_id: str, *, lock: bool = False
+    ) -> Row:
+        table = self._table(resource_type)
+        query = select(table).where(*self._scope(op, table), table.ext_id == resource_id)
+        if lock:
+            query = query.with_for_update()
+        row = op.session.scalar(query)
+        if row is None:
+            raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
+        return cast(Row, row)
+
+    def _fill(self, op: _Operation, row: Row, resource: Resource[Any], now: Any) -> str:
+        row.org_id = op.tenant.org_id
+        row.source_id = op.tenant.source_id
+        row.ext_id = uuid.uuid4().hex
+        row.resource = records.document(resource)
+        row.version = 1
+        row.created_at = now
+        row.updated_at = now
+        op.session.add(row)
+        op.session.flush()
+        return row.ext_id
+
+    @staticmethod
+    def _bump(row: Row) -> None:
+        row.version += 1
+        row.updated_at = utcnow()
+
+    def _check_user_name(self, op: _Operation, key: str, own_id: int | None) -> None:
+        query = select(DirectoryUser.id).where(
+            *self._scope(op, DirectoryUser), DirectoryUser.user_name_key == key
+        )
+        if any(found != own_id for found in op.session.scalars(query)):
+            raise UniquenessException(detail="userName is already taken")
+
+    def _check_display_name(self, op: _Operation, key: str, own_id: int | None) -> None:
+        query = select(DirectoryGroup.id).where(
+            *self._scope(op, DirectoryGroup), DirectoryGroup.display_name_key == key
+        )
+        if any(found != own_id for found in op.session.scalars(query)):
+            raise UniquenessException(detail="a group with this displayName already exists")
+
+    # -- building resources ---------------------------------------------
+
+    def _build(
+        self, op: _Operation, resource_type: ResourceType, rows: Sequence[Row], members: bool
+    ) -> list[Resource[Any]]:
+        model = self._model_of(resource_type)
+        listed: dict[int, list[dict[str, Any]]] = {}
+        if members and _kind(resource_type) == "Group":
+            listed = self._members_of(op, [row.id for row in rows])
+        built = []
+        for row in rows:
+            data = dict(row.resource or {})
+            data["id"] = row.ext_id
+            if isinstance(row, DirectoryGroup) and row.id in listed:
+                data["members"] = listed[row.id]
+            resource = model.model_validate(data, scim_ctx=None)
+            resource.meta = records.meta(row, resource_type.name or "")
+            built.append(resource)
+        return built
+
+    def _members_of(self, op: _Operation, group_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for chunk in _chunks(group_ids):
+            rows = op.session.execute(
+                select(
+                    DirectoryMembership.group_id,
+                    DirectoryMembership.member_type,
+                    DirectoryMembership.member_value,
+                    DirectoryMembership.display,
+                )
+                .where(DirectoryMembership.group_id.in_(chunk))
+                .order_by(DirectoryMembership.group_id, DirectoryMembership.member_value)
+            )
+            for group_id, kind, value, display in rows:
+                entry = {"value": value, "type": kind, "$ref": f"{kind}s/{value}"}
+                if display:
+                    entry["display"] = display
+                found.setdefault(group_id, []).append(entry)
+        return found
+
+    # -- members ----------------------------------------------------------
+
+    def _resolve_members(
+        self, op: _Operation, members: Sequence[tuple[str, str | None]]
+    ) -> dict[str, tuple[str, str | None]]:
+        """Member value -> (type, display); a value that is no member of the tenant is refused."""
+        values = list(dict.fromkeys(value for value, _ in members))
+        kinds: dict[str, str] = {}
+        for table, kind in ((DirectoryUser, "User"), (DirectoryGroup, "Group")):
+            for chunk in _chunks(values):
+                query = select(table.ext_id).where(*self._scope(op, table), table.ext_id.in_(chunk))
+                kinds.update(dict.fromkeys(op.session.scalars(query), kind))
+        unknown = [value for value in values if value not in kinds]
+        if unknown:
+            raise InvalidValueException(detail=f"members: no user or group with id {unknown[0]!r}")
+        return {value: (kinds[value], display) for value, display in members}
+
+    def _insert_members(
+        self, op: _Operation, group_id: int, members: dict[str, tuple[str, str | None]]
+    ) -> None:
+        rows = [
+            {"group_id": group_id, "member_type": kind, "member_value": value, "display": display}
+            for value, (kind, display) in members.items()
+        ]
+        for chunk in _chunks(rows):
+            op.session.execute(insert(DirectoryMembership), chunk)
+
+    def _existing_members(self, op: _Operation, group_id: int) -> dict[str, str]:
+        rows = op.session.execute(
+            select(DirectoryMembership.member_value, DirectoryMembership.member_type).where(
+                DirectoryMembership.group_id == group_id
+            )
+        )
+        return {value: kind for value, kind in rows}
+
+    def _replace_members(
+        self, op: _Operation, row: DirectoryGroup, wanted: dict[str, tuple[str, str | None]]
+    ) -> bool:
+        existing = self._existing_members(op, row.id)
+        removed = frozenset(existing) - frozenset(wanted)
+        changed = self._remove_members(op, row, removed)
+        added = {value: entry for value, entry in wanted.items() if value not in existing}
+        changed |= self._add_members(op, row, added)
+        return changed
+
+    def _add_members(
+        self, op: _Operation, row: DirectoryGroup, members: dict[str, tuple[str, str | None]]
+    ) -> bool:
+        present: set[str] = set()
+        for chunk in _chunks(list(members)):
+            present.update(
+                op.session.scalars(
+                    select(DirectoryMembership.member_value).where(
+                        DirectoryMembership.group_id == row.id,
+                        DirectoryMembership.member_value.in_(chunk),
+                    )
+                )
+            )
+        new = {value: entry for value, entry in members.items() if value not in present}
+        self._insert_members(op, row.id, new)
+        self._touch_members(op, new)
+        return bool(new)
+
+    def _remove_members(self, op: _Operation, row: DirectoryGroup, values: frozenset[str]) -> bool:
+        removed = 0
+        for chunk in _chunks(sorted(values)):
+            kinds = op.session.execute(
+                select(DirectoryMembership.member_value, DirectoryMembership.member_type).where(
+                    DirectoryMembership.group_id == row.id,
+                    DirectoryMembership.member_value.in_(chunk),
+                )
+            ).all()
+            self._touch_members(op, {value: (kind, None) for value, kind in kinds})
+            op.session.execute(
+                delete(DirectoryMembership).where(
+                    DirectoryMembership.group_id == row.id,
+                    DirectoryMembership.member_value.in_(chunk),
+                )
+            )
+            removed += len(kinds)
+        return removed > 0
+
+    @staticmethod
+    def _touch_members(op: _Operation, members: dict[str, tuple[str, str | None]]) -> None:
+        for value, (kind, _) in members.items():
+            if kind == "User":
+                op.touched.users.add(value)
+            else:
+                op.touched.groups = True  # a nested group: its users' roles may change
+
+    def _user_members(self, op: _Operation, group_ids: list[int]) -> set[str]:
+        query = select(DirectoryMembership.member_value).where(
+            DirectoryMembership.group_id.in_(group_ids), DirectoryMembership.member_type == "User"
+        )
+        return set(op.session.scalars(query))
+
+    def _leave_groups(self, op: _Operation, ext_id: str) -> None:
+        """Remove a deleted resource from the tenant's groups, changing their versions."""
+        groups = select(DirectoryGroup.id).where(*self._scope(op, DirectoryGroup))
+        holders = list(
+            op.session.scalars(
+                select(DirectoryMembership.group_id).where(
+                    DirectoryMembership.member_value == ext_id,
+                    DirectoryMembership.group_id.in_(groups),
+                )
+            )
+        )
+        if not holders:
+            return
+        op.session.execute(
+            delete(DirectoryMembership).where(
+                DirectoryMembership.member_value == ext_id,
+                DirectoryMembership.group_id.in_(holders),
+            )
+        )
+        op.session.execute(
+            update(DirectoryGroup)
+            .where(DirectoryGroup.id.in_(holders))
+            .values(version=DirectoryGroup.version + 1, updated_at=utcnow())
+        )
+        op.touched.groups = True
+
+    # -- searching ------------------------------------------------------
+
+    @staticmethod
+    def _collate(session: Session) -> Callable[[ColumnElement[Any]], ColumnElement[Any]]:
+        """Strings order by code point, as scim2-models sorts them, on every database."""
+        if session.get_bind().dialect.name == "postgresql":
+            return lambda column: column.collate("C")
+        return lambda column: column
+
+    def _order(
+        self, session: Session, resource_type: ResourceType, search_request: SearchRequest[Any]
+    ) -> list[ColumnElement[Any]] | None:
+        """ORDER BY for the request, or None when the sort attribute has no column."""
+        table = self._table(resource_type)
+        if search_request.sort_by is None:
+            return [table.ext_id.asc()]
+        column = sort_column(str(search_request.sort_by), _kind(resource_type))
+        if column is None:
+            return None
+        descending = search_request.sort_order == SearchRequest.SortOrder.descending
+        value = cast(ColumnElement[Any], column.column)
+        if column.kind in ("key", "exact"):
+            value = self._collate(session)(value)
+        order: list[ColumnElement[Any]] = []
+        if column.nullable:
+            missing = column.column.is_(None)
+            order.append(missing.desc() if descending else missing.asc())
+        order.append(value.desc() if descending else value.asc())
+        order.append(table.ext_id.asc())
+        return order
+
+    def _sql_page(
+        self,
+        op: _Operation,
+        resource_type: ResourceType,
+        search_request: SearchRequest[Any],
+        translation: Translation,
+        order: list[ColumnElement[Any]],
+    ) -> SearchPage:
+        table = self._table(resource_type)
+        where = [*self._scope(op, table), translation.clause]
+        total = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+        if search_request.count == 0:
+            return SearchPage(total, [])
+        # page over the index first, then load only the rows of the page
+        ids_query = select(table.id).where(*where).order_by(*order)
+        ids_query = ids_query.offset(search_request.start_index_0 or 0)
+        if search_request.count is not None:
+            ids_query = ids_query.limit(search_request.count)
+        ids = list(op.session.scalars(ids_query))
+        loaded = op.session.scalars(select(table).where(table.id.in_(ids)))
+        rows: dict[int, Row] = {cast(Row, row).id: cast(Row, row) for row in loaded}
+        page_rows = [rows[i] for i in ids]
+        wants = wants_members(search_request)
+        return SearchPage(total, self._build(op, resource_type, page_rows, wants))
+
+    def _scan_page(
+        self,
+        op: _Operation,
+        resource_type: ResourceType,
+        search_request: SearchRequest[Any],
+        translation: Translation,
+    ) -> SearchPage:
+        table = self._table(resource_type)
+        where = [*self._scope(op, table), translation.clause]
+        scanned = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+        if scanned > self.max_scan:
+            raise TooManyException(
+                detail=f"This filter or sort would scan {scanned} resources; "
+                f"filter on userName, externalId, id, active, meta or displayName"
+            )
+        query = select(table).where(*where).order_by(table.ext_id)
+        rows = [cast(Row, row) for row in op.session.scalars(query)]
+        resources = self._build(op, resource_type, rows, members=True)
+        if search_request.filter is not None:
+            resources = [r for r in resources if search_request.filter.match(r)]
+        resources = search_request.sort(resources)
+        start = search_request.start_index_0 or 0
+        stop = None if search_request.count is None else start + search_request.count
+        return SearchPage(len(resources), resources[start:stop])
+
+
+def _kind(resource_type: ResourceType) -> str:
+    return "User" if resource_type.id == "User" else "Group"
+
+
+def _check_version(row: Row, expected_version: str | None) -> None:
+    if expected_version is not None and expected_version != records.etag(row.version):
+        raise PreconditionFailedException(detail="The resource has changed (If-Match)")
+
+
+def _members(resource: Resource[Any]) -> list[tuple[str, str | None]]:
+    entries = getattr(resource, "members", None) or []
+    return [(entry.value, entry.display) for entry in entries if entry.value]
+
+
+def wants_members(parameters: ResponseParameters[Any] | None) -> bool:
+    """Whether a response keeps group members (Entra asks ``excludedAttributes=members``)."""
+    if parameters is None:
+        return True
+    names = [_attribute(path) for path in parameters.attributes or []]
+    if names:
+        return any(name == "members" for name in names)
+    excluded = {_attribute(path, whole=True) for path in parameters.excluded_attributes or []}
+    return "members" not in excluded
+
+
+def _attribute(path: Any, *, whole: bool = False) -> str:
+    text = str(path).casefold().rsplit(":", 1)[-1]
+    return text if whole else text.split(".", 1)[0].split("[", 1)[0]
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

@@ -1,0 +1,297 @@
+"""One pull run: fetch a source's directory, gate it, replace its mirror, reconcile the org.
+
+Every run leaves a ``sync_runs`` row (started, finished, counts, outcome, error). Whatever
+goes wrong before the mirror is replaced (a page that failed after retries, refused
+credentials, a truncated or suspicious snapshot) ends the run with no change at all, so
+with zero removals. Outcomes: ``failed`` and ``suspicious`` (nothing changed), ``planned``
+(dry run), and the reconcile's own ``applied``, ``empty``, ``held``, ``pending``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
+from mappings.errors import RolebridgeError
+from mappings.operations import Plan
+from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
+from sync import models
+from sync.models import Source, SyncRun, utcnow
+from sync.secrets import resolve_secret
+from sync.sources.base import Progress, RetryPolicy, Snapshot, SourceError
+from sync.sources.factory import build_source
+
+__all__ = ["PullResult", "org_pull_lock", "run_pull", "source_directory"]
+
+log = logging.getLogger(__name__)
+
+_PULL_LOCK_CLASS = 0x52420002  # "RB" + 2: advisory locks of whole pull runs per org
+DEFAULT_MAX_USER_DROP = "10%"
+
+
+@dataclass(frozen=True, slots=True)
+class PullResult:
+    """What one run did; ``plan`` is present once the run got as far as planning."""
+
+    run_id: int
+    outcome: str
+    error: str | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    plan: Plan | None = None
+
+    @property
+    def removed_nothing(self) -> bool:
+        """True when the run could not have removed anyone."""
+        return self.outcome in ("failed", "suspicious", "planned", "skipped")
+
+
+def run_pull(
+    session_factory: sessionmaker[Session],
+    source_id: int,
+    *,
+    secret_key: str = "",
+    dry_run: bool = False,
+    force: bool = False,
+    trigger: str = "pull",
+    progress: Progress | None = None,
+    retry: RetryPolicy | None = None,
+    now: datetime | None = None,
+) -> PullResult:
+    """Run one pull of ``source_id`` end to end and record it."""
+    with session_factory.begin() as session:
+        source = _source(session, source_id)
+        run = SyncRun(org_id=source.org_id, source_id=source.id, trigger=trigger)
+        run.counts = {"runner": f"{socket.gethostname()}:{os.getpid()}"}
+        session.add(run)
+        session.flush()
+        run_id, org_id = run.id, source.org_id
+        kind, config, stored = source.kind, dict(source.config), source.secret
+        cursor, forced = source.delta_link, force or source.force_next
+        previous = source_directory(session, source.id)
+    counts: dict[str, Any] = {}
+    try:
+        secret = resolve_secret(stored, secret_key)
+        pulled = build_source(kind, config, secret, retry).fetch(previous, cursor, progress)
+        counts = _snapshot_counts(pulled)
+        limit = DropLimit.parse(config.get("max_user_drop", DEFAULT_MAX_USER_DROP))
+        verdict = check_snapshot(previous, pulled.directory, limit)
+        if not verdict.ok and not forced:
+            return _finish(session_factory, run_id, "suspicious", _held(verdict), counts)
+        if dry_run:
+            plan = _dry_plan(session_factory, org_id, source_id, pulled.directory, now)
+            counts["plan"] = dict(plan.summary)
+            return _finish(session_factory, run_id, "planned", None, counts, plan)
+        return _replace_and_reconcile(
+            session_factory, run_id, org_id, source_id, pulled, counts, trigger, now
+        )
+    except SourceError as exc:
+        return _finish(session_factory, run_id, "failed", f"{exc.kind}: {exc}", counts)
+    except RolebridgeError as exc:
+        return _finish(session_factory, run_id, "failed", f"configuration: {exc}", counts)
+    except Exception as exc:
+        log.exception("pull run %s of source %s failed", run_id, source_id)
+        detail = f"internal error ({type(exc).__name__}); see the scheduler log"
+        return _finish(session_factory, run_id, "failed", detail, counts)
+
+
+def _held(verdict: GateVerdict) -> str:
+    return f"held as suspicious, nothing changed until an admin forces it: {verdict.summary()}"
+
+
+def _replace_and_reconcile(
+    session_factory: sessionmaker[Session],
+    run_id: int,
+    org_id: int,
+    source_id: int,
+    pulled: Snapshot,
+    counts: dict[str, Any],
+    trigger: str,
+    now: datetime | None,
+) -> PullResult:
+    from sync.mirror import replace_snapshot
+    from sync.reconcile import reconcile
+
+    with session_factory.begin() as session:
+        changes = replace_snapshot(session, org_id, source_id, pulled.directory)
+        source = _source(session, source_id)
+        source.delta_link = pulled.cursor
+        source.force_next = False
+        counts["mirror"] = _changes_dict(changes)
+    result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now)
+    counts["plan"] = dict(result.plan.summary)
+    counts["reconcile_run_id"] = result.run_id
+    return _finish(
+        session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
+    )
+
+
+def _dry_plan(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    source_id: int,
+    directory: Directory,
+    now: datetime | None,
+) -> Plan:
+    """The plan the snapshot would give, computed in a transaction that is rolled back."""
+    from mappings.plan import make_plan
+
+    from sync.mirror import replace_snapshot
+    from sync.reconcile import gather
+
+    with session_factory() as session:
+        try:
+            replace_snapshot(session, org_id, source_id, directory)
+            inputs = gather(session, org_id)
+        finally:
+            session.rollback()
+    plan: Plan = make_plan(
+        inputs.directory, inputs.state, inputs.mapping, inputs.role_model, now=now or utcnow()
+    )
+    return plan
+
+
+def _finish(
+    session_factory: sessionmaker[Session],
+    run_id: int,
+    outcome: str,
+    error: str | None,
+    counts: dict[str, Any],
+    plan: Plan | None = None,
+    plan_id: int | None = None,
+) -> PullResult:
+    with session_factory.begin() as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.outcome = outcome
+        run.error = error
+        run.finished_at = utcnow()
+        run.counts = {**run.counts, **counts}
+        run.plan_id = plan_id
+        final = dict(run.counts)
+    if error:
+        log.warning("pull run %s: %s: %s", run_id, outcome, error)
+    return PullResult(run_id, outcome, error, final, plan)
+
+
+def _snapshot_counts(pulled: Snapshot) -> dict[str, Any]:
+    d = pulled.directory
+    return {
+        "pages": pulled.pages,
+        "users": len(d.users),
+        "active_users": sum(1 for u in d.users if u.active),
+        "groups": len(d.groups),
+        "memberships": sum(len(g.members) for g in d.groups),
+    }
+
+
+def _changes_dict(changes: Any) -> dict[str, int]:
+    names = (
+        "users_added",
+        "users_updated",
+        "users_removed",
+        "groups_added",
+        "groups_updated",
+        "groups_removed",
+        "memberships_added",
+        "memberships_removed",
+    )
+    return {n: int(getattr(changes, n, 0)) for n in names}
+
+
+def _source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise RolebridgeError(f"no source with id {source_id}")
+    return source
+
+
+def source_directory(session: Session, source_id: int) -> Directory | None:
+    """The mirror of one source as a ``Directory`` (None before its first snapshot)."""
+    user_rows = session.execute(
+        select(models.DirectoryUser)
+        .where(models.DirectoryUser.source_id == source_id)
+        .order_by(models.DirectoryUser.ext_id)
+    ).scalars()
+    users = tuple(
+        DirectoryUser(
+            id=u.ext_id,
+            user_name=u.user_name,
+            emails=tuple(u.emails or ()),
+            external_id=u.external_id,
+            active=u.active,
+            display_name=u.display_name,
+            roles=tuple(u.roles or ()),
+        )
+        for u in user_rows
+    )
+    members: dict[int, list[GroupMember]] = {}
+    for group_id, kind, value in session.execute(
+        select(
+            models.DirectoryMembership.group_id,
+            models.DirectoryMembership.member_type,
+            models.DirectoryMembership.member_value,
+        )
+        .join(
+            models.DirectoryGroup, models.DirectoryGroup.id == models.DirectoryMembership.group_id
+        )
+        .where(models.DirectoryGroup.source_id == source_id)
+        .order_by(models.DirectoryMembership.member_value)
+    ):
+        members.setdefault(group_id, []).append(GroupMember(value, kind))
+    group_rows = session.execute(
+        select(models.DirectoryGroup)
+        .where(models.DirectoryGroup.source_id == source_id)
+        .order_by(models.DirectoryGroup.ext_id)
+    ).scalars()
+    groups = tuple(
+        DirectoryGroup(
+            id=g.ext_id,
+            display_name=g.display_name,
+            external_id=g.external_id,
+            members=tuple(members.get(g.id, ())),
+        )
+        for g in group_rows
+    )
+    if not users and not groups:
+        return None
+    return Directory(users=users, groups=groups)
+
+
+@contextmanager
+def org_pull_lock(
+    session_factory: sessionmaker[Session], org_id: int, *, wait: bool
+) -> Iterator[bool]:
+    """Hold the org's pull lock for the whole run (PostgreSQL advisory lock, session level).
+
+    Yields False when ``wait`` is off and another process holds it. On SQLite (one
+    machine) there is nothing to hold; the reconcile's write lock still serialises.
+    """
+    engine = session_factory.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as conn:
+        fn = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        got = conn.execute(
+            text(f"SELECT {fn}(:c, :o)"), {"c": _PULL_LOCK_CLASS, "o": org_id}
+        ).scalar()
+        conn.commit()
+        acquired = wait or bool(got)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(:c, :o)"), {"c": _PULL_LOCK_CLASS, "o": org_id}
+                )
+                conn.commit()

@@ -1,0 +1,250 @@
+"""``rolebridge scheduler``: scheduled pulls, one APScheduler 3 process (never a web worker).
+
+Jobs live in the database (``SQLAlchemyJobStore``), one per pulled source, built from the
+``sources`` table (``schedule``: ``30s``/``15m``/``6h``/``1d`` or a five-field cron line) and
+refreshed every few seconds, so schedule changes apply without a restart. Jobs run with
+``max_instances=1``, ``coalesce=True`` and a misfire grace time.
+
+Several scheduler processes may share one PostgreSQL database. Each tick of a source is
+*claimed* with one conditional UPDATE of ``sources.last_pull_at`` (the first process wins,
+the others skip), and the whole run holds the org's advisory lock, so one org is never
+pulled by two processes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.errors import InputError
+from sync.models import Source, utcnow
+from sync.pull import org_pull_lock, run_pull
+from sync.sources.factory import PULL_KINDS
+
+__all__ = [
+    "PullScheduler",
+    "claim_tick",
+    "min_gap",
+    "parse_schedule",
+    "run_scheduled_pull",
+]
+
+log = logging.getLogger(__name__)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+MISFIRE_GRACE_SECONDS = 300
+
+
+def parse_schedule(text: str) -> BaseTrigger:
+    """``15m`` (s, m, h, d) as an interval, or a five-field cron line in UTC."""
+    match = _INTERVAL.match(text)
+    if match:
+        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+        if seconds <= 0:
+            raise InputError("an interval must be positive", "schedule")
+        return IntervalTrigger(seconds=seconds, timezone=UTC)
+    if len(text.split()) == 5:
+        try:
+            return CronTrigger.from_crontab(text, timezone=UTC)
+        except ValueError as exc:
+            raise InputError(f"bad cron line {text!r}: {exc}", "schedule") from None
+    raise InputError(
+        f"{text!r} is neither an interval like '15m' nor a five-field cron line", "schedule"
+    )
+
+
+def min_gap(trigger: BaseTrigger, now: datetime | None = None) -> timedelta:
+    """The time between two fires of ``trigger`` (the next two, for cron)."""
+    if isinstance(trigger, IntervalTrigger):
+        interval: timedelta = trigger.interval
+        return interval
+    now = now or utcnow()
+    first = trigger.get_next_fire_time(None, now)
+    if first is None:
+        return timedelta(days=1)
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    return (second - first) if second is not None else timedelta(days=1)
+
+
+def claim_tick(
+    session_factory: sessionmaker[Session], source_id: int, gap: timedelta, now: datetime
+) -> bool:
+    """Claim this tick of a source; False when another process already ran it."""
+    cutoff = now - gap / 2
+    with session_factory.begin() as session:
+        result = session.execute(
+            update(Source)
+            .where(
+                Source.id == source_id,
+                or_(Source.last_pull_at.is_(None), Source.last_pull_at <= cutoff),
+            )
+            .values(last_pull_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    session_factory: sessionmaker[Session]
+    secret_key: str
+
+
+_context: dict[str, _Context] = {}  # filled by PullScheduler.start, read by the job function
+
+
+def run_scheduled_pull(source_id: int) -> None:
+    """The job: claim the tick, take the org's lock, run the pull (errors land in the run)."""
+    ctx = _context.get("current")
+    if ctx is None:
+        log.error("scheduled pull of source %s ran outside a scheduler", source_id)
+        return
+    factory = ctx.session_factory
+    with factory() as session:
+        source = session.get(Source, source_id)
+        if source is None or not source.enabled or not source.schedule:
+            return
+        org_id, name, schedule = source.org_id, source.name, source.schedule
+    now = utcnow()
+    try:
+        gap = min_gap(parse_schedule(schedule), now)
+    except InputError:
+        return
+    if not claim_tick(factory, source_id, gap, now):
+        log.info("source %s: this tick was taken by another scheduler", name)
+        return
+    with org_pull_lock(factory, org_id, wait=True):
+        run_pull(factory, source_id, secret_key=ctx.secret_key, trigger=f"schedule:{name}")
+
+
+class PullScheduler:
+    """A background APScheduler whose pull jobs follow the ``sources`` table."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        secret_key: str = "",
+        refresh_seconds: float = 30.0,
+        workers: int = 4,
+    ) -> None:
+        self.session_factory = session_factory
+        self.secret_key = secret_key
+        self.refresh_seconds = refresh_seconds
+        engine = session_factory.kw["bind"]
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"),
+                "local": MemoryJobStore(),
+            },
+            executors={"default": {"type": "threadpool", "max_workers": workers}},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+            },
+            timezone=UTC,
+        )
+        self._refresh_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the scheduler and keep its jobs in step with the sources table."""
+        _context["current"] = _Context(self.session_factory, self.secret_key)
+        self.scheduler.start()
+        self.refresh()
+        self.scheduler.add_job(
+            self.refresh,
+            IntervalTrigger(seconds=self.refresh_seconds, timezone=UTC),
+            id="refresh-sources",
+            jobstore="local",
+            replace_existing=True,
+        )
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop; running pulls finish first when ``wait``."""
+        self.scheduler.shutdown(wait=wait)
+        _context.pop("current", None)
+
+    def refresh(self) -> None:
+        """Add, reschedule or remove pull jobs to match the enabled, scheduled sources."""
+        with self._refresh_lock, self.session_factory() as session:
+            rows = session.execute(
+                select(Source.id, Source.name, Source.schedule).where(
+                    Source.kind.in_(PULL_KINDS),
+                    Source.enabled.is_(True),
+                    Source.schedule.is_not(None),
+                )
+            ).all()
+        wanted: set[str] = set()
+        for source_id, name, schedule in rows:
+            try:
+                trigger = parse_schedule(schedule or "")
+            except InputError as exc:
+                log.error("source %s: %s", name, exc)
+                continue
+            job_id = f"pull-{source_id}"
+            wanted.add(job_id)
+            self._ensure(job_id, source_id, name, trigger)
+        stale = [j.id for j in self.scheduler.get_jobs(jobstore="default")]
+        for job_id in stale:
+            if job_id.startswith("pull-") and job_id not in wanted:
+                self._quietly(partial(self.scheduler.remove_job, job_id, "default"))
+
+    def _ensure(self, job_id: str, source_id: int, name: str, trigger: BaseTrigger) -> None:
+        job = self.scheduler.get_job(job_id, jobstore="default")
+        if job is None:
+            self._quietly(
+                lambda: self.scheduler.add_job(
+                    run_scheduled_pull,
+                    trigger,
+                    args=[source_id],
+                    id=job_id,
+                    name=f"pull {name}",
+                    jobstore="default",
+                    replace_existing=True,
+                )
+            )
+        elif str(job.trigger) != str(trigger):
+            log.info("source %s: schedule is now %s", name, trigger)
+            self._quietly(lambda: self.scheduler.reschedule_job(job_id, "default", trigger))
+
+    @staticmethod
+    def _quietly(action: Callable[[], object]) -> None:
+        """Another scheduler process may have made the same change a moment earlier."""
+        try:
+            action()
+        except (ConflictingIdError, IntegrityError, LookupError) as exc:
+            log.info("job change raced with another scheduler: %s", exc)
+
+    def jobs(self) -> dict[str, str]:
+        """Job id -> trigger, as stored in the database."""
+        return {j.id: str(j.trigger) for j in self.scheduler.get_jobs(jobstore="default")}
+
+    def run(self, max_runtime: float | None = None) -> None:
+        """Run until interrupted (or for ``max_runtime`` seconds), then shut down cleanly."""
+        self.start()
+        deadline = None if max_runtime is None else time.monotonic() + max_runtime
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.shutdown(wait=True)

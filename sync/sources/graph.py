@@ -1,0 +1,361 @@
+"""Microsoft Graph (Entra ID) as a pull source.
+
+Full reads use ``/v1.0/users``, ``/v1.0/groups`` and ``/v1.0/groups/{id}/transitiveMembers``
+(nested groups flattened by Graph) with ``$select`` and ``$top=999``, following
+``@odata.nextLink`` unchanged; a page may be empty and still link onward. A 429 waits for
+``Retry-After`` (fractional seconds allowed) or, without it, backs off exponentially with
+jitter.
+
+Delta reads (``delta=True``) use ``/users/delta`` and ``/groups/delta`` with
+``members@delta``; removals carry ``@removed``; one group may be spread over several
+pages. The two ``@odata.deltaLink`` values are the source's cursor. A 410 Gone on a
+delta link means the state expired: the source reads everything again from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
+from sync.sources.base import (
+    ConfigurationSourceError,
+    HttpClient,
+    Progress,
+    RetryPolicy,
+    Snapshot,
+    SnapshotError,
+)
+from sync.sources.oauth import client_credentials_session
+
+__all__ = ["GraphConfig", "GraphSource", "graph_user"]
+
+USER_FIELDS = "id,userPrincipalName,mail,displayName,accountEnabled"
+_USER = "#microsoft.graph.user"
+_GROUP = "#microsoft.graph.group"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphConfig:
+    """Which tenant, which app, and how to read (exactly one of secret or certificate)."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str | None = None
+    certificate_key: str | None = None  # PEM private key of the app's certificate
+    certificate_thumbprint: str | None = None  # base64url SHA-1 of the certificate (x5t)
+    authority: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com"
+    delta: bool = False
+    page_size: int = 999
+    timeout: float = 30.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.tenant_id or not self.client_id:
+            raise ConfigurationSourceError("graph needs a tenant id and a client id")
+        if (self.client_secret is None) == (self.certificate_key is None):
+            raise ConfigurationSourceError("graph needs either a client secret or a certificate")
+        for url in (self.authority, self.graph_url):
+            if not url.startswith(("https://", "http://")):
+                raise ConfigurationSourceError(f"graph URLs must be http(s): {url!r}")
+        if not 1 <= self.page_size <= 999:
+            raise ConfigurationSourceError("graph page_size must be between 1 and 999")
+
+    @property
+    def api(self) -> str:
+        """The v1.0 endpoint."""
+        return f"{self.graph_url.rstrip('/')}/v1.0"
+
+
+class GraphSource:
+    """Pulls a complete directory from one Entra ID tenant."""
+
+    kind = "graph"
+
+    def __init__(self, config: GraphConfig, retry: RetryPolicy | None = None) -> None:
+        self.config = config
+        self.retry = retry or RetryPolicy()
+        self.client: HttpClient | None = None
+        self.resynced = False  # True when a 410 forced a full read
+
+    def fetch(
+        self,
+        previous: Directory | None = None,
+        cursor: str | None = None,
+        progress: Progress | None = None,
+    ) -> Snapshot:
+        """A full read, or with ``delta`` the changes since ``cursor`` applied to ``previous``."""
+        report = progress or _ignore
+        if self.config.delta:
+            return self._delta(previous, cursor, report)
+        return self._full(report)
+
+    # -- full reads ------------------------------------------------------------
+    def _full(self, report: Progress) -> Snapshot:
+        client = self._client()
+        api, top = self.config.api, self.config.page_size
+        users: dict[str, DirectoryUser] = {}
+        pages = 0
+        query = {"$select": USER_FIELDS, "$top": top}
+        for page in self._pages(client, f"{api}/users", query):
+            pages += 1
+            for i, raw in enumerate(page):
+                user = graph_user(raw, f"users page {pages} item {i}")
+                users[user.id] = user
+            report("pages", 1)
+            report("users", len(page))
+        heads: list[tuple[str, str]] = []
+        for page in self._pages(
+            client, f"{api}/groups", {"$select": "id,displayName", "$top": top}
+        ):
+            pages += 1
+            heads.extend(_group_head(raw, f"groups page {pages}") for raw in page)
+            report("pages", 1)
+        groups = []
+        for gid, name in heads:
+            url = f"{api}/groups/{gid}/transitiveMembers"
+            members: list[GroupMember] = []
+            missing = f"group {name!r} ({gid})"
+            for page in self._pages(client, url, {"$select": "id", "$top": top}, missing):
+                pages += 1
+                members.extend(
+                    GroupMember(m["id"], "User")
+                    for m in page
+                    if isinstance(m, dict) and m.get("@odata.type") == _USER and "id" in m
+                )
+                report("pages", 1)
+            groups.append(DirectoryGroup(id=gid, display_name=name, members=tuple(members)))
+            report("groups", 1)
+        return Snapshot(Directory(users=tuple(users.values()), groups=tuple(groups)), pages=pages)
+
+    # -- delta reads -----------------------------------------------------------
+    def _delta(self, previous: Directory | None, cursor: str | None, report: Progress) -> Snapshot:
+        links = _links(cursor)
+        if previous is None or links is None:
+            return self._delta_round(None, None, report)
+        try:
+            return self._delta_round(previous, links, report)
+        except _Gone:
+            self.resynced = True
+            return self._delta_round(None, None, report)
+
+    def _delta_round(
+        self, previous: Directory | None, links: dict[str, str] | None, report: Progress
+    ) -> Snapshot:
+        client = self._client()
+        state = _DeltaState.of(previous)
+        pages = 0
+        user_url = links["users"] if links else f"{self.config.api}/users/delta"
+        user_query = None if links else {"$select": USER_FIELDS}
+        user_pages = self._pages(client, user_url, user_query, gone=True)
+        for page in user_pages:
+            pages += 1
+            for i, raw in enumerate(page):
+                state.apply_user(raw, f"users/delta page {pages} item {i}")
+            report("pages", 1)
+            report("users", len(page))
+        users_link = user_pages.delta_link
+        group_url = links["groups"] if links else f"{self.config.api}/groups/delta"
+        group_query = None if links else {"$select": "displayName,members"}
+        group_pages = self._pages(client, group_url, group_query, gone=True)
+        for page in group_pages:
+            pages += 1
+            for i, raw in enumerate(page):
+                state.apply_group(raw, f"groups/delta page {pages} item {i}")
+            report("pages", 1)
+        if users_link is None or group_pages.delta_link is None:
+            raise SnapshotError("a delta round ended without an @odata.deltaLink")
+        cursor = json.dumps({"users": users_link, "groups": group_pages.delta_link})
+        directory = state.directory()
+        report("groups", len(directory.groups))
+        return Snapshot(directory, cursor=cursor, pages=pages)
+
+    # -- paging and auth -------------------------------------------------------
+    def _pages(
+        self,
+        client: HttpClient,
+        url: str,
+        query: dict[str, Any] | None,
+        missing: str | None = None,
+        gone: bool = False,
+    ) -> _Pages:
+        return _Pages(client, url, query, missing, gone)
+
+    def _client(self) -> HttpClient:
+        if self.client is not None:
+            return self.client
+        cfg = self.config
+        headers = None
+        if cfg.certificate_thumbprint:
+            headers = {"x5t": cfg.certificate_thumbprint}
+        session: requests.Session = client_credentials_session(
+            client_id=cfg.client_id,
+            token_url=f"{cfg.authority.rstrip('/')}/{cfg.tenant_id}/oauth2/v2.0/token",
+            scope=f"{cfg.graph_url.rstrip('/')}/.default",
+            client_secret=cfg.client_secret,
+            private_key=cfg.certificate_key,
+            key_headers=headers,
+            timeout=cfg.timeout,
+        )
+        session.headers["Accept"] = "application/json"
+        self.client = HttpClient(session, retry=self.retry, timeout=cfg.timeout)
+        return self.client
+
+
+class _Gone(Exception):
+    """A delta link answered 410: its state has expired."""
+
+
+class _Pages:
+    """Iterates the ``value`` arrays of a paged Graph listing; keeps the final deltaLink."""
+
+    def __init__(
+        self,
+        client: HttpClient,
+        url: str,
+        query: dict[str, Any] | None,
+        missing: str | None,
+        gone: bool,
+    ) -> None:
+        self._args = (client, url, query, missing, gone)
+        self.delta_link: str | None = None
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        client, url, query, missing, gone = self._args
+        next_url: str | None = url
+        accept = (404,) if missing else ((410,) if gone else ())
+        seen: set[str] = set()
+        while next_url is not None:
+            response = client.get(next_url, query, accept=accept)
+            if response.status_code == 410:
+                raise _Gone()
+            if response.status_code == 404:
+                raise SnapshotError(
+                    f"{missing} disappeared while it was being read; "
+                    "its members are left as they were until a complete read"
+                )
+            body = client.json(response)
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise SnapshotError(f"GET {next_url.split('?')[0]} did not return a value list")
+            yield body["value"]
+            seen.add(next_url)
+            query = None  # nextLink is used unchanged
+            next_url = body.get("@odata.nextLink")
+            if next_url in seen:
+                raise SnapshotError(f"paging of {url} loops back to a page already read")
+            if next_url is None:
+                link = body.get("@odata.deltaLink")
+                self.delta_link = link if isinstance(link, str) else None
+
+
+class _DeltaState:
+    """The directory being rebuilt from a previous one plus delta items."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, DirectoryUser] = {}
+        self.groups: dict[str, tuple[str | None, dict[str, str]]] = {}
+
+    @classmethod
+    def of(cls, previous: Directory | None) -> _DeltaState:
+        state = cls()
+        if previous is not None:
+            state.users = {u.id: u for u in previous.users}
+            for g in previous.groups:
+                members = {m.value: m.type or "User" for m in g.members}
+                state.groups[g.id] = (g.display_name, members)
+        return state
+
+    def apply_user(self, raw: Any, where: str) -> None:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            raise SnapshotError(f"{where}: an item without an id")
+        if "@removed" in raw:
+            self.users.pop(raw["id"], None)
+            return
+        before = self.users.get(raw["id"])
+        if before is not None:  # a changed user may carry only the changed properties
+            merged = {
+                "id": before.id,
+                "userPrincipalName": before.user_name,
+                "mail": before.emails[0] if before.emails else None,
+                "displayName": before.display_name,
+                "accountEnabled": before.active,
+            }
+            merged.update(raw)
+            raw = merged
+        self.users[raw["id"]] = graph_user(raw, where)
+
+    def apply_group(self, raw: Any, where: str) -> None:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            raise SnapshotError(f"{where}: an item without an id")
+        gid = raw["id"]
+        if "@removed" in raw:
+            self.groups.pop(gid, None)
+            return
+        name, members = self.groups.get(gid, (None, {}))
+        if isinstance(raw.get("displayName"), str):
+            name = raw["displayName"]
+        for i, m in enumerate(raw.get("members@delta") or []):
+            if not isinstance(m, dict) or not isinstance(m.get("id"), str):
+                raise SnapshotError(f"{where}.members@delta[{i}]: a member without an id")
+            if "@removed" in m:
+                members.pop(m["id"], None)
+            elif m.get("@odata.type") in (_USER, _GROUP):
+                members[m["id"]] = "Group" if m["@odata.type"] == _GROUP else "User"
+        self.groups[gid] = (name, members)
+
+    def directory(self) -> Directory:
+        groups = []
+        for gid, (name, members) in self.groups.items():
+            if name is None:
+                raise SnapshotError(f"group {gid} arrived in the delta without a displayName")
+            refs = tuple(GroupMember(v, t) for v, t in members.items())
+            groups.append(DirectoryGroup(id=gid, display_name=name, members=refs))
+        return Directory(users=tuple(self.users.values()), groups=tuple(groups))
+
+
+def _links(cursor: str | None) -> dict[str, str] | None:
+    if not cursor:
+        return None
+    try:
+        links = json.loads(cursor)
+    except ValueError:
+        return None
+    if isinstance(links, dict) and all(isinstance(links.get(k), str) for k in ("users", "groups")):
+        return {"users": links["users"], "groups": links["groups"]}
+    return None
+
+
+def graph_user(raw: Any, where: str) -> DirectoryUser:
+    """A Graph user object as a directory user (``accountEnabled: false`` is inactive)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise SnapshotError(f"{where}: a user without an id")
+    upn = raw.get("userPrincipalName")
+    if not isinstance(upn, str) or not upn:
+        raise SnapshotError(f"{where}: user {raw['id']} has no userPrincipalName")
+    mail = raw.get("mail")
+    name = raw.get("displayName")
+    return DirectoryUser(
+        id=raw["id"],
+        user_name=upn,
+        emails=(mail,) if isinstance(mail, str) and mail else (),
+        active=raw.get("accountEnabled") is not False,
+        display_name=name if isinstance(name, str) else None,
+    )
+
+
+def _group_head(raw: Any, where: str) -> tuple[str, str]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise SnapshotError(f"{where}: a group without an id")
+    name = raw.get("displayName")
+    if not isinstance(name, str) or not name:
+        raise SnapshotError(f"{where}: group {raw['id']} has no displayName")
+    return raw["id"], name
+
+
+def _ignore(kind: str, n: int) -> None:
+    return None

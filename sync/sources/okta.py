@@ -1,0 +1,248 @@
+"""Okta Management API as a pull source.
+
+Reads ``/api/v1/users``, ``/api/v1/groups`` and ``/api/v1/groups/{id}/users`` with
+``limit=200``, following ``Link: <...>; rel="next"`` exactly as given. Authenticates with
+an API token (``Authorization: SSWS ...``) or OAuth 2.0 client credentials with
+``private_key_jwt``. Rate limits: a 429 waits until ``X-Rate-Limit-Reset`` (measured
+against the server's ``Date``); the concurrent-request variant (``X-Rate-Limit-Limit: 0``)
+is treated the same; a response with ``X-Rate-Limit-Remaining: 0`` pauses the next call
+until the window resets.
+
+``/api/v1/users`` leaves out DEPROVISIONED users while group member listings include
+them; such members are kept as inactive users, as are SUSPENDED ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
+from sync.sources.base import (
+    ConfigurationSourceError,
+    HttpClient,
+    Progress,
+    RetryPolicy,
+    Snapshot,
+    SnapshotError,
+    retry_after_seconds,
+)
+from sync.sources.oauth import client_credentials_session
+
+__all__ = ["INACTIVE_STATUSES", "OktaConfig", "OktaSource", "okta_user"]
+
+INACTIVE_STATUSES = frozenset({"DEPROVISIONED", "SUSPENDED", "STAGED"})
+DEFAULT_SCOPES = "okta.users.read okta.groups.read"
+
+
+@dataclass(frozen=True, slots=True)
+class OktaConfig:
+    """Where the Okta org is and how to authenticate (exactly one of token or key)."""
+
+    org_url: str
+    api_token: str | None = None
+    client_id: str | None = None
+    private_key: str | None = None  # PEM, for private_key_jwt
+    key_id: str | None = None
+    scopes: str = DEFAULT_SCOPES
+    page_size: int = 200
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.org_url.startswith(("https://", "http://")):
+            raise ConfigurationSourceError(f"okta org_url must be an http(s) URL: {self.org_url!r}")
+        if bool(self.api_token) == bool(self.client_id and self.private_key):
+            raise ConfigurationSourceError(
+                "okta needs either an API token or a client id with a private key"
+            )
+        if not 1 <= self.page_size <= 200:
+            raise ConfigurationSourceError("okta page_size must be between 1 and 200")
+
+    @property
+    def base(self) -> str:
+        """The org URL without a trailing slash."""
+        return self.org_url.rstrip("/")
+
+
+class OktaSource:
+    """Pulls a complete directory from one Okta org."""
+
+    kind = "okta"
+
+    def __init__(self, config: OktaConfig, retry: RetryPolicy | None = None) -> None:
+        self.config = config
+        self.retry = retry or RetryPolicy()
+        self._pause_until = 0.0
+        self.client: HttpClient | None = None
+
+    def fetch(
+        self,
+        previous: Directory | None = None,
+        cursor: str | None = None,
+        progress: Progress | None = None,
+    ) -> Snapshot:
+        """Read every user, group and membership; any failed page raises."""
+        client = self._client()
+        report = progress or _ignore
+        users: dict[str, DirectoryUser] = {}
+        pages = 0
+        for page in self._pages(client, f"{self.config.base}/api/v1/users"):
+            pages += 1
+            for i, raw in enumerate(page):
+                user = okta_user(raw, f"users page {pages} item {i}")
+                users[user.id] = user
+            report("pages", 1)
+            report("users", len(page))
+        listed: list[tuple[str, str]] = []
+        for page in self._pages(client, f"{self.config.base}/api/v1/groups"):
+            pages += 1
+            listed.extend(_group_head(raw, f"groups page {pages}") for raw in page)
+            report("pages", 1)
+        groups = []
+        for group_id, name in listed:
+            members, n = self._members(client, group_id, name, users, report)
+            pages += n
+            groups.append(DirectoryGroup(id=group_id, display_name=name, members=members))
+            report("groups", 1)
+        directory = Directory(users=tuple(users.values()), groups=tuple(groups))
+        return Snapshot(directory=directory, pages=pages)
+
+    def _members(
+        self,
+        client: HttpClient,
+        group_id: str,
+        name: str,
+        users: dict[str, DirectoryUser],
+        report: Progress,
+    ) -> tuple[tuple[GroupMember, ...], int]:
+        url = f"{self.config.base}/api/v1/groups/{group_id}/users"
+        members: list[GroupMember] = []
+        pages = 0
+        for page in self._pages(client, url, missing=f"group {name!r} ({group_id})"):
+            pages += 1
+            for i, raw in enumerate(page):
+                user = okta_user(raw, f"members of {name!r} page {pages} item {i}")
+                users.setdefault(user.id, user)  # DEPROVISIONED users are only listed here
+                members.append(GroupMember(user.id, "User"))
+            report("pages", 1)
+        return tuple(members), pages
+
+    def _pages(
+        self, client: HttpClient, url: str, missing: str | None = None
+    ) -> Iterator[list[Any]]:
+        next_url: str | None = url
+        params: dict[str, Any] | None = {"limit": self.config.page_size}
+        seen: set[str] = set()
+        while next_url is not None:
+            response = client.get(next_url, params, accept=(404,) if missing else ())
+            if response.status_code == 404:
+                raise SnapshotError(
+                    f"{missing} disappeared while it was being read; "
+                    "its members are left as they were until a complete read"
+                )
+            body = client.json(response)
+            if not isinstance(body, list):
+                raise SnapshotError(f"GET {next_url.split('?')[0]} did not return a list")
+            yield body
+            seen.add(next_url)
+            next_url = response.links.get("next", {}).get("url")
+            params = None  # the next link carries its own query, used as given
+            if next_url in seen:
+                raise SnapshotError(f"paging of {url} loops back to a page already read")
+
+    def _client(self) -> HttpClient:
+        if self.client is not None:
+            return self.client
+        cfg = self.config
+        session: requests.Session
+        if cfg.api_token:
+            session = requests.Session()
+            session.headers["Authorization"] = f"SSWS {cfg.api_token}"
+        else:
+            assert cfg.client_id is not None and cfg.private_key is not None
+            session = client_credentials_session(
+                client_id=cfg.client_id,
+                token_url=f"{cfg.base}/oauth2/v1/token",
+                scope=cfg.scopes,
+                private_key=cfg.private_key,
+                key_headers={"kid": cfg.key_id} if cfg.key_id else None,
+                timeout=cfg.timeout,
+            )
+        session.headers["Accept"] = "application/json"
+        self.client = HttpClient(
+            session,
+            retry=self.retry,
+            timeout=cfg.timeout,
+            hint=self._hint,
+            after=self._after,
+        )
+        return self.client
+
+    def _hint(self, response: requests.Response) -> float | None:
+        if response.status_code == 429:
+            wait = _until_reset(response)
+            if wait is not None:
+                return wait
+        return retry_after_seconds(response)
+
+    def _after(self, response: requests.Response) -> None:
+        """Out of requests in this window: wait for the reset before the next call."""
+        if response.headers.get("X-Rate-Limit-Remaining") == "0":
+            wait = _until_reset(response)
+            if wait:
+                wait = min(wait, self.retry.max_delay)
+                if self.client is not None:
+                    self.client.waited += wait
+                self.retry.sleep(wait)
+
+
+def _until_reset(response: requests.Response) -> float | None:
+    """Seconds until ``X-Rate-Limit-Reset`` by the server's clock (at least a short pause)."""
+    reset = response.headers.get("X-Rate-Limit-Reset")
+    if reset is None or not reset.strip().isdigit():
+        return None
+    now = time.time()
+    date = response.headers.get("Date")
+    if date:
+        with contextlib.suppress(TypeError, ValueError):
+            now = email.utils.parsedate_to_datetime(date).timestamp()
+    return max(int(reset) - now, 0.0) + 0.1
+
+
+def okta_user(raw: Any, where: str) -> DirectoryUser:
+    """An Okta user object as a directory user (DEPROVISIONED/SUSPENDED/STAGED: inactive)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise SnapshotError(f"{where}: a user without an id")
+    profile = raw.get("profile")
+    if not isinstance(profile, dict) or not isinstance(profile.get("login"), str):
+        raise SnapshotError(f"{where}: user {raw['id']} has no profile.login")
+    emails = [e for e in (profile.get("email"), profile.get("secondEmail")) if isinstance(e, str)]
+    names = [profile.get("firstName"), profile.get("lastName")]
+    display = profile.get("displayName") or " ".join(n for n in names if isinstance(n, str))
+    return DirectoryUser(
+        id=raw["id"],
+        user_name=profile["login"],
+        emails=tuple(dict.fromkeys(e for e in emails if e)),
+        active=raw.get("status") not in INACTIVE_STATUSES,
+        display_name=display or None,
+    )
+
+
+def _group_head(raw: Any, where: str) -> tuple[str, str]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise SnapshotError(f"{where}: a group without an id")
+    profile = raw.get("profile")
+    name = profile.get("name") if isinstance(profile, dict) else None
+    if not isinstance(name, str) or not name:
+        raise SnapshotError(f"{where}: group {raw['id']} has no profile.name")
+    return raw["id"], name
+
+
+def _ignore(kind: str, n: int) -> None:
+    return None

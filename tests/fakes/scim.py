@@ -1,0 +1,70 @@
+"""A loopback fake SCIM 2.0 service provider: ``/Users`` and ``/Groups`` ListResponses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from tests.fakes.server import Fault, FaultBook, LoopbackServer, fault_response
+
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class FakeScim:
+    """Serves a SCIM directory document (``{"users": [...], "groups": [...]}``)."""
+
+    def __init__(self, token: str = "scim-bearer") -> None:
+        self.token = token
+        self.resources: dict[str, list[dict[str, Any]]] = {"Users": [], "Groups": []}
+        self.faults = FaultBook()
+        self.max_count = 50  # a server may return fewer than asked
+        self._server = LoopbackServer(self._app())
+        self.url = f"{self._server.url}/scim/v2"
+
+    def close(self) -> None:
+        """Stop the server."""
+        self._server.close()
+
+    def load(self, directory: dict[str, Any]) -> None:
+        """Serve these SCIM users and groups."""
+        self.resources = {"Users": list(directory["users"]), "Groups": list(directory["groups"])}
+
+    def add_fault(self, path: str, page: int = 1, status: int = 500, **kw: Any) -> Fault:
+        """Switch on a fault for ``/scim/v2/Users`` or ``/scim/v2/Groups``."""
+        return self.faults.add(Fault(path=path, page=page, status=status, **kw))
+
+    def _app(self) -> Flask:
+        app = Flask("fake_scim")
+
+        @app.get("/scim/v2/<resource>")
+        def listing(resource: str) -> Response:
+            if request.headers.get("Authorization") != f"Bearer {self.token}":
+                return _error(401, "Authorization failure")
+            if resource not in self.resources:
+                return _error(404, f"no resource type {resource}")
+            start = max(int(request.args.get("startIndex", 1)), 1)
+            count = min(int(request.args.get("count", 100)), self.max_count)
+            fault = self.faults.take(request.path, (start - 1) // count + 1)
+            if fault is not None:
+                return fault_response(fault)
+            items = self.resources[resource]
+            page = items[start - 1 : start - 1 + count]
+            return jsonify(
+                {
+                    "schemas": [LIST],
+                    "totalResults": len(items),
+                    "startIndex": start,
+                    "itemsPerPage": len(page),
+                    "Resources": page,
+                }
+            )
+
+        return app
+
+
+def _error(status: int, detail: str) -> Response:
+    response = jsonify({"schemas": [ERROR], "status": str(status), "detail": detail})
+    response.status_code = status
+    return response
