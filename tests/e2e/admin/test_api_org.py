@@ -55,6 +55,7 @@ def test_a_key_of_org_a_gets_404_for_everything_of_org_b(
         ("get", "/api/v1/orgs/b/runs"),
         ("get", "/api/v1/orgs/b/audit"),
         ("get", "/api/v1/orgs/b/sources"),
+        ("post", "/api/v1/orgs/b/sources/okta/run"),
     ]
     body = {"email": "eve@evil.com", "org_role": "owner", "name": "x"}
     for method, path in paths:
