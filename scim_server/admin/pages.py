@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from mappings.errors import InputError
 from mappings.state import parse_time
 from scim_server.admin import bp
+from scim_server.api.actions import run_source_as_caller
 from scim_server.api.context import caller, org_context, read_session
 from sync.admin_store import (
     count_members_by_role,
@@ -23,7 +25,7 @@ from sync.errors import NotFound
 from sync.models import Organisation, Workspace
 from sync.platform import load_state
 
-__all__ = ["audit", "member_detail", "overview", "runs"]
+__all__ = ["audit", "member_detail", "overview", "runs", "source_run"]
 
 
 @bp.get("/")
@@ -90,3 +92,13 @@ def member_detail(email: str) -> str:
     return render_template(
         "admin/member.html", m=member, e=explanation, error=error, entries=entries
     )
+
+
+@bp.post("/sources/<name>/run")
+def source_run(name: str) -> BaseResponse:
+    """Pull a source now; the outcome is on the runs page."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+    run_id = run_source_as_caller(ctx, name)
+    flash(f"Pulled {name}: run #{run_id}.", "ok")
+    return redirect(url_for("admin.runs"), 303)

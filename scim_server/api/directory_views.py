@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, current_app, jsonify, request
-from sqlalchemy import select
+from flask import Response, jsonify, request
 
 from mappings.state import parse_time
 from scim_server.api import bp
-from scim_server.api.context import (
-    deny_unless_allowed,
-    org_context,
-    read_session,
-    session_factory,
-)
-from scim_server.api.problems import ApiProblem
+from scim_server.api.actions import run_source_as_caller
+from scim_server.api.context import org_context, read_session
 from sync.admin_store import list_audit, list_runs, list_sources, run_json
-from sync.authority import refusal_for_admin_action
-from sync.models import Source, SyncRun
-from sync.pull import org_pull_lock, run_pull
-from sync.settings import Settings
+from sync.models import SyncRun
 
 __all__: list[str] = []
 
@@ -60,23 +51,8 @@ def run_source(org: str, name: str) -> Response:
     """Pull a source now and reconcile; 409 while another pull of the org runs."""
     with read_session() as s:
         ctx = org_context(s, org)
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
-        source = s.scalar(select(Source).where(Source.org_id == ctx.id, Source.name == name))
-        if source is None:
-            raise ApiProblem(404, "not found", f"no source named {name!r}", "name")
-        if source.kind == "scim":
-            detail = "a pushed (SCIM) source has nothing to pull; create a plan instead"
-            raise ApiProblem(422, "invalid input", detail, "name")
-        source_id = source.id
-    settings: Settings = current_app.extensions["rolebridge.settings"]
-    factory = session_factory()
-    with org_pull_lock(factory, ctx.id, wait=False) as acquired:
-        if not acquired:
-            raise ApiProblem(409, "conflict", "a pull of this organisation is running", "name")
-        result = run_pull(
-            factory, source_id, secret_key=settings.secret_key, trigger=ctx.caller.actor
-        )
+    run_id = run_source_as_caller(ctx, name)
     with read_session() as s:
-        run = s.get(SyncRun, result.run_id)
+        run = s.get(SyncRun, run_id)
         assert run is not None
         return jsonify(run_json(run))

@@ -98,3 +98,19 @@ def test_run_now_needs_a_managing_role_and_a_known_source(
     unknown = client.post("/api/v1/orgs/acme/sources/nope/run", headers=acme.auth("owner"))
     assert member.status_code == 403
     assert (unknown.status_code, unknown.json["field"]) == (404, "name")
+
+
+def test_the_overview_runs_a_source_and_the_runs_page_shows_it(
+    client: FlaskClient, acme: Seeded, scim: FakeScim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overview's 'Run now' form pulls the source; the run appears in the history."""
+    from tests.e2e.admin.test_pages import _csrf, _sign_in
+
+    monkeypatch.setenv(f"RB_TEST_SCIM_TOKEN_{acme.id}", scim.token)
+    _sign_in(client, acme.keys["owner"])
+    token = _csrf(client, "/admin/")
+    assert 'action="/admin/sources/hr-scim/run"' in client.get("/admin/").get_data(as_text=True)
+    r = client.post("/admin/sources/hr-scim/run", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/admin/runs")
+    html = client.get("/admin/runs").get_data(as_text=True)
+    assert "apikey:" in html and "failed" not in html
