@@ -28,7 +28,8 @@ serve: $(STAMP)
 	$(VENV)/bin/rolebridge serve
 
 bench: $(STAMP)
-	$(PY) benchmarks/plan.py
+	$(PY) benchmarks/apply.py
+	$(PY) benchmarks/preview.py
 
 clean:
 	rm -rf $(VENV) instance
