@@ -269,3 +269,25 @@ def test_a_key_of_another_org_gets_404_for_this_orgs_mapping_and_plans(
         assert r.status_code == 404, (path, r.status_code)
     status = client.get(f"/api/v1/orgs/acme/plans/{plan_id}", headers=acme.auth("owner"))
     assert status.json["status"] == "pending"
+
+
+def test_an_internal_error_is_a_bare_problem_without_internals(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """A stored plan that cannot be read gives 500 'internal error' and no traceback."""
+    from sync.models import SavedPlan
+
+    with session_factory.begin() as s:
+        bad = SavedPlan(
+            org_id=acme.id,
+            fingerprint="sha256:x",
+            status="pending",
+            body={"operations": [{"op": "invite", "reason": [{"no": 1}]}]},
+        )
+        s.add(bad)
+        s.flush()
+        plan_id = bad.id
+    r = client.get(f"/api/v1/orgs/acme/plans/{plan_id}?format=text", headers=acme.auth("owner"))
+    assert r.status_code == 500
+    assert r.json == {"type": "about:blank", "title": "internal error", "status": 500}
+    assert "Traceback" not in r.get_data(as_text=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -187,3 +188,32 @@ def test_audit_and_runs_pages_render_and_filter(client: FlaskClient, acme: Seede
     assert "nina@acme.com" in html and "gone@acme.com" not in html
     assert client.get("/admin/audit?since=yesterday").status_code == 422
     assert client.get("/admin/runs").status_code == 200
+
+
+def test_the_session_cookie_is_secure_when_served_over_https(
+    session_factory: sessionmaker[Session], tmp_path: Path, seed: Callable[..., Seeded]
+) -> None:
+    """With an https base URL the cookie also carries Secure."""
+    from scim_server.api.context import SESSION_FACTORY_KEY
+    from scim_server.app import create_app
+    from sync.settings import Settings
+
+    org = seed("acme", "soterai", ["owner"])
+    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+    settings = Settings(
+        database_url=url, instance_path=tmp_path, secret_key="s", base_url="https://rb.example"
+    )
+    app = create_app(settings)
+    app.extensions[SESSION_FACTORY_KEY] = session_factory
+    client = app.test_client()
+    page = client.get("/admin/sign-in", base_url="https://rb.example")
+    assert "Secure" in page.headers["Set-Cookie"]
+    match = _TOKEN.search(page.get_data(as_text=True))
+    assert match
+    token = match.group(1)
+    r = client.post(
+        "/admin/sign-in",
+        data={"api_key": org.keys["owner"], "csrf_token": token},
+        base_url="https://rb.example",
+    )
+    assert "Secure" in r.headers["Set-Cookie"]
