@@ -144,7 +144,6 @@ def _dry_plan(
 ) -> Plan:
     """The plan the snapshot would give, computed in a transaction that is rolled back."""
     from mappings.plan import make_plan
-
     from sync.mirror import replace_snapshot
     from sync.reconcile import gather
 
