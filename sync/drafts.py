@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,14 @@ from sync.models import MappingVersion
 from sync.orgs import get_org, role_model_for
 from sync.platform import load_state
 
-__all__ = ["VersionDiff", "diff_versions", "explain_user", "preview_draft", "version_document"]
+__all__ = [
+    "VersionDiff",
+    "diff_versions",
+    "explain_user",
+    "explanation_json",
+    "preview_draft",
+    "version_document",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,21 @@ def explain_user(
     """Why ``user`` gets each role under the saved mapping (or a draft), and what lost."""
     mapping, model = _mapping(session, org_id, document)
     return explain(load_directory(session, org_id), mapping, model, user)
+
+
+def explanation_json(explanation: Explanation) -> dict[str, Any]:
+    """The explanation's JSON, each winning grant also listing the grants it won over."""
+    out = explanation.to_dict()
+    for grant, raw in zip(explanation.grants, out["grants"], strict=True):
+        raw["won_over"] = [
+            {"role": g.role, "rule": g.rule, "rule_text": g.rule_text, "groups": list(g.groups)}
+            for g in explanation.grants
+            if grant.won
+            and not g.won
+            and g.workspace == grant.workspace
+            and g.beaten_by == grant.role
+        ]
+    return out
 
 
 def version_document(session: Session, org_id: int, version: int) -> str:

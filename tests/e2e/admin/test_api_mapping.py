@@ -162,6 +162,8 @@ def test_explain_names_the_rule_and_group_and_what_lost(client: FlaskClient, acm
     grants = {(g["role"], g["rule"], tuple(g["groups"]), g["won"]) for g in r.json["grants"]}
     assert ("owner", 0, ("Owners",), True) in grants
     assert ("member", 2, ("Staff",), False) in grants
+    (owner,) = [g for g in r.json["grants"] if g["role"] == "owner"]
+    assert [(w["role"], w["rule"]) for w in owner["won_over"]] == [("member", 2)]
 
 
 def test_a_plan_is_created_shown_approved_and_applied_with_audit(

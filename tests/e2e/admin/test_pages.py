@@ -177,6 +177,7 @@ def test_the_member_page_explains_each_role(client: FlaskClient, acme: Seeded) -
     _sign_in(client, acme.keys["owner"])
     html = client.get("/admin/members/olga@acme.com").get_data(as_text=True)
     assert "rules[0] (group Owners)" in html and "lost to owner" in html
+    assert "won over member (rules[2] (group Staff))" in html
 
 
 def test_audit_and_runs_pages_render_and_filter(client: FlaskClient, acme: Seeded) -> None:
