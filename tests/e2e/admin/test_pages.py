@@ -218,3 +218,16 @@ def test_the_session_cookie_is_secure_when_served_over_https(
         base_url="https://rb.example",
     )
     assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_every_page_renders_for_a_brand_new_org(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """No mapping, members, sources or plans yet: each page still renders, unknowns are 404."""
+    org = seed("fresh", "aihub", ["admin"])
+    _sign_in(client, org.keys["admin"])
+    for path in ("/admin/", "/admin/mapping", "/admin/plans", "/admin/runs", "/admin/audit"):
+        assert client.get(path).status_code == 200, path
+    assert "role_model: aihub" in client.get("/admin/mapping").get_data(as_text=True)
+    assert client.get("/admin/members/nobody@x.com").status_code == 404
+    assert client.get("/admin/plans/999").status_code == 404
