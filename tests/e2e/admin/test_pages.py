@@ -231,3 +231,27 @@ def test_every_page_renders_for_a_brand_new_org(
     assert "role_model: aihub" in client.get("/admin/mapping").get_data(as_text=True)
     assert client.get("/admin/members/nobody@x.com").status_code == 404
     assert client.get("/admin/plans/999").status_code == 404
+
+
+def test_a_manager_approving_a_plan_that_demotes_an_owner_sees_why_not(
+    client: FlaskClient,
+    acme: Seeded,
+    put_directory: Callable[[int, Directory], None],
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The approve form answers with the refusal on the plan page; the plan stays pending."""
+    people = dict(PEOPLE) | {"olga@acme.com": ["Staff"], "otto@acme.com": ["Owners"]}
+    put_directory(acme.id, directory_of(people))
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    _sign_in(client, acme.keys["manager"])
+    page = f"/admin/plans/{plan['id']}"
+    token = _csrf(client, page)
+    r = client.post(
+        f"{page}/approve",
+        data={"csrf_token": token, "fingerprint": plan["fingerprint"]},
+        headers={"Referer": f"http://localhost{page}"},
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    assert "may not manage owner" in html
+    assert 'id="plan-status">pending<' in html
