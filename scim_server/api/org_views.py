@@ -11,6 +11,7 @@ from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberChange, WorkspaceCreate
 from scim_server.api.context import (
+    caller,
     OrgContext,
     deny_unless_allowed,
     json_body,
@@ -51,6 +52,13 @@ def _workspaces(session: Any, org_id: int) -> list[dict[str, Any]]:
         select(Workspace).where(Workspace.org_id == org_id).order_by(Workspace.name)
     )
     return [{"name": w.name, "credits": w.credits} for w in rows]
+
+
+@bp.get("/orgs")
+def list_orgs() -> Response:
+    """The organisations this key sees: its own."""
+    who = caller()
+    return jsonify(orgs=[{"name": who.org_name, "role": who.role}])
 
 
 @bp.get("/orgs/<org>")

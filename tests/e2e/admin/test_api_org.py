@@ -63,6 +63,9 @@ def test_a_key_of_org_a_gets_404_for_everything_of_org_b(
         missing = getattr(client, method)(path.replace("/b", "/zz"), headers=a.auth("owner"))
         assert (r.status_code, r.json["title"]) == (404, "not found"), path
         assert missing.status_code == 404
+    assert client.get("/api/v1/orgs", headers=a.auth("owner")).json == {
+        "orgs": [{"name": "a", "role": "owner"}]
+    }
     assert "eve@evil.com" not in str(
         client.get("/api/v1/orgs/a/members", headers=a.auth("owner")).json
     )
