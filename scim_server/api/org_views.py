@@ -11,8 +11,8 @@ from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberChange, WorkspaceCreate
 from scim_server.api.context import (
-    caller,
     OrgContext,
+    caller,
     deny_unless_allowed,
     json_body,
     org_context,
