@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -246,6 +247,7 @@ def test_the_openapi_document_lists_every_api_route(client: FlaskClient) -> None
         "MemberChange"
     )
     assert "email" in doc["components"]["schemas"]["MemberChange"]["properties"]
+    validate(doc)  # a valid OpenAPI 3.1 document, or this raises naming the problem
 
 
 def test_an_unknown_api_path_is_a_problem_document(client: FlaskClient) -> None:
