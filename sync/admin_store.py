@@ -122,10 +122,18 @@ def _set_workspace_roles(
 
 
 def record_audit(
-    session: Session, org_id: int, actor: str, op: str, user: str, detail: dict[str, object]
+    session: Session,
+    org_id: int,
+    actor: str,
+    op: str,
+    user: str,
+    detail: dict[str, object],
+    plan_id: int | None = None,
 ) -> None:
     """Append one audit entry in the caller's transaction."""
-    session.add(AuditEntry(org_id=org_id, actor=actor, op=op, user=user, detail=detail))
+    session.add(
+        AuditEntry(org_id=org_id, actor=actor, op=op, user=user, detail=detail, plan_id=plan_id)
+    )
 
 
 def count_members_by_role(session: Session, org_id: int) -> dict[str, int]:

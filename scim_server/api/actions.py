@@ -17,6 +17,7 @@ from scim_server.api.context import (
     session_factory,
 )
 from scim_server.api.problems import ApiProblem
+from sync.admin_store import record_audit
 from sync.authority import refusal_for_admin_action, refusal_for_plan
 from sync.models import SavedPlan, Source
 from sync.plans import apply_saved, approve_plan, get_plan
@@ -42,7 +43,10 @@ def approve_as_caller(s: Session, ctx: OrgContext, plan_id: int, fingerprint: st
     """Approve a waiting plan by the fingerprint the caller saw."""
     row = get_plan(s, ctx.id, plan_id)
     check_plan_authority(s, ctx, Plan.from_dict(row.body))
-    return approve_plan(s, ctx.id, plan_id, approver=ctx.caller.actor, fingerprint=fingerprint)
+    row = approve_plan(s, ctx.id, plan_id, approver=ctx.caller.actor, fingerprint=fingerprint)
+    detail = {"op": "approve_plan", "plan": plan_id, "fingerprint": row.fingerprint}
+    record_audit(s, ctx.id, ctx.caller.actor, "approve_plan", "", detail, plan_id=plan_id)
+    return row
 
 
 def apply_as_caller(s: Session, ctx: OrgContext, plan_id: int) -> ApplyResult:

@@ -197,7 +197,7 @@ def test_a_plan_is_created_shown_approved_and_applied_with_audit(
         emails = set(s.scalars(select(Member.email)))
         audited = set(s.scalars(select(AuditEntry.op).where(AuditEntry.plan_id == plan_id)))
     assert "nina@acme.com" in emails and "gone@acme.com" not in emails
-    assert {"invite", "remove_from_org"} <= audited
+    assert {"approve_plan", "invite", "remove_from_org"} <= audited
 
 
 def test_a_manager_cannot_approve_or_apply_a_plan_touching_an_owner(
