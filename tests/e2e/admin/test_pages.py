@@ -255,3 +255,11 @@ def test_a_manager_approving_a_plan_that_demotes_an_owner_sees_why_not(
     html = r.get_data(as_text=True)
     assert "may not manage owner" in html
     assert 'id="plan-status">pending<' in html
+
+
+def test_the_overview_searches_members_by_email(client: FlaskClient, acme: Seeded) -> None:
+    """?q= narrows the member list; the counts by role stay whole."""
+    _sign_in(client, acme.keys["owner"])
+    html = client.get("/admin/?q=gone").get_data(as_text=True)
+    assert "gone@acme.com" in html and "olga@acme.com</a>" not in html
+    assert "1 member(s)" in html
