@@ -30,6 +30,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/plan.py
 	$(PY) benchmarks/apply.py
+	$(PY) benchmarks/preview.py
 
 # rolebridge on loopback with a fresh SQLite database, checked by scim2-tester and scim-sanity
 compliance: $(STAMP)
