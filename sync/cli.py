@@ -14,6 +14,7 @@ from sync.demo import demo_command
 from sync.preview import explain_command, mapping_group, preview_command
 from sync.pullcli import scheduler_command, source_group, sync_command
 from sync.scim_cli import serve_command, token_group
+from sync.worker import outbox_work_command
 
 __all__ = ["main"]
 
@@ -47,3 +48,4 @@ main.add_command(source_group)
 main.add_command(sync_command)
 main.add_command(scheduler_command)
 main.add_command(apikey_group)
+commands.outbox_group.add_command(outbox_work_command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -191,9 +192,12 @@ def test_metrics_want_the_configured_token(make_app: MakeApp) -> None:
 def log_lines() -> Iterator[io.StringIO]:
     """rolebridge's JSON log, written to a buffer for the test."""
     buffer = io.StringIO()
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     logs.configure_logging("INFO", stream=buffer)
     yield buffer
-    logs.configure_logging("WARNING", stream=io.StringIO())
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_every_log_line_of_a_request_carries_its_request_id_and_org(
