@@ -91,12 +91,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
 
     Calling it again replaces rolebridge's handler rather than adding a second one.
     """
-    structlog.configure(
-        processors=[*_shared(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
     handler: logging.Handler = (
         logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     )
@@ -124,8 +118,13 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger named ``name`` (the module's ``__name__``)."""
-    return structlog.stdlib.get_logger(name)
+    """A structlog logger named ``name`` that writes through the standard library's
+    ``logging`` (so every handler, and ``configure_logging``'s JSON, sees its lines)."""
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[*_shared(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
 
 
 def bind(**values: Any) -> None:
