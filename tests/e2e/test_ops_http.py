@@ -312,3 +312,11 @@ def test_session_cookies_are_not_marked_secure_over_plain_http(make_app: MakeApp
     """On a plain-http base URL (local use) the cookie still works, so it is not Secure."""
     response = make_app().test_client().get("/admin/sign-in")
     assert "Secure" not in response.headers["Set-Cookie"]
+
+
+def test_a_scim_path_with_an_encoded_newline_gets_a_scim_error(scim: Scim) -> None:
+    """POST /Groups/a%0Ab used to fall out of the SCIM routes into an HTML 405 page."""
+    response = scim.post("/Groups/a%0Ab", {"schemas": []})
+    assert response.status_code == 405
+    assert response.content_type == SCIM
+    assert response.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
