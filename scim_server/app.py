@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db import check_schema, make_engine, make_session_factory
+from sync.logs import configure_logging
 from sync.settings import Settings
 
 __all__ = ["Runtime", "create_app", "runtime"]
@@ -32,7 +33,9 @@ class Runtime:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the rolebridge web application."""
-    settings = settings if settings is not None else Settings.from_env()
+    if settings is None:  # the process entry point (gunicorn): configure its logs too
+        settings = Settings.from_env()
+        configure_logging(settings.log_level, settings.log_format)
     app = Flask("rolebridge", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key or _instance_secret(settings.instance_path),
@@ -57,12 +60,17 @@ def runtime(app: Flask) -> Runtime:
 
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
-    from scim_server import admin, api
+    from scim_server import admin, api, hardening, health, metrics, tracing
     from scim_server.scim import init_scim
 
     init_scim(app, rt.session_factory)
     api.init_app(app)
     admin.init_app(app, rt.settings)
+    # app-wide hooks after the blueprints, in this order: request id, metrics, limits
+    tracing.init_app(app)
+    health.init_app(app, rt.engine)
+    metrics.init_app(app, rt.session_factory, rt.settings.metrics_token)
+    hardening.init_app(app, rt.settings)
 
 
 def _instance_secret(instance: Path) -> str:
