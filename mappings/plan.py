@@ -147,8 +147,22 @@ class _Planner:
         if self.only is not None:
             keys = [k for k in keys if self._selected(k)]
         desired, members = self.d.users, self.members
+        # a joined, active member whose roles already match needs nothing: skip the work
+        # (not with implicit workspace membership, which depends on the final workspaces)
+        shortcut = not self.model.implicit_single_workspace_membership
         for key in keys:
-            self._user(key, desired.get(key), members.get(key))
+            d, m = desired.get(key), members.get(key)
+            if (
+                shortcut
+                and d is not None
+                and m is not None
+                and m.status == "joined"
+                and d.org_role == m.org_role
+                and d.user.active
+                and m.workspaces == d.workspaces
+            ):
+                continue
+            self._user(key, d, m)
         self._last_owner()
         self._create_workspaces()
         for p in self.pending:
