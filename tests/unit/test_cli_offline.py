@@ -170,3 +170,19 @@ def test_a_state_naming_a_role_the_model_lacks_is_refused_at_its_line(
     assert result.output == (
         "error: s.json:12: members[1].org_role: unknown org role 'admin' for role model soterai\n"
     )
+
+
+def test_explain_as_json_names_the_lost_grant_and_what_beat_it() -> None:
+    """--format json lists every grant with won/beaten_by."""
+    base = EXAMPLES / "aihub"
+    result = CliRunner().invoke(main, [
+        "explain", "--user", "ben@lab.example", "--format", "json",
+        "--mapping", str(base / "mapping.yaml"), "--directory", str(base / "directory.json"),
+    ])  # fmt: skip
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert (data["org_role"], data["workspaces"]) == ("user", {"vision": ["manager"]})
+    assert [(g["role"], g["workspace"], g["won"]) for g in data["grants"]] == [
+        ("user", None, True),
+        ("manager", "vision", True),
+    ]
