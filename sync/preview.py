@@ -1,7 +1,7 @@
-"""Offline CLI commands: preview a plan, explain a user, validate a mapping.
+"""CLI commands that preview a plan, explain a user and validate a mapping.
 
-They read files only (no database), call the pure core and print; an input error is one
-line naming the file and place, and exit status 1.
+They read files (or, with --org, an org's live inputs from the database), call the core
+and print; an input error is one line naming the file and place, and exit status 1.
 """
 
 from __future__ import annotations

@@ -186,3 +186,16 @@ def test_explain_as_json_names_the_lost_grant_and_what_beat_it() -> None:
         ("user", None, True),
         ("manager", "vision", True),
     ]
+
+
+def test_preview_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
+    """The shipped example previews offline as a terraform-like plan."""
+    base = EXAMPLES / "shareofmodel"
+    result = CliRunner().invoke(main, [
+        "preview", "--mapping", str(base / "mapping.yaml"),
+        "--directory", str(base / "directory.json"), "--state", str(base / "state.json"),
+        "--now", "2026-11-27T12:00:00Z",
+    ])  # fmt: skip
+    assert result.exit_code == 0
+    assert "+ invite carol@acme.com as guest" in result.output
+    assert "Plan: 6 to add, 3 to change, 2 to remove." in result.output
