@@ -28,7 +28,7 @@ from tests.unit.builders import NOW
 
 EMAILS = [f"p{i}@x.io" for i in range(6)]
 GROUPS = ["G0", "G1", "G2", "G3"]
-WORKSPACES = ["a", "b", "c"]
+WORKSPACES = ["a", "b", "c", "d"]
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -78,7 +78,7 @@ def mappings(draw: st.DrawFn, model: RoleModel) -> RoleMapping:
             roles = draw(st.lists(st.sampled_from(ws), min_size=1, max_size=2, unique=True))
             rule = {**selector, "workspace": draw(st.sampled_from(WORKSPACES))}
             rule["workspace_roles"] = roles if model.workspace_roles_are_sets else roles[:1]
-            if draw(st.booleans()):
+            if draw(st.integers(0, 3)):
                 rule.update(create_workspace=True, credits=draw(st.integers(0, 50)))
             rules.append(rule)
         elif org:
@@ -99,7 +99,7 @@ def mappings(draw: st.DrawFn, model: RoleModel) -> RoleMapping:
 @st.composite
 def states(draw: st.DrawFn, model: RoleModel) -> PlatformState:
     """Members with any role, status and origin; workspaces with credits."""
-    workspaces = draw(st.lists(st.sampled_from(WORKSPACES), unique=True, max_size=3))
+    workspaces = draw(st.lists(st.sampled_from(WORKSPACES), unique=True, max_size=2))
     members = []
     for email in draw(st.lists(st.sampled_from(EMAILS), unique=True, max_size=5)):
         ws: dict[str, tuple[str, ...]] = {}
@@ -128,7 +128,7 @@ def states(draw: st.DrawFn, model: RoleModel) -> PlatformState:
     org = Organisation(
         "Acme",
         plan=draw(st.sampled_from(["pro", "enterprise"])),
-        credits=draw(st.sampled_from([None, 40, 100])),
+        credits=draw(st.sampled_from([None, 30, 100])),
     )
     return PlatformState(org, tuple(Workspace(w, 10) for w in workspaces), tuple(members))
 
