@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from mappings import (
     GroupMember,
     Member,
     Organisation,
+    Plan,
     PlatformState,
     RoleMapping,
     RoleModel,
@@ -23,6 +25,7 @@ from mappings import (
     apply_to_state,
     make_plan,
     parse_mapping,
+    render_json,
 )
 from tests.unit.builders import NOW
 
@@ -207,3 +210,12 @@ def test_equal_inputs_give_equal_plans_and_fingerprints(scenario: Any) -> None:
     first = make_plan(d, s, mapping, model, now=NOW)
     assert make_plan(d, s, mapping, model, now=NOW) == first
     assert make_plan(reversed_d, s, mapping, model, now=NOW).fingerprint == first.fingerprint
+
+
+@SETTINGS
+@given(scenarios())
+def test_every_plan_reads_back_from_its_json(scenario: Any) -> None:
+    """Plan.from_dict(json.loads(render_json(plan))) == plan, so saved plans apply as made."""
+    d, s, mapping, model = scenario
+    plan = make_plan(d, s, mapping, model, now=NOW)
+    assert Plan.from_dict(json.loads(render_json(plan))) == plan
