@@ -57,12 +57,13 @@ def runtime(app: Flask) -> Runtime:
 
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
-    from scim_server import admin, api
+    from scim_server import admin, api, invite_page
     from scim_server.scim import init_scim
 
     init_scim(app, rt.session_factory)
     api.init_app(app)
     admin.init_app(app, rt.settings)
+    invite_page.init_app(app)
 
 
 def _instance_secret(instance: Path) -> str:
