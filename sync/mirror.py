@@ -421,10 +421,19 @@ def load_directory(session: Session, org_id: int) -> Directory:
     """
     users: dict[str, DirUser] = {}
     for row in session.execute(
-        select(DirectoryUser)
+        # columns, not entities: no ORM identity map and no full SCIM ``resource`` per row
+        select(
+            DirectoryUser.ext_id,
+            DirectoryUser.user_name,
+            DirectoryUser.emails,
+            DirectoryUser.external_id,
+            DirectoryUser.active,
+            DirectoryUser.display_name,
+            DirectoryUser.roles,
+        )
         .where(DirectoryUser.org_id == org_id)
         .order_by(DirectoryUser.source_id, DirectoryUser.ext_id)
-    ).scalars():
+    ):
         users.setdefault(
             row.ext_id,
             DirUser(

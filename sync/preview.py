@@ -30,7 +30,7 @@ from mappings import (
 from mappings.state import parse_time
 from sync.files import load_directory, load_mapping, load_state
 
-__all__ = ["EXAMPLES", "explain_command", "mapping_group", "preview_command"]
+__all__ = ["EXAMPLES", "explain_command", "mapping_group", "preview_command", "run_preview"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}
@@ -60,7 +60,7 @@ def _inputs(
     rm = _or_exit(lambda: load_mapping(mapping))
     model = _role_model(rm)
     d = _or_exit(lambda: load_directory(directory))
-    s = _or_exit(lambda: load_state(state)) if state is not None else None
+    s = _or_exit(lambda: load_state(state, model)) if state is not None else None
     return rm, model, d, s
 
 
