@@ -206,3 +206,15 @@ def test_the_file_transport_never_rewrites_a_delivered_message(tmp_path: Path) -
     send(second)
     assert [p.name for p in tmp_path.iterdir()] == ["7.eml"]
     assert b"one" in (tmp_path / "7.eml").read_bytes()
+
+
+def test_one_delivery_pass_sends_every_due_message_in_batches(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """More messages than one batch still all go out in one call, each once."""
+    org_id, _ = sample_org(session_factory, "soterai", users=7)
+    reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    sent: list[EmailMessage] = []
+    report = deliver(session_factory, _settings(tmp_path), transport=sent.append, now=NOW, limit=3)
+    assert report.sent == 7
+    assert sorted(str(m["To"]) for m in sent) == [f"person{i}@example.com" for i in range(7)]
