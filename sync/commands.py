@@ -35,6 +35,7 @@ __all__ = [
     "org_group",
     "outbox_group",
     "plan_command",
+    "plans_command",
     "reconcile_command",
     "workspace_group",
 ]
@@ -270,6 +271,32 @@ def apply_command(org: str, plan: str) -> None:
         plan_id, result = apply_saved(factory, org_id, target, actor="cli apply")
     parts = ", ".join(f"{n} {op}" for op, n in result.summary.items()) or "nothing to do"
     click.echo(f"applied plan {plan_id}: {parts}; {result.messages} email(s) queued")
+
+
+@click.command("plans")
+@click.option("--org", required=True, help="Organisation name.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "held", "approved", "applied", "stale"]),
+    default=None,
+    help="Only plans with this status.",
+)
+def plans_command(org: str, status: str | None) -> None:
+    """List the org's saved plans, newest first: id, status, what they do, why held."""
+    from sync.plans import list_plans
+
+    factory = open_database()
+    org_id = _org_id(factory, org)
+    with factory() as session:
+        rows = list_plans(session, org_id, status)
+    for row in rows:
+        summary = ", ".join(f"{n} {op}" for op, n in row.body.get("summary", {}).items())
+        held = row.body.get("held")
+        why = f"  held: {held['why']}" if isinstance(held, dict) else ""
+        click.echo(
+            f"{row.id}\t{row.status}\t{row.created_at:%Y-%m-%d %H:%M}\t"
+            f"{summary or 'no changes'}{why}"
+        )
 
 
 @click.command("approve")
