@@ -216,6 +216,17 @@ def _rename(ctx: _Context, ops: list[Operation]) -> None:
         ),
         params,
     )
+    outbox = _table("outbox")  # an email not sent yet follows the member to the new address
+    ctx.session.execute(
+        update(outbox)
+        .where(
+            outbox.c.org_id == ctx.org_id,
+            outbox.c.recipient == bindparam("old"),
+            outbox.c.sent_at.is_(None),
+        )
+        .values(recipient=bindparam("new")),
+        [{"old": str(op.from_), "new": str(op.to)} for op in ops],
+    )
 
 
 def _invite(ctx: _Context, ops: list[Operation]) -> None:
