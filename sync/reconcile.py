@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -214,6 +214,7 @@ def _reconcile_locked(
 ) -> ReconcileResult:
     inputs = gather(session, org_id)
     plan = _plan(inputs, now, users, complete)
+    _retire_stale_plans(session, org_id, plan.fingerprint)
     run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
     session.add(run)
     result = _act(session, org_id, plan, inputs, trigger, users, now)
@@ -225,7 +226,26 @@ def _reconcile_locked(
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
 
 
+def _retire_stale_plans(session: Session, org_id: int, current: str) -> None:
+    """Waiting plans made from other inputs can never apply: mark them stale."""
+    session.execute(
+        update(SavedPlan)
+        .where(
+            SavedPlan.org_id == org_id,
+            SavedPlan.status.in_(("pending", "held", "approved")),
+            SavedPlan.fingerprint != current,
+        )
+        .values(status="stale")
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete: bool) -> Plan:
+    if inputs.mapping.policy.apply == "review":
+        # A plan waiting for review must carry every pending change of the org: a plan
+        # of only the users one write touched would retire the earlier waiting plan and
+        # hide its changes from the reviewer.
+        users = None
     return make_plan(
         inputs.directory,
         inputs.state,
