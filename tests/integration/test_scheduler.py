@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,3 +149,39 @@ def test_two_scheduler_processes_sync_each_org_once_per_tick(
 def _drop_job_table(factory: sessionmaker[Session]) -> None:
     with factory.begin() as session:
         session.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_scheduler_process_stops_cleanly_on_sigterm(
+    engine: Engine, session_factory: sessionmaker[Session], okta: FakeOkta
+) -> None:
+    """A service manager's SIGTERM ends the process with status 0 and no run left 'running'."""
+    _add_source(session_factory, "Acme", okta.url, schedule="1s")
+    env = {
+        **os.environ,
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "RB_TEST_OKTA_TOKEN": okta.state.api_token,
+        "ROLEBRIDGE_LOG_LEVEL": "WARNING",
+    }
+    code = "from sync.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "scheduler", "--refresh", "0.5"], cwd=ROOT, env=env
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _finished_runs(session_factory):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with session_factory() as session:
+        outcomes = {r.outcome for r in session.scalars(select(SyncRun))}
+    assert outcomes and "running" not in outcomes
+
+
+def _finished_runs(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return len(session.scalars(select(SyncRun).where(SyncRun.outcome != "running")).all())
