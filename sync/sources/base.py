@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import email.utils
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import requests
 
@@ -32,8 +34,12 @@ __all__ = [
     "SourceError",
     "SnapshotError",
     "TransientSourceError",
+    "in_parallel",
     "retry_after_seconds",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(kind, increment)`` with kind ``pages``, ``users`` or ``groups``."""
@@ -147,6 +153,7 @@ class HttpClient:
         self._describe = describe or _describe
         self.requests = 0
         self.waited = 0.0  # seconds spent on the wire or sleeping, for benchmarks
+        self._lock = threading.Lock()  # listings may be read on several threads
 
     def get(
         self, url: str, params: dict[str, Any] | None = None, accept: Iterable[int] = ()
@@ -167,9 +174,14 @@ class HttpClient:
             if attempt == self.retry.attempts:
                 break
             delay = self.retry.backoff(attempt, hint)
-            self.waited += delay
+            self.add_wait(delay)
             self.retry.sleep(delay)
         raise TransientSourceError(f"{failure} (gave up after {self.retry.attempts} tries)")
+
+    def add_wait(self, seconds: float) -> None:
+        """Count time spent waiting on the IdP (the wire, or a pause it asked for)."""
+        with self._lock:
+            self.waited += seconds
 
     def json(self, response: requests.Response) -> Any:
         """The body as JSON; a page that is not JSON makes the snapshot unusable."""
@@ -187,9 +199,25 @@ class HttpClient:
         except requests.ConnectionError as exc:
             return None, f"GET {_strip(url)} failed to connect ({type(exc).__name__})"
         finally:
-            self.requests += 1
-            self.waited += time.perf_counter() - started
+            with self._lock:
+                self.requests += 1
+            self.add_wait(time.perf_counter() - started)
         return response, f"{_where(response)} answered {response.status_code}"
+
+
+def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``[fn(i) for i in items]`` on up to ``workers`` threads, in order; the first failure
+    cancels what has not started and is raised, so a fetch stays all or nothing."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _permanent(response: requests.Response, detail: str) -> SourceError:
