@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve bench clean
+.PHONY: install demo test lint serve bench compliance fuzz smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,22 @@ lint: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/rolebridge serve
 
+# A longer fuzzing run (schemathesis on the admin API, hypothesis on SCIM); prints case counts.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/fuzz -p no:logging
+
+# The README's deployment steps on PostgreSQL, without Docker (needs DATABASE_URL).
+smoke: $(STAMP)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash deploy/smoke.sh
+
 bench: $(STAMP)
 	$(PY) benchmarks/plan.py
+	$(PY) benchmarks/apply.py
+	$(PY) benchmarks/preview.py
+
+# rolebridge on loopback with a fresh SQLite database, checked by scim2-tester and scim-sanity
+compliance: $(STAMP)
+	$(PY) scripts/compliance.py
 
 clean:
 	rm -rf $(VENV) instance

@@ -11,18 +11,26 @@ from typing import Any
 
 from flask import Blueprint, Flask, g
 from scim2_flask import ScimServer
-from scim2_flask.extension import EXTENSION_NAME
+from scim2_flask.extension import EXTENSION_NAME, METHODS
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import PathConverter
 
 from scim_server.auth import current_tenant, make_authenticator
 from scim_server.errors import internal_error
 from scim_server.habits import RolebridgeHandler, RolebridgeService
 from scim_server.provider import make_provider
+from scim_server.provisioning import is_write_request, reconcile_touched
 from scim_server.storage import AfterWrite, SqlScimStorage
 
 __all__ = ["SCIM_PREFIX", "RolebridgeScim", "init_scim"]
 
 SCIM_PREFIX = "/scim/v2"
+
+
+class _AnyPath(PathConverter):
+    """Like ``<path:...>``, but also across newlines (``%0A``) in the path."""
+
+    regex = r"[^/][\s\S]*?"
 
 
 class RolebridgeScim(ScimServer):
@@ -37,12 +45,18 @@ class RolebridgeScim(ScimServer):
         """Register the blueprint, serving requests with ``RolebridgeHandler``."""
         self.service = self._service or self._create_service(app)
         self.handler = RolebridgeHandler(self.service, self.storage)
+        app.url_map.converters.setdefault("scimpath", _AnyPath)
         app.register_blueprint(self.create_blueprint())
         app.extensions.setdefault(EXTENSION_NAME, {})[self.name] = self
 
     def create_blueprint(self) -> Blueprint:
         """scim2-flask's blueprint, plus the token check and the last-resort error handler."""
         blueprint = super().create_blueprint()
+        # a path with a newline escapes werkzeug's <path:...>; this catch-all keeps such
+        # requests on the blueprint, so they too are answered with SCIM Errors
+        blueprint.add_url_rule(
+            "/<scimpath:path>", "fallback_any", self._fallback_view, methods=METHODS
+        )
         blueprint.before_request(make_authenticator(self._session_factory, self.url_prefix))
         blueprint.register_error_handler(Exception, internal_error)
         return blueprint
@@ -56,16 +70,17 @@ def init_scim(
     app: Flask,
     session_factory: sessionmaker[Session],
     *,
-    after_write: AfterWrite | None = None,
+    after_write: AfterWrite | None = reconcile_touched,
     max_scan: int = 20_000,
 ) -> RolebridgeScim:
-    """Mount the SCIM endpoint on ``app``."""
+    """Mount the SCIM endpoint on ``app``; by default each write reconciles what it touched."""
     storage = SqlScimStorage(
         session_factory,
         make_provider(),
         current_tenant,
         max_scan=max_scan,
         after_write=after_write,
+        writes=is_write_request,
     )
     scim = RolebridgeScim(session_factory, storage)
     scim.init_app(app)
