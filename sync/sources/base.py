@@ -14,8 +14,9 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -152,8 +153,10 @@ class HttpClient:
         self._after = after
         self._describe = describe or _describe
         self.requests = 0
-        self.waited = 0.0  # seconds spent on the wire or sleeping, for benchmarks
+        self.waited = 0.0  # wall seconds with a request in flight or a pause, for benchmarks
         self._lock = threading.Lock()  # listings may be read on several threads
+        self._waiting = 0
+        self._since = 0.0
 
     def get(
         self, url: str, params: dict[str, Any] | None = None, accept: Iterable[int] = ()
@@ -174,14 +177,28 @@ class HttpClient:
             if attempt == self.retry.attempts:
                 break
             delay = self.retry.backoff(attempt, hint)
-            self.add_wait(delay)
-            self.retry.sleep(delay)
+            self.pause(delay)
         raise TransientSourceError(f"{failure} (gave up after {self.retry.attempts} tries)")
 
-    def add_wait(self, seconds: float) -> None:
-        """Count time spent waiting on the IdP (the wire, or a pause it asked for)."""
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Count the wall time during which at least one thread waits on the IdP."""
         with self._lock:
-            self.waited += seconds
+            if self._waiting == 0:
+                self._since = time.perf_counter()
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                if self._waiting == 0:
+                    self.waited += time.perf_counter() - self._since
+
+    def pause(self, seconds: float) -> None:
+        """Sleep because the IdP asked for it (counted as waiting)."""
+        with self.waiting():
+            self.retry.sleep(seconds)
 
     def json(self, response: requests.Response) -> Any:
         """The body as JSON; a page that is not JSON makes the snapshot unusable."""
@@ -191,17 +208,15 @@ class HttpClient:
             raise SnapshotError(f"{_where(response)} returned a body that is not JSON") from exc
 
     def _try(self, url: str, params: dict[str, Any] | None) -> tuple[requests.Response | None, str]:
-        started = time.perf_counter()
+        with self._lock:
+            self.requests += 1
         try:
-            response = self.session.get(url, params=params, timeout=self.timeout)
+            with self.waiting():
+                response = self.session.get(url, params=params, timeout=self.timeout)
         except requests.Timeout:
             return None, f"GET {_strip(url)} timed out"
         except requests.ConnectionError as exc:
             return None, f"GET {_strip(url)} failed to connect ({type(exc).__name__})"
-        finally:
-            with self._lock:
-                self.requests += 1
-            self.add_wait(time.perf_counter() - started)
         return response, f"{_where(response)} answered {response.status_code}"
 
 

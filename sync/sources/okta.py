@@ -210,8 +210,7 @@ class OktaSource:
             if wait:
                 wait = min(wait, self.retry.max_delay)
                 if self.client is not None:
-                    self.client.add_wait(wait)
-                self.retry.sleep(wait)
+                    self.client.pause(wait)
 
 
 def _until_reset(response: requests.Response) -> float | None:
