@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter, Map
 
 from sync.db import check_schema, make_engine, make_session_factory
 from sync.logs import configure_logging
@@ -72,8 +73,16 @@ def runtime(app: Flask) -> Runtime:
     return found
 
 
+class _RowIdConverter(IntegerConverter):
+    """``<id:name>``: a database row id; a number past a 64-bit key is simply not found."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
+    app.url_map.converters["id"] = _RowIdConverter
     from scim_server import admin, api, hardening, health, metrics, tracing
     from scim_server.scim import init_scim
 
