@@ -250,7 +250,7 @@ def _sync(
         org_id = org.id
     if not sources:
         raise _fail(f"no pulled source {source_name or ''} in {org_ref!r}".replace("  ", " "))
-    console = Console()
+    console = Console(soft_wrap=True)  # long errors and plan lines stay whole lines
     failed = False
     for source_id, name in sources:
         with org_pull_lock(factory, org_id, wait=True):
