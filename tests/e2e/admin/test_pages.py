@@ -263,3 +263,15 @@ def test_the_overview_searches_members_by_email(client: FlaskClient, acme: Seede
     html = client.get("/admin/?q=gone").get_data(as_text=True)
     assert "gone@acme.com" in html and "olga@acme.com</a>" not in html
     assert "1 member(s)" in html
+
+
+def test_the_editor_lists_versions_and_diffs_them(client: FlaskClient, acme: Seeded) -> None:
+    """After a second save the editor links a diff that shows the changed line."""
+    draft = MAPPING.replace("max_removals: 5", "max_removals: 1")
+    client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": draft})
+    _sign_in(client, acme.keys["owner"])
+    editor = client.get("/admin/mapping").get_data(as_text=True)
+    assert "/admin/mapping/diff?base=1&amp;other=2" in editor
+    diff = client.get("/admin/mapping/diff?base=1&other=2").get_data(as_text=True)
+    assert "+  max_removals: 1" in diff and "-  max_removals: 5" in diff
+    assert client.get("/admin/mapping/diff?base=1&other=x").status_code == 400
