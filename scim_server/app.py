@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.db import make_engine, make_session_factory
+from sync.db import check_schema, make_engine, make_session_factory
 from sync.settings import Settings
 
 __all__ = ["Runtime", "create_app", "runtime"]
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     engine = make_engine(settings.database_url)
+    check_schema(engine)  # an un-migrated database: "run `rolebridge db upgrade`"
     rt = Runtime(settings, engine, make_session_factory(engine))
     app.extensions["rolebridge"] = rt
     app.extensions["rolebridge.settings"] = settings
