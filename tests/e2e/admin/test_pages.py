@@ -275,3 +275,20 @@ def test_the_editor_lists_versions_and_diffs_them(client: FlaskClient, acme: See
     diff = client.get("/admin/mapping/diff?base=1&other=2").get_data(as_text=True)
     assert "+  max_removals: 1" in diff and "-  max_removals: 5" in diff
     assert client.get("/admin/mapping/diff?base=1&other=x").status_code == 400
+
+
+def test_a_signed_in_key_cannot_reach_another_orgs_plans(
+    client: FlaskClient, acme: Seeded, seed: Callable[..., Seeded]
+) -> None:
+    """Another org's plan id is 404 on the page, and approving it changes nothing."""
+    other = seed("other", "soterai", ["owner"])
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    _sign_in(client, other.keys["owner"])
+    assert client.get(f"/admin/plans/{plan['id']}").status_code == 404
+    token = _csrf(client, "/admin/")
+    client.post(
+        f"/admin/plans/{plan['id']}/approve",
+        data={"csrf_token": token, "fingerprint": plan["fingerprint"]},
+    )
+    after = client.get(f"/api/v1/orgs/acme/plans/{plan['id']}", headers=acme.auth("owner"))
+    assert after.json["status"] == "pending"
