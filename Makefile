@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve bench compliance clean
+.PHONY: install demo test lint serve bench compliance fuzz smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ lint: $(STAMP)
 
 serve: $(STAMP)
 	$(VENV)/bin/rolebridge serve
+
+# A longer fuzzing run (schemathesis on the admin API, hypothesis on SCIM); prints case counts.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/fuzz -p no:logging
+
+# The README's deployment steps on PostgreSQL, without Docker (needs DATABASE_URL).
+smoke: $(STAMP)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash deploy/smoke.sh
 
 bench: $(STAMP)
 	$(PY) benchmarks/plan.py

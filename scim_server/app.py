@@ -7,18 +7,23 @@ happens at import time.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db import check_schema, make_engine, make_session_factory
+from sync.logs import configure_logging
 from sync.settings import Settings
 
 __all__ = ["Runtime", "create_app", "runtime"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +37,9 @@ class Runtime:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the rolebridge web application."""
-    settings = settings if settings is not None else Settings.from_env()
+    if settings is None:  # the process entry point (gunicorn): configure its logs too
+        settings = Settings.from_env()
+        configure_logging(settings.log_level, settings.log_format)
     app = Flask("rolebridge", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key or _instance_secret(settings.instance_path),
@@ -40,13 +47,23 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     engine = make_engine(settings.database_url)
-    check_schema(engine)  # an un-migrated database: "run `rolebridge db upgrade`"
+    _refuse_unmigrated(engine)
     rt = Runtime(settings, engine, make_session_factory(engine))
     app.extensions["rolebridge"] = rt
     app.extensions["rolebridge.settings"] = settings
     app.extensions["rolebridge.session_factory"] = rt.session_factory
     _register_blueprints(app, rt)
     return app
+
+
+def _refuse_unmigrated(engine: Engine) -> None:
+    """Refuse an un-migrated database ("run `rolebridge db upgrade`"). A database that
+    cannot be reached yet is not refused: the app starts and ``/readyz`` says unready
+    until it answers."""
+    try:
+        check_schema(engine)
+    except OperationalError:
+        _log.warning("database unreachable at start; /readyz reports unready until it answers")
 
 
 def runtime(app: Flask) -> Runtime:
@@ -57,12 +74,17 @@ def runtime(app: Flask) -> Runtime:
 
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
-    from scim_server import admin, api
+    from scim_server import admin, api, hardening, health, metrics, tracing
     from scim_server.scim import init_scim
 
     init_scim(app, rt.session_factory)
     api.init_app(app)
     admin.init_app(app, rt.settings)
+    # app-wide hooks after the blueprints, in this order: request id, metrics, limits
+    tracing.init_app(app)
+    health.init_app(app, rt.engine)
+    metrics.init_app(app, rt.session_factory, rt.settings.metrics_token)
+    hardening.init_app(app, rt.settings)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -14,6 +14,7 @@ from flask import g, request
 from scim2_models import UnauthorizedException
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync import logs
 from sync.tokens import Tenant, find_tenant
 
 __all__ = ["PUBLIC_ENDPOINTS", "current_tenant", "make_authenticator"]
@@ -44,5 +45,6 @@ def make_authenticator(session_factory: sessionmaker[Session], prefix: str) -> C
         if tenant is None:
             raise UnauthorizedException(detail="The bearer token is unknown or revoked")
         g.scim_tenant = tenant
+        logs.bind(org_id=tenant.org_id)
 
     return authenticate

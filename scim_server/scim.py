@@ -11,8 +11,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, g
 from scim2_flask import ScimServer
-from scim2_flask.extension import EXTENSION_NAME
+from scim2_flask.extension import EXTENSION_NAME, METHODS
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import PathConverter
 
 from scim_server.auth import current_tenant, make_authenticator
 from scim_server.errors import internal_error
@@ -24,6 +25,12 @@ from scim_server.storage import AfterWrite, SqlScimStorage
 __all__ = ["SCIM_PREFIX", "RolebridgeScim", "init_scim"]
 
 SCIM_PREFIX = "/scim/v2"
+
+
+class _AnyPath(PathConverter):
+    """Like ``<path:...>``, but also across newlines (``%0A``) in the path."""
+
+    regex = r"[^/][\s\S]*?"
 
 
 class RolebridgeScim(ScimServer):
@@ -38,12 +45,18 @@ class RolebridgeScim(ScimServer):
         """Register the blueprint, serving requests with ``RolebridgeHandler``."""
         self.service = self._service or self._create_service(app)
         self.handler = RolebridgeHandler(self.service, self.storage)
+        app.url_map.converters.setdefault("scimpath", _AnyPath)
         app.register_blueprint(self.create_blueprint())
         app.extensions.setdefault(EXTENSION_NAME, {})[self.name] = self
 
     def create_blueprint(self) -> Blueprint:
         """scim2-flask's blueprint, plus the token check and the last-resort error handler."""
         blueprint = super().create_blueprint()
+        # a path with a newline escapes werkzeug's <path:...>; this catch-all keeps such
+        # requests on the blueprint, so they too are answered with SCIM Errors
+        blueprint.add_url_rule(
+            "/<scimpath:path>", "fallback_any", self._fallback_view, methods=METHODS
+        )
         blueprint.before_request(make_authenticator(self._session_factory, self.url_prefix))
         blueprint.register_error_handler(Exception, internal_error)
         return blueprint

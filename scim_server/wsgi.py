@@ -36,6 +36,9 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 def serve(host: str, port: int, *, workers: int = 2, threads: int = 4) -> None:
     """Run gunicorn on ``host:port`` until interrupted."""
+    from scim_server.gunicorn_conf import child_exit, prepare_metrics_dir
+
+    prepare_metrics_dir()
     _Server(
         {
             "bind": f"{host}:{port}",
@@ -44,5 +47,6 @@ def serve(host: str, port: int, *, workers: int = 2, threads: int = 4) -> None:
             "worker_class": "gthread" if threads > 1 else "sync",
             "accesslog": None,
             "preload_app": False,
+            "child_exit": child_exit,
         }
     ).run()

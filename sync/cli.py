@@ -11,9 +11,11 @@ import click
 from sync import commands
 from sync.apikey_cli import apikey_group
 from sync.demo import demo_command
+from sync.opscli import db_check_command
 from sync.preview import explain_command, mapping_group, preview_command
 from sync.pullcli import scheduler_command, source_group, sync_command
 from sync.scim_cli import serve_command, token_group
+from sync.worker import outbox_work_command
 
 __all__ = ["main"]
 
@@ -47,3 +49,5 @@ main.add_command(source_group)
 main.add_command(sync_command)
 main.add_command(scheduler_command)
 main.add_command(apikey_group)
+commands.outbox_group.add_command(outbox_work_command)
+commands.db_group.add_command(db_check_command)

@@ -316,10 +316,10 @@ def _report(console: Console, name: str, result: PullResult) -> None:
 @click.option("--workers", default=4, show_default=True)
 def scheduler_command(refresh: float, max_runtime: float | None, workers: int) -> None:
     """Run scheduled pulls in this process until interrupted."""
-    import logging
+    from sync.logs import configure_logging
 
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     with _database(settings) as factory:
         PullScheduler(
             factory,

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import InputError
+from sync import logs
 from sync.models import Source, utcnow
 from sync.pull import org_pull_lock, run_pull
 from sync.sources.factory import PULL_KINDS
@@ -113,6 +114,14 @@ _context: dict[str, _Context] = {}  # filled by PullScheduler.start, read by the
 
 def run_scheduled_pull(source_id: int) -> None:
     """The job: claim the tick, take the org's lock, run the pull (errors land in the run)."""
+    logs.clear()
+    try:
+        _run_scheduled_pull(source_id)
+    finally:
+        logs.clear()  # the pool thread's next job starts without this org's context
+
+
+def _run_scheduled_pull(source_id: int) -> None:
     ctx = _context.get("current")
     if ctx is None:
         log.error("scheduled pull of source %s ran outside a scheduler", source_id)
@@ -128,6 +137,7 @@ def run_scheduled_pull(source_id: int) -> None:
         gap = min_gap(parse_schedule(schedule), now)
     except InputError:
         return
+    logs.bind(org_id=org_id, source=name)
     if not claim_tick(factory, source_id, gap, now):
         log.info("source %s: this tick was taken by another scheduler", name)
         return

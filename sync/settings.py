@@ -27,6 +27,11 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 5 * 1024 * 1024
     log_level: str = "INFO"
+    log_format: str = "json"  # json | console
+    redis_url: str | None = None  # rate-limit storage shared by every web process
+    rate_limit_scim: str = "1200/minute"  # per SCIM token
+    rate_limit_api: str = "600/minute"  # per admin API key
+    metrics_token: str | None = None  # when set, /metrics wants "Authorization: Bearer <it>"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -43,5 +48,10 @@ class Settings:
             base_url=env.get("ROLEBRIDGE_BASE_URL", "http://127.0.0.1:8000"),
             max_body_bytes=int(env.get("ROLEBRIDGE_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
             log_level=env.get("ROLEBRIDGE_LOG_LEVEL", "INFO"),
+            log_format=env.get("ROLEBRIDGE_LOG_FORMAT", "json"),
+            redis_url=env.get("ROLEBRIDGE_REDIS_URL") or None,
+            rate_limit_scim=env.get("ROLEBRIDGE_RATE_LIMIT_SCIM", "1200/minute"),
+            rate_limit_api=env.get("ROLEBRIDGE_RATE_LIMIT_API", "600/minute"),
+            metrics_token=env.get("ROLEBRIDGE_METRICS_TOKEN") or None,
             extra={k: v for k, v in env.items() if k.startswith("ROLEBRIDGE_")},
         )

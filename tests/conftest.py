@@ -17,6 +17,18 @@ from sync.models import Base
 DATABASES = ["sqlite", "postgresql"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log() -> Iterator[None]:
+    """Fail the run if a token minted during it shows up in any log record (tests/secretscan)."""
+    from tests.secretscan import SCAN
+
+    SCAN.start()
+    yield
+    leaks = SCAN.stop()
+    if leaks:
+        pytest.fail(f"{len(leaks)} secret(s) reached the logs, e.g. one starting {leaks[0][:6]}")
+
+
 @pytest.fixture(autouse=True)
 def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's ROLEBRIDGE_* or DATABASE_URL settings."""

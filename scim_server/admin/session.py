@@ -22,6 +22,7 @@ from wtforms.validators import ValidationError
 
 from scim_server.admin import bp
 from scim_server.api.context import read_session
+from sync import logs
 from sync.apikeys import principal_by_id, verify_api_key
 
 __all__ = ["sign_in", "sign_out"]
@@ -49,6 +50,7 @@ def _load_caller() -> BaseResponse | None:
         session.pop("key_id", None)
         return redirect(url_for("admin.sign_in", next=request.path))
     g.rolebridge_principal = principal
+    logs.bind(org_id=principal.org_id)
     return None
 
 

@@ -6,6 +6,7 @@ from flask import g, request
 
 from scim_server.api.context import read_session
 from scim_server.api.problems import ApiProblem
+from sync import logs
 from sync.apikeys import verify_api_key
 
 __all__ = ["authenticate"]
@@ -26,3 +27,4 @@ def authenticate() -> None:
     if principal is None:
         raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked")
     g.rolebridge_principal = principal
+    logs.bind(org_id=principal.org_id)

@@ -1,0 +1,119 @@
+"""Abuse resistance at the edge: rate limits, body size, content types, security headers.
+
+- **Rate limits** (flask-limiter): per credential on ``/scim/v2`` (``ROLEBRIDGE_RATE_LIMIT_SCIM``)
+  and ``/api/v1`` (``ROLEBRIDGE_RATE_LIMIT_API``). The key is the SHA-256 of the bearer
+  credential (never the credential itself), or the client address when there is none.
+  Counters live in memory (per process) unless ``ROLEBRIDGE_REDIS_URL`` names a Redis
+  that every web process shares. Over the limit: 429 with ``Retry-After``, as a SCIM
+  Error on ``/scim/v2`` and a problem document on ``/api/v1``. If Redis is unreachable
+  the limiter falls back to memory rather than failing requests.
+- **Body size**: ``ROLEBRIDGE_MAX_BODY_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``); a larger
+  body is a 413 (a SCIM Error on ``/scim/v2``).
+- **Content types**: a body sent to ``/scim/v2`` or ``/api/v1`` must say it is JSON
+  (``application/scim+json`` or ``application/json``); anything else is a 415.
+- **Headers**: every response says ``nosniff``; the admin pages also send a strict
+  Content-Security-Policy with ``frame-ancestors 'none'``, ``X-Frame-Options: DENY``,
+  ``Referrer-Policy`` and ``Cache-Control: no-store``; HSTS when served over HTTPS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from http import HTTPStatus
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from scim2_models import Error
+from scim2_server.responses import SCIM_MEDIA_TYPE
+
+from scim_server.api.problems import problem_response
+from sync.settings import Settings
+
+__all__ = ["ADMIN_CSP", "init_app", "is_json_type", "rate_key"]
+
+ADMIN_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+_SCIM, _API, _ADMIN = "/scim/v2", "/api/v1", "/admin"
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+
+def rate_key() -> str:
+    """Who a request counts against: a hash of its bearer credential, else its address."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        return "cred:" + hashlib.sha256(credential.strip().encode()).hexdigest()[:32]
+    return "addr:" + (get_remote_address() or "unknown")
+
+
+def is_json_type(content_type: str | None) -> bool:
+    """``application/json`` or any ``application/*+json`` (parameters ignored)."""
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def scim_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """A SCIM Error response (RFC 7644 §3.12)."""
+    body = Error(status=status, detail=detail).model_dump()
+    return Response(json.dumps(body), status, headers, content_type=SCIM_MEDIA_TYPE)
+
+
+def init_app(app: Flask, settings: Settings) -> Limiter:
+    """Install the limiter, the content-type check and the response headers."""
+    limiter = Limiter(
+        rate_key,
+        app=app,
+        storage_uri=settings.redis_url or "memory://",
+        headers_enabled=True,
+        swallow_errors=True,
+        in_memory_fallback_enabled=settings.redis_url is not None,
+        key_prefix="rolebridge",
+    )
+    for name, limit in (("scim", settings.rate_limit_scim), ("api", settings.rate_limit_api)):
+        if name in app.blueprints:
+            limiter.limit(limit)(app.blueprints[name])  # type: ignore[call-overload]
+    app.register_error_handler(RateLimitExceeded, _too_many)
+    app.before_request(_require_json_bodies)
+    https = settings.base_url.startswith("https://")
+    app.after_request(lambda response: _headers(response, https))
+    return limiter
+
+
+def _too_many(error: RateLimitExceeded) -> Response:
+    detail = f"too many requests: the limit is {error.description}; retry later"
+    if request.path.startswith(_SCIM):
+        return scim_error(HTTPStatus.TOO_MANY_REQUESTS, detail)
+    return problem_response(HTTPStatus.TOO_MANY_REQUESTS, "too many requests", detail)
+
+
+def _require_json_bodies() -> Response | None:
+    if request.method not in _WRITES or not (
+        request.content_length or request.headers.get("Transfer-Encoding")
+    ):
+        return None
+    if is_json_type(request.content_type):
+        return None
+    detail = "the body must be JSON: send Content-Type application/scim+json or application/json"
+    if request.path.startswith(_SCIM):
+        return scim_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, detail)
+    if request.path.startswith(_API):
+        return problem_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported media type", detail)
+    return None
+
+
+def _headers(response: Response, https: bool) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if https:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.path.startswith(_ADMIN):
+        response.headers["Content-Security-Policy"] = ADMIN_CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,173 @@
+"""Prometheus metrics at ``/metrics`` (prometheus-client).
+
+Two kinds, chosen so that any number of gunicorn workers and scheduler processes report
+one truth:
+
+- **Per request** (counted in the web process that served it): ``rolebridge_scim_requests_total``
+  by resource, method and status, and ``rolebridge_scim_request_duration_seconds``
+  (a histogram by resource and method). Under gunicorn with several workers set
+  ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory (``rolebridge serve`` and
+  ``scim_server.gunicorn_conf`` do); every worker then writes its samples there and a
+  scrape of any worker adds them all up (prometheus-client's multiprocess mode).
+- **Read from the database at scrape time** (so the scheduler and outbox processes need
+  no metrics endpoint of their own, and restarts lose nothing): reconcile runs by
+  outcome, operations applied by kind (the audit log), plans held for approval, pull
+  errors by kind (``transient``, ``configuration``, ``data``, ``internal``) and the
+  outbox backlog. These are totals over all organisations.
+
+``ROLEBRIDGE_METRICS_TOKEN``, when set, makes ``/metrics`` want that bearer token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync.models import AuditEntry, OutboxMessage, SavedPlan, SyncRun
+
+__all__ = ["DatabaseCollector", "SCIM_LATENCY", "SCIM_REQUESTS", "init_app", "scim_resource"]
+
+SCIM_REQUESTS = Counter(
+    "rolebridge_scim_requests",
+    "SCIM requests served, by resource, method and status.",
+    ["resource", "method", "status"],
+    registry=None,
+)
+SCIM_LATENCY = Histogram(
+    "rolebridge_scim_request_duration_seconds",
+    "Time to serve a SCIM request, by resource and method.",
+    ["resource", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=None,
+)
+_SCIM_PREFIX = "/scim/v2"
+_RESOURCES = frozenset(
+    {"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", ".search"}
+)
+_ERROR_KINDS = ("transient", "configuration", "data")
+
+
+def scim_resource(path: str) -> str | None:
+    """The resource label of a SCIM path (``Users``, ``Groups``...), ``other``, or None."""
+    if not path.startswith(_SCIM_PREFIX):
+        return None
+    first = path.removeprefix(_SCIM_PREFIX).strip("/").split("/", 1)[0]
+    if not first:
+        return "root"
+    return first if first in _RESOURCES else "other"
+
+
+class DatabaseCollector(Collector):
+    """Metrics derived from the database on each scrape (see the module docstring)."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def collect(self) -> Iterator[Metric]:
+        """Read the totals in one short transaction."""
+        with self._session_factory() as session:
+            runs = session.execute(
+                select(SyncRun.outcome, func.count())
+                .where(SyncRun.source_id.is_(None))
+                .group_by(SyncRun.outcome)
+            ).all()
+            ops = session.execute(select(AuditEntry.op, func.count()).group_by(AuditEntry.op)).all()
+            held = session.scalar(
+                select(func.count()).select_from(SavedPlan).where(SavedPlan.status == "held")
+            )
+            errors = session.execute(_source_errors()).all()
+            backlog = session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None))
+            )
+        yield _counter("rolebridge_reconcile_runs", "Reconcile runs by outcome.", "outcome", runs)
+        yield _counter("rolebridge_operations_applied", "Operations applied by kind.", "op", ops)
+        yield _counter(
+            "rolebridge_source_errors", "Failed or held pulls by error kind.", "kind", errors
+        )
+        yield GaugeMetricFamily(
+            "rolebridge_plans_held", "Plans held for approval.", value=held or 0
+        )
+        yield GaugeMetricFamily(
+            "rolebridge_outbox_backlog", "Emails waiting in the outbox.", value=backlog or 0
+        )
+
+
+def _source_errors() -> Select[tuple[str, int]]:
+    kind = case(
+        (SyncRun.outcome == "suspicious", "data"),
+        *((SyncRun.error.like(f"{k}:%"), k) for k in _ERROR_KINDS),
+        else_="internal",
+    )
+    return (
+        select(kind, func.count())
+        .where(SyncRun.source_id.is_not(None), SyncRun.outcome.in_(("failed", "suspicious")))
+        .group_by(kind)
+    )
+
+
+def _counter(name: str, doc: str, label: str, rows: object) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for key, count in rows:  # type: ignore[attr-defined]
+        family.add_metric([str(key)], count)
+    return family
+
+
+class _LocalRequests(Collector):
+    """The request metrics of this process (single-process mode)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from SCIM_REQUESTS.collect()
+        yield from SCIM_LATENCY.collect()
+
+
+def _registry(session_factory: sessionmaker[Session]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_LocalRequests())
+    registry.register(DatabaseCollector(session_factory))
+    return registry
+
+
+def init_app(app: Flask, session_factory: sessionmaker[Session], token: str | None) -> None:
+    """Serve ``/metrics`` and count every SCIM request."""
+    registry = _registry(session_factory)
+
+    def metrics() -> Response:
+        if token is not None:
+            sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(sent.encode(), token.encode()):
+                return Response("unauthorized\n", 401, {"WWW-Authenticate": "Bearer"})
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])
+    app.before_request(_start_timer)
+    app.after_request(_count)
+
+
+def _start_timer() -> None:
+    g.rolebridge_started = time.perf_counter()
+
+
+def _count(response: Response) -> Response:
+    resource = scim_resource(request.path)
+    started = g.get("rolebridge_started")
+    if resource is not None and started is not None:
+        method = request.method
+        SCIM_REQUESTS.labels(resource, method, str(response.status_code)).inc()
+        SCIM_LATENCY.labels(resource, method).observe(time.perf_counter() - started)
+    return response

@@ -1,0 +1,72 @@
+"""``rolebridge outbox work``: the long-running outbox worker (one or more per deployment).
+
+It delivers due emails every ``--interval`` seconds until stopped (SIGTERM or Ctrl-C
+ends it between rounds). Several workers may share one PostgreSQL database: each round
+claims its messages with ``FOR UPDATE SKIP LOCKED`` (``sync.outbox.deliver``), so no
+email goes out twice. Logs are JSON lines (``sync.logs``).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType
+
+import click
+
+from sync import logs
+from sync.db import make_engine, make_session_factory
+from sync.outbox import deliver
+from sync.settings import Settings
+
+__all__ = ["outbox_work_command", "work"]
+
+_log = logs.get_logger("rolebridge.outbox")
+
+
+def work(settings: Settings, interval: float, max_runtime: float | None = None) -> int:
+    """Deliver due emails every ``interval`` seconds; returns the number sent."""
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    deadline = None if max_runtime is None else time.monotonic() + max_runtime
+    sent = 0
+    try:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                report = deliver(factory, settings)
+            except Exception:  # a database hiccup must not end the worker
+                _log.exception("outbox round failed; retrying next round")
+            else:
+                sent += report.sent
+                if report.sent or report.failed or report.dropped:
+                    _log.info(
+                        "outbox round",
+                        sent=report.sent,
+                        failed=report.failed,
+                        dropped=report.dropped,
+                    )
+            stop.wait(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
+    return sent
+
+
+@click.command("work")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds.")
+@click.option("--max-runtime", default=None, type=float, help="Stop after this many seconds.")
+def outbox_work_command(interval: float, max_runtime: float | None) -> None:
+    """Deliver due emails every few seconds until stopped."""
+    settings = Settings.from_env()
+    logs.configure_logging(settings.log_level, settings.log_format)
+    sent = work(settings, interval, max_runtime)
+    click.echo(f"outbox worker stopped after sending {sent}", err=True)
