@@ -292,3 +292,15 @@ def test_a_signed_in_key_cannot_reach_another_orgs_plans(
     )
     after = client.get(f"/api/v1/orgs/acme/plans/{plan['id']}", headers=acme.auth("owner"))
     assert after.json["status"] == "pending"
+
+
+def test_a_plan_page_offers_its_text_and_markdown(client: FlaskClient, acme: Seeded) -> None:
+    """The plan page links the text and Markdown renderings of the same plan."""
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    _sign_in(client, acme.keys["owner"])
+    page = client.get(f"/admin/plans/{plan['id']}").get_data(as_text=True)
+    assert f"/admin/plans/{plan['id']}/markdown" in page
+    md = client.get(f"/admin/plans/{plan['id']}/markdown")
+    text = client.get(f"/admin/plans/{plan['id']}/text")
+    assert md.mimetype == "text/markdown" and "| + | `invite` |" in md.get_data(as_text=True)
+    assert "+ invite nina@acme.com as member" in text.get_data(as_text=True)
