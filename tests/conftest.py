@@ -20,13 +20,13 @@ DATABASES = ["sqlite", "postgresql"]
 @pytest.fixture(scope="session", autouse=True)
 def _no_secret_in_any_log() -> Iterator[None]:
     """Fail the run if a token minted during it shows up in any log record (tests/secretscan)."""
-    from tests.secretscan import SCAN
+    from tests.secretscan import SCAN, where
 
     SCAN.start()
     yield
     leaks = SCAN.stop()
     if leaks:
-        pytest.fail(f"{len(leaks)} secret(s) reached the logs, e.g. one starting {leaks[0][:6]}")
+        pytest.fail(f"{len(leaks)} secret(s) reached the logs, e.g.: {where(SCAN.texts, leaks[0])}")
 
 
 @pytest.fixture(autouse=True)

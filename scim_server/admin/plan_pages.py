@@ -24,7 +24,7 @@ def plans() -> str:
         return render_template("admin/plans.html", plans=list_plans(s, ctx.id))
 
 
-@bp.get("/plans/<int:plan_id>")
+@bp.get("/plans/<int(max=2147483647):plan_id>")
 def plan_detail(plan_id: int) -> str:
     """One plan as a diff table, with approve and apply."""
     with read_session() as s:
@@ -35,7 +35,7 @@ def plan_detail(plan_id: int) -> str:
     return render_template("admin/plan.html", info=info, plan=plan, table=plan_table(plan))
 
 
-@bp.post("/plans/<int:plan_id>/approve")
+@bp.post("/plans/<int(max=2147483647):plan_id>/approve")
 def plan_approve(plan_id: int) -> BaseResponse:
     """Approve by the fingerprint shown on the page."""
     with write_session() as s:
@@ -45,7 +45,7 @@ def plan_approve(plan_id: int) -> BaseResponse:
     return redirect(url_for("admin.plan_detail", plan_id=plan_id), 303)
 
 
-@bp.post("/plans/<int:plan_id>/apply")
+@bp.post("/plans/<int(max=2147483647):plan_id>/apply")
 def plan_apply(plan_id: int) -> BaseResponse:
     """Apply the plan while its fingerprint still matches."""
     with read_session() as s:

@@ -355,3 +355,19 @@ def test_an_unreachable_redis_does_not_fail_requests(
     app = make_app(redis_url=f"redis://127.0.0.1:{closed}/0", rate_limit_scim="2/minute")
     scim = Scim(app.test_client(), make_org(session_factory, "acme"))
     assert [scim.get("/Users").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_plan_id_beyond_the_database_integer_range_is_not_found(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """GET /plans/<21 digits> answers a 404 problem (PostgreSQL used to overflow into a 500)."""
+    with session_factory.begin() as s:
+        org = Organisation(name="acme", role_model="aihub")
+        s.add(org)
+        s.flush()
+        _, key = create_api_key(s, org.id, "admin", ["user", "admin"])
+    response = app.test_client().get(
+        "/api/v1/orgs/acme/plans/202813879376199352320", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
