@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve bench fuzz smoke clean
+.PHONY: install demo test lint serve bench compliance fuzz smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ smoke: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/plan.py
+	$(PY) benchmarks/apply.py
+	$(PY) benchmarks/preview.py
+
+# rolebridge on loopback with a fresh SQLite database, checked by scim2-tester and scim-sanity
+compliance: $(STAMP)
+	$(PY) scripts/compliance.py
 
 clean:
 	rm -rf $(VENV) instance

@@ -17,7 +17,7 @@ from mappings.presets import PRESETS, load_role_model
 from mappings.render import render_explanation, render_json, render_markdown, render_text
 from mappings.resolve import Desired, DesiredUser, Grant, resolve
 from mappings.rolemodel import InviteRules, RoleModel, role_model_from_dict, role_model_to_dict
-from mappings.state import Member, Organisation, PlatformState, Workspace
+from mappings.state import Member, Organisation, PlatformState, Workspace, check_state
 
 __all__ = [
     # role models
@@ -36,6 +36,7 @@ __all__ = [
     "Organisation",
     "PlatformState",
     "Workspace",
+    "check_state",
     # mapping
     "Policy",
     "RoleMapping",

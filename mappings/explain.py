@@ -8,7 +8,7 @@ from typing import Any
 
 from mappings.directory import Directory, normalise_email
 from mappings.mapping import RoleMapping
-from mappings.resolve import UNMAPPED_DEFAULT, resolve
+from mappings.resolve import UNMAPPED_DEFAULT, grant_order, resolve
 from mappings.rolemodel import RoleModel
 
 __all__ = ["ExplainedGrant", "Explanation", "explain"]
@@ -126,7 +126,7 @@ def explain(
             if (g.role, g.workspace) in winners
             else (d.org_role if g.workspace is None else best_ws.get(g.workspace)),
         )
-        for g in d.grants
+        for g in sorted(d.grants, key=grant_order(role_model))
     )
     notes = [w for w in desired.warnings if w.startswith(f"{key}:")]
     if not d.active:

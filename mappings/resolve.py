@@ -8,9 +8,10 @@ the shortest path is the one reported).
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser
 from mappings.mapping import RoleMapping, Rule
@@ -43,8 +44,20 @@ class DesiredUser:
     org_role: str
     grants: tuple[Grant, ...]  # every grant, winners and losers
     workspaces: Mapping[str, tuple[str, ...]]  # workspace -> roles (sorted low -> high)
-    lost: tuple[Grant, ...] = ()
     idp_ids: tuple[str, ...] = ()  # every directory id behind this key
+
+    @property
+    def lost(self) -> tuple[Grant, ...]:
+        """Grants that lost a conflict: lower org roles, lower single workspace roles."""
+        return tuple(
+            g
+            for g in self.grants
+            if (
+                g.role != self.org_role
+                if g.workspace is None
+                else g.role not in self.workspaces.get(g.workspace, ())
+            )
+        )
 
     @property
     def active(self) -> bool:
@@ -81,7 +94,7 @@ class _Graph:
             self.by_name.setdefault(g.display_name.casefold(), []).append(g)
             if g.external_id:
                 self.by_external.setdefault(g.external_id, []).append(g)
-        self._closure: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._closure: dict[str, list[tuple[tuple[str, ...], list[str]]]] = {}
 
     def select(self, selector: str) -> list[DirectoryGroup]:
         """Groups named by ``displayName`` (case-insensitive), ``id:X`` or ``externalId:X``."""
@@ -92,46 +105,75 @@ class _Graph:
             return self.by_external.get(selector[11:].strip(), [])
         return self.by_name.get(selector.strip().casefold(), [])
 
-    def closure(self, root: DirectoryGroup) -> dict[str, tuple[str, ...]]:
-        """Every user id in ``root`` (transitively) -> the group path that reaches it."""
+    def closure(self, root: DirectoryGroup) -> list[tuple[tuple[str, ...], list[str]]]:
+        """Every user id in ``root`` (transitively), grouped by the group path reaching it.
+
+        Breadth-first, so each user gets the shortest path and cycles end; memoised.
+        """
         cached = self._closure.get(root.id)
         if cached is not None:
             return cached
-        found: dict[str, tuple[str, ...]] = {}
+        users, groups = self.users, self.groups
+        found: set[str] = set()
+        out: list[tuple[tuple[str, ...], list[str]]] = []
         seen = {root.id}
         queue: deque[tuple[DirectoryGroup, tuple[str, ...]]] = deque([(root, (root.display_name,))])
         while queue:
             group, path = queue.popleft()
+            values = [m.value for m in group.members if m.type == "User"]
+            if len(values) == len(group.members):  # nests nothing: the common, fast case
+                if found:
+                    direct = [v for v in dict.fromkeys(values) if v in users and v not in found]
+                else:
+                    direct = [v for v in dict.fromkeys(values) if v in users]
+                found.update(direct)
+                if direct:
+                    out.append((path, direct))
+                continue
+            direct = []
             for m in group.members:
-                sub = self.groups.get(m.value) if m.type != "User" else None
-                if sub is not None and (m.type == "Group" or m.value not in self.users):
-                    if sub.id not in seen:
-                        seen.add(sub.id)
-                        queue.append((sub, (*path, sub.display_name)))
-                elif m.value in self.users and m.value not in found:
-                    found[m.value] = path
-        self._closure[root.id] = found
-        return found
+                value = m.value
+                if m.type == "User" or (m.type is None and value in users):
+                    if value in users and value not in found:
+                        found.add(value)
+                        direct.append(value)
+                    continue
+                sub = groups.get(value)
+                if sub is not None and sub.id not in seen:
+                    seen.add(sub.id)
+                    queue.append((sub, (*path, sub.display_name)))
+            if direct:
+                out.append((path, direct))
+        self._closure[root.id] = out
+        return out
 
 
 def _fill(template: str, captures: Mapping[str, str]) -> str:
     return template.format_map(captures) if "{" in template else template
 
 
+_Interned = dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], tuple[str, list["Grant"]]]
+
+
 def _rule_grants(
-    rule: Rule, graph: _Graph, directory: Directory, model: RoleModel, warnings: list[str]
-) -> Iterable[tuple[str, list[Grant]]]:
-    """(user id, grants) pairs of one rule; grants are built once per group path."""
+    rule: Rule,
+    graph: _Graph,
+    directory: Directory,
+    model: RoleModel,
+    warnings: list[str],
+    interned: _Interned,
+) -> Iterable[tuple[list[Grant], list[str], bool]]:
+    """(grants, user ids, shared) of one rule; grants are built once per group path, and
+    ``shared`` says another group already gave the same grants (so users may repeat)."""
     if rule.role is not None:
         wanted = rule.role.casefold()
         grants = _grants_of(rule, Reason(rule.index, (f"role:{rule.role}",)), {}, model, warnings)
-        for u in directory.users:
-            if any(r.casefold() == wanted for r in u.roles):
-                yield u.id, grants
+        uids = [u.id for u in directory.users if any(r.casefold() == wanted for r in u.roles)]
+        yield grants, uids, False
         return
     if rule.group is not None:
         for g in graph.select(rule.group):
-            yield from _closure_grants(rule, g, graph, {}, model, warnings)
+            yield from _closure_grants(rule, g, graph, {}, model, warnings, interned)
         return
     assert rule.match is not None
     pattern = re.compile(rule.match)
@@ -139,7 +181,7 @@ def _rule_grants(
         m = pattern.search(g.display_name)
         if m is not None:
             captures = {k: v for k, v in m.groupdict().items() if v is not None}
-            yield from _closure_grants(rule, g, graph, captures, model, warnings)
+            yield from _closure_grants(rule, g, graph, captures, model, warnings, interned)
 
 
 def _closure_grants(
@@ -149,15 +191,18 @@ def _closure_grants(
     captures: Mapping[str, str],
     model: RoleModel,
     warnings: list[str],
-) -> Iterable[tuple[str, list[Grant]]]:
-    by_path: dict[tuple[str, ...], list[Grant]] = {}
-    for uid, path in graph.closure(group).items():
-        grants = by_path.get(path)
-        if grants is None:
-            grants = by_path[path] = _grants_of(
-                rule, Reason(rule.index, path), captures, model, warnings
-            )
-        yield uid, grants
+    interned: _Interned,
+) -> Iterable[tuple[list[Grant], list[str], bool]]:
+    """The users of ``group`` by path, with the rule's grants; equal grants are one object."""
+    filled = tuple(sorted(captures.items()))
+    for path, uids in graph.closure(group):
+        hit = interned.get((path, filled))
+        if hit is None:
+            grants = _grants_of(rule, Reason(rule.index, path), captures, model, warnings)
+            interned[(path, filled)] = (group.id, grants)
+            yield grants, uids, False
+        else:
+            yield hit[1], uids, hit[0] != group.id
 
 
 def _grants_of(
@@ -203,7 +248,8 @@ def _scope_ids(mapping: RoleMapping, graph: _Graph) -> set[str] | None:
     ids: set[str] = set()
     for selector in mapping.scope.groups:
         for g in graph.select(selector):
-            ids.update(graph.closure(g))
+            for _, uids in graph.closure(g):
+                ids.update(uids)
     return ids
 
 
@@ -212,80 +258,113 @@ def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -
     graph = _Graph(directory)
     warnings: list[str] = []
     in_scope = _scope_ids(mapping, graph)
-    by_user: dict[str, list[Grant]] = {}
+    by_user: defaultdict[str, list[list[Grant]]] = defaultdict(list)
+    repeats = False  # whether one user may get the same grants twice (same-named groups)
     for rule in mapping.rules:
-        for uid, grants in _rule_grants(rule, graph, directory, role_model, warnings):
-            if in_scope is None or uid in in_scope:
-                by_user.setdefault(uid, []).extend(grants)
-    people = _people(directory, in_scope, warnings)
+        interned: _Interned = {}
+        for grants, uids, shared in _rule_grants(
+            rule, graph, directory, role_model, warnings, interned
+        ):
+            repeats = repeats or shared
+            if not grants:
+                continue
+            if in_scope is not None:
+                uids = [u for u in uids if u in in_scope]
+            for uid in uids:
+                by_user[uid].append(grants)
+    people, outside = _people(directory, in_scope, warnings)
+    ranks = _Ranks(role_model, mapping)
     users: dict[str, DesiredUser] = {}
     unmapped: set[str] = set()
     for key, members in people.items():
-        grants = [g for u in members for g in by_user.get(u.id, ())]
-        if not grants and mapping.policy.unmapped != "default_role":
+        if len(members) == 1:
+            lists = by_user.get(members[0].id)  # .get: do not grow the defaultdict
+        else:
+            lists = [gl for u in members if u.id in by_user for gl in by_user[u.id]]
+            repeats = True
+        if not lists and mapping.policy.unmapped != "default_role":
             unmapped.add(key)
             continue
-        users[key] = _desired(key, members, grants, mapping, role_model)
+        users[key] = _desired(key, members, lists or [], ranks, repeats)
     known = {key: members[0] for key, members in people.items()}
-    outside = frozenset(u.key for u in directory.users if u.key not in known)
     return Desired(users, frozenset(unmapped), known, outside, tuple(dict.fromkeys(warnings)))
 
 
 def _people(
     directory: Directory, in_scope: set[str] | None, warnings: list[str]
-) -> dict[str, list[DirectoryUser]]:
-    """Directory users in scope grouped by key; the active one (then lowest id) first."""
+) -> tuple[dict[str, list[DirectoryUser]], frozenset[str]]:
+    """Users in scope grouped by key (the active one, then the lowest id, first), and the
+    keys of users outside the scope."""
     people: dict[str, list[DirectoryUser]] = {}
+    outside: set[str] = set()
     for u in directory.users:
         if in_scope is None or u.id in in_scope:
-            people.setdefault(u.key, []).append(u)
+            key = (u.emails[0] if u.emails else u.user_name).strip().casefold()  # u.key, inlined
+            found = people.get(key)
+            if found is None:
+                people[key] = [u]
+            else:
+                found.append(u)
+        else:
+            outside.add(u.key)
     for key, members in people.items():
         if len(members) > 1:
             members.sort(key=lambda u: (not u.active, u.id))
             ids = ", ".join(u.id for u in members)
             warnings.append(f"{key}: {len(members)} directory users share this email ({ids})")
-    return people
+    return people, frozenset(outside - people.keys())
+
+
+class _Ranks:
+    """Role ranks as dicts, and the default grant, computed once per resolve."""
+
+    def __init__(self, model: RoleModel, mapping: RoleMapping) -> None:
+        self.org = {r: i for i, r in enumerate(model.org_roles)}
+        self.ws = {r: i for i, r in enumerate(model.workspace_roles)}
+        self.sets = model.workspace_roles_are_sets
+        self.default = Grant(mapping.policy.default_role, None, Reason(UNMAPPED_DEFAULT))
 
 
 def _desired(
-    key: str,
-    members: list[DirectoryUser],
-    grants: list[Grant],
-    mapping: RoleMapping,
-    model: RoleModel,
+    key: str, members: list[DirectoryUser], lists: list[list[Grant]], ranks: _Ranks, repeats: bool
 ) -> DesiredUser:
-    grants = sorted(set(grants), key=_grant_order(model))
-    org = [g for g in grants if g.workspace is None]
-    if not org:
-        default = Grant(mapping.policy.default_role, None, Reason(UNMAPPED_DEFAULT))
-        org = [default]
-        grants = [default, *grants]
-    org_role = max(org, key=lambda g: model.org_rank(g.role)).role
-    lost = [g for g in org if g.role != org_role]
+    if len(lists) == 1:
+        grants = tuple(lists[0])
+    elif repeats:  # the same grant object may reach this user twice: keep one
+        grants = tuple({id(g): g for g in chain.from_iterable(lists)}.values())
+    else:
+        grants = tuple(chain.from_iterable(lists))
+    org_rank, best, org_role = ranks.org, -1, ""
     workspaces: dict[str, tuple[str, ...]] = {}
-    per_ws: dict[str, set[str]] = {}
+    several = False  # some workspace got two roles: rank them below
     for g in grants:
-        if g.workspace is not None:
-            per_ws.setdefault(g.workspace, set()).add(g.role)
-    for ws, roles in sorted(per_ws.items()):
-        ranked = sorted(roles, key=model.workspace_rank)
-        if model.workspace_roles_are_sets:
-            workspaces[ws] = tuple(ranked)
+        ws = g.workspace
+        if ws is None:
+            rank = org_rank[g.role]
+            if rank > best:
+                best, org_role = rank, g.role
+        elif ws in workspaces:
+            workspaces[ws] += (g.role,)
+            several = True
         else:
-            workspaces[ws] = (ranked[-1],)
-            lost.extend(g for g in grants if g.workspace == ws and g.role != ranked[-1])
-    return DesiredUser(
-        key=key,
-        user=members[0],
-        org_role=org_role,
-        grants=tuple(grants),
-        workspaces=workspaces,
-        lost=tuple(lost),
-        idp_ids=tuple(u.id for u in members),
-    )
+            workspaces[ws] = (g.role,)
+    if best < 0:
+        org_role = ranks.default.role
+        grants = (ranks.default, *grants)
+    if several:
+        for ws, roles in workspaces.items():
+            if len(roles) > 1:
+                ranked = sorted(set(roles), key=ranks.ws.__getitem__)
+                workspaces[ws] = tuple(ranked) if ranks.sets else (ranked[-1],)
+    if len(workspaces) > 1:
+        workspaces = dict(sorted(workspaces.items()))
+    ids = (members[0].id,) if len(members) == 1 else tuple(u.id for u in members)
+    return DesiredUser(key, members[0], org_role, grants, workspaces, ids)
 
 
-def _grant_order(model: RoleModel) -> Callable[[Grant], tuple[str, int, int, tuple[str, ...]]]:
+def grant_order(model: RoleModel) -> Callable[[Grant], tuple[str, int, int, tuple[str, ...]]]:
+    """Sort key for showing grants: by workspace, highest role first, then rule and path."""
+
     def order(g: Grant) -> tuple[str, int, int, tuple[str, ...]]:
         rank = model.org_rank(g.role) if g.workspace is None else model.workspace_rank(g.role)
         return (g.workspace or "", -rank, g.reason.rule, g.reason.groups)

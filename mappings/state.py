@@ -9,6 +9,7 @@ from typing import Any
 
 from mappings.directory import normalise_email
 from mappings.errors import InputError
+from mappings.rolemodel import RoleModel
 
 __all__ = [
     "MEMBER_ORIGINS",
@@ -17,6 +18,7 @@ __all__ = [
     "Organisation",
     "PlatformState",
     "Workspace",
+    "check_state",
     "format_time",
     "parse_time",
 ]
@@ -187,3 +189,21 @@ def _member_to_dict(m: Member) -> dict[str, Any]:
         out["invited_at"] = format_time(m.invited_at)
     out["workspaces"] = {ws: list(roles) for ws, roles in sorted(m.workspaces.items())}
     return out
+
+
+def check_state(state: PlatformState, model: RoleModel) -> None:
+    """Refuse a state that names roles the role model does not know (``InputError``)."""
+    org, ws = set(model.org_roles), set(model.workspace_roles)
+    for i, m in enumerate(state.members):
+        if m.org_role not in org:
+            raise InputError(
+                f"unknown org role '{m.org_role}' for role model {model.name}",
+                f"members[{i}].org_role",
+            )
+        for name, roles in m.workspaces.items():
+            unknown = [r for r in roles if r not in ws]
+            if unknown:
+                raise InputError(
+                    f"unknown workspace role '{unknown[0]}' for role model {model.name}",
+                    f"members[{i}].workspaces.{name}",
+                )

@@ -7,19 +7,23 @@ happens at import time.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.db import make_engine, make_session_factory
+from sync.db import check_schema, make_engine, make_session_factory
 from sync.logs import configure_logging
 from sync.settings import Settings
 
 __all__ = ["Runtime", "create_app", "runtime"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +47,23 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     engine = make_engine(settings.database_url)
+    _refuse_unmigrated(engine)
     rt = Runtime(settings, engine, make_session_factory(engine))
     app.extensions["rolebridge"] = rt
     app.extensions["rolebridge.settings"] = settings
     app.extensions["rolebridge.session_factory"] = rt.session_factory
     _register_blueprints(app, rt)
     return app
+
+
+def _refuse_unmigrated(engine: Engine) -> None:
+    """Refuse an un-migrated database ("run `rolebridge db upgrade`"). A database that
+    cannot be reached yet is not refused: the app starts and ``/readyz`` says unready
+    until it answers."""
+    try:
+        check_schema(engine)
+    except OperationalError:
+        _log.warning("database unreachable at start; /readyz reports unready until it answers")
 
 
 def runtime(app: Flask) -> Runtime:

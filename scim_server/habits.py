@@ -10,9 +10,9 @@ subclass and a ``ScimHandler`` subclass:
   PATCH); it becomes ``{"value": id}`` before validation.
 - Entra puts value-path filters such as ``emails[type eq "work"].value`` in the
   keys of a path-less PATCH value; each becomes its own operation with that path.
-- A user PATCH answers 200 with the resource (Okta reads it back; RFC 7644 §3.5.2
-  allows either); a group PATCH keeps 204 unless attributes are asked for, as
-  Entra prefers.
+- PATCH answers 200 with the resource (Okta reads it back; RFC 7644 §3.5.2 allows
+  200 or 204, scim2-server answers 204). Entra accepts either; a client that does
+  not want a big group's members back asks ``excludedAttributes=members``.
 - A group PATCH that only touches members goes straight to the membership rows
   (``SqlScimStorage.patch_members``) instead of a read-modify-write of the whole
   group, so adding 1,000 members costs 1,000 rows, not the group's size.
@@ -121,7 +121,7 @@ def _normalised(body: bytes) -> bytes:
 
 
 class RolebridgeService(ScimService):
-    """scim2-server's service with Entra's manager habit and PATCH answered with the user."""
+    """scim2-server's service with Entra's habits and PATCH answered with the resource."""
 
     def read_creation(
         self, resource_type: ResourceType, body: bytes, content_type: str | None
@@ -147,15 +147,13 @@ class RolebridgeService(ScimService):
         resource: Resource[Any],
         response_parameters: ResponseParameters[Any],
     ) -> ScimResponse:
-        """A user PATCH answers 200 with the user; a group PATCH 204 unless attributes are asked."""
-        if resource.meta is not None and resource.meta.resource_type == "User":
-            return self.resource_response(
-                self.publish(base_url, resource),
-                Context.RESOURCE_REPLACEMENT_RESPONSE,
-                response_parameters,
-                HTTPStatus.OK,
-            )
-        return super().patch_response(base_url, resource, response_parameters)
+        """Every PATCH answers 200 with the resource (RFC 7644 §3.5.2 allows 200 or 204)."""
+        return self.resource_response(
+            self.publish(base_url, resource),
+            Context.RESOURCE_REPLACEMENT_RESPONSE,
+            response_parameters,
+            HTTPStatus.OK,
+        )
 
 
 def member_change(patch_op: PatchOp[Any]) -> MemberChange | None:
@@ -238,13 +236,6 @@ def _entries(value: Any) -> list[tuple[str, str | None]] | None:
     return entries
 
 
-def _answers_members(response_parameters: ResponseParameters[Any]) -> bool:
-    """A group PATCH answers 204 (no members to load) unless attributes are asked for."""
-    if not response_parameters.attributes and not response_parameters.excluded_attributes:
-        return False
-    return wants_members(response_parameters)
-
-
 class RolebridgeHandler(ScimHandler):
     """scim2-server's handler with the group member fast path."""
 
@@ -269,7 +260,7 @@ class RolebridgeHandler(ScimHandler):
                         resource_type,
                         cast(str, target.resource_id),
                         change,
-                        members=_answers_members(response_parameters),
+                        members=wants_members(response_parameters),
                     )
                 else:
                     resource = self.patch_resource(

@@ -19,6 +19,7 @@ from scim_server.auth import current_tenant, make_authenticator
 from scim_server.errors import internal_error
 from scim_server.habits import RolebridgeHandler, RolebridgeService
 from scim_server.provider import make_provider
+from scim_server.provisioning import is_write_request, reconcile_touched
 from scim_server.storage import AfterWrite, SqlScimStorage
 
 __all__ = ["SCIM_PREFIX", "RolebridgeScim", "init_scim"]
@@ -69,16 +70,17 @@ def init_scim(
     app: Flask,
     session_factory: sessionmaker[Session],
     *,
-    after_write: AfterWrite | None = None,
+    after_write: AfterWrite | None = reconcile_touched,
     max_scan: int = 20_000,
 ) -> RolebridgeScim:
-    """Mount the SCIM endpoint on ``app``."""
+    """Mount the SCIM endpoint on ``app``; by default each write reconciles what it touched."""
     storage = SqlScimStorage(
         session_factory,
         make_provider(),
         current_tenant,
         max_scan=max_scan,
         after_write=after_write,
+        writes=is_write_request,
     )
     scim = RolebridgeScim(session_factory, storage)
     scim.init_app(app)

@@ -45,17 +45,19 @@ from sync.tokens import Tenant
 __all__ = ["AfterWrite", "MemberChange", "SqlScimStorage", "Touched", "wants_members"]
 
 _CHUNK = 500
+_DEEP = 1000  # from this offset on, a page is found by ids first (a deferred join)
+_COLUMNS = ("id", "ext_id", "resource", "created_at", "updated_at", "version")
 
 
 @dataclass(slots=True)
 class Touched:
-    """What one SCIM operation changed: user ids (SCIM ids) and whether groups changed."""
+    """Whose roles one SCIM operation may change: user ids, and groups whose users all count."""
 
     users: set[str] = field(default_factory=set)
-    groups: bool = False
+    groups: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.users) or self.groups
+        return bool(self.users or self.groups)
 
 
 AfterWrite = Callable[[Session, Tenant, Touched], None]
@@ -93,8 +95,10 @@ class SqlScimStorage(ScimStorage):
         *,
         max_scan: int = 20_000,
         after_write: AfterWrite | None = None,
+        writes: Callable[[], bool] = lambda: False,
     ) -> None:
         self._session_factory = session_factory
+        self._writes = writes
         self.provider = provider
         self._tenant = tenant
         self.max_scan = max_scan
@@ -111,13 +115,17 @@ class SqlScimStorage(ScimStorage):
         if self._current.get() is not None:
             yield
             return
-        with self._session_factory.begin() as session:
+        with self._session_factory() as session, session.begin():
+            if self._writes():
+                # a write takes SQLite's write lock up front, so it waits instead of failing
+                session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
             op = _Operation(session, self._tenant())
             token = self._current.set(op)
             try:
                 yield
                 if op.touched and self.after_write is not None:
                     session.flush()
+                    op.touched.users |= self._users_under(op, op.touched.groups)
                     self.after_write(session, op.tenant, op.touched)
             finally:
                 self._current.reset(token)
@@ -182,7 +190,7 @@ class SqlScimStorage(ScimStorage):
                 row = DirectoryGroup(**columns)
                 self._fill(op, row, resource, now)
                 self._insert_members(op, row.id, members)
-                self._touch_members(op, members)
+                op.touched.groups.add(row.ext_id)
             resource.id = row.ext_id
             resource.meta = records.meta(row, resource_type.name or "")
             return resource
@@ -208,6 +216,7 @@ class SqlScimStorage(ScimStorage):
                 self._check_display_name(op, columns["display_name_key"], row.id)
                 wanted = self._resolve_members(op, _members(resource))
                 self._replace_members(op, row, wanted)
+                op.touched.groups.add(row.ext_id)  # a rename can change every member's roles
             for name, value in columns.items():
                 setattr(row, name, value)
             row.resource = records.document(resource)
@@ -230,8 +239,7 @@ class SqlScimStorage(ScimStorage):
             if isinstance(row, DirectoryUser):
                 op.touched.users.add(row.ext_id)
             else:
-                op.touched.groups = True
-                op.touched.users.update(self._user_members(op, [row.id]))
+                op.touched.users |= self._users_under(op, {row.ext_id})
             self._leave_groups(op, row.ext_id)
             op.session.delete(row)
             op.session.flush()
@@ -269,8 +277,19 @@ class SqlScimStorage(ScimStorage):
     def _table(resource_type: ResourceType) -> type[Row]:
         return DirectoryUser if _kind(resource_type) == "User" else DirectoryGroup
 
-    def _scope(self, op: _Operation, table: type[Row]) -> list[ColumnElement[bool]]:
-        return [table.org_id == op.tenant.org_id, table.source_id == op.tenant.source_id]
+    def _scope(
+        self, op: _Operation, table: type[Row], *, by_org: bool = False
+    ) -> list[ColumnElement[bool]]:
+        """The tenant's rows: its org and its ``scim`` source.
+
+        Lookups by id go through the (source_id, ext_id) index; ``by_org`` is for lookups
+        whose index starts with org_id (userName, displayName). The other column is
+        written ``+ 0`` so that it checks rows without steering the planner.
+        """
+        org, source = table.org_id, table.source_id
+        if by_org:
+            return [org == op.tenant.org_id, (source + 0) == op.tenant.source_id]
+        return [(org + 0) == op.tenant.org_id, source == op.tenant.source_id]
 
     def _row(
         self, op: _Operation, resource_type: ResourceType, resource_id: str, *, lock: bool = False
@@ -303,14 +322,15 @@ class SqlScimStorage(ScimStorage):
 
     def _check_user_name(self, op: _Operation, key: str, own_id: int | None) -> None:
         query = select(DirectoryUser.id).where(
-            *self._scope(op, DirectoryUser), DirectoryUser.user_name_key == key
+            *self._scope(op, DirectoryUser, by_org=True), DirectoryUser.user_name_key == key
         )
         if any(found != own_id for found in op.session.scalars(query)):
             raise UniquenessException(detail="userName is already taken")
 
     def _check_display_name(self, op: _Operation, key: str, own_id: int | None) -> None:
         query = select(DirectoryGroup.id).where(
-            *self._scope(op, DirectoryGroup), DirectoryGroup.display_name_key == key
+            *self._scope(op, DirectoryGroup, by_org=True),
+            DirectoryGroup.display_name_key == key,
         )
         if any(found != own_id for found in op.session.scalars(query)):
             raise UniquenessException(detail="a group with this displayName already exists")
@@ -318,17 +338,19 @@ class SqlScimStorage(ScimStorage):
     # -- building resources ---------------------------------------------
 
     def _build(
-        self, op: _Operation, resource_type: ResourceType, rows: Sequence[Row], members: bool
+        self, op: _Operation, resource_type: ResourceType, rows: Sequence[Any], members: bool
     ) -> list[Resource[Any]]:
+        """Resources from rows (ORM objects or the ``_COLUMNS`` of a search)."""
         model = self._model_of(resource_type)
         listed: dict[int, list[dict[str, Any]]] = {}
-        if members and _kind(resource_type) == "Group":
+        group = _kind(resource_type) == "Group"
+        if members and group:
             listed = self._members_of(op, [row.id for row in rows])
         built = []
         for row in rows:
             data = dict(row.resource or {})
             data["id"] = row.ext_id
-            if isinstance(row, DirectoryGroup) and row.id in listed:
+            if group and row.id in listed:
                 data["members"] = listed[row.id]
             resource = model.model_validate(data, scim_ctx=None)
             resource.meta = records.meta(row, resource_type.name or "")
@@ -443,13 +465,32 @@ class SqlScimStorage(ScimStorage):
             if kind == "User":
                 op.touched.users.add(value)
             else:
-                op.touched.groups = True  # a nested group: its users' roles may change
+                op.touched.groups.add(value)  # a nested group: all its users' roles may change
 
-    def _user_members(self, op: _Operation, group_ids: list[int]) -> set[str]:
-        query = select(DirectoryMembership.member_value).where(
-            DirectoryMembership.group_id.in_(group_ids), DirectoryMembership.member_type == "User"
-        )
-        return set(op.session.scalars(query))
+    def _users_under(self, op: _Operation, groups: set[str]) -> set[str]:
+        """The users in these groups, directly or through nested groups."""
+        users: set[str] = set()
+        seen: set[str] = set()
+        frontier = set(groups)
+        while frontier:
+            seen |= frontier
+            next_frontier: set[str] = set()
+            for chunk in _chunks(sorted(frontier)):
+                ids = select(DirectoryGroup.id).where(
+                    *self._scope(op, DirectoryGroup), DirectoryGroup.ext_id.in_(chunk)
+                )
+                rows = op.session.execute(
+                    select(DirectoryMembership.member_type, DirectoryMembership.member_value).where(
+                        DirectoryMembership.group_id.in_(ids)
+                    )
+                )
+                for kind, value in rows:
+                    if kind == "User":
+                        users.add(value)
+                    elif value not in seen:
+                        next_frontier.add(value)
+            frontier = next_frontier
+        return users
 
     def _leave_groups(self, op: _Operation, ext_id: str) -> None:
         """Remove a deleted resource from the tenant's groups, changing their versions."""
@@ -475,7 +516,6 @@ class SqlScimStorage(ScimStorage):
             .where(DirectoryGroup.id.in_(holders))
             .values(version=DirectoryGroup.version + 1, updated_at=utcnow())
         )
-        op.touched.groups = True
 
     # -- searching ------------------------------------------------------
 
@@ -491,8 +531,12 @@ class SqlScimStorage(ScimStorage):
     ) -> list[ColumnElement[Any]] | None:
         """ORDER BY for the request, or None when the sort attribute has no column."""
         table = self._table(resource_type)
+        if search_request.sort_by is None and search_request.filter is None:
+            return [table.ext_id.asc()]  # walks the (source_id, ext_id) index
         if search_request.sort_by is None:
-            return [table.ext_id.asc()]
+            # ``ext_id || ''`` keeps SQLite from walking the ext_id index past a filter
+            # that an index answers directly (userName eq ...), then sorting a few rows
+            return [(table.ext_id + "").asc()]
         column = sort_column(str(search_request.sort_by), _kind(resource_type))
         if column is None:
             return None
@@ -517,21 +561,40 @@ class SqlScimStorage(ScimStorage):
         order: list[ColumnElement[Any]],
     ) -> SearchPage:
         table = self._table(resource_type)
-        where = [*self._scope(op, table), translation.clause]
-        total = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
-        if search_request.count == 0:
-            return SearchPage(total, [])
-        # page over the index first, then load only the rows of the page
-        ids_query = select(table.id).where(*where).order_by(*order)
-        ids_query = ids_query.offset(search_request.start_index_0 or 0)
-        if search_request.count is not None:
-            ids_query = ids_query.limit(search_request.count)
-        ids = list(op.session.scalars(ids_query))
-        loaded = op.session.scalars(select(table).where(table.id.in_(ids)))
-        rows: dict[int, Row] = {cast(Row, row).id: cast(Row, row) for row in loaded}
-        page_rows = [rows[i] for i in ids]
+        # the filter and sort indexes start with org_id; a plain listing walks (source_id, ext_id)
+        by_org = search_request.filter is not None or search_request.sort_by is not None
+        where = [*self._scope(op, table, by_org=by_org), translation.clause]
+        offset, count = search_request.start_index_0 or 0, search_request.count
+        rows: list[Any] = []
+        if count != 0:
+            rows = self._page_rows(op, table, where, order, offset, count)
+        if offset == 0 and count is not None and len(rows) < count:
+            total = len(rows)  # the whole result fits in the first page: no count query
+        else:
+            total = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
         wants = wants_members(search_request)
-        return SearchPage(total, self._build(op, resource_type, page_rows, wants))
+        return SearchPage(total, self._build(op, resource_type, rows, wants))
+
+    def _page_rows(
+        self,
+        op: _Operation,
+        table: type[Row],
+        where: list[ColumnElement[bool]],
+        order: list[ColumnElement[Any]],
+        offset: int,
+        count: int | None,
+    ) -> list[Any]:
+        """One page of rows; a deep page walks the index for ids first, then loads 100 rows."""
+        columns = [getattr(table, name) for name in _COLUMNS]
+        if offset < _DEEP:
+            query = select(*columns).where(*where).order_by(*order).offset(offset).limit(count)
+            return list(op.session.execute(query))
+        ids_query = select(table.id).where(*where).order_by(*order).offset(offset).limit(count)
+        ids = list(op.session.scalars(ids_query))
+        loaded = {
+            row.id: row for row in op.session.execute(select(*columns).where(table.id.in_(ids)))
+        }
+        return [loaded[i] for i in ids]
 
     def _scan_page(
         self,
@@ -541,7 +604,7 @@ class SqlScimStorage(ScimStorage):
         translation: Translation,
     ) -> SearchPage:
         table = self._table(resource_type)
-        where = [*self._scope(op, table), translation.clause]
+        where = [*self._scope(op, table, by_org=True), translation.clause]
         scanned = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
         if scanned > self.max_scan:
             raise TooManyException(

@@ -16,6 +16,7 @@ from mappings.directory import normalise_email
 from mappings.errors import InputError
 from mappings.rolemodel import RoleModel
 from mappings.state import format_time
+from sync.errors import Conflict
 from sync.models import (
     AuditEntry,
     Member,
@@ -67,11 +68,26 @@ def set_member(
         )
         session.add(member)
     elif org_role is not None:
+        _keep_a_top_holder(session, org_id, model, member, org_role)
         member.org_role = org_role
     session.flush()
     if workspaces is not None:
         _set_workspace_roles(session, org_id, model, member, workspaces)
     return member, created
+
+
+def _keep_a_top_holder(
+    session: Session, org_id: int, model: RoleModel, member: Member, new_role: str
+) -> None:
+    """Never demote the last holder of the top org role (a DESIGN invariant)."""
+    top = model.top_org_role
+    if member.org_role != top or new_role == top:
+        return
+    holders = session.scalar(
+        select(func.count()).where(Member.org_id == org_id, Member.org_role == top)
+    )
+    if (holders or 0) <= 1:
+        raise Conflict(f"{member.email} is the last {top}; make someone else {top} first")
 
 
 def _set_workspace_roles(
@@ -106,10 +122,18 @@ def _set_workspace_roles(
 
 
 def record_audit(
-    session: Session, org_id: int, actor: str, op: str, user: str, detail: dict[str, object]
+    session: Session,
+    org_id: int,
+    actor: str,
+    op: str,
+    user: str,
+    detail: dict[str, object],
+    plan_id: int | None = None,
 ) -> None:
     """Append one audit entry in the caller's transaction."""
-    session.add(AuditEntry(org_id=org_id, actor=actor, op=op, user=user, detail=detail))
+    session.add(
+        AuditEntry(org_id=org_id, actor=actor, op=op, user=user, detail=detail, plan_id=plan_id)
+    )
 
 
 def count_members_by_role(session: Session, org_id: int) -> dict[str, int]:

@@ -25,6 +25,7 @@ __all__ = [
     "refusal_for_admin_action",
     "refusal_for_mapping",
     "refusal_for_member_change",
+    "refusal_for_workspace_change",
     "refusal_for_plan",
     "roles_touched",
 ]
@@ -54,6 +55,20 @@ def refusal_for_member_change(
     for role in (current, new):
         if role is not None and not model.may_manage(acting, role):
             return f"role {acting!r} may not manage members with role {role!r}"
+    return None
+
+
+def refusal_for_workspace_change(
+    model: RoleModel, acting: str, current: Iterable[str], new: Iterable[str]
+) -> str | None:
+    """Workspace roles count where ``manages`` names them for ``acting`` (e.g. annotation);
+    elsewhere workspace access follows the member's org role, checked on its own."""
+    allowed = _manages(model, acting)
+    if not allowed & (set(model.workspace_roles) - set(model.org_roles)):
+        return None
+    denied = sorted((set(current) | set(new)) - allowed)
+    if denied:
+        return f"role {acting!r} may not manage workspace role(s) {', '.join(denied)}"
     return None
 
 

@@ -100,6 +100,7 @@ def check_schema(engine: Engine) -> None:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
+        conn.invalidate()  # closed, not pooled: a check leaves no connection behind
     if not current:
         raise SchemaError(f"the database is not initialised: {UPGRADE_HINT}")
     if current != heads:

@@ -23,11 +23,15 @@ from sync.settings import Settings
 __all__ = ["demo_command", "promote"]
 
 
-def promote(directory: Directory, user_id: str) -> Directory:
-    """The directory with ``user_id`` added to its first group (the highest role)."""
-    first, *rest = directory.groups
-    grown = replace(first, members=(*first.members, GroupMember(user_id, "User")))
-    return replace(directory, groups=(grown, *rest))
+def promote(directory: Directory, user_id: str) -> tuple[Directory, str]:
+    """The directory with ``user_id`` added to the first group it is not in yet (the
+    samples list their highest role first), and that group's name."""
+    groups = list(directory.groups)
+    for i, group in enumerate(groups):
+        if all(m.value != user_id for m in group.members):
+            groups[i] = replace(group, members=(*group.members, GroupMember(user_id, "User")))
+            return replace(directory, groups=tuple(groups)), group.display_name
+    return directory, ""
 
 
 @click.command("demo")
@@ -60,10 +64,9 @@ def demo_command(instance: Path) -> None:
         first = reconcile(factory, org_id, dry_run=False, trigger="demo")
         click.echo(render_text(first.plan), nl=False)
         click.echo(f"-> {first.status}\n")
-        changed = promote(directory, directory.users[-1].id)
+        changed, group = promote(directory, directory.users[-1].id)
         with factory.begin() as s:
             mirror.replace_snapshot(s, org_id, source_id, changed)
-        group = changed.groups[0].display_name
         click.secho(
             f"== {org.name}: {directory.users[-1].user_name} joins {group!r}; incremental plan",
             bold=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 from mappings.explain import Explanation, explain
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
-from mappings.plan import make_plan
+from mappings.plan import plan_changes
+from mappings.resolve import resolve
 from mappings.rolemodel import RoleModel
 from sync.errors import NotFound
 from sync.mappingstore import current_mapping, parse_document
@@ -25,7 +27,14 @@ from sync.models import MappingVersion
 from sync.orgs import get_org, role_model_for
 from sync.platform import load_state
 
-__all__ = ["VersionDiff", "diff_versions", "explain_user", "preview_draft", "version_document"]
+__all__ = [
+    "VersionDiff",
+    "diff_versions",
+    "explain_user",
+    "explanation_json",
+    "preview_draft",
+    "version_document",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +55,14 @@ def _mapping(session: Session, org_id: int, document: str | None) -> tuple[RoleM
 
 
 def preview_draft(session: Session, org_id: int, document: str, *, now: datetime) -> Plan:
-    """The plan a draft mapping would make against the live mirror and platform state."""
+    """The plan a draft mapping would make against the live mirror and platform state.
+
+    A preview is never applied, so it carries no fingerprint (saving the mapping and
+    making a plan does); that spares hashing every input on each keystroke.
+    """
     mapping, model = _mapping(session, org_id, document)
-    directory = load_directory(session, org_id)
-    return make_plan(directory, load_state(session, org_id), mapping, model, now=now)
+    desired = resolve(load_directory(session, org_id), mapping, model)
+    return plan_changes(desired, load_state(session, org_id), mapping.policy, model, now=now)
 
 
 def explain_user(
@@ -58,6 +71,21 @@ def explain_user(
     """Why ``user`` gets each role under the saved mapping (or a draft), and what lost."""
     mapping, model = _mapping(session, org_id, document)
     return explain(load_directory(session, org_id), mapping, model, user)
+
+
+def explanation_json(explanation: Explanation) -> dict[str, Any]:
+    """The explanation's JSON, each winning grant also listing the grants it won over."""
+    out = explanation.to_dict()
+    for grant, raw in zip(explanation.grants, out["grants"], strict=True):
+        raw["won_over"] = [
+            {"role": g.role, "rule": g.rule, "rule_text": g.rule_text, "groups": list(g.groups)}
+            for g in explanation.grants
+            if grant.won
+            and not g.won
+            and g.workspace == grant.workspace
+            and g.beaten_by == grant.role
+        ]
+    return out
 
 
 def version_document(session: Session, org_id: int, version: int) -> str:

@@ -20,11 +20,11 @@ class StoreError(RolebridgeError):
     """A request the database state does not allow."""
 
 
-class NotFound(StoreError):
+class NotFound(StoreError, LookupError):
     """No such org, workspace, member, plan or token."""
 
 
-class Conflict(StoreError):
+class Conflict(StoreError, ValueError):
     """The name or email is taken."""
 
 

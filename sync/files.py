@@ -22,6 +22,7 @@ from mappings import (
     PlatformState,
     RoleMapping,
     RoleModel,
+    check_state,
     parse_mapping,
 )
 
@@ -118,9 +119,17 @@ def load_directory(path: Path | str) -> Directory:
     return _load(path, Directory.from_scim)
 
 
-def load_state(path: Path | str) -> PlatformState:
-    """A platform state from ``{"organisation": ..., "workspaces": ..., "members": ...}``."""
-    return _load(path, PlatformState.from_dict)
+def load_state(path: Path | str, role_model: RoleModel | None = None) -> PlatformState:
+    """A platform state from ``{"organisation": ..., "workspaces": ..., "members": ...}``;
+    with ``role_model``, every role it names must exist there."""
+
+    def build(data: Any) -> PlatformState:
+        state = PlatformState.from_dict(data)
+        if role_model is not None:
+            check_state(state, role_model)
+        return state
+
+    return _load(path, build)
 
 
 def load_plan(path: Path | str) -> Plan:

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from mappings.directory import Directory, GroupMember, normalise_email
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
+from mappings.errors import InputError
+from sync.errors import Conflict, NotFound
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
 
 __all__ = [
@@ -59,11 +61,11 @@ class SnapshotChanges:
 def ensure_source(session: Session, org_id: int, kind: str, name: str) -> Source:
     """The org's source called ``name``, created with ``kind`` if missing."""
     if kind not in SOURCE_KINDS:
-        raise ValueError(f"unknown source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
+        raise InputError(f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}", "kind")
     found = session.scalar(select(Source).where(Source.org_id == org_id, Source.name == name))
     if found is not None:
         if found.kind != kind:
-            raise ValueError(f"source {name!r} exists with kind {found.kind!r}, not {kind!r}")
+            raise Conflict(f"source {name!r} exists with kind {found.kind!r}, not {kind!r}")
         return found
     source = Source(org_id=org_id, name=name, kind=kind, config={})
     session.add(source)
@@ -210,7 +212,7 @@ def _group_id(session: Session, source_id: int, ext_id: str) -> int:
         )
     )
     if group_id is None:
-        raise LookupError(f"no group {ext_id!r} in this source")
+        raise NotFound(f"no group {ext_id!r} in this source")
     return group_id
 
 
@@ -419,10 +421,19 @@ def load_directory(session: Session, org_id: int) -> Directory:
     """
     users: dict[str, DirUser] = {}
     for row in session.execute(
-        select(DirectoryUser)
+        # columns, not entities: no ORM identity map and no full SCIM ``resource`` per row
+        select(
+            DirectoryUser.ext_id,
+            DirectoryUser.user_name,
+            DirectoryUser.emails,
+            DirectoryUser.external_id,
+            DirectoryUser.active,
+            DirectoryUser.display_name,
+            DirectoryUser.roles,
+        )
         .where(DirectoryUser.org_id == org_id)
         .order_by(DirectoryUser.source_id, DirectoryUser.ext_id)
-    ).scalars():
+    ):
         users.setdefault(
             row.ext_id,
             DirUser(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import String, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mappings.operations import OP_KINDS, Operation, Plan
@@ -283,9 +283,7 @@ def _update_members(ctx: _Context, ids: Sequence[int], **values: Any) -> None:
 
 
 def _reactivate(ctx: _Context, ops: list[Operation]) -> None:
-    ids = [ctx.member(op) for op in ops]
-    status = case((Member.joined_at.is_(None), "invited"), else_="joined")
-    _update_members(ctx, ids, status=status)
+    _update_members(ctx, [ctx.member(op) for op in ops], status="joined")
 
 
 def _suspend(ctx: _Context, ops: list[Operation]) -> None:

@@ -1,7 +1,7 @@
-"""Offline CLI commands: preview a plan, explain a user, validate a mapping, run the demo.
+"""CLI commands that preview a plan, explain a user and validate a mapping.
 
-They read files only (no database), call the pure core and print; an input error is one
-line naming the file and place, and exit status 1.
+They read files (or, with --org, an org's live inputs from the database), call the core
+and print; an input error is one line naming the file and place, and exit status 1.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from mappings import (
 from mappings.state import parse_time
 from sync.files import load_directory, load_mapping, load_state
 
-__all__ = ["EXAMPLES", "demo_command", "explain_command", "mapping_group", "preview_command"]
+__all__ = ["EXAMPLES", "explain_command", "mapping_group", "preview_command", "run_preview"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}
@@ -60,7 +60,7 @@ def _inputs(
     rm = _or_exit(lambda: load_mapping(mapping))
     model = _role_model(rm)
     d = _or_exit(lambda: load_directory(directory))
-    s = _or_exit(lambda: load_state(state)) if state is not None else None
+    s = _or_exit(lambda: load_state(state, model)) if state is not None else None
     return rm, model, d, s
 
 
@@ -164,19 +164,3 @@ def validate_command(file: Path) -> None:
     rm = _or_exit(lambda: load_mapping(file))
     n = len(rm.rules)
     click.echo(f"{file}: ok ({n} rule{'s' if n != 1 else ''}, role model {rm.role_model})")
-
-
-@click.command("demo")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
-def demo_command(fmt: str) -> None:
-    """Preview the shipped shareofmodel example, offline."""
-    base = EXAMPLES / "shareofmodel"
-    click.echo(f"rolebridge demo: {base.name} example (mapping, directory and state files)\n")
-    run_preview(
-        base / "mapping.yaml",
-        base / "directory.json",
-        base / "state.json",
-        fmt,
-        False,
-        "2026-11-27T12:00:00Z",
-    )

@@ -24,14 +24,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from mappings.errors import RolebridgeError
 from mappings.operations import Plan
+from mappings.plan import make_plan
 from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
 from sync import models
+from sync.mirror import SnapshotChanges, replace_snapshot
 from sync.models import Source, SyncRun, utcnow
+from sync.reconcile import gather, reconcile
 from sync.secrets import resolve_secret
 from sync.sources.base import Progress, RetryPolicy, Snapshot, SourceError
 from sync.sources.factory import build_source
 
-__all__ = ["PullResult", "org_pull_lock", "run_pull", "source_directory"]
+__all__ = ["PullResult", "org_pull_lock", "run_pull", "same_directory", "source_directory"]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,7 @@ def run_pull(
             counts["plan"] = dict(plan.summary)
             return _finish(session_factory, run_id, "planned", None, counts, plan)
         return _replace_and_reconcile(
-            session_factory, run_id, org_id, source_id, pulled, counts, trigger, now
+            session_factory, run_id, org_id, source_id, previous, pulled, counts, trigger, now
         )
     except SourceError as exc:
         return _finish(session_factory, run_id, "failed", f"{exc.kind}: {exc}", counts)
@@ -113,23 +116,28 @@ def _replace_and_reconcile(
     run_id: int,
     org_id: int,
     source_id: int,
+    previous: Directory | None,
     pulled: Snapshot,
     counts: dict[str, Any],
     trigger: str,
     now: datetime | None,
 ) -> PullResult:
-    from sync.mirror import replace_snapshot
-    from sync.reconcile import reconcile
-
     with session_factory.begin() as session:
-        changes = replace_snapshot(session, org_id, source_id, pulled.directory)
+        if previous is not None and same_directory(previous, pulled.directory):
+            counts["mirror"] = {"unchanged": 1}  # nothing to write: the usual scheduled run
+        else:
+            changes = replace_snapshot(session, org_id, source_id, pulled.directory)
+            counts["mirror"] = _changes_dict(changes)
         source = _source(session, source_id)
         source.delta_link = pulled.cursor
         source.force_next = False
-        counts["mirror"] = _changes_dict(changes)
     result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now)
     counts["plan"] = dict(result.plan.summary)
-    counts["reconcile_run_id"] = result.run_id
+    if result.run_id is not None:  # one pull, one row: the reconcile's row joins this one
+        with session_factory.begin() as session:
+            extra = session.get(SyncRun, result.run_id)
+            if extra is not None:
+                session.delete(extra)
     return _finish(
         session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
     )
@@ -143,9 +151,8 @@ def _dry_plan(
     now: datetime | None,
 ) -> Plan:
     """The plan the snapshot would give, computed in a transaction that is rolled back."""
-    from mappings.plan import make_plan
+
     from sync.mirror import replace_snapshot
-    from sync.reconcile import gather
 
     with session_factory() as session:
         try:
@@ -193,7 +200,7 @@ def _snapshot_counts(pulled: Snapshot) -> dict[str, Any]:
     }
 
 
-def _changes_dict(changes: Any) -> dict[str, int]:
+def _changes_dict(changes: SnapshotChanges) -> dict[str, int]:
     names = (
         "users_added",
         "users_updated",
@@ -214,52 +221,60 @@ def _source(session: Session, source_id: int) -> Source:
     return source
 
 
+def same_directory(a: Directory, b: Directory) -> bool:
+    """True when two snapshots hold the same users, groups and memberships in any order."""
+    if len(a.users) != len(b.users) or len(a.groups) != len(b.groups):
+        return False
+    if set(a.users) != set(b.users):
+        return False
+
+    def groups(d: Directory) -> set[tuple[str, str, str | None, frozenset[GroupMember]]]:
+        return {(g.id, g.display_name, g.external_id, frozenset(g.members)) for g in d.groups}
+
+    return groups(a) == groups(b)
+
+
 def source_directory(session: Session, source_id: int) -> Directory | None:
     """The mirror of one source as a ``Directory`` (None before its first snapshot)."""
-    user_rows = session.execute(
-        select(models.DirectoryUser)
-        .where(models.DirectoryUser.source_id == source_id)
-        .order_by(models.DirectoryUser.ext_id)
-    ).scalars()
+    u, g, m = models.DirectoryUser, models.DirectoryGroup, models.DirectoryMembership
     users = tuple(
         DirectoryUser(
-            id=u.ext_id,
-            user_name=u.user_name,
-            emails=tuple(u.emails or ()),
-            external_id=u.external_id,
-            active=u.active,
-            display_name=u.display_name,
-            roles=tuple(u.roles or ()),
+            id=ext_id,
+            user_name=user_name,
+            emails=tuple(emails or ()),
+            external_id=external_id,
+            active=active,
+            display_name=display_name,
+            roles=tuple(roles or ()),
         )
-        for u in user_rows
+        for ext_id, user_name, emails, external_id, active, display_name, roles in session.execute(
+            select(
+                u.ext_id, u.user_name, u.emails, u.external_id, u.active, u.display_name, u.roles
+            )
+            .where(u.source_id == source_id)
+            .order_by(u.ext_id)
+        )
     )
     members: dict[int, list[GroupMember]] = {}
     for group_id, kind, value in session.execute(
-        select(
-            models.DirectoryMembership.group_id,
-            models.DirectoryMembership.member_type,
-            models.DirectoryMembership.member_value,
-        )
-        .join(
-            models.DirectoryGroup, models.DirectoryGroup.id == models.DirectoryMembership.group_id
-        )
-        .where(models.DirectoryGroup.source_id == source_id)
-        .order_by(models.DirectoryMembership.member_value)
+        select(m.group_id, m.member_type, m.member_value)
+        .join(g, g.id == m.group_id)
+        .where(g.source_id == source_id)
+        .order_by(m.member_value)
     ):
         members.setdefault(group_id, []).append(GroupMember(value, kind))
-    group_rows = session.execute(
-        select(models.DirectoryGroup)
-        .where(models.DirectoryGroup.source_id == source_id)
-        .order_by(models.DirectoryGroup.ext_id)
-    ).scalars()
     groups = tuple(
         DirectoryGroup(
-            id=g.ext_id,
-            display_name=g.display_name,
-            external_id=g.external_id,
-            members=tuple(members.get(g.id, ())),
+            id=ext_id,
+            display_name=display_name,
+            external_id=external_id,
+            members=tuple(members.get(row_id, ())),
         )
-        for g in group_rows
+        for row_id, ext_id, display_name, external_id in session.execute(
+            select(g.id, g.ext_id, g.display_name, g.external_id)
+            .where(g.source_id == source_id)
+            .order_by(g.ext_id)
+        )
     )
     if not users and not groups:
         return None

@@ -8,7 +8,8 @@ printed. Errors leave as one line and exit code 2.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,14 @@ from sync.sources.factory import PULL_KINDS
 __all__ = ["scheduler_command", "source_group", "sync_command"]
 
 
-def _factory(settings: Settings) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(settings.database_url))
+@contextmanager
+def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory whose engine is disposed when the command ends."""
+    engine = make_engine(settings.database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 class _CliError(click.ClickException):
@@ -116,7 +123,7 @@ def _add(kind: str, config: dict[str, Any], opts: dict[str, Any]) -> None:
     config = {k: v for k, v in config.items() if v is not None}
     config["max_user_drop"] = opts["max_user_drop"]
     name = opts["name"] or kind
-    with _factory(settings).begin() as session:
+    with _database(settings) as factory, factory.begin() as session:
         org = _org(session, opts["org_ref"])
         taken = select(Source.id).where(Source.org_id == org.id, Source.name == name)
         if session.scalar(taken) is not None:
@@ -190,7 +197,7 @@ def add_scim_pull(base_url: str, **opts: Any) -> None:
 def list_sources(org_ref: str | None) -> None:
     """Sources with their schedule and last run (secrets are never shown)."""
     table = Table("org", "id", "name", "kind", "schedule", "enabled", "secret", "last run")
-    with _factory(Settings.from_env())() as session:
+    with _database(Settings.from_env()) as factory, factory() as session:
         query = select(Source, Organisation.name).join(Organisation)
         if org_ref:
             query = query.where(Source.org_id == _org(session, org_ref).id)
@@ -217,9 +224,23 @@ def list_sources(org_ref: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Fetch and plan; change nothing.")
 @click.option("--force", is_flag=True, help="Use a snapshot the completeness gate holds.")
 def sync_command(org_ref: str, source_name: str | None, dry_run: bool, force: bool) -> None:
-    """Pull the org's sources now, reconcile, and print the plan."""
+    """Pull the org's sources now, reconcile, print the plan; exit 1 if a run failed or was held."""
     settings = Settings.from_env()
-    factory = _factory(settings)
+    with _database(settings) as factory:
+        failed = _sync(factory, settings, org_ref, source_name, dry_run=dry_run, force=force)
+    if failed:
+        raise SystemExit(1)
+
+
+def _sync(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    org_ref: str,
+    source_name: str | None,
+    *,
+    dry_run: bool,
+    force: bool,
+) -> bool:
     with factory() as session:
         org = _org(session, org_ref)
         query = select(Source).where(Source.org_id == org.id, Source.kind.in_(PULL_KINDS))
@@ -238,8 +259,7 @@ def sync_command(org_ref: str, source_name: str | None, dry_run: bool, force: bo
             )
         _report(console, name, result)
         failed = failed or result.outcome in ("failed", "suspicious")
-    if failed:
-        raise SystemExit(1)
+    return failed
 
 
 def _run_with_progress(
@@ -300,9 +320,10 @@ def scheduler_command(refresh: float, max_runtime: float | None, workers: int) -
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
-    PullScheduler(
-        _factory(settings),
-        secret_key=settings.secret_key,
-        refresh_seconds=refresh,
-        workers=workers,
-    ).run(max_runtime)
+    with _database(settings) as factory:
+        PullScheduler(
+            factory,
+            secret_key=settings.secret_key,
+            refresh_seconds=refresh,
+            workers=workers,
+        ).run(max_runtime)

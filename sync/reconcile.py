@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -32,7 +32,15 @@ from sync.models import SavedPlan, SyncRun, utcnow
 from sync.orgs import get_org, role_model_for
 from sync.platform import ApplyResult, apply_plan, load_state
 
-__all__ = ["Inputs", "ReconcileResult", "gather", "locked", "reconcile", "save_plan"]
+__all__ = [
+    "Inputs",
+    "ReconcileResult",
+    "gather",
+    "locked",
+    "reconcile",
+    "reconcile_in",
+    "save_plan",
+]
 
 _LOCK_CLASS = 0x52420001  # "RB" + 1: the advisory lock space of org reconciles
 
@@ -69,11 +77,7 @@ class ReconcileResult:
 def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session]:
     """A transaction holding the org's reconcile lock until it commits or rolls back."""
     with write_session(session_factory) as session:
-        if session.connection().dialect.name == "postgresql":
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:cls, :org)"),
-                {"cls": _LOCK_CLASS, "org": org_id},
-            )
+        _lock(session, org_id)
         yield session
 
 
@@ -173,20 +177,75 @@ def _reconcile(
     complete: bool,
 ) -> ReconcileResult:
     with locked(session_factory, org_id) as session:
-        inputs = gather(session, org_id)
-        plan = _plan(inputs, now, users, complete)
-        run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
-        session.add(run)
-        result = _act(session, org_id, plan, inputs, trigger, users, now)
-        run.finished_at = utcnow()
-        run.outcome = result.status
-        run.plan_id = result.plan_id
-        run.counts = dict(plan.summary)
-        session.flush()
-        return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+        return _reconcile_locked(session, org_id, users, trigger, now, complete)
+
+
+def reconcile_in(
+    session: Session,
+    org_id: int,
+    *,
+    users: Collection[str] | None,
+    trigger: str,
+    now: datetime | None = None,
+    complete: bool = True,
+) -> ReconcileResult:
+    """Reconcile inside the caller's transaction, so that the change that caused it (a
+    SCIM write) and its plan commit or roll back together. The caller's transaction must
+    be a write transaction (``write_session`` on SQLite); the org's lock is taken here."""
+    _lock(session, org_id)
+    return _reconcile_locked(session, org_id, users, trigger, now or utcnow(), complete)
+
+
+def _lock(session: Session, org_id: int) -> None:
+    if session.connection().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:cls, :org)"),
+            {"cls": _LOCK_CLASS, "org": org_id},
+        )
+
+
+def _reconcile_locked(
+    session: Session,
+    org_id: int,
+    users: Collection[str] | None,
+    trigger: str,
+    now: datetime,
+    complete: bool,
+) -> ReconcileResult:
+    inputs = gather(session, org_id)
+    plan = _plan(inputs, now, users, complete)
+    _retire_stale_plans(session, org_id, plan.fingerprint)
+    run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
+    session.add(run)
+    result = _act(session, org_id, plan, inputs, trigger, users, now)
+    run.finished_at = utcnow()
+    run.outcome = result.status
+    run.plan_id = result.plan_id
+    run.counts = dict(plan.summary)
+    session.flush()
+    return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+
+
+def _retire_stale_plans(session: Session, org_id: int, current: str) -> None:
+    """Waiting plans made from other inputs can never apply: mark them stale."""
+    session.execute(
+        update(SavedPlan)
+        .where(
+            SavedPlan.org_id == org_id,
+            SavedPlan.status.in_(("pending", "held", "approved")),
+            SavedPlan.fingerprint != current,
+        )
+        .values(status="stale")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete: bool) -> Plan:
+    if inputs.mapping.policy.apply == "review":
+        # A plan waiting for review must carry every pending change of the org: a plan
+        # of only the users one write touched would retire the earlier waiting plan and
+        # hide its changes from the reviewer.
+        users = None
     return make_plan(
         inputs.directory,
         inputs.state,

@@ -29,7 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 MISFIRE_GRACE_SECONDS = 300
+_SCHEMA_LOCK = 0x52420003  # "RB" + 3: creating the job table
 
 
 def parse_schedule(text: str) -> BaseTrigger:
@@ -173,10 +174,12 @@ class PullScheduler:
             timezone=UTC,
         )
         self._refresh_lock = threading.Lock()
+        self._stopping = False
 
     def start(self) -> None:
         """Start the scheduler and keep its jobs in step with the sources table."""
         _context["current"] = _Context(self.session_factory, self.secret_key)
+        self._create_job_table()
         self.scheduler.start()
         self.refresh()
         self.scheduler.add_job(
@@ -187,14 +190,31 @@ class PullScheduler:
             replace_existing=True,
         )
 
+    def _create_job_table(self) -> None:
+        """Create the job table once, even when several schedulers start together."""
+        store = self.scheduler._jobstores["default"]
+        engine = self.session_factory.kw["bind"]
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": _SCHEMA_LOCK})
+            store.jobs_t.create(conn, checkfirst=True)
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop; running pulls finish first when ``wait``."""
+        self._stopping = True
+        with self._refresh_lock:  # a refresh in flight would deadlock APScheduler's shutdown
+            pass
         self.scheduler.shutdown(wait=wait)
         _context.pop("current", None)
 
     def refresh(self) -> None:
         """Add, reschedule or remove pull jobs to match the enabled, scheduled sources."""
-        with self._refresh_lock, self.session_factory() as session:
+        with self._refresh_lock:
+            if not self._stopping:
+                self._refresh()
+
+    def _refresh(self) -> None:
+        with self.session_factory() as session:
             rows = session.execute(
                 select(Source.id, Source.name, Source.schedule).where(
                     Source.kind.in_(PULL_KINDS),

@@ -118,15 +118,18 @@ def find_tenant(session: Session, token: str) -> Tenant | None:
     """The tenant of a presented bearer token, or None when it is unknown or revoked."""
     digest = hash_token(token)
     row = session.execute(
-        select(ScimToken.org_id, ScimToken.token_hash, ScimToken.revoked_at).where(
-            ScimToken.token_hash == digest
-        )
+        select(ScimToken.org_id, ScimToken.token_hash, ScimToken.revoked_at, Source.id)
+        .outerjoin(Source, (Source.org_id == ScimToken.org_id) & (Source.kind == "scim"))
+        .where(ScimToken.token_hash == digest)
+        .order_by(Source.id)
+        .limit(1)
     ).first()
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.token_hash, digest):
         return None
-    return Tenant(org_id=row.org_id, source_id=scim_source(session, row.org_id).id)
+    source_id = row[3] if row[3] is not None else scim_source(session, row.org_id).id
+    return Tenant(org_id=row.org_id, source_id=source_id)
 
 
 def _info(row: ScimToken, org: str) -> TokenInfo:

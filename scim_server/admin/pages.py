@@ -3,13 +3,16 @@ modules). Views gather data through ``sync`` and render; they decide nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from mappings.errors import InputError
-from mappings.state import parse_time
+from mappings.state import Member, parse_time
 from scim_server.admin import bp
+from scim_server.api.actions import run_source_as_caller
 from scim_server.api.context import caller, org_context, read_session
 from sync.admin_store import (
     count_members_by_role,
@@ -23,12 +26,21 @@ from sync.errors import NotFound
 from sync.models import Organisation, Workspace
 from sync.platform import load_state
 
-__all__ = ["audit", "member_detail", "overview", "runs"]
+__all__ = ["audit", "member_detail", "overview", "runs", "source_run"]
+
+
+MEMBERS_SHOWN = 200  # a page, not the whole of a 10k-member org; the search narrows it
+
+
+def _matching(members: Sequence[Member], query: str) -> list[Member]:
+    wanted = query.casefold()
+    return [m for m in members if wanted in m.email]
 
 
 @bp.get("/")
 def overview() -> str:
     """The org at a glance: members by role, workspaces, sources, plans waiting."""
+    query = request.args.get("q", "").strip()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
         org = s.get(Organisation, ctx.id)
@@ -39,7 +51,9 @@ def overview() -> str:
             org=org,
             model=ctx.role_model,
             by_role=[(r, by_role.get(r, 0)) for r in reversed(ctx.role_model.org_roles)],
-            members=load_state(s, ctx.id).members,
+            members=_matching(load_state(s, ctx.id).members, query),
+            query=query,
+            shown=MEMBERS_SHOWN,
             workspaces=workspaces,
             sources=list_sources(s, ctx.id),
             waiting=list_plans(s, ctx.id, ("pending", "held")),
@@ -90,3 +104,13 @@ def member_detail(email: str) -> str:
     return render_template(
         "admin/member.html", m=member, e=explanation, error=error, entries=entries
     )
+
+
+@bp.post("/sources/<name>/run")
+def source_run(name: str) -> BaseResponse:
+    """Pull a source now; the outcome is on the runs page."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+    run_id = run_source_as_caller(ctx, name)
+    flash(f"Pulled {name}: run #{run_id}.", "ok")
+    return redirect(url_for("admin.runs"), 303)

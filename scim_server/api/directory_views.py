@@ -8,8 +8,10 @@ from flask import Response, jsonify, request
 
 from mappings.state import parse_time
 from scim_server.api import bp
+from scim_server.api.actions import run_source_as_caller
 from scim_server.api.context import org_context, read_session
-from sync.admin_store import list_audit, list_runs, list_sources
+from sync.admin_store import list_audit, list_runs, list_sources, run_json
+from sync.models import SyncRun
 
 __all__: list[str] = []
 
@@ -42,3 +44,15 @@ def get_sources(org: str) -> Response:
     with read_session() as s:
         ctx = org_context(s, org)
         return jsonify(sources=list_sources(s, ctx.id))
+
+
+@bp.post("/orgs/<org>/sources/<name>/run")
+def run_source(org: str, name: str) -> Response:
+    """Pull a source now and reconcile; 409 while another pull of the org runs."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+    run_id = run_source_as_caller(ctx, name)
+    with read_session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        return jsonify(run_json(run))

@@ -21,7 +21,7 @@ from scim_server.api.context import (
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import record_audit
 from sync.authority import refusal_for_mapping
-from sync.drafts import diff_versions, explain_user, preview_draft
+from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
 from sync.mappingstore import current_mapping, list_versions, parse_document, save_mapping
 from sync.models import utcnow
 
@@ -117,4 +117,4 @@ def explain(org: str, user: str) -> Response:
     """Why a user gets each role: every grant with its rule, group path and what it beat."""
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(explain_user(s, ctx.id, user).to_dict())
+        return jsonify(explanation_json(explain_user(s, ctx.id, user)))

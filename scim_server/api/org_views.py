@@ -11,6 +11,8 @@ from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberChange, WorkspaceCreate
 from scim_server.api.context import (
+    OrgContext,
+    caller,
     deny_unless_allowed,
     json_body,
     org_context,
@@ -19,7 +21,11 @@ from scim_server.api.context import (
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import count_members_by_role, record_audit, set_member
-from sync.authority import refusal_for_admin_action, refusal_for_member_change
+from sync.authority import (
+    refusal_for_admin_action,
+    refusal_for_member_change,
+    refusal_for_workspace_change,
+)
 from sync.errors import LimitError
 from sync.models import Organisation, Workspace
 from sync.orgs import create_workspace
@@ -46,6 +52,13 @@ def _workspaces(session: Any, org_id: int) -> list[dict[str, Any]]:
         select(Workspace).where(Workspace.org_id == org_id).order_by(Workspace.name)
     )
     return [{"name": w.name, "credits": w.credits} for w in rows]
+
+
+@bp.get("/orgs")
+def list_orgs() -> Response:
+    """The organisations this key sees: its own."""
+    who = caller()
+    return jsonify(orgs=[{"name": who.org_name, "role": who.role}])
 
 
 @bp.get("/orgs/<org>")
@@ -101,28 +114,39 @@ def get_members(org: str) -> Response:
         return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
 
 
+def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberChange) -> None:
+    """422 for an unknown role, 409 for an IdP-managed member, 403 beyond ``manages``."""
+    model, acting = ctx.role_model, ctx.caller.role
+    if body.org_role is not None and body.org_role not in model.org_roles:
+        roles = ", ".join(model.org_roles)
+        raise ApiProblem(422, "invalid input", f"expected one of {roles}", "org_role")
+    if current is not None and current.origin == "idp":
+        why = "the identity provider manages this member; change its groups instead"
+        raise ApiProblem(409, "conflict", why, "email")
+    before = current.org_role if current else None
+    deny_unless_allowed(refusal_for_member_change(model, acting, before, body.org_role), "org_role")
+    if body.workspaces is not None:
+        now = current.workspaces if current else {}
+        held = [r for ws in body.workspaces for r in now.get(ws, ())]
+        given = [r for roles in body.workspaces.values() for r in roles]
+        refusal = refusal_for_workspace_change(model, acting, held, given)
+        deny_unless_allowed(refusal, "workspaces")
+
+
 @bp.put("/orgs/<org>/members")
 def put_member(org: str) -> tuple[Response, int]:
     """Add a manual member or change a member's roles, within what the key's role manages."""
     with write_session() as s:
         ctx = org_context(s, org)
         body = MemberChange.model_validate(json_body())
-        model = ctx.role_model
         members = {m.key: m for m in load_state(s, ctx.id).members}
         current = members.get(body.email.strip().casefold())
         if current is None and body.org_role is None:
-            body = body.model_copy(update={"org_role": model.default_org_role})
-        if body.org_role is not None and body.org_role not in model.org_roles:
-            roles = ", ".join(model.org_roles)
-            raise ApiProblem(422, "invalid input", f"expected one of {roles}", "org_role")
-        if current is not None and current.origin == "idp":
-            why = "the identity provider manages this member; change its groups instead"
-            raise ApiProblem(409, "conflict", why, "email")
-        refusal = refusal_for_member_change(
-            model, ctx.caller.role, current.org_role if current else None, body.org_role
+            body = body.model_copy(update={"org_role": ctx.role_model.default_org_role})
+        _check_member_change(ctx, current, body)
+        member, created = set_member(
+            s, ctx.id, ctx.role_model, body.email, body.org_role, body.workspaces
         )
-        deny_unless_allowed(refusal, "org_role")
-        member, created = set_member(s, ctx.id, model, body.email, body.org_role, body.workspaces)
         detail: dict[str, object] = body.model_dump(exclude_none=True) | {"created": created}
         if current is not None:
             detail["from"] = current.org_role

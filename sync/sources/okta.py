@@ -127,9 +127,13 @@ class OktaSource:
         for page in self._pages(client, url, missing=f"group {name!r} ({group_id})"):
             pages += 1
             for i, raw in enumerate(page):
-                user = okta_user(raw, f"members of {name!r} page {pages} item {i}")
-                users.setdefault(user.id, user)  # DEPROVISIONED users are only listed here
-                members.append(GroupMember(user.id, "User"))
+                uid = raw.get("id") if isinstance(raw, dict) else None
+                if not isinstance(uid, str) or uid not in users:
+                    # DEPROVISIONED users are only listed here
+                    user = okta_user(raw, f"members of {name!r} page {pages} item {i}")
+                    users[user.id] = user
+                    uid = user.id
+                members.append(GroupMember(uid, "User"))
             report("pages", 1)
         return tuple(members), pages
 

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
 from sync import logs
 from sync.apikeys import create_api_key
+from sync.db import make_engine, upgrade
 from sync.models import (
     AuditEntry,
     Organisation,
@@ -77,11 +78,16 @@ def test_readyz_is_ready_on_a_migrated_database(app: Flask) -> None:
     assert (response.status_code, response.json) == (200, {"status": "ready"})
 
 
-def test_readyz_is_unready_until_the_database_is_migrated(
+def test_readyz_is_unready_when_the_schema_moves_under_a_running_app(
     make_app: MakeApp, tmp_path: Path
 ) -> None:
-    """/readyz answers 503 naming the schema on a database nobody migrated."""
-    app = make_app(database_url=f"sqlite:///{tmp_path}/empty.db")
+    """A running app whose database is migrated elsewhere to another revision answers 503."""
+    url = f"sqlite:///{tmp_path}/moved.db"
+    upgrade(make_engine(url))
+    app = make_app(database_url=url)
+    assert app.test_client().get("/readyz").status_code == 200
+    with make_engine(url).begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed0000'"))
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json == {"status": "unready", "reason": "database schema is not current"}

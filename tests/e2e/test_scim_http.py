@@ -149,8 +149,8 @@ def test_a_filter_that_would_scan_too_many_rows_is_too_many(app: Flask, scim: Sc
     assert indexed.status_code == 200
 
 
-def test_a_user_patch_answers_200_with_the_user_and_a_group_patch_204(scim: Scim) -> None:
-    """Okta reads the user back from the PATCH answer; Entra prefers 204 for groups."""
+def test_patch_answers_200_with_the_resource(scim: Scim) -> None:
+    """Okta reads the user back from the PATCH answer; groups answer with their members."""
     created = scim.post("/Users", user("max@acme.com")).json
     assert created is not None
     patch = {
@@ -167,10 +167,12 @@ def test_a_user_patch_answers_200_with_the_user_and_a_group_patch_204(scim: Scim
         "Operations": [{"op": "add", "path": "members", "value": [{"value": created["id"]}]}],
     }
     response = scim.patch(f"/Groups/{made['id']}", add)
-    assert response.status_code == 204
+    assert response.status_code == 200
     assert response.headers["ETag"] != made["meta"]["version"]
-    members = scim.get(f"/Groups/{made['id']}").json["members"]  # type: ignore[index]
-    assert [m["value"] for m in members] == [created["id"]]
+    assert response.json is not None
+    assert [m["value"] for m in response.json["members"]] == [created["id"]]
+    lean = scim.patch(f"/Groups/{made['id']}?excludedAttributes=members", add)
+    assert lean.status_code == 200 and lean.json is not None and "members" not in lean.json
 
 
 def test_deleting_a_user_removes_it_from_its_groups(scim: Scim) -> None:

@@ -53,6 +53,10 @@ class FaultBook:
 
 def fault_response(fault: Fault) -> Response:
     """The HTTP answer of a fault (not the empty-page kind)."""
+    if isinstance(fault.body, str):  # e.g. a gateway's HTML page
+        response = Response(fault.body, status=fault.status, content_type="text/html")
+        response.headers.update(fault.headers)
+        return response
     body = fault.body if fault.body is not None else {"error": f"fault {fault.status}"}
     response = jsonify(body)
     response.status_code = fault.status

@@ -78,3 +78,13 @@ def test_an_out_of_date_database_is_refused(tmp_path: Path) -> None:
             check_schema(fresh)
     finally:
         fresh.dispose()
+
+
+def test_the_web_app_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    """create_app stops at once, saying to run `rolebridge db upgrade`."""
+    from scim_server.app import create_app
+    from sync.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    with pytest.raises(SchemaError, match="rolebridge db upgrade"):
+        create_app(Settings(database_url=url, instance_path=tmp_path, secret_key="x"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings import apply_to_state, load_role_model
 from mappings.operations import Operation, Plan, Reason
 from mappings.state import Member, Organisation, PlatformState, Workspace
 from sync.errors import PlanError
@@ -92,7 +94,7 @@ def test_every_other_operation_changes_the_state_as_named(
         s.execute(text("UPDATE members SET status = 'joined', joined_at = invited_at"))
         s.execute(text("UPDATE members SET status = 'invited' WHERE email = 'cid@acme.com'"))
     second = _plan(
-        Operation("rename_member", "ann@acme.com", from_="ann@acme.com", to="ann@new.com"),
+        Operation("rename_member", "ann@new.com", from_="ann@acme.com", to="ann@new.com"),
         Operation(
             "set_workspace_roles", "ann@new.com", workspace="labs", from_=("admin",), to=("member",)
         ),
@@ -171,32 +173,67 @@ def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+EVERY_KIND = _plan(
+    Operation("create_workspace", workspace="new", credits=0),
+    Operation("rename_member", "ann@new.com", from_="ann@acme.com", to="ann@new.com"),
+    Operation("invite", "dan@acme.com", org_role="member", notify=True, idp_id="u4"),
+    Operation("resend_invite", "cid@acme.com", invited_at=NOW),
+    Operation("reactivate", "eve@acme.com"),
+    Operation("set_org_role", "bob@acme.com", from_="member", to="member"),
+    Operation("add_to_workspace", "dan@acme.com", workspace="new", roles=("member",)),
+    Operation(
+        "set_workspace_roles", "ann@new.com", workspace="labs", from_=("admin",), to=("member",)
+    ),
+    Operation("remove_from_workspace", "bob@acme.com", workspace="ops"),
+    Operation("suspend", "bob@acme.com"),
+    Operation("revoke_invite", "cid@acme.com"),
+    Operation("remove_from_org", "old@acme.com"),
+)
+
+
 def test_a_crash_between_any_two_statements_leaves_the_database_as_it_was(
     engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
     """Whichever statement of an apply fails, every table is as before and no email waits."""
     org_id = _org(session_factory)
     with session_factory.begin() as s:
-        s.add(
-            MemberRow(
-                org_id=org_id,
-                email="old@acme.com",
-                org_role="member",
-                status="joined",
-                origin="idp",
-                idp_id="u9",
+        apply_plan(s, org_id, FIRST, actor="test", now=NOW)
+        s.execute(text("DELETE FROM outbox"))
+        s.execute(text("UPDATE members SET status = 'joined' WHERE email <> 'cid@acme.com'"))
+        for email, status in (("old@acme.com", "joined"), ("eve@acme.com", "suspended")):
+            s.add(
+                MemberRow(
+                    org_id=org_id,
+                    email=email,
+                    org_role="member",
+                    status=status,
+                    origin="idp",
+                    idp_id=email,
+                )
             )
-        )
-    plan = _plan(*FIRST.operations, Operation("remove_from_org", "old@acme.com"))
     before = _dump(engine)
     with _crash_after(engine, 10**6) as seen, session_factory() as s, s.begin():
-        apply_plan(s, org_id, plan, actor="test", now=NOW)
+        result = apply_plan(s, org_id, EVERY_KIND, actor="test", now=NOW)
         total = seen[0]
         s.rollback()
-    assert total >= 6
+    assert (result.applied, result.messages) == (12, 2)  # one welcome, one reminder
+    assert total >= 12
     for n in range(total):
         with pytest.raises(_Crash), _crash_after(engine, n), session_factory.begin() as s:
-            apply_plan(s, org_id, plan, actor="test", now=NOW)
+            apply_plan(s, org_id, EVERY_KIND, actor="test", now=NOW)
         assert _dump(engine) == before, f"after {n} statements"
     with session_factory() as s:
         assert s.scalars(select(OutboxMessage)).all() == []
+    with session_factory.begin() as s:  # and without a crash, it all goes through
+        expected = apply_to_state(
+            load_state(s, org_id), EVERY_KIND, load_role_model("annotation"), now=NOW
+        )
+        apply_plan(s, org_id, EVERY_KIND, actor="test", now=NOW)
+    with session_factory() as s:
+        by_name = tuple(sorted(expected.workspaces, key=lambda w: w.name))
+        assert load_state(s, org_id) == replace(expected, workspaces=by_name)  # agrees with core
+        state = {m.email: m for m in load_state(s, org_id).members}
+    assert sorted(state) == ["ann@new.com", "bob@acme.com", "dan@acme.com", "eve@acme.com"]
+    assert state["eve@acme.com"].status == "joined"
+    assert state["bob@acme.com"].status == "suspended"
+    assert state["dan@acme.com"].workspaces == {"new": ("member",)}

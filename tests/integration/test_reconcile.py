@@ -153,6 +153,8 @@ def test_an_approval_does_not_carry_over_to_a_changed_plan(
     assert second.status == "held" and second.plan_id != held.plan_id
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Member)) == 12
+        statuses = dict(s.execute(select(SavedPlan.id, SavedPlan.status)).all())
+    assert statuses[held.plan_id] == "stale"  # no longer offered for approval
     with pytest.raises(StalePlan):
         apply_saved(session_factory, org_id, held.plan_id, actor="cli", now=NOW)
 

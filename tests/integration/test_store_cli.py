@@ -151,3 +151,15 @@ def test_manual_members_explain_and_preview_work_on_the_database(
     boss = [line for line in preview.splitlines() if "boss@lab.example" in line]
     assert len(boss) == 1 and "manual_member" in boss[0]  # left alone, and said so
     assert "+ invite person2@example.com" in preview
+
+
+def test_the_demo_plans_applies_and_shows_an_incremental_plan(tmp_path: Path) -> None:
+    """Every preset's org is planned, applied, and a group change gives a one-line plan."""
+    result = CliRunner().invoke(main, ["demo", "--instance", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for preset in SAMPLES:
+        assert f"== {preset}-demo (role model {preset}): first plan" in result.output
+    assert result.output.count("-> applied") == len(SAMPLES)
+    assert result.output.count("Plan: 0 to add, 1 to change, 0 to remove.") == len(SAMPLES)
+    assert (tmp_path / "demo.sqlite3").exists()
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 12 * len(SAMPLES)

@@ -1,4 +1,4 @@
-"""The offline CLI: preview, explain, mapping validate and demo, from files only."""
+"""The offline CLI: preview, explain and mapping validate, from files only."""
 
 from __future__ import annotations
 
@@ -149,3 +149,37 @@ def test_explain_prints_why_a_user_has_each_role_and_what_lost() -> None:
         "+ org editor from rules[1] (group SOM Analysts) via SOM Analysts > "
         "SOM Analysts (EMEA): won" in result.output
     )
+
+
+def test_a_state_naming_a_role_the_model_lacks_is_refused_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member with org role 'admin' in a soterai state: one line naming the place."""
+    base = EXAMPLES / "soterai"
+    monkeypatch.chdir(tmp_path)
+    state = {"organisation": {"name": "Sec"}, "members": [
+        {"email": "a@x.io", "org_role": "member"},
+        {"email": "b@x.io", "org_role": "admin"},
+    ]}  # fmt: skip
+    Path("s.json").write_text(json.dumps(state, indent=2))
+    result = CliRunner().invoke(main, [
+        "preview", "--mapping", str(base / "mapping.yaml"),
+        "--directory", str(base / "directory.json"), "--state", "s.json",
+    ])  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: s.json:12: members[1].org_role: unknown org role 'admin' for role model soterai\n"
+    )
+
+
+def test_preview_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
+    """The shipped example previews offline as a terraform-like plan."""
+    base = EXAMPLES / "shareofmodel"
+    result = CliRunner().invoke(main, [
+        "preview", "--mapping", str(base / "mapping.yaml"),
+        "--directory", str(base / "directory.json"), "--state", str(base / "state.json"),
+        "--now", "2026-11-27T12:00:00Z",
+    ])  # fmt: skip
+    assert result.exit_code == 0
+    assert "+ invite carol@acme.com as guest" in result.output
+    assert "Plan: 6 to add, 3 to change, 2 to remove." in result.output

@@ -123,3 +123,21 @@ def test_max_removals_as_a_percentage_rounds_down_and_a_count_is_absolute() -> N
 def test_a_model_whose_org_roles_manage_nothing_acts_as_its_top_workspace_role() -> None:
     """annotation's only org role manages nothing, so the sync acts as workspace admin."""
     assert parse_mapping({"role_model": "annotation", "rules": []}).policy.acting_role == "admin"
+
+
+def test_a_mapping_may_carry_its_own_role_model_inline() -> None:
+    """role_model may be a whole role model document instead of a preset name."""
+    doc = {
+        "role_model": {
+            "name": "tiny",
+            "org_roles": ["reader", "writer"],
+            "manages": {"writer": ["reader", "writer"]},
+        },
+        "rules": [{"group": "Writers", "org_role": "writer"}],
+    }
+    mapping = parse_mapping(doc)
+    assert (mapping.role_model, mapping.policy.acting_role) == ("tiny", "writer")
+    assert parse_mapping(mapping.to_dict()) == mapping
+    with pytest.raises(MappingError) as info:
+        parse_mapping({**doc, "role_model": {**doc["role_model"], "default_org_role": "boss"}})
+    assert info.value.where == "role_model.default_org_role"

@@ -305,3 +305,23 @@ def test_two_directory_users_with_one_email_are_one_person_and_reported() -> Non
         ("add_to_workspace", "dup@x.io"),
     ]
     assert plan.warnings == ("dup@x.io: 2 directory users share this email (x1, x2)",)
+
+
+def test_a_deactivated_user_whose_email_also_changed_is_suspended_under_the_old_email() -> None:
+    """The IdP id links the member to the inactive user: suspend, not remove as unknown."""
+    d = directory([user("x1", "new@x.io", active=False)], [group("g1", "Admins", "x1")])
+    s = state(member("root@x.io", "owner"), member("old@x.io", "admin", idp_id="x1"))
+    assert plan_of(GENERIC, d, s) == expected(
+        Operation("suspend", "old@x.io", detail="deactivated in the IdP"),
+        skipped=(
+            Skipped("remove_from_org", "root@x.io", "protected_role", None, "owner is protected"),
+        ),
+    )
+
+
+def test_an_email_taken_by_another_member_is_not_renamed_onto() -> None:
+    """If the new email already is a member, the old one is not renamed over it."""
+    d = directory([user("x1", "b@x.io")], [group("g1", "Admins", "x1")])
+    s = state(member("a@x.io", "admin", idp_id="x1"), member("b@x.io", "admin"))
+    plan = plan_of({**GENERIC, "policy": {"max_removals": 5}}, d, s)
+    assert [(o.op, o.user) for o in plan.operations] == [("remove_from_org", "a@x.io")]

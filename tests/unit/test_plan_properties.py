@@ -29,7 +29,7 @@ from tests.unit.builders import NOW
 EMAILS = [f"p{i}@x.io" for i in range(6)]
 GROUPS = ["G0", "G1", "G2", "G3"]
 WORKSPACES = ["a", "b", "c"]
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite

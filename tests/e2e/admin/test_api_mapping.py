@@ -162,6 +162,8 @@ def test_explain_names_the_rule_and_group_and_what_lost(client: FlaskClient, acm
     grants = {(g["role"], g["rule"], tuple(g["groups"]), g["won"]) for g in r.json["grants"]}
     assert ("owner", 0, ("Owners",), True) in grants
     assert ("member", 2, ("Staff",), False) in grants
+    (owner,) = [g for g in r.json["grants"] if g["role"] == "owner"]
+    assert [(w["role"], w["rule"]) for w in owner["won_over"]] == [("member", 2)]
 
 
 def test_a_plan_is_created_shown_approved_and_applied_with_audit(
@@ -195,7 +197,7 @@ def test_a_plan_is_created_shown_approved_and_applied_with_audit(
         emails = set(s.scalars(select(Member.email)))
         audited = set(s.scalars(select(AuditEntry.op).where(AuditEntry.plan_id == plan_id)))
     assert "nina@acme.com" in emails and "gone@acme.com" not in emails
-    assert {"invite", "remove_from_org"} <= audited
+    assert {"approve_plan", "invite", "remove_from_org"} <= audited
 
 
 def test_a_manager_cannot_approve_or_apply_a_plan_touching_an_owner(
@@ -269,3 +271,25 @@ def test_a_key_of_another_org_gets_404_for_this_orgs_mapping_and_plans(
         assert r.status_code == 404, (path, r.status_code)
     status = client.get(f"/api/v1/orgs/acme/plans/{plan_id}", headers=acme.auth("owner"))
     assert status.json["status"] == "pending"
+
+
+def test_an_internal_error_is_a_bare_problem_without_internals(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """A stored plan that cannot be read gives 500 'internal error' and no traceback."""
+    from sync.models import SavedPlan
+
+    with session_factory.begin() as s:
+        bad = SavedPlan(
+            org_id=acme.id,
+            fingerprint="sha256:x",
+            status="pending",
+            body={"operations": [{"op": "invite", "reason": [{"no": 1}]}]},
+        )
+        s.add(bad)
+        s.flush()
+        plan_id = bad.id
+    r = client.get(f"/api/v1/orgs/acme/plans/{plan_id}?format=text", headers=acme.auth("owner"))
+    assert r.status_code == 500
+    assert r.json == {"type": "about:blank", "title": "internal error", "status": 500}
+    assert "Traceback" not in r.get_data(as_text=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +56,7 @@ def test_a_key_of_org_a_gets_404_for_everything_of_org_b(
         ("get", "/api/v1/orgs/b/runs"),
         ("get", "/api/v1/orgs/b/audit"),
         ("get", "/api/v1/orgs/b/sources"),
+        ("post", "/api/v1/orgs/b/sources/okta/run"),
     ]
     body = {"email": "eve@evil.com", "org_role": "owner", "name": "x"}
     for method, path in paths:
@@ -62,6 +64,9 @@ def test_a_key_of_org_a_gets_404_for_everything_of_org_b(
         missing = getattr(client, method)(path.replace("/b", "/zz"), headers=a.auth("owner"))
         assert (r.status_code, r.json["title"]) == (404, "not found"), path
         assert missing.status_code == 404
+    assert client.get("/api/v1/orgs", headers=a.auth("owner")).json == {
+        "orgs": [{"name": "a", "role": "owner"}]
+    }
     assert "eve@evil.com" not in str(
         client.get("/api/v1/orgs/a/members", headers=a.auth("owner")).json
     )
@@ -242,6 +247,7 @@ def test_the_openapi_document_lists_every_api_route(client: FlaskClient) -> None
         "MemberChange"
     )
     assert "email" in doc["components"]["schemas"]["MemberChange"]["properties"]
+    validate(doc)  # a valid OpenAPI 3.1 document, or this raises naming the problem
 
 
 def test_an_unknown_api_path_is_a_problem_document(client: FlaskClient) -> None:
@@ -263,3 +269,40 @@ def test_a_member_the_idp_manages_is_not_changed_by_hand(
     assert (r.status_code, r.json["field"]) == (409, "email")
     after = client.get("/api/v1/orgs/acme/members/olga@acme.com", headers=org.auth("owner"))
     assert after.json["org_role"] == "owner"
+
+
+def test_the_last_owner_cannot_be_demoted_by_hand(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """With one (manual) owner left, demoting them is a 409 and they stay owner."""
+    org = seed("solo", "soterai", ["owner"], [("otto@acme.com", "owner", "joined", "manual", {})])
+    r = client.put(
+        "/api/v1/orgs/solo/members",
+        headers=org.auth("owner"),
+        json={"email": "otto@acme.com", "org_role": "member"},
+    )
+    assert r.status_code == 409 and "last owner" in r.json["detail"]
+    after = client.get("/api/v1/orgs/solo/members/otto@acme.com", headers=org.auth("owner"))
+    assert after.json["org_role"] == "owner"
+
+
+def test_annotation_keys_manage_only_the_workspace_roles_below_them(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """A project_manager key may give annotation_manager but not developer."""
+    org = seed("ann", "annotation", ["project_manager"], workspaces={"w1": 0, "w2": 0})
+    ok = client.put(
+        "/api/v1/orgs/ann/members",
+        headers=org.auth("project_manager"),
+        json={"email": "a@ann.com", "workspaces": {"w1": ["member", "annotation_manager"]}},
+    )
+    refused = client.put(
+        "/api/v1/orgs/ann/members",
+        headers=org.auth("project_manager"),
+        json={"email": "b@ann.com", "workspaces": {"w1": ["developer"]}},
+    )
+    assert ok.status_code == 201, ok.json
+    assert ok.json["workspaces"] == {"w1": ["annotation_manager", "member"]}
+    assert (refused.status_code, refused.json["field"]) == (403, "workspaces")
+    members = client.get("/api/v1/orgs/ann/members", headers=org.auth("project_manager"))
+    assert [m["email"] for m in members.json["members"]] == ["a@ann.com"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -176,6 +177,7 @@ def test_the_member_page_explains_each_role(client: FlaskClient, acme: Seeded) -
     _sign_in(client, acme.keys["owner"])
     html = client.get("/admin/members/olga@acme.com").get_data(as_text=True)
     assert "rules[0] (group Owners)" in html and "lost to owner" in html
+    assert "won over member (rules[2] (group Staff))" in html
 
 
 def test_audit_and_runs_pages_render_and_filter(client: FlaskClient, acme: Seeded) -> None:
@@ -187,3 +189,77 @@ def test_audit_and_runs_pages_render_and_filter(client: FlaskClient, acme: Seede
     assert "nina@acme.com" in html and "gone@acme.com" not in html
     assert client.get("/admin/audit?since=yesterday").status_code == 422
     assert client.get("/admin/runs").status_code == 200
+
+
+def test_the_session_cookie_is_secure_when_served_over_https(
+    session_factory: sessionmaker[Session], tmp_path: Path, seed: Callable[..., Seeded]
+) -> None:
+    """With an https base URL the cookie also carries Secure."""
+    from scim_server.api.context import SESSION_FACTORY_KEY
+    from scim_server.app import create_app
+    from sync.settings import Settings
+
+    org = seed("acme", "soterai", ["owner"])
+    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+    settings = Settings(
+        database_url=url, instance_path=tmp_path, secret_key="s", base_url="https://rb.example"
+    )
+    app = create_app(settings)
+    app.extensions[SESSION_FACTORY_KEY] = session_factory
+    client = app.test_client()
+    page = client.get("/admin/sign-in", base_url="https://rb.example")
+    assert "Secure" in page.headers["Set-Cookie"]
+    match = _TOKEN.search(page.get_data(as_text=True))
+    assert match
+    token = match.group(1)
+    r = client.post(
+        "/admin/sign-in",
+        data={"api_key": org.keys["owner"], "csrf_token": token},
+        base_url="https://rb.example",
+    )
+    assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_every_page_renders_for_a_brand_new_org(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """No mapping, members, sources or plans yet: each page still renders, unknowns are 404."""
+    org = seed("fresh", "aihub", ["admin"])
+    _sign_in(client, org.keys["admin"])
+    for path in ("/admin/", "/admin/mapping", "/admin/plans", "/admin/runs", "/admin/audit"):
+        assert client.get(path).status_code == 200, path
+    assert "role_model: aihub" in client.get("/admin/mapping").get_data(as_text=True)
+    assert client.get("/admin/members/nobody@x.com").status_code == 404
+    assert client.get("/admin/plans/999").status_code == 404
+
+
+def test_a_manager_approving_a_plan_that_demotes_an_owner_sees_why_not(
+    client: FlaskClient,
+    acme: Seeded,
+    put_directory: Callable[[int, Directory], None],
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The approve form answers with the refusal on the plan page; the plan stays pending."""
+    people = dict(PEOPLE) | {"olga@acme.com": ["Staff"], "otto@acme.com": ["Owners"]}
+    put_directory(acme.id, directory_of(people))
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    _sign_in(client, acme.keys["manager"])
+    page = f"/admin/plans/{plan['id']}"
+    token = _csrf(client, page)
+    r = client.post(
+        f"{page}/approve",
+        data={"csrf_token": token, "fingerprint": plan["fingerprint"]},
+        headers={"Referer": f"http://localhost{page}"},
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    assert "may not manage owner" in html
+    assert 'id="plan-status">pending<' in html
+
+
+def test_the_overview_searches_members_by_email(client: FlaskClient, acme: Seeded) -> None:
+    """?q= narrows the member list; the counts by role stay whole."""
+    _sign_in(client, acme.keys["owner"])
+    html = client.get("/admin/?q=gone").get_data(as_text=True)
+    assert "gone@acme.com" in html and "olga@acme.com</a>" not in html
+    assert "1 member(s)" in html

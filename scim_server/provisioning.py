@@ -1,0 +1,48 @@
+"""After each SCIM write: reconcile the users it touched, in the write's own transaction.
+
+The mirror change and the plan it causes commit together: with the mapping's
+``apply: auto`` the plan is applied, with ``apply: review`` (or over
+``max_removals``) it waits as a pending or held plan. An org without a mapping
+yet only collects its directory. A failure rolls the SCIM write back too, so the
+IdP retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scim_server.storage import Touched
+from sync.models import MappingVersion
+from sync.reconcile import reconcile_in
+from sync.tokens import Tenant
+
+__all__ = ["TRIGGER", "is_write_request", "reconcile_touched"]
+
+TRIGGER = "scim"
+_log = logging.getLogger("rolebridge.scim")
+
+
+def reconcile_touched(session: Session, tenant: Tenant, touched: Touched) -> None:
+    """Reconcile the touched users of the tenant's org in one pass, if it has a mapping."""
+    if not touched.users:
+        return
+    mapped = session.scalar(
+        select(MappingVersion.id).where(MappingVersion.org_id == tenant.org_id).limit(1)
+    )
+    if mapped is None:
+        return
+    result = reconcile_in(session, tenant.org_id, users=sorted(touched.users), trigger=TRIGGER)
+    _log.info(
+        "scim reconcile org=%s users=%d status=%s", tenant.org_id, len(touched.users), result.status
+    )
+
+
+def is_write_request() -> bool:
+    """Whether the current request writes (a search with POST does not)."""
+    return request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.path.endswith(
+        "/.search"
+    )

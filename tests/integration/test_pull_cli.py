@@ -1,0 +1,113 @@
+"""The pull CLI: adding sources without ever showing secrets, listing them, syncing an org."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync.cli import main
+from sync.mappingstore import save_mapping
+from sync.models import Source
+from sync.orgs import create_org
+from sync.secrets import resolve_secret
+from tests.fakes.okta import FakeOkta
+from tests.fakes.seed import seed_okta
+from tests.integration.pullsetup import MAPPINGS, roles
+
+KEY = "cli-test-secret-key"
+
+
+@pytest.fixture
+def okta() -> Iterator[FakeOkta]:
+    fake = FakeOkta()
+    seed_okta(fake)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def cli_env(engine: Engine) -> dict[str, str]:
+    return {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "ROLEBRIDGE_SECRET_KEY": KEY,
+        "OKTA_TOKEN": "okta-api-token",
+    }
+
+
+def _org(factory: sessionmaker[Session]) -> int:
+    with factory.begin() as s:
+        org = create_org(s, "Acme", "shareofmodel")
+        save_mapping(s, org.id, MAPPINGS["shareofmodel"])
+        return org.id
+
+
+def _add_okta(env: dict[str, str], url: str, *extra: str) -> tuple[int, str]:
+    args = ["source", "add", "okta", "--org", "Acme", "--org-url", url, *extra]
+    result = CliRunner().invoke(main, args, env=env)
+    return result.exit_code, result.output
+
+
+def test_source_add_stores_the_token_encrypted_and_never_prints_it(
+    session_factory: sessionmaker[Session], okta: FakeOkta, cli_env: dict[str, str]
+) -> None:
+    """The token is read from the environment, sealed in the database, absent from output."""
+    _org(session_factory)
+    code, output = _add_okta(cli_env, okta.url, "--secret-env", "OKTA_TOKEN", "--schedule", "15m")
+    assert code == 0, output
+    assert "okta-api-token" not in output and "secret: encrypted" in output
+    with session_factory() as s:
+        source = s.scalars(select(Source)).one()
+    assert source.secret and "okta-api-token" not in source.secret
+    assert resolve_secret(source.secret, KEY) == "okta-api-token"
+    listing = CliRunner().invoke(main, ["source", "list"], env=cli_env)
+    assert listing.exit_code == 0 and "okta-api-token" not in listing.output
+    assert "encrypted" in listing.output and "15m" in listing.output
+
+
+def test_a_reference_is_stored_as_is_and_bad_input_is_one_line_and_changes_nothing(
+    session_factory: sessionmaker[Session], okta: FakeOkta, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """--reference keeps env:NAME; an unknown org, a bad schedule or no secret exit 2."""
+    _org(session_factory)
+    code, output = _add_okta(cli_env, okta.url, "--secret-env", "OKTA_TOKEN", "--reference")
+    assert code == 0 and "secret: env:OKTA_TOKEN" in output
+    bad = [
+        ("--org", "Nope", "--secret-env", "OKTA_TOKEN", "--name", "b"),
+        ("--schedule", "sometimes", "--secret-env", "OKTA_TOKEN", "--name", "c"),
+        (
+            "--name",
+            "d",
+        ),
+        ("--secret-file", str(tmp_path / "missing"), "--name", "e"),
+    ]
+    for extra in bad:
+        code, output = _add_okta(cli_env, okta.url, *extra)
+        assert code == 2, output
+        assert len(output.strip().splitlines()) == 1 and output.startswith("Error: ")
+    with session_factory() as s:
+        assert [src.name for src in s.scalars(select(Source))] == ["okta"]
+
+
+def test_sync_dry_run_prints_the_plan_and_sync_applies_it(
+    session_factory: sessionmaker[Session], okta: FakeOkta, cli_env: dict[str, str]
+) -> None:
+    """The dry run changes nothing; the real run invites everyone; a failure exits 1."""
+    org_id = _org(session_factory)
+    assert _add_okta(cli_env, okta.url, "--secret-env", "OKTA_TOKEN")[0] == 0
+    dry = CliRunner().invoke(main, ["sync", "--org", "Acme", "--dry-run"], env=cli_env)
+    assert dry.exit_code == 0, dry.output
+    assert "okta: planned" in dry.output and "+ invite" in dry.output
+    assert roles(session_factory, org_id) == {}
+    real = CliRunner().invoke(main, ["sync", "--org", "Acme", "--source", "okta"], env=cli_env)
+    assert real.exit_code == 0, real.output
+    assert "okta: applied" in real.output
+    assert len(roles(session_factory, org_id)) == 5
+    okta.state.api_token = "rotated"
+    failed = CliRunner().invoke(main, ["sync", "--org", "Acme"], env=cli_env)
+    assert failed.exit_code == 1
+    assert "configuration:" in failed.output and "refused the credentials" in failed.output
