@@ -1,6 +1,7 @@
 """Two gunicorn instances and two schedulers on one PostgreSQL database.
 
-Org ``push`` is provisioned over SCIM, its writes spread over both web instances.
+Org ``push`` is provisioned over SCIM, its writes spread over both web instances (each
+write reconciles the users it touched, so both instances invite concurrently).
 Org ``mirror`` pulls ``push``'s directory through the SCIM API (a ``scim-pull`` source
 ticking every two seconds) and both scheduler processes compete for those ticks. After
 the writes settle: the group lost no member added at either instance, each mirrored
@@ -55,8 +56,8 @@ def _scim(base: str, token: str, method: str, path: str, body: Any = None) -> tu
         return error.code, error.read().decode()
 
 
-def _seed(url: str, secret_key: str, pull_from: str) -> tuple[str, int]:
-    """Orgs ``push`` (SCIM token) and ``mirror`` (pulls push's SCIM API); the token, mirror's id."""
+def _seed(url: str, secret_key: str, pull_from: str) -> tuple[str, int, int]:
+    """Orgs ``push`` (SCIM token) and ``mirror`` (pulls push's SCIM API); the token, org ids."""
     engine = make_engine(url)
     upgrade(engine)
     factory = make_session_factory(engine)
@@ -65,11 +66,10 @@ def _seed(url: str, secret_key: str, pull_from: str) -> tuple[str, int]:
             org = create_org(s, name, "aihub")
             save_mapping(s, org.id, MAPPING, created_by="test")
         _, token = create_token(s, "push", "okta")
-        mirror_id = s.scalar(select(Organisation.id).where(Organisation.name == "mirror"))
-        assert mirror_id is not None
+        ids = {name: id_ for name, id_ in s.execute(select(Organisation.name, Organisation.id))}
         s.add(
             Source(
-                org_id=mirror_id,
+                org_id=ids["mirror"],
                 name="from-push",
                 kind="scim-pull",
                 config={"base_url": f"{pull_from}/scim/v2", "max_user_drop": "100%"},
@@ -78,7 +78,7 @@ def _seed(url: str, secret_key: str, pull_from: str) -> tuple[str, int]:
             )
         )
     engine.dispose()
-    return token, mirror_id
+    return token, ids["push"], ids["mirror"]
 
 
 def _create_group(base: str, token: str) -> str:
@@ -133,7 +133,9 @@ def test_two_web_instances_and_two_schedulers_share_one_database_safely(
     """No lost membership update, no double invite, every applied change audited once."""
     ports = [free_port(), free_port()]
     bases = [f"http://127.0.0.1:{p}" for p in ports]
-    token, mirror_id = _seed(fresh_database, processes.env["ROLEBRIDGE_SECRET_KEY"], bases[0])
+    token, push_id, mirror_id = _seed(
+        fresh_database, processes.env["ROLEBRIDGE_SECRET_KEY"], bases[0]
+    )
     SCAN.add_secret(token)
     for n, port in enumerate(ports):
         processes.env.update(
@@ -163,11 +165,13 @@ def test_two_web_instances_and_two_schedulers_share_one_database_safely(
                 status, group = _scim(bases[1 - wave % 2], token, "GET", f"/Groups/{group_id}")
                 assert status == 200
                 assert len(group["members"]) == numbers.stop, "a concurrent member add was lost"
-                count = _wait_for_members(session, mirror_id, numbers.stop, timeout=60)
-                assert count == numbers.stop, processes.dump()
+                for org_id in (push_id, mirror_id):
+                    count = _wait_for_members(session, org_id, numbers.stop, timeout=60)
+                    assert count == numbers.stop, processes.dump()
             time.sleep(4)  # more ticks of both schedulers, to give a double invite its chance
             session.rollback()
-            _check_invariants(session, mirror_id)
+            for org_id in (push_id, mirror_id):
+                _check_invariants(session, org_id)
     finally:
         engine.dispose()
 
