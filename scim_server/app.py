@@ -25,6 +25,7 @@ from sync.settings import Settings
 __all__ = ["Runtime", "create_app", "runtime"]
 
 _log = logging.getLogger(__name__)
+ROW_ID_MAX = 2**31 - 1  # ids are INTEGER columns on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +75,11 @@ def runtime(app: Flask) -> Runtime:
 
 
 class _RowIdConverter(IntegerConverter):
-    """``<id:name>``: a database row id; a number past a 64-bit key is simply not found."""
+    """``<id:name>``: a database row id (a 32-bit integer column); a number past that
+    range is simply not found (404), never a database error."""
 
     def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, min=1, max=2**63 - 1)
+        super().__init__(url_map, min=1, max=ROW_ID_MAX)
 
 
 def _register_blueprints(app: Flask, rt: Runtime) -> None:

@@ -20,16 +20,13 @@ DATABASES = ["sqlite", "postgresql"]
 @pytest.fixture(scope="session", autouse=True)
 def _no_secret_in_any_log() -> Iterator[None]:
     """Fail the run if a token minted during it shows up in any log record (tests/secretscan)."""
-    from tests.secretscan import SCAN
+    from tests.secretscan import SCAN, where
 
     SCAN.start()
     yield
     leaks = SCAN.stop()
     if leaks:
-        where = next(t for t in SCAN.texts if leaks[0] in t)
-        at = where.index(leaks[0])
-        context = where[max(0, at - 300) : at + 100].replace(leaks[0], "<secret>")
-        pytest.fail(f"{len(leaks)} secret(s) reached the logs, e.g. in: {context}")
+        pytest.fail(f"{len(leaks)} secret(s) reached the logs, e.g.: {where(SCAN.texts, leaks[0])}")
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 
-__all__ = ["SCAN", "SecretScan", "find_leaks"]
+__all__ = ["SCAN", "SecretScan", "find_leaks", "where"]
 
 MIN_SECRET_CHARS = 16  # shorter random strings (ids, nonces) are not credentials
 
@@ -23,6 +23,16 @@ def find_leaks(texts: Iterable[str], tokens: Iterable[str]) -> list[str]:
     """The tokens that occur in any of ``texts``."""
     corpus = "\n".join(texts)
     return sorted({t for t in tokens if len(t) >= MIN_SECRET_CHARS and t in corpus})
+
+
+def where(texts: Iterable[str], token: str, width: int = 160) -> str:
+    """The first log text holding ``token``, around it, with the token itself masked."""
+    for text in texts:
+        at = text.find(token)
+        if at >= 0:
+            start = max(at - width, 0)
+            return text[start : at + len(token) + width].replace(token, "<TOKEN>")
+    return ""
 
 
 class _Keep(logging.Handler):

@@ -36,7 +36,7 @@ _BODIES: dict[str, type[BaseModel]] = {
 }
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
-    "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},  # a row id
+    "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},  # a row id
 }
 _PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>[a-z_]+)>")
 _PROBLEM = {

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -326,3 +327,53 @@ def test_a_scim_path_with_an_encoded_newline_gets_a_scim_error(scim: Scim) -> No
     assert response.status_code == 405
     assert response.content_type == SCIM
     assert response.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def _redis_up() -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+def test_web_processes_share_rate_limits_through_redis(
+    make_app: MakeApp, session_factory: sessionmaker[Session]
+) -> None:
+    """Two apps on one Redis count a token's requests together: the limit holds across them."""
+    if not _redis_up():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    redis = "redis://127.0.0.1:6379/0"
+    first = make_app(redis_url=redis, rate_limit_scim="3/minute")
+    second = make_app(redis_url=redis, rate_limit_scim="3/minute")
+    token = make_org(session_factory, "acme")
+    a, b = Scim(first.test_client(), token), Scim(second.test_client(), token)
+    codes = [a.get("/Users").status_code, b.get("/Users").status_code, a.get("/Users").status_code]
+    assert codes == [200, 200, 200]
+    assert b.get("/Users").status_code == 429
+
+
+def test_an_unreachable_redis_does_not_fail_requests(
+    make_app: MakeApp, session_factory: sessionmaker[Session]
+) -> None:
+    """With Redis gone the limiter falls back to memory: requests are served and still limited."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    app = make_app(redis_url=f"redis://127.0.0.1:{closed}/0", rate_limit_scim="2/minute")
+    scim = Scim(app.test_client(), make_org(session_factory, "acme"))
+    assert [scim.get("/Users").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_plan_id_beyond_the_database_integer_range_is_not_found(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """GET /plans/<21 digits> answers a 404 problem (PostgreSQL used to overflow into a 500)."""
+    with session_factory.begin() as s:
+        org = Organisation(name="acme", role_model="aihub")
+        s.add(org)
+        s.flush()
+        _, key = create_api_key(s, org.id, "admin", ["user", "admin"])
+    response = app.test_client().get(
+        "/api/v1/orgs/acme/plans/202813879376199352320", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
