@@ -377,3 +377,35 @@ def test_a_plan_id_beyond_the_database_integer_range_is_not_found(
     )
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(
+    scim: Scim, app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """A NUL in a SCIM body, filter or id is a SCIM 400/404 (PostgreSQL used to answer 500)."""
+    body = user("nul@acme.com", displayName="a\u0000b")
+    refused = scim.post("/Users", body)
+    assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
+    assert scim.get('/Users?filter=userName eq "a%00"').status_code == 400
+    missing = scim.get("/Users/a%00b")
+    assert missing.status_code == 404 and missing.content_type == SCIM
+    assert scim.get("/Users").json["totalResults"] == 0
+    escaped = scim.post("/Users", user("slash@acme.com", displayName="a\\\\u0000 is text"))
+    assert escaped.status_code == 201
+
+
+def test_nul_characters_are_refused_by_the_admin_api(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """The admin API answers a problem document for a NUL in the path or the body."""
+    with session_factory.begin() as s:
+        org = Organisation(name="acme", role_model="aihub")
+        s.add(org)
+        s.flush()
+        _, key = create_api_key(s, org.id, "admin", ["user", "admin"])
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    path = client.get("/api/v1/orgs/ac%00me", headers=headers)
+    assert path.status_code == 404 and path.mimetype == "application/problem+json"
+    body = client.post("/api/v1/orgs/acme/workspaces", json={"name": "w\u0000"}, headers=headers)
+    assert body.status_code == 400 and body.mimetype == "application/problem+json"
