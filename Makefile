@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/plan.py
 	$(PY) benchmarks/apply.py
 	$(PY) benchmarks/preview.py
+	$(PY) benchmarks/pull.py
 
 # rolebridge on loopback with a fresh SQLite database, checked by scim2-tester and scim-sanity
 compliance: $(STAMP)

@@ -93,6 +93,17 @@ class _Pending:
     ops: list[Operation] = field(default_factory=list)
 
 
+def _workspace_limit(model: RoleModel, plan: str) -> int | None:
+    """The org's maximum number of workspaces; a plan the model does not list gets the
+    smallest limit it has (never create a workspace a plan may not allow)."""
+    if not model.plans:
+        return None
+    if plan in model.plans:
+        return model.plans[plan]
+    limits = [n for n in model.plans.values() if n is not None]
+    return min(limits) if limits else None
+
+
 _LOSES_TOP = ("set_org_role", "suspend", "remove_from_org")
 
 
@@ -147,8 +158,22 @@ class _Planner:
         if self.only is not None:
             keys = [k for k in keys if self._selected(k)]
         desired, members = self.d.users, self.members
+        # a joined, active member whose roles already match needs nothing: skip the work
+        # (not with implicit workspace membership, which depends on the final workspaces)
+        shortcut = not self.model.implicit_single_workspace_membership
         for key in keys:
-            self._user(key, desired.get(key), members.get(key))
+            d, m = desired.get(key), members.get(key)
+            if (
+                shortcut
+                and d is not None
+                and m is not None
+                and m.status == "joined"
+                and d.org_role == m.org_role
+                and d.user.active
+                and m.workspaces == d.workspaces
+            ):
+                continue
+            self._user(key, d, m)
         self._last_owner()
         self._create_workspaces()
         for p in self.pending:
@@ -374,7 +399,7 @@ class _Planner:
                         wanted[g.workspace] = max(credits or 0, g.credits)
                     else:
                         wanted.setdefault(g.workspace, None)
-        limit = self.model.plans.get(self.state.organisation.plan) if self.model.plans else None
+        limit = _workspace_limit(self.model, self.state.organisation.plan)
         pool = self.state.organisation.credits if self.model.workspace_credits else None
         for ws, credits in sorted(wanted.items()):
             op = Operation("create_workspace", workspace=ws, credits=credits or 0)

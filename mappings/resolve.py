@@ -11,7 +11,6 @@ import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import chain
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser
 from mappings.mapping import RoleMapping, Rule
@@ -258,7 +257,7 @@ def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -
     graph = _Graph(directory)
     warnings: list[str] = []
     in_scope = _scope_ids(mapping, graph)
-    by_user: defaultdict[str, list[list[Grant]]] = defaultdict(list)
+    by_user: defaultdict[str, list[Grant]] = defaultdict(list)
     repeats = False  # whether one user may get the same grants twice (same-named groups)
     for rule in mapping.rules:
         interned: _Interned = {}
@@ -271,21 +270,21 @@ def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -
             if in_scope is not None:
                 uids = [u for u in uids if u in in_scope]
             for uid in uids:
-                by_user[uid].append(grants)
+                by_user[uid].extend(grants)
     people, outside = _people(directory, in_scope, warnings)
     ranks = _Ranks(role_model, mapping)
     users: dict[str, DesiredUser] = {}
     unmapped: set[str] = set()
     for key, members in people.items():
         if len(members) == 1:
-            lists = by_user.get(members[0].id)  # .get: do not grow the defaultdict
+            found = by_user.get(members[0].id)  # .get: do not grow the defaultdict
         else:
-            lists = [gl for u in members if u.id in by_user for gl in by_user[u.id]]
+            found = [g for u in members if u.id in by_user for g in by_user[u.id]]
             repeats = True
-        if not lists and mapping.policy.unmapped != "default_role":
+        if not found and mapping.policy.unmapped != "default_role":
             unmapped.add(key)
             continue
-        users[key] = _desired(key, members, lists or [], ranks, repeats)
+        users[key] = _desired(key, members, found or [], ranks, repeats)
     known = {key: members[0] for key, members in people.items()}
     return Desired(users, frozenset(unmapped), known, outside, tuple(dict.fromkeys(warnings)))
 
@@ -326,14 +325,10 @@ class _Ranks:
 
 
 def _desired(
-    key: str, members: list[DirectoryUser], lists: list[list[Grant]], ranks: _Ranks, repeats: bool
+    key: str, members: list[DirectoryUser], found: list[Grant], ranks: _Ranks, repeats: bool
 ) -> DesiredUser:
-    if len(lists) == 1:
-        grants = tuple(lists[0])
-    elif repeats:  # the same grant object may reach this user twice: keep one
-        grants = tuple({id(g): g for g in chain.from_iterable(lists)}.values())
-    else:
-        grants = tuple(chain.from_iterable(lists))
+    # with ``repeats`` the same grant object may reach this user twice: keep one
+    grants = tuple({id(g): g for g in found}.values()) if repeats else tuple(found)
     org_rank, best, org_role = ranks.org, -1, ""
     workspaces: dict[str, tuple[str, ...]] = {}
     several = False  # some workspace got two roles: rank them below

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter, Map
 
 from sync.db import check_schema, make_engine, make_session_factory
 from sync.logs import configure_logging
@@ -24,6 +25,7 @@ from sync.settings import Settings
 __all__ = ["Runtime", "create_app", "runtime"]
 
 _log = logging.getLogger(__name__)
+ROW_ID_MAX = 2**31 - 1  # ids are INTEGER columns on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +74,24 @@ def runtime(app: Flask) -> Runtime:
     return found
 
 
+class _RowIdConverter(IntegerConverter):
+    """``<id:name>``: a database row id (a 32-bit integer column); a number past that
+    range is simply not found (404), never a database error."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=ROW_ID_MAX)
+
+
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
-    from scim_server import admin, api, hardening, health, metrics, tracing
+    app.url_map.converters["id"] = _RowIdConverter
+    from scim_server import admin, api, hardening, health, invite_page, metrics, tracing
     from scim_server.scim import init_scim
 
     init_scim(app, rt.session_factory)
     api.init_app(app)
     admin.init_app(app, rt.settings)
+    invite_page.init_app(app)
     # app-wide hooks after the blueprints, in this order: request id, metrics, limits
     tracing.init_app(app)
     health.init_app(app, rt.engine)

@@ -250,7 +250,7 @@ def _sync(
         org_id = org.id
     if not sources:
         raise _fail(f"no pulled source {source_name or ''} in {org_ref!r}".replace("  ", " "))
-    console = Console()
+    console = Console(soft_wrap=True)  # long errors and plan lines stay whole lines
     failed = False
     for source_id, name in sources:
         with org_pull_lock(factory, org_id, wait=True):
@@ -301,13 +301,14 @@ def _report(console: Console, name: str, result: PullResult) -> None:
         f"{name}: {result.outcome} (run {result.run_id}; {counts.get('pages', 0)} pages, "
         f"{counts.get('users', 0)} users, {counts.get('groups', 0)} groups)",
         markup=False,
+        soft_wrap=True,
     )
-    if result.error:
-        console.print(f"{name}: {result.error}", markup=False)
+    if result.error:  # one line, never wrapped: operators grep for it
+        console.print(f"{name}: {result.error}", markup=False, soft_wrap=True)
     if result.plan is not None:
         from mappings.render import render_text
 
-        console.print(render_text(result.plan), markup=False, highlight=False)
+        console.print(render_text(result.plan), markup=False, highlight=False, soft_wrap=True)
 
 
 @click.command("scheduler")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -268,13 +269,16 @@ class PullScheduler:
         return {j.id: str(j.trigger) for j in self.scheduler.get_jobs(jobstore="default")}
 
     def run(self, max_runtime: float | None = None) -> None:
-        """Run until interrupted (or for ``max_runtime`` seconds), then shut down cleanly."""
+        """Run until SIGINT/SIGTERM (or for ``max_runtime`` seconds); running pulls finish."""
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         self.start()
         deadline = None if max_runtime is None else time.monotonic() + max_runtime
         try:
-            while deadline is None or time.monotonic() < deadline:
-                time.sleep(0.2)
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                stop.wait(0.2)
         except KeyboardInterrupt:
             pass
         finally:
             self.shutdown(wait=True)
+            signal.signal(signal.SIGTERM, previous)

@@ -34,6 +34,10 @@ _BODIES: dict[str, type[BaseModel]] = {
     "api.create_plan": PlanRequest,
     "api.approve_plan": PlanApproval,
 }
+_CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer"},
+    "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},  # a row id
+}
 _PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>[a-z_]+)>")
 _PROBLEM = {
     "description": "a problem document naming the field",
@@ -47,7 +51,7 @@ def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
             "name": m["name"],
             "in": "path",
             "required": True,
-            "schema": {"type": "integer" if m["conv"] == "int" else "string"},
+            "schema": _CONVERTER_SCHEMAS.get(m["conv"] or "", {"type": "string"}),
         }
         for m in _PARAM.finditer(rule)
     ]

@@ -50,8 +50,7 @@ def post_plan(org: str) -> tuple[Response, int]:
     return jsonify(plan_json(row)), 201
 
 
-# plan ids are 32-bit integers in the database: a larger one is simply not found (404)
-@bp.get("/orgs/<org>/plans/<int(max=2147483647):plan_id>")
+@bp.get("/orgs/<org>/plans/<id:plan_id>")
 def show_plan(org: str, plan_id: int) -> Response:
     """One plan; ``format=text`` or ``format=markdown`` renders it for people."""
     fmt = request.args.get("format", "json")
@@ -68,7 +67,7 @@ def show_plan(org: str, plan_id: int) -> Response:
     return Response(render_markdown(plan), mimetype="text/markdown")
 
 
-@bp.post("/orgs/<org>/plans/<int(max=2147483647):plan_id>/approve")
+@bp.post("/orgs/<org>/plans/<id:plan_id>/approve")
 def post_approve(org: str, plan_id: int) -> Response:
     """Approve a waiting plan by the fingerprint the approver saw."""
     with write_session() as s:
@@ -77,7 +76,7 @@ def post_approve(org: str, plan_id: int) -> Response:
         return jsonify(plan_json(approve_as_caller(s, ctx, plan_id, body.fingerprint)))
 
 
-@bp.post("/orgs/<org>/plans/<int(max=2147483647):plan_id>/apply")
+@bp.post("/orgs/<org>/plans/<id:plan_id>/apply")
 def post_apply(org: str, plan_id: int) -> Response:
     """Apply a plan (approved if it was held) while its fingerprint still matches."""
     with read_session() as s:

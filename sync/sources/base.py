@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import email.utils
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import requests
 
@@ -32,8 +35,12 @@ __all__ = [
     "SourceError",
     "SnapshotError",
     "TransientSourceError",
+    "in_parallel",
     "retry_after_seconds",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(kind, increment)`` with kind ``pages``, ``users`` or ``groups``."""
@@ -146,7 +153,10 @@ class HttpClient:
         self._after = after
         self._describe = describe or _describe
         self.requests = 0
-        self.waited = 0.0  # seconds spent on the wire or sleeping, for benchmarks
+        self.waited = 0.0  # wall seconds with a request in flight or a pause, for benchmarks
+        self._lock = threading.Lock()  # listings may be read on several threads
+        self._waiting = 0
+        self._since = 0.0
 
     def get(
         self, url: str, params: dict[str, Any] | None = None, accept: Iterable[int] = ()
@@ -167,9 +177,28 @@ class HttpClient:
             if attempt == self.retry.attempts:
                 break
             delay = self.retry.backoff(attempt, hint)
-            self.waited += delay
-            self.retry.sleep(delay)
+            self.pause(delay)
         raise TransientSourceError(f"{failure} (gave up after {self.retry.attempts} tries)")
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Count the wall time during which at least one thread waits on the IdP."""
+        with self._lock:
+            if self._waiting == 0:
+                self._since = time.perf_counter()
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                if self._waiting == 0:
+                    self.waited += time.perf_counter() - self._since
+
+    def pause(self, seconds: float) -> None:
+        """Sleep because the IdP asked for it (counted as waiting)."""
+        with self.waiting():
+            self.retry.sleep(seconds)
 
     def json(self, response: requests.Response) -> Any:
         """The body as JSON; a page that is not JSON makes the snapshot unusable."""
@@ -179,17 +208,31 @@ class HttpClient:
             raise SnapshotError(f"{_where(response)} returned a body that is not JSON") from exc
 
     def _try(self, url: str, params: dict[str, Any] | None) -> tuple[requests.Response | None, str]:
-        started = time.perf_counter()
+        with self._lock:
+            self.requests += 1
         try:
-            response = self.session.get(url, params=params, timeout=self.timeout)
+            with self.waiting():
+                response = self.session.get(url, params=params, timeout=self.timeout)
         except requests.Timeout:
             return None, f"GET {_strip(url)} timed out"
         except requests.ConnectionError as exc:
             return None, f"GET {_strip(url)} failed to connect ({type(exc).__name__})"
-        finally:
-            self.requests += 1
-            self.waited += time.perf_counter() - started
         return response, f"{_where(response)} answered {response.status_code}"
+
+
+def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``[fn(i) for i in items]`` on up to ``workers`` threads, in order; the first failure
+    cancels what has not started and is raised, so a fetch stays all or nothing."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _permanent(response: requests.Response, detail: str) -> SourceError:

@@ -66,4 +66,5 @@ def _graph(config: Mapping[str, Any], secret: str) -> GraphConfig:
         graph_url=str(config.get("graph_url", "https://graph.microsoft.com")),
         delta=bool(config.get("delta", False)),
         page_size=int(config.get("page_size", 999)),
+        concurrency=int(config.get("concurrency", 4)),
     )

@@ -29,6 +29,7 @@ from sync.sources.base import (
     RetryPolicy,
     Snapshot,
     SnapshotError,
+    in_parallel,
 )
 from sync.sources.oauth import client_credentials_session
 
@@ -53,6 +54,7 @@ class GraphConfig:
     delta: bool = False
     page_size: int = 999
     timeout: float = 30.0
+    concurrency: int = 4  # transitiveMembers listings read at once
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +67,8 @@ class GraphConfig:
                 raise ConfigurationSourceError(f"graph URLs must be http(s): {url!r}")
         if not 1 <= self.page_size <= 999:
             raise ConfigurationSourceError("graph page_size must be between 1 and 999")
+        if not 1 <= self.concurrency <= 16:
+            raise ConfigurationSourceError("graph concurrency must be between 1 and 16")
 
     @property
     def api(self) -> str:
@@ -116,21 +120,26 @@ class GraphSource:
             pages += 1
             heads.extend(_group_head(raw, f"groups page {pages}") for raw in page)
             report("pages", 1)
-        groups = []
-        for gid, name in heads:
+
+        def read(head: tuple[str, str]) -> DirectoryGroup:
+            gid, name = head
             url = f"{api}/groups/{gid}/transitiveMembers"
             members: list[GroupMember] = []
             missing = f"group {name!r} ({gid})"
             for page in self._pages(client, url, {"$select": "id", "$top": top}, missing):
-                pages += 1
+                counted.append(1)
                 members.extend(
                     GroupMember(m["id"], "User")
                     for m in page
                     if isinstance(m, dict) and m.get("@odata.type") == _USER and "id" in m
                 )
                 report("pages", 1)
-            groups.append(DirectoryGroup(id=gid, display_name=name, members=tuple(members)))
             report("groups", 1)
+            return DirectoryGroup(id=gid, display_name=name, members=tuple(members))
+
+        counted: list[int] = []
+        groups = in_parallel(read, heads, self.config.concurrency)
+        pages += len(counted)
         return Snapshot(Directory(users=tuple(users.values()), groups=tuple(groups)), pages=pages)
 
     # -- delta reads -----------------------------------------------------------

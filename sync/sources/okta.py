@@ -31,6 +31,7 @@ from sync.sources.base import (
     RetryPolicy,
     Snapshot,
     SnapshotError,
+    in_parallel,
     retry_after_seconds,
 )
 from sync.sources.oauth import client_credentials_session
@@ -53,6 +54,7 @@ class OktaConfig:
     scopes: str = DEFAULT_SCOPES
     page_size: int = 200
     timeout: float = 30.0
+    concurrency: int = 4  # group member listings read at once (Okta limits concurrency)
 
     def __post_init__(self) -> None:
         if not self.org_url.startswith(("https://", "http://")):
@@ -63,6 +65,8 @@ class OktaConfig:
             )
         if not 1 <= self.page_size <= 200:
             raise ConfigurationSourceError("okta page_size must be between 1 and 200")
+        if not 1 <= self.concurrency <= 16:
+            raise ConfigurationSourceError("okta concurrency must be between 1 and 16")
 
     @property
     def base(self) -> str:
@@ -104,12 +108,16 @@ class OktaSource:
             pages += 1
             listed.extend(_group_head(raw, f"groups page {pages}") for raw in page)
             report("pages", 1)
-        groups = []
-        for group_id, name in listed:
-            members, n = self._members(client, group_id, name, users, report)
-            pages += n
-            groups.append(DirectoryGroup(id=group_id, display_name=name, members=members))
+
+        def read(head: tuple[str, str]) -> DirectoryGroup:
+            members, n = self._members(client, head[0], head[1], users, report)
+            counted.append(n)
             report("groups", 1)
+            return DirectoryGroup(id=head[0], display_name=head[1], members=members)
+
+        counted: list[int] = []
+        groups = in_parallel(read, listed, self.config.concurrency)
+        pages += sum(counted)
         directory = Directory(users=tuple(users.values()), groups=tuple(groups))
         return Snapshot(directory=directory, pages=pages)
 
@@ -202,8 +210,7 @@ class OktaSource:
             if wait:
                 wait = min(wait, self.retry.max_delay)
                 if self.client is not None:
-                    self.client.waited += wait
-                self.retry.sleep(wait)
+                    self.client.pause(wait)
 
 
 def _until_reset(response: requests.Response) -> float | None:

@@ -219,7 +219,7 @@ def _fault(fake: FakeGraph, page: int) -> Response | None:
     if fault is None:
         return None
     if fault.status == 0:  # an empty page that links on to the real one
-        return jsonify({"value": [], "@odata.nextLink": f"{request.url}&e={secrets.token_hex(2)}"})
+        return jsonify({"value": [], "@odata.nextLink": f"{request.url}&e={uuid.uuid4().hex[:4]}"})
     return fault_response(fault)
 
 
@@ -239,7 +239,7 @@ def _delta(fake: FakeGraph, kind: str) -> Response:
             return _error(410, "syncStateNotFound", "Delta token expired; resync required.")
         base = known["state"]
     items = _changes(fake, kind, base)
-    round_id = secrets.token_hex(4)
+    round_id = uuid.uuid4().hex[:8]
     state.rounds[round_id] = items
     return _delta_page(fake, kind, round_id, items, 0)
 
@@ -256,7 +256,7 @@ def _delta_page(
     if offset + size < len(items):
         body["@odata.nextLink"] = f"{url}?$skiptoken={round_id}:{offset + size}"
     else:
-        token = uuid.uuid4().hex  # a cursor, not a credential (the suite's log scan agrees)
+        token = uuid.uuid4().hex  # a sync state, not a credential (it travels in URLs)
         fake.state.delta_tokens[token] = {"kind": kind, "state": fake.snapshot()}
         body["@odata.deltaLink"] = f"{url}?$deltatoken={token}"
     return jsonify(body)

@@ -17,6 +17,7 @@ import json
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +124,7 @@ class FakeOkta:
 
 def _error(status: int, code: str, summary: str) -> Response:
     response = jsonify(
-        {"errorCode": code, "errorSummary": summary, "errorId": secrets.token_hex(8)}
+        {"errorCode": code, "errorSummary": summary, "errorId": uuid.uuid4().hex[:20]}
     )
     response.status_code = status
     return response

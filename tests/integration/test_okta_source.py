@@ -30,8 +30,15 @@ def okta() -> Iterator[FakeOkta]:
     fake.close()
 
 
-def _source(fake: FakeOkta, page_size: int = 2, retry: RetryPolicy = FAST) -> OktaSource:
-    config = OktaConfig(org_url=fake.url, api_token=fake.state.api_token, page_size=page_size)
+def _source(
+    fake: FakeOkta, page_size: int = 2, retry: RetryPolicy = FAST, concurrency: int = 4
+) -> OktaSource:
+    config = OktaConfig(
+        org_url=fake.url,
+        api_token=fake.state.api_token,
+        page_size=page_size,
+        concurrency=concurrency,
+    )
     return OktaSource(config, retry=retry)
 
 
@@ -170,11 +177,20 @@ def test_a_reset_beyond_the_retry_budget_aborts_instead_of_hanging(okta: FakeOkt
 
 
 def test_the_client_paces_itself_when_remaining_reaches_zero(okta: FakeOkta) -> None:
-    """With 4 requests a second allowed, the pull waits for resets and never sees a 429."""
+    """One connection, 4 requests a second allowed: it waits for resets and never sees a 429."""
     okta.state.rate_limit = 4
-    directory = _source(okta, page_size=200).fetch().directory
+    directory = _source(okta, page_size=200, concurrency=1).fetch().directory
     assert len(directory.groups) == 3
     assert len(okta.state.log) == 5, "no request was refused and retried"
+
+
+def test_concurrent_member_reads_under_a_tight_limit_still_give_the_whole_directory(
+    okta: FakeOkta,
+) -> None:
+    """Four readers against 3 requests a second: refusals are retried at the reset."""
+    clean = _source(okta, concurrency=1).fetch().directory
+    okta.state.rate_limit = 3
+    assert _source(okta, concurrency=4).fetch().directory == clean
 
 
 def test_an_empty_page_with_a_next_link_is_followed(okta: FakeOkta) -> None:

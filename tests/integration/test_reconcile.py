@@ -175,6 +175,28 @@ def test_review_mode_stores_the_plan_pending_until_approved(
     assert (plan_id, result.applied) == (pending.plan_id, 12)
 
 
+def test_in_review_mode_a_write_for_one_user_keeps_everyone_elses_changes_waiting(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A reconcile for one user (a SCIM write) under `apply: review` still plans the whole org."""
+    org_id, _ = sample_org(session_factory, "soterai")
+    with session_factory.begin() as s:
+        doc = SAMPLES["soterai"].mapping.replace('max_removals: "50%"', "apply: review")
+        save_mapping(s, org_id, doc)
+    first = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    second = reconcile(
+        session_factory, org_id, dry_run=False, users=["person3@example.com"], trigger="scim",
+        now=NOW,
+    )  # fmt: skip
+    assert second.status == "pending"
+    assert len(second.plan.operations) == len(first.plan.operations) == 12
+    with session_factory() as s:
+        waiting = s.scalars(
+            select(SavedPlan).where(SavedPlan.org_id == org_id, SavedPlan.status == "pending")
+        ).all()
+    assert [len(p.body["operations"]) for p in waiting] == [12]
+
+
 def test_a_changed_email_is_a_rename_not_a_removal_and_an_invite(
     session_factory: sessionmaker[Session],
 ) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ from sync.scheduler import PullScheduler, claim_tick, min_gap, parse_schedule
 from tests.fakes.okta import FakeOkta
 from tests.fakes.seed import seed_okta
 from tests.integration.pullsetup import MAPPINGS
+from tests.secretscan import SCAN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +110,7 @@ def test_schedule_changes_are_picked_up_without_a_restart(
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_two_scheduler_processes_sync_each_org_once_per_tick(
-    engine: Engine, session_factory: sessionmaker[Session], okta: FakeOkta
+    engine: Engine, session_factory: sessionmaker[Session], okta: FakeOkta, tmp_path: Path
 ) -> None:
     """Two processes for eight seconds, two orgs every two seconds: no tick runs twice."""
     _drop_job_table(session_factory)
@@ -117,18 +120,25 @@ def test_two_scheduler_processes_sync_each_org_once_per_tick(
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "RB_TEST_OKTA_TOKEN": okta.state.api_token,
         "ROLEBRIDGE_LOG_LEVEL": "WARNING",
-        "PYTHONFAULTHANDLER": "1",
     }
     code = "from sync.cli import main; main()"
     args = [sys.executable, "-c", code, "scheduler", "--refresh", "0.5", "--max-runtime", "8"]
-    procs = [subprocess.Popen(args, cwd=ROOT, env=env) for _ in range(2)]
+    logs = [tmp_path / f"scheduler-{i}.log" for i in range(2)]
+    procs = []
+    for log in logs:
+        with log.open("w") as err:  # the child keeps its own copy of the descriptor
+            procs.append(
+                subprocess.Popen(args, cwd=ROOT, env=env, stderr=err, stdout=subprocess.DEVNULL)
+            )
     try:
-        assert [proc.wait(timeout=20) for proc in procs] == [0, 0]
+        assert [proc.wait(timeout=30) for proc in procs] == [0, 0]
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(6)
+                proc.kill()
                 proc.wait()
+        for log in logs:
+            SCAN.add_text(log.read_text())
     with session_factory() as session:
         runs = session.scalars(select(SyncRun).order_by(SyncRun.started_at)).all()
     for source_id in sources:
@@ -147,3 +157,39 @@ def test_two_scheduler_processes_sync_each_org_once_per_tick(
 def _drop_job_table(factory: sessionmaker[Session]) -> None:
     with factory.begin() as session:
         session.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_scheduler_process_stops_cleanly_on_sigterm(
+    engine: Engine, session_factory: sessionmaker[Session], okta: FakeOkta
+) -> None:
+    """A service manager's SIGTERM ends the process with status 0 and no run left 'running'."""
+    _add_source(session_factory, "Acme", okta.url, schedule="1s")
+    env = {
+        **os.environ,
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "RB_TEST_OKTA_TOKEN": okta.state.api_token,
+        "ROLEBRIDGE_LOG_LEVEL": "WARNING",
+    }
+    code = "from sync.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "scheduler", "--refresh", "0.5"], cwd=ROOT, env=env
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _finished_runs(session_factory):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with session_factory() as session:
+        outcomes = {r.outcome for r in session.scalars(select(SyncRun))}
+    assert outcomes and "running" not in outcomes
+
+
+def _finished_runs(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return len(session.scalars(select(SyncRun).where(SyncRun.outcome != "running")).all())

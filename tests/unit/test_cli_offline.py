@@ -172,6 +172,22 @@ def test_a_state_naming_a_role_the_model_lacks_is_refused_at_its_line(
     )
 
 
+def test_explain_as_json_names_the_lost_grant_and_what_beat_it() -> None:
+    """--format json lists every grant with won/beaten_by."""
+    base = EXAMPLES / "aihub"
+    result = CliRunner().invoke(main, [
+        "explain", "--user", "ben@lab.example", "--format", "json",
+        "--mapping", str(base / "mapping.yaml"), "--directory", str(base / "directory.json"),
+    ])  # fmt: skip
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert (data["org_role"], data["workspaces"]) == ("user", {"vision": ["manager"]})
+    assert [(g["role"], g["workspace"], g["won"]) for g in data["grants"]] == [
+        ("user", None, True),
+        ("manager", "vision", True),
+    ]
+
+
 def test_preview_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
     """The shipped example previews offline as a terraform-like plan."""
     base = EXAMPLES / "shareofmodel"
@@ -183,3 +199,15 @@ def test_preview_prints_a_readable_plan_of_the_shareofmodel_example() -> None:
     assert result.exit_code == 0
     assert "+ invite carol@acme.com as guest" in result.output
     assert "Plan: 6 to add, 3 to change, 2 to remove." in result.output
+
+
+def test_broken_yaml_is_reported_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mis-indented mapping names the file and the line the parser stopped at."""
+    monkeypatch.chdir(tmp_path)
+    Path("m.yaml").write_text("role_model: soterai\nrules:\n  - group: A\n   org_role: member\n")
+    result = CliRunner().invoke(main, ["mapping", "validate", "m.yaml"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: m.yaml:4: invalid YAML: ")
+    assert result.output.count("\n") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from mappings import (
     GroupMember,
     Member,
     Organisation,
+    Plan,
     PlatformState,
     RoleMapping,
     RoleModel,
@@ -23,13 +26,19 @@ from mappings import (
     apply_to_state,
     make_plan,
     parse_mapping,
+    render_json,
 )
 from tests.unit.builders import NOW
 
 EMAILS = [f"p{i}@x.io" for i in range(6)]
 GROUPS = ["G0", "G1", "G2", "G3"]
-WORKSPACES = ["a", "b", "c"]
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+WORKSPACES = ["a", "b", "c", "d"]
+# PROPERTY_EXAMPLES raises the count for a longer hunt than the suite's default run.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "80")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @st.composite
@@ -78,7 +87,7 @@ def mappings(draw: st.DrawFn, model: RoleModel) -> RoleMapping:
             roles = draw(st.lists(st.sampled_from(ws), min_size=1, max_size=2, unique=True))
             rule = {**selector, "workspace": draw(st.sampled_from(WORKSPACES))}
             rule["workspace_roles"] = roles if model.workspace_roles_are_sets else roles[:1]
-            if draw(st.booleans()):
+            if draw(st.integers(0, 3)):
                 rule.update(create_workspace=True, credits=draw(st.integers(0, 50)))
             rules.append(rule)
         elif org:
@@ -99,7 +108,7 @@ def mappings(draw: st.DrawFn, model: RoleModel) -> RoleMapping:
 @st.composite
 def states(draw: st.DrawFn, model: RoleModel) -> PlatformState:
     """Members with any role, status and origin; workspaces with credits."""
-    workspaces = draw(st.lists(st.sampled_from(WORKSPACES), unique=True, max_size=3))
+    workspaces = draw(st.lists(st.sampled_from(WORKSPACES), unique=True, max_size=2))
     members = []
     for email in draw(st.lists(st.sampled_from(EMAILS), unique=True, max_size=5)):
         ws: dict[str, tuple[str, ...]] = {}
@@ -128,7 +137,7 @@ def states(draw: st.DrawFn, model: RoleModel) -> PlatformState:
     org = Organisation(
         "Acme",
         plan=draw(st.sampled_from(["pro", "enterprise"])),
-        credits=draw(st.sampled_from([None, 40, 100])),
+        credits=draw(st.sampled_from([None, 30, 100])),
     )
     return PlatformState(org, tuple(Workspace(w, 10) for w in workspaces), tuple(members))
 
@@ -207,3 +216,12 @@ def test_equal_inputs_give_equal_plans_and_fingerprints(scenario: Any) -> None:
     first = make_plan(d, s, mapping, model, now=NOW)
     assert make_plan(d, s, mapping, model, now=NOW) == first
     assert make_plan(reversed_d, s, mapping, model, now=NOW).fingerprint == first.fingerprint
+
+
+@SETTINGS
+@given(scenarios())
+def test_every_plan_reads_back_from_its_json(scenario: Any) -> None:
+    """Plan.from_dict(json.loads(render_json(plan))) == plan, so saved plans apply as made."""
+    d, s, mapping, model = scenario
+    plan = make_plan(d, s, mapping, model, now=NOW)
+    assert Plan.from_dict(json.loads(render_json(plan))) == plan

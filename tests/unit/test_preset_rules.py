@@ -390,3 +390,11 @@ def test_annotation_two_workspaces_mean_no_implicit_membership() -> None:
     d = directory([user("n2", "amy@label.example")], [group("g1", "Labelers", "n2")])
     s = state(member("amy@label.example", "member"), workspaces={"main": 0, "side": 0})
     assert plan_of(ANNOTATION, d, s) == expected()
+
+
+def test_shareofmodel_a_plan_it_does_not_know_gets_the_smallest_workspace_limit() -> None:
+    """An org on an unknown plan ('trial') may not create a second workspace either."""
+    d = directory([user("u1", "g@acme.com")], [group("g1", "ws-new-viewer", "u1")])
+    s = state(member("g@acme.com", "guest", idp_id="u1"), workspaces={"brand-a": 0}, plan="trial")
+    plan = plan_of(_creating(10), d, s)
+    assert (plan.operations, [x.why for x in plan.skipped]) == ((), ["plan_limit", "plan_limit"])

@@ -128,3 +128,17 @@ def test_explain_a_user_no_rule_maps_names_the_unmapped_policy() -> None:
         ("no rule maps this user; policy unmapped is remove",),
     )
     assert explain(d, MAPPING, MODEL, "nobody@x.io").found is False
+
+
+def test_a_rule_may_name_a_group_by_its_source_id() -> None:
+    """group: 'id:g7' matches the group with that id whatever its display name."""
+    mapping = parse_mapping(
+        {"role_model": "generic", "rules": [{"group": "id:g7", "org_role": "admin"}]}
+    )
+    d = directory(
+        [user("u1", "a@x.io"), user("u2", "b@x.io")],
+        [group("g7", "Platform team", "u1"), group("g8", "id:g7", "u2")],
+    )
+    assert {k: u.org_role for k, u in resolve(d, mapping, MODEL).users.items()} == {
+        "a@x.io": "admin"
+    }
