@@ -16,7 +16,8 @@
   database alike, before it can reach a query.
 - **Headers**: every response says ``nosniff``; the admin pages also send a strict
   Content-Security-Policy with ``frame-ancestors 'none'``, ``X-Frame-Options: DENY``,
-  ``Referrer-Policy`` and ``Cache-Control: no-store``; HSTS when served over HTTPS.
+  ``Referrer-Policy`` and ``Cache-Control: no-store``, and so does the invite page (with
+  ``no-referrer``: its URL holds the token); HSTS when served over HTTPS.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ ADMIN_CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
-_SCIM, _API, _ADMIN = "/scim/v2", "/api/v1", "/admin"
+_SCIM, _API, _ADMIN, _INVITE = "/scim/v2", "/api/v1", "/admin", "/invite/"
+_PAGES = (_ADMIN, _INVITE)  # the HTML pages
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
 # a JSON \u0000 escape (not an escaped backslash followed by "u0000"), or a raw NUL byte
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|\x00")
@@ -140,9 +142,11 @@ def _headers(response: Response, https: bool) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if https:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.path.startswith(_ADMIN):
+    if request.path.startswith(_PAGES):
         response.headers["Content-Security-Policy"] = ADMIN_CSP
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        # an invite link carries its token in the path: it must never leave as a Referer
+        invite = request.path.startswith(_INVITE)
+        response.headers["Referrer-Policy"] = "no-referrer" if invite else "same-origin"
         response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -409,3 +409,11 @@ def test_nul_characters_are_refused_by_the_admin_api(
     assert path.status_code == 404 and path.mimetype == "application/problem+json"
     body = client.post("/api/v1/orgs/acme/workspaces", json={"name": "w\u0000"}, headers=headers)
     assert body.status_code == 400 and body.mimetype == "application/problem+json"
+
+
+def test_the_invite_page_never_sends_its_url_as_a_referer(app: Flask) -> None:
+    """The invite page (its URL holds the token) says no-referrer and may not be framed."""
+    response = app.test_client().get("/invite/not-a-real-token")
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
