@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -417,3 +418,30 @@ def test_the_invite_page_never_sends_its_url_as_a_referer(app: Flask) -> None:
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.postgres
+def test_readyz_is_unready_quickly_when_the_database_hangs(engine: Engine, tmp_path: Path) -> None:
+    """A database that accepts connections and never answers makes /readyz 503, not a hang."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the proxy stands in for a network database")
+    url = make_url(engine.url.render_as_string(hide_password=False))
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.up()
+    proxied = url.set(host="127.0.0.1", port=proxy.port, query={"connect_timeout": "2"})
+    app = create_app(
+        Settings(database_url=proxied.render_as_string(hide_password=False), instance_path=tmp_path)
+    )
+    try:
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        app.extensions["rolebridge"].engine.dispose()  # new connections from now on
+        proxy.blackhole = True
+        started = time.monotonic()
+        hung = client.get("/readyz")
+        assert hung.status_code == 503 and time.monotonic() - started < 10
+        proxy.blackhole = False
+        assert client.get("/readyz").status_code == 200
+    finally:
+        proxy.down()
+        app.extensions["rolebridge"].engine.dispose()
