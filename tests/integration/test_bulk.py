@@ -33,7 +33,7 @@ def _user_row(org_id: int, source_id: int, ext_id: str) -> dict[str, object]:
         "ext_id": ext_id,
         "user_name": f"{ext_id}@acme.com",
         "user_name_key": f"{ext_id}@acme.com",
-        "emails": [f"{ext_id}@acme.com", "O'Brien \"quoted\"\t\\tab@acme.com"],
+        "emails": [f"{ext_id}@acme.com", 'O\'Brien "quoted"\t\\tab@acme.com'],
         "roles": [],
         "active": ext_id != "u2",
         "created_at": AT,
@@ -58,7 +58,7 @@ def test_bulk_rows_read_back_like_rows_inserted_one_by_one(
     assert [r.active for r in rows] == [True, False, True]
     assert seen(rows[0]) == seen(rows[1]) == seen(rows[2])
     assert rows[0].created_at == AT and rows[0].created_at.tzinfo == UTC
-    assert rows[0].emails[1] == "O'Brien \"quoted\"\t\\tab@acme.com"
+    assert rows[0].emails[1] == 'O\'Brien "quoted"\t\\tab@acme.com'
     assert all(r.updated_at is not None for r in rows), "callable defaults are filled in"
 
 
