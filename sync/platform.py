@@ -101,12 +101,26 @@ class _Context:
     statuses: dict[str, str]
     workspaces: dict[str, int]  # name -> workspace id
     messages: list[dict[str, Any]] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # invited, ids not read back yet
 
     def member(self, op: Operation) -> int:
+        if op.user not in self.members and self.unread:
+            self._read_ids()
         try:
             return self.members[op.user]
         except KeyError:
             raise PlanError(f"{op.op} {op.user}: no such member") from None
+
+    def _read_ids(self) -> None:
+        """The new members' ids, read back only when a later operation needs one."""
+        for chunk in chunks(self.unread):
+            for member_id, email in self.session.execute(
+                select(Member.id, Member.email).where(
+                    Member.org_id == self.org_id, Member.email.in_(chunk)
+                )
+            ):
+                self.members[email] = member_id
+        self.unread = []
 
     def workspace(self, op: Operation) -> int:
         try:
@@ -253,14 +267,7 @@ def _invite(ctx: _Context, ops: list[Operation]) -> None:
                 invite_message(ctx.org_id, ctx.org_name, op.user, "welcome", ctx.now)
             )
     insert_rows(ctx.session, _table("members"), rows)
-    emails = [op.user for op in ops]
-    for chunk in chunks(emails):
-        for member_id, email in ctx.session.execute(
-            select(Member.id, Member.email).where(
-                Member.org_id == ctx.org_id, Member.email.in_(chunk)
-            )
-        ):
-            ctx.members[email] = member_id
+    ctx.unread.extend(op.user for op in ops)
 
 
 def _resend(ctx: _Context, ops: list[Operation]) -> None:
