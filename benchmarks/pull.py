@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.snapshot import DropLimit, check_snapshot
 from sync.db import make_engine, make_session_factory
+from sync.heldsnapshot import HeldSnapshot, hold
 from sync.mappingstore import save_mapping
 from sync.mirror import replace_snapshot
 from sync.models import Base, Source
@@ -91,8 +92,8 @@ def _phase(name: str, figures: dict[str, float], fn: Any, *args: Any) -> Any:
     return result
 
 
-def _reconcile(factory: sessionmaker[Session], org_id: int) -> Any:
-    return reconcile(factory, org_id, dry_run=False, trigger="benchmark")
+def _reconcile(factory: sessionmaker[Session], org_id: int, held: HeldSnapshot | None) -> Any:
+    return reconcile(factory, org_id, dry_run=False, trigger="benchmark", held=held)
 
 
 def _one_run(
@@ -116,14 +117,16 @@ def _one_run(
         DropLimit.parse("10%"),
     )
 
-    def write() -> None:
-        if previous is not None and same_directory(previous, snapshot.directory):
-            return  # as sync.pull does: an unchanged snapshot is not rewritten
+    def write() -> HeldSnapshot | None:
+        # as sync.pull does: an unchanged snapshot is not rewritten, and the reconcile
+        # takes the snapshot in hand instead of reading the mirror back
         with factory.begin() as s:
-            replace_snapshot(s, org_id, source_id, snapshot.directory)
+            if previous is None or not same_directory(previous, snapshot.directory):
+                replace_snapshot(s, org_id, source_id, snapshot.directory)
+            return hold(s, org_id, snapshot.directory)
 
-    _phase("mirror write", figures, write)
-    result = _phase("reconcile (plan + apply)", figures, _reconcile, factory, org_id)
+    held = _phase("mirror write", figures, write)
+    result = _phase("reconcile (plan + apply)", figures, _reconcile, factory, org_id, held)
     figures["operations"] = float(len(result.plan.operations))
     own = (
         "load previous mirror",

@@ -7,15 +7,14 @@ limits) and records every refused operation in ``skipped`` with its reason.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mappings.directory import Directory, normalise_email
 from mappings.fingerprint import fingerprint
+from mappings.gcpause import cyclic_gc_paused
 from mappings.mapping import Policy, RoleMapping
 from mappings.operations import REMOVAL_KINDS, Held, Operation, Plan, Reason, Skipped
 from mappings.resolve import Desired, DesiredUser, resolve
@@ -41,30 +40,12 @@ def make_plan(
 ) -> Plan:
     """Resolve, plan and fingerprint. ``users`` restricts the plan to these keys or IdP ids;
     ``complete=False`` (a snapshot in doubt) turns every removal into a skipped one."""
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         desired = resolve(directory, mapping, role_model)
         plan = plan_changes(
             desired, state, mapping.policy, role_model, now=now, users=users, complete=complete
         )
         return replace(plan, fingerprint=fingerprint(directory, state, mapping, role_model))
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while planning.
-
-    Planning a big org allocates millions of small acyclic objects next to a directory
-    of millions more; each full collection walks all of them, which cost about a quarter
-    of the time of a 100k-user plan. Reference counting still frees everything, and the
-    collector is switched back on (if it was on) when planning ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def plan_changes(

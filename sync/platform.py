@@ -21,8 +21,9 @@ from mappings.state import Member as StateMember
 from mappings.state import Organisation as StateOrganisation
 from mappings.state import PlatformState
 from mappings.state import Workspace as StateWorkspace
+from sync.bulk import insert_rows
 from sync.errors import PlanError
-from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
+from sync.models import Base, Member, Workspace, WorkspaceRole, utcnow
 from sync.orgs import get_org
 from sync.outbox import invite_message
 from sync.snapshot import chunks
@@ -100,12 +101,26 @@ class _Context:
     statuses: dict[str, str]
     workspaces: dict[str, int]  # name -> workspace id
     messages: list[dict[str, Any]] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # invited, ids not read back yet
 
     def member(self, op: Operation) -> int:
+        if op.user not in self.members and self.unread:
+            self._read_ids()
         try:
             return self.members[op.user]
         except KeyError:
             raise PlanError(f"{op.op} {op.user}: no such member") from None
+
+    def _read_ids(self) -> None:
+        """The new members' ids, read back only when a later operation needs one."""
+        for chunk in chunks(self.unread):
+            for member_id, email in self.session.execute(
+                select(Member.id, Member.email).where(
+                    Member.org_id == self.org_id, Member.email.in_(chunk)
+                )
+            ):
+                self.members[email] = member_id
+        self.unread = []
 
     def workspace(self, op: Operation) -> int:
         try:
@@ -147,12 +162,10 @@ def apply_plan(
     for kind in OP_KINDS:
         if kind in by_kind:
             _HANDLERS[kind](ctx, by_kind[kind])
-    if ctx.messages:
-        session.execute(insert(_table("outbox")), ctx.messages)
-    if plan.operations:
-        session.execute(
-            insert(AuditEntry), [_audit(ctx, op, actor, plan_id) for op in plan.operations]
-        )
+    insert_rows(session, _table("outbox"), ctx.messages)
+    insert_rows(
+        session, _table("audit_log"), [_audit(ctx, op, actor, plan_id) for op in plan.operations]
+    )
     summary = Counter(op.op for op in plan.operations)
     return ApplyResult(len(plan.operations), len(ctx.messages), dict(sorted(summary.items())))
 
@@ -253,15 +266,8 @@ def _invite(ctx: _Context, ops: list[Operation]) -> None:
             ctx.messages.append(
                 invite_message(ctx.org_id, ctx.org_name, op.user, "welcome", ctx.now)
             )
-    ctx.session.execute(insert(Member), rows)
-    emails = [op.user for op in ops]
-    for chunk in chunks(emails):
-        for member_id, email in ctx.session.execute(
-            select(Member.id, Member.email).where(
-                Member.org_id == ctx.org_id, Member.email.in_(chunk)
-            )
-        ):
-            ctx.members[email] = member_id
+    insert_rows(ctx.session, _table("members"), rows)
+    ctx.unread.extend(op.user for op in ops)
 
 
 def _resend(ctx: _Context, ops: list[Operation]) -> None:
@@ -324,8 +330,7 @@ def _insert_workspace_roles(ctx: _Context, ops: list[Operation], field_name: str
         for op in ops
         for role in sorted(set(_roles(getattr(op, field_name))))
     ]
-    if rows:
-        ctx.session.execute(insert(WorkspaceRole), rows)
+    insert_rows(ctx.session, _table("workspace_roles"), rows)
 
 
 def _roles(value: str | tuple[str, ...] | None) -> tuple[str, ...]:

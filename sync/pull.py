@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from mappings.errors import RolebridgeError
+from mappings.gcpause import cyclic_gc_paused
 from mappings.operations import Plan
 from mappings.plan import make_plan
 from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
 from sync import models
+from sync.heldsnapshot import hold
 from sync.mirror import SnapshotChanges, replace_snapshot
 from sync.models import Source, SyncRun, utcnow
 from sync.reconcile import gather, reconcile
@@ -58,6 +60,7 @@ class PullResult:
         return self.outcome in ("failed", "suspicious", "planned", "skipped")
 
 
+@cyclic_gc_paused()
 def run_pull(
     session_factory: sessionmaker[Session],
     source_id: int,
@@ -131,7 +134,8 @@ def _replace_and_reconcile(
         source = _source(session, source_id)
         source.delta_link = pulled.cursor
         source.force_next = False
-    result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now)
+        held = hold(session, org_id, pulled.directory)
+    result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held)
     counts["plan"] = dict(result.plan.summary)
     if result.run_id is not None:  # one pull, one row: the reconcile's row joins this one
         with session_factory.begin() as session:
@@ -234,6 +238,7 @@ def same_directory(a: Directory, b: Directory) -> bool:
     return groups(a) == groups(b)
 
 
+@cyclic_gc_paused()
 def source_directory(session: Session, source_id: int) -> Directory | None:
     """The mirror of one source as a ``Directory`` (None before its first snapshot)."""
     u, g, m = models.DirectoryUser, models.DirectoryGroup, models.DirectoryMembership

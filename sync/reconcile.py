@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from mappings.fingerprint import fingerprint
+from mappings.gcpause import cyclic_gc_paused
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
 from mappings.plan import make_plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.db import write_session
+from sync.heldsnapshot import HeldSnapshot, held_directory
 from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
 from sync.models import SavedPlan, SyncRun, utcnow
@@ -81,12 +83,15 @@ def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Sess
         yield session
 
 
-def gather(session: Session, org_id: int) -> Inputs:
-    """Read the org's directory, state, current mapping and role model."""
+@cyclic_gc_paused()
+def gather(session: Session, org_id: int, held: HeldSnapshot | None = None) -> Inputs:
+    """Read the org's directory (``held`` when the mirror still matches it), state,
+    current mapping and role model."""
     org = get_org(session, org_id)
     current = current_mapping(session, org_id)
+    directory = held_directory(session, org_id, held) if held is not None else None
     return Inputs(
-        directory=load_directory(session, org_id),
+        directory=directory if directory is not None else load_directory(session, org_id),
         state=load_state(session, org_id),
         mapping=current.mapping,
         mapping_version=current.version,
@@ -138,20 +143,22 @@ def reconcile(
     trigger: str,
     now: datetime | None = None,
     complete: bool = True,
+    held: HeldSnapshot | None = None,
 ) -> ReconcileResult:
     """Plan the org (only ``users``, by email or IdP id, when given) and, unless
     ``dry_run``, apply it or store it for approval, all in one transaction.
 
     ``complete=False`` says a snapshot may be partial: the plan then removes no one.
+    ``held``: the directory a pull just mirrored, used instead of reading it back.
     """
     now = now or utcnow()
     if dry_run:
         with session_factory() as session:
-            inputs = gather(session, org_id)
+            inputs = gather(session, org_id, held)
         plan = _plan(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
     try:
-        return _reconcile(session_factory, org_id, users, trigger, now, complete)
+        return _reconcile(session_factory, org_id, users, trigger, now, complete, held)
     except Exception as exc:
         # the work was rolled back; the run history still says it failed, and why
         with session_factory.begin() as session:
@@ -175,9 +182,10 @@ def _reconcile(
     trigger: str,
     now: datetime,
     complete: bool,
+    held: HeldSnapshot | None,
 ) -> ReconcileResult:
     with locked(session_factory, org_id) as session:
-        return _reconcile_locked(session, org_id, users, trigger, now, complete)
+        return _reconcile_locked(session, org_id, users, trigger, now, complete, held)
 
 
 def reconcile_in(
@@ -204,6 +212,7 @@ def _lock(session: Session, org_id: int) -> None:
         )
 
 
+@cyclic_gc_paused()
 def _reconcile_locked(
     session: Session,
     org_id: int,
@@ -211,8 +220,9 @@ def _reconcile_locked(
     trigger: str,
     now: datetime,
     complete: bool,
+    held: HeldSnapshot | None = None,
 ) -> ReconcileResult:
-    inputs = gather(session, org_id)
+    inputs = gather(session, org_id, held)
     plan = _plan(inputs, now, users, complete)
     _retire_stale_plans(session, org_id, plan.fingerprint)
     run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)

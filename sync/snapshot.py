@@ -11,12 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, normalise_email
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
+from mappings.gcpause import cyclic_gc_paused
+from sync.bulk import insert_rows
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
 
 __all__ = ["SnapshotChanges", "chunks", "group_values", "replace_snapshot", "user_values"]
@@ -72,6 +74,7 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+@cyclic_gc_paused()
 def replace_snapshot(
     session: Session, org_id: int, source_id: int, directory: Directory
 ) -> SnapshotChanges:
@@ -89,6 +92,10 @@ def replace_snapshot(
     if source is not None:
         source.last_user_count = len(directory.users)
     return SnapshotChanges(*users, *groups, added, removed)
+
+
+def _table(name: str) -> Table:
+    return DirectoryUser.metadata.tables[name]
 
 
 _USER_FIELDS = ("user_name", "external_id", "display_name", "emails", "roles", "active")
@@ -122,8 +129,7 @@ def _replace_users(
         elif any(getattr(old, f) != values[f] for f in _USER_FIELDS):
             changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
     gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
-    if new_rows:
-        session.execute(insert(DirectoryUser), new_rows)
+    insert_rows(session, _table("directory_users"), new_rows)
     if changed:
         session.execute(update(DirectoryUser), changed)
     for chunk in chunks(gone):
@@ -163,8 +169,7 @@ def _replace_groups(
         elif (old.display_name, old.external_id) != (group.display_name, group.external_id):
             changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
     gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
-    if new_rows:
-        session.execute(insert(DirectoryGroup), new_rows)
+    insert_rows(session, _table("directory_groups"), new_rows)
     if changed:
         session.execute(update(DirectoryGroup), changed)
     ids = {
@@ -200,13 +205,11 @@ def _replace_memberships(
     )
     added = sorted(wanted - have)
     removed = sorted(have - wanted)
-    if added:
-        session.execute(
-            insert(DirectoryMembership),
-            [{"group_id": g, "member_type": t, "member_value": v} for g, t, v in added],
-        )
+    table = _table("directory_memberships")
+    insert_rows(
+        session, table, [{"group_id": g, "member_type": t, "member_value": v} for g, t, v in added]
+    )
     if removed:
-        table = DirectoryMembership.metadata.tables["directory_memberships"]
         session.connection().execute(
             table.delete().where(
                 table.c.group_id == bindparam("g"),

@@ -254,7 +254,7 @@ def test_a_failed_reconcile_is_recorded_and_changes_nothing(
     org_id, _ = sample_org(session_factory, "soterai")
 
     def fail(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith("INSERT INTO audit_log"):
+        if statement.startswith(("INSERT INTO audit_log", "COPY audit_log")):
             raise RuntimeError("disk full")
 
     event.listen(engine, "before_cursor_execute", fail)

@@ -1,0 +1,81 @@
+"""Inserting many rows at once: ``COPY ... FROM STDIN`` on PostgreSQL, executemany elsewhere.
+
+A first sync writes hundreds of thousands of rows (mirror users and memberships, members,
+audit entries, outbox messages). The ORM's bulk insert spends several microseconds per
+row in Python before the driver sees it; a Core executemany skips that. On PostgreSQL
+with psycopg 3, an executemany is still one (pipelined) statement per row, while COPY
+streams every row in one command: about half the wall time for 300,000 memberships.
+
+COPY applies no Python-side column defaults, so ``insert_rows`` fills them in itself;
+values pass through the columns' own bind processing (JSON, UTC datetimes) either way,
+so both paths store the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+__all__ = ["insert_rows"]
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy(conn, table, rows)
+    else:
+        conn.execute(insert(table), list(rows))
+
+
+def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    names = list(rows[0])
+    defaults = _defaults(table, names)
+    columns = [table.c[n] for n in names] + [table.c[n] for n in defaults]
+    dialect = conn.dialect
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    fixed = [_bound(processors[len(names) + i], v) for i, v in enumerate(defaults.values())]
+    live = processors[: len(names)]
+    quote = dialect.identifier_preparer
+    statement = (
+        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in columns)}) "
+        "FROM STDIN"
+    )
+    raw: Any = conn.connection.dbapi_connection
+    events: Any = conn.dispatch  # listeners on SQL (logging, fault injection) see COPY too
+    with raw.cursor() as cursor:
+        events.before_cursor_execute(conn, cursor, statement, (), None, True)
+        try:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    values = [
+                        row[n] if p is None else p(row[n]) for p, n in zip(live, names, strict=True)
+                    ]
+                    copy.write_row(values + fixed if fixed else values)
+        except dialect.loaded_dbapi.Error as exc:  # the same exceptions as an INSERT raises
+            raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+        events.after_cursor_execute(conn, cursor, statement, (), None, True)
+
+
+def _bound(processor: Any, value: Any) -> Any:
+    return value if processor is None else processor(value)
+
+
+def _defaults(table: Table, names: Sequence[str]) -> dict[str, Any]:
+    """The Python-side defaults of the columns ``names`` leaves out, as one value each."""
+    out: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in names or default is None:
+            continue
+        if getattr(default, "is_scalar", False):
+            out[column.name] = getattr(default, "arg", None)
+        elif getattr(default, "is_callable", False):
+            out[column.name] = default.arg(None)  # type: ignore[attr-defined]
+    return out
