@@ -54,11 +54,6 @@ class PullResult:
     counts: dict[str, Any] = field(default_factory=dict)
     plan: Plan | None = None
 
-    @property
-    def removed_nothing(self) -> bool:
-        """True when the run could not have removed anyone."""
-        return self.outcome in ("failed", "suspicious", "planned", "skipped")
-
 
 def run_pull(
     session_factory: sessionmaker[Session],
