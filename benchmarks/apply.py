@@ -7,6 +7,8 @@ role in a workspace to create: 1 create_workspace + N invites (each with a welco
 in the outbox) + N add_to_workspace = 2N+1 operations, each with an audit entry.
 Scenario 2 (offboarding): the same N members leave the directory: N remove_from_org.
 Only ``apply_plan`` (inside one transaction, committed) is timed; planning is separate.
+Between them, a reconcile scoped to one user (what each SCIM write triggers) is timed
+whole: lock, gather the org's mirror and state, plan, record the run.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sync.mappingstore import save_mapping
 from sync.models import Base
 from sync.orgs import create_org
 from sync.platform import apply_plan
-from sync.reconcile import gather
+from sync.reconcile import gather, reconcile
 
 MAPPING = """\
 role_model: annotation
@@ -96,6 +98,12 @@ def run(url: str, name: str, users: int) -> None:
         org_id, source_id = org.id, source.id
     print(f"{name} ({engine.dialect.name}), {users} users:")
     _timed_apply(engine, org_id, "first sync")
+    t0 = time.perf_counter()
+    steady = reconcile(factory, org_id, dry_run=False, users=["user0@bench.example"], trigger="b")
+    print(
+        f"  {'one user':<12} {len(steady.plan.operations):>6} ops  reconcile "
+        f"{time.perf_counter() - t0:6.2f} s  (a SCIM write's reconcile: lock, gather, plan)"
+    )
     with factory.begin() as s:
         mirror.replace_snapshot(s, org_id, source_id, Directory())
     _timed_apply(engine, org_id, "offboarding")

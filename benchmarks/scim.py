@@ -17,6 +17,8 @@ each server in turn:
 - ``group PATCH``: adding 100 members to a group (a different group each time)
 
 and prints requests/s, p50 and p99 per scenario and the rolebridge/scim2-server ratio.
+Both servers run at once and each scenario alternates between them in ``--rounds``
+rounds, so that a busy machine weighs on both alike.
 """
 
 from __future__ import annotations
@@ -229,8 +231,10 @@ def wait(port: int, path: str, timeout: float = 600) -> None:
     raise SystemExit(f"server on port {port} did not start")
 
 
-def run(port: int, token: str, requests: list[Request], concurrency: int) -> dict[str, float]:
-    """Send the requests over ``concurrency`` keep-alive connections; rate and latencies."""
+def run(
+    port: int, token: str, requests: list[Request], concurrency: int
+) -> tuple[list[float], float]:
+    """Send the requests over ``concurrency`` keep-alive connections; latencies and wall time."""
     queue: Iterator[Request] = iter(requests)
     lock = threading.Lock()
     latencies: list[float] = []
@@ -252,7 +256,7 @@ def run(port: int, token: str, requests: list[Request], concurrency: int) -> dic
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
-                if response.status >= 300 and response.status != 304:
+                if response.status >= 300:
                     failures.append(f"{method} {path[:60]} -> {response.status}")
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -264,6 +268,11 @@ def run(port: int, token: str, requests: list[Request], concurrency: int) -> dic
     wall = time.perf_counter() - started
     if failures:
         raise SystemExit(f"{len(failures)} failed requests, e.g. {failures[0]}")
+    return latencies, wall
+
+
+def figures(latencies: list[float], wall: float) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms) of a set of requests."""
     ordered = sorted(latencies)
     return {
         "rps": len(ordered) / wall,
@@ -279,7 +288,7 @@ def scenarios(
     """The requests of each scenario (the same for both servers)."""
     rng = random.Random(7)
     deep = min(90_001, max(1, users - 100 + 1))
-    filtered = [
+    filtered: list[Request] = [
         (
             "GET",
             f"{prefix}/Users?filter=userName%20eq%20%22user{rng.randrange(users):06d}%40bench.example%22",
@@ -287,8 +296,9 @@ def scenarios(
         )
         for _ in range(counts["filter"])
     ]
-    page = [("GET", f"{prefix}/Users?startIndex=1&count=100", None)] * counts["page"]
-    deep_page = [("GET", f"{prefix}/Users?startIndex={deep}&count=100", None)] * counts["deep"]
+    page: list[Request] = [("GET", f"{prefix}/Users?startIndex=1&count=100", None)] * counts["page"]
+    deep_page: list[Request] = [("GET", f"{prefix}/Users?startIndex={deep}&count=100", None)]
+    deep_page *= counts["deep"]
     patches: list[Request] = []
     for j in range(min(counts["patch"], groups)):
         value = [{"value": user_id((users // 2 + j * 100 + k) % users)} for k in range(100)]
@@ -300,21 +310,34 @@ def scenarios(
     return {"filter": filtered, "page 1": page, "deep page": deep_page, "group PATCH": patches}
 
 
+Server = tuple[str, int, str, dict[str, list[Request]]]  # name, port, token, scenarios
+
+
 def measure(
-    name: str, port: int, token: str, requests: dict[str, list[Request]], concurrency: int
-) -> dict[str, dict[str, float]]:
-    """Warm up, then run every scenario against one server."""
-    results = {}
-    for scenario, batch in requests.items():
-        if scenario != "group PATCH":
-            run(port, token, batch[: max(1, len(batch) // 10)], concurrency)  # warm-up
-        results[scenario] = run(port, token, batch, concurrency)
-        figures = results[scenario]
-        print(
-            f"{name:<13} {scenario:<12} {figures['rps']:9.1f} req/s  "
-            f"p50 {figures['p50']:8.1f} ms  p99 {figures['p99']:8.1f} ms  (n={int(figures['n'])})",
-            flush=True,
-        )
+    servers: list[Server], concurrency: int, rounds: int
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Each scenario in rounds that alternate between the servers, so both meet the same load."""
+    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name, *_ in servers}
+    for scenario in servers[0][3]:
+        collected: dict[str, tuple[list[float], float]] = {name: ([], 0.0) for name, *_ in servers}
+        for _name, port, token, requests in servers:
+            batch = requests[scenario]
+            if scenario != "group PATCH":
+                run(port, token, batch[: max(1, len(batch) // 10)], concurrency)  # warm-up
+        for round_ in range(rounds):
+            for name, port, token, requests in servers:
+                batch = requests[scenario]
+                part = batch[round_::rounds]
+                latencies, wall = run(port, token, part, concurrency)
+                seen, total = collected[name]
+                collected[name] = (seen + latencies, total + wall)
+        for name, (latencies, wall) in collected.items():
+            result = results[name][scenario] = figures(latencies, wall)
+            print(
+                f"{name:<13} {scenario:<12} {result['rps']:9.1f} req/s  "
+                f"p50 {result['p50']:8.1f} ms  p99 {result['p99']:8.1f} ms  (n={int(result['n'])})",
+                flush=True,
+            )
     return results
 
 
@@ -338,6 +361,7 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=200, help="page-1 requests")
     parser.add_argument("--deep", type=int, default=100, help="deep-page requests")
     parser.add_argument("--patch", type=int, default=100, help="group PATCH requests")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations per scenario")
     parser.add_argument("--serve-scim2-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -354,48 +378,45 @@ def main() -> None:
             f"in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        port = free_port()
+        port, other_port = free_port(), free_port()
+        other_token = secrets.token_urlsafe(16)
+        command = [sys.executable, __file__, "--serve-scim2-server", str(other_port)]
+        command += [
+            "--token",
+            other_token,
+            "--users",
+            str(args.users),
+            "--groups",
+            str(args.groups),
+        ]
         server = start_rolebridge(url, Path(folder), port)
+        other = subprocess.Popen(command)
         try:
             wait(port, "/scim/v2/ServiceProviderConfig")
-            ours = measure(
-                "rolebridge",
-                port,
-                token,
-                scenarios("/scim/v2", args.users, args.groups, counts),
+            wait(other_port, "/v2/ServiceProviderConfig")
+            print("both servers are up", flush=True)
+            results = measure(
+                [
+                    (
+                        "rolebridge",
+                        port,
+                        token,
+                        scenarios("/scim/v2", args.users, args.groups, counts),
+                    ),
+                    (
+                        "scim2-server",
+                        other_port,
+                        other_token,
+                        scenarios("/v2", args.users, args.groups, counts),
+                    ),
+                ],
                 args.concurrency,
+                args.rounds,
             )
         finally:
             stop(server)
-
-    other_token = secrets.token_urlsafe(16)
-    other_port = free_port()
-    command = [
-        sys.executable,
-        __file__,
-        "--serve-scim2-server",
-        str(other_port),
-        "--token",
-        other_token,
-    ]
-    command += ["--users", str(args.users), "--groups", str(args.groups)]
-    started = time.perf_counter()
-    other = subprocess.Popen(command)
-    try:
-        wait(other_port, "/v2/ServiceProviderConfig")
-        print(
-            f"scim2-server loaded the same data in {time.perf_counter() - started:.1f} s",
-            flush=True,
-        )
-        theirs = measure(
-            "scim2-server",
-            other_port,
-            other_token,
-            scenarios("/v2", args.users, args.groups, counts),
-            args.concurrency,
-        )
-    finally:
-        stop(other)
+            stop(other)
+    ours, theirs = results["rolebridge"], results["scim2-server"]
 
     print("\n| scenario | rolebridge req/s | p50 | p99 | scim2-server req/s | p50 | p99 | ratio |")
     print("|---|---|---|---|---|---|---|---|")

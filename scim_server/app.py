@@ -83,12 +83,13 @@ class _RowIdConverter(IntegerConverter):
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
     app.url_map.converters["id"] = _RowIdConverter
-    from scim_server import admin, api, hardening, health, metrics, tracing
+    from scim_server import admin, api, hardening, health, invite_page, metrics, tracing
     from scim_server.scim import init_scim
 
     init_scim(app, rt.session_factory)
     api.init_app(app)
     admin.init_app(app, rt.settings)
+    invite_page.init_app(app)
     # app-wide hooks after the blueprints, in this order: request id, metrics, limits
     tracing.init_app(app)
     health.init_app(app, rt.engine)

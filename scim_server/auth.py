@@ -33,6 +33,8 @@ def current_tenant() -> Tenant:
 def make_authenticator(session_factory: sessionmaker[Session], prefix: str) -> Callable[[], None]:
     """A ``before_request`` hook that resolves the bearer token into ``g.scim_tenant``."""
 
+    engine = session_factory.kw["bind"]
+
     def authenticate() -> None:
         path = request.path.removeprefix(prefix).strip("/")
         if request.method == "GET" and path.split("/", 1)[0] in PUBLIC_ENDPOINTS:
@@ -40,8 +42,8 @@ def make_authenticator(session_factory: sessionmaker[Session], prefix: str) -> C
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedException(detail="A bearer token is required")
-        with session_factory.begin() as session:
-            tenant = find_tenant(session, token.strip())
+        with engine.begin() as connection:  # a bare connection: this runs on every request
+            tenant = find_tenant(connection, token.strip())
         if tenant is None:
             raise UnauthorizedException(detail="The bearer token is unknown or revoked")
         g.scim_tenant = tenant

@@ -17,7 +17,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast as typed
 
 from scim2_models.path import (
     AttrPath,
@@ -30,7 +31,7 @@ from scim2_models.path import (
     Present,
     ValuePath,
 )
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, true
+from sqlalchemy import ColumnElement, Text, and_, cast, exists, false, func, not_, or_, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser
@@ -112,25 +113,28 @@ def _prefilter(node: FilterNode, resource: str, collate: Collate) -> ColumnEleme
     """A superset of the matches: the exact parts of a conjunction, and ``active eq``."""
     terms = node.terms if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_ else ()
     parts = [_exact(term, resource, collate) for term in terms] if terms else []
-    parts += [_active(term, resource) for term in (terms or (node,))]
+    parts += [_narrowing(term, resource) for term in (terms or (node,))]
     kept = [part for part in parts if part is not None]
     return and_(*kept) if kept else true()
 
 
-def _active(node: FilterNode, resource: str) -> ColumnElement[bool] | None:
-    """``active eq true|false`` narrows but is not exact: a user without ``active`` is active.
+def _narrowing(node: FilterNode, resource: str) -> ColumnElement[bool] | None:
+    """A clause that keeps every match of ``node`` (and some more) where no exact one exists.
 
-    The mirror counts a user who never sent ``active`` as active, while the SCIM
-    evaluator says such a user matches neither ``active eq true`` nor ``eq false``.
+    ``active eq true|false``: the mirror counts a user who never sent ``active`` as
+    active, while the SCIM evaluator says such a user matches neither value.
+    ``emails eq "x"`` / ``emails.value eq "x"``: the address appears, quoted, in the
+    stored JSON list of the user's emails (ASCII addresses; any case).
     """
-    if (
-        resource == "User"
-        and isinstance(node, Comparison)
-        and _name(node.attr_path, resource) == "active"
-        and node.op == CompareOperator.eq
-        and isinstance(node.value, bool)
-    ):
-        return DirectoryUser.active == node.value
+    if resource != "User" or not isinstance(node, Comparison):
+        return None
+    name, op, value = _name(node.attr_path, resource), node.op, node.value
+    if name == "active" and op == CompareOperator.eq and isinstance(value, bool):
+        return DirectoryUser.active == value
+    plain = isinstance(value, str) and value.isascii() and not {'"', "\\"} & set(value)
+    if name in ("emails", "emails.value") and op == CompareOperator.eq and plain:
+        text = func.lower(cast(DirectoryUser.emails, Text))
+        return text.like(_like(f'"{str(value).lower()}"', CompareOperator.co), escape="\\")
     return None
 
 
@@ -226,7 +230,7 @@ def _null_comparison(column: _Column, op: CompareOperator) -> ColumnElement[bool
 def _compare(
     column: _Column, op: CompareOperator, value: Any, collate: Collate
 ) -> ColumnElement[bool] | None:
-    col: ColumnElement[Any] = cast(ColumnElement[Any], column.column)
+    col: ColumnElement[Any] = typed(ColumnElement[Any], column.column)
     clause: ColumnElement[bool]
     if op in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew):
         if column.kind != "key":

@@ -13,6 +13,7 @@ One SCIM operation is one transaction (``operation()``), at the end of which the
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,12 +34,13 @@ from scim2_models import (
     TooManyException,
     UniquenessException,
 )
+from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import records
-from scim_server.filters import Translation, sort_column, translate
+from scim_server.filters import Translation, comparison_key, sort_column, translate
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, utcnow
 from sync.tokens import Tenant
 
@@ -150,7 +152,11 @@ class SqlScimStorage(ScimStorage):
     ) -> Resource[Any]:
         """The resource with this id in the current tenant."""
         with self._op() as op:
-            row = self._row(op, resource_type, resource_id)
+            table = self._table(resource_type)
+            params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": resource_id}
+            row = op.session.execute(_lookup(table, "ext_id"), params | _WHOLE).first()
+            if row is None:
+                raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
             return self._build(op, resource_type, [row], wants_members(response_parameters))[0]
 
     def search(
@@ -166,6 +172,9 @@ class SqlScimStorage(ScimStorage):
         (resource_type,) = resource_types
         with self._op() as op:
             ast = search_request.filter.ast if search_request.filter is not None else None
+            found = self._lookup_page(op, resource_type, search_request, ast)
+            if found is not None:
+                return found
             translation = translate(ast, _kind(resource_type), self._collate(op.session))
             order = self._order(op.session, resource_type, search_request)
             if translation.exact and order is not None:
@@ -519,6 +528,31 @@ class SqlScimStorage(ScimStorage):
 
     # -- searching ------------------------------------------------------
 
+    def _lookup_page(
+        self,
+        op: _Operation,
+        resource_type: ResourceType,
+        search_request: SearchRequest[Any],
+        ast: Any,
+    ) -> SearchPage | None:
+        """``userName eq``, ``externalId eq``, ``displayName eq``: a prepared statement.
+
+        IdPs send these on every sync (Okta before each create, Entra for each object),
+        so they skip building a statement from the filter tree.
+        """
+        kind = _kind(resource_type)
+        column = _lookup_column(ast, kind)
+        if column is None or search_request.sort_by is not None or not search_request.count:
+            return None
+        name, value = column
+        params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": value}
+        params |= {"offset": search_request.start_index_0 or 0, "limit": search_request.count}
+        rows = list(op.session.execute(_lookup(self._table(resource_type), name), params))
+        if params["offset"] or len(rows) >= search_request.count:
+            return None  # a big result: the general path counts it
+        resources = self._build(op, resource_type, rows, wants_members(search_request))
+        return SearchPage(len(rows), resources)
+
     @staticmethod
     def _collate(session: Session) -> Callable[[ColumnElement[Any]], ColumnElement[Any]]:
         """Strings order by code point, as scim2-models sorts them, on every database."""
@@ -620,6 +654,48 @@ class SqlScimStorage(ScimStorage):
         start = search_request.start_index_0 or 0
         stop = None if search_request.count is None else start + search_request.count
         return SearchPage(len(resources), resources[start:stop])
+
+
+_WHOLE = {"offset": 0, "limit": 1}
+_LOOKUPS = {
+    "User": {"username": "user_name_key", "externalid": "external_id", "id": "ext_id"},
+    "Group": {"displayname": "display_name_key", "externalid": "external_id", "id": "ext_id"},
+}
+
+
+def _lookup_column(ast: Any, kind: str) -> tuple[str, str] | None:
+    """(column, value) when a filter is ``attr eq "string"`` on a looked-up attribute."""
+    if not isinstance(ast, Comparison) or ast.op != CompareOperator.eq:
+        return None
+    if not isinstance(ast.value, str) or ast.attr_path.sub_attr is not None:
+        return None
+    urn = ast.attr_path.uri
+    if urn is not None and urn.rsplit(":", 1)[-1].casefold() != kind.casefold():
+        return None
+    column = _LOOKUPS[kind].get(ast.attr_path.attr.casefold())
+    if column is None:
+        return None
+    keyed = column.endswith("_key")
+    return column, comparison_key(ast.value) if keyed else ast.value
+
+
+@functools.cache
+def _lookup(table: type[Row], column: str) -> Any:
+    """The prepared lookup of one tenant's rows by one column (bound: org, source, value)."""
+    by_org = column != "ext_id"
+    org, source = table.org_id, table.source_id
+    scope = (
+        [org == bindparam("org"), (source + 0) == bindparam("source")]
+        if by_org
+        else [(org + 0) == bindparam("org"), source == bindparam("source")]
+    )
+    return (
+        select(*(getattr(table, name) for name in _COLUMNS))
+        .where(*scope, getattr(table, column) == bindparam("value"))
+        .order_by((table.ext_id + "").asc())
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
 
 
 def _kind(resource_type: ResourceType) -> str:

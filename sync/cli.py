@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from sync import commands
+from sync import commands, plancli
 from sync.apikey_cli import apikey_group
 from sync.demo import demo_command
 from sync.opscli import db_check_command
@@ -34,10 +34,11 @@ main.add_command(commands.db_group)
 main.add_command(commands.org_group)
 main.add_command(commands.workspace_group)
 main.add_command(commands.member_group)
-main.add_command(commands.plan_command)
-main.add_command(commands.apply_command)
-main.add_command(commands.approve_command)
-main.add_command(commands.reconcile_command)
+main.add_command(plancli.plan_command)
+main.add_command(plancli.apply_command)
+main.add_command(plancli.approve_command)
+main.add_command(plancli.plans_command)
+main.add_command(plancli.reconcile_command)
 main.add_command(commands.audit_command)
 main.add_command(commands.outbox_group)
 main.add_command(commands.invite_group)

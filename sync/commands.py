@@ -1,6 +1,6 @@
-"""CLI commands on the database: schema, orgs, workspaces, members, mappings, plans,
-audit, outbox and invites. Each gathers inputs, calls the stores and prints; an error is
-one line on stderr and exit status 1 (usage errors exit 2, as click does)."""
+"""CLI commands on the database: schema, orgs, workspaces, members, mappings, audit,
+outbox and invites (plans are in ``sync.plancli``). Each gathers inputs, calls the stores
+and prints; an error is one line on stderr and exit status 1 (usage errors exit 2)."""
 
 from __future__ import annotations
 
@@ -23,19 +23,17 @@ from sync.db import check_schema, make_engine, make_session_factory, upgrade
 from sync.settings import Settings
 
 __all__ = [
-    "apply_command",
-    "approve_command",
     "audit_command",
     "db_group",
     "invite_group",
     "mapping_set_command",
     "mapping_versions_command",
     "member_group",
+    "one_line_errors",
     "open_database",
+    "org_id_by_name",
     "org_group",
     "outbox_group",
-    "plan_command",
-    "reconcile_command",
     "workspace_group",
 ]
 
@@ -49,7 +47,7 @@ def _fail(message: object) -> None:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def one_line_errors() -> Iterator[None]:
     """Turn rolebridge's own errors into one line and exit status 1."""
     try:
         yield
@@ -70,15 +68,16 @@ def open_database(settings: Settings | None = None) -> sessionmaker[Session]:
     """The session factory of the configured database, refused unless fully migrated."""
     settings = settings or _settings()
     engine = make_engine(settings.database_url)
-    with _errors():
+    with one_line_errors():
         check_schema(engine)
     return make_session_factory(engine)
 
 
-def _org_id(session_factory: sessionmaker[Session], org: str) -> int:
+def org_id_by_name(session_factory: sessionmaker[Session], org: str) -> int:
+    """The id of the org called ``org`` (an unknown name is one line and exit 1)."""
     from sync.orgs import get_org
 
-    with session_factory() as session, _errors():
+    with session_factory() as session, one_line_errors():
         return get_org(session, org).id
 
 
@@ -120,7 +119,7 @@ def org_create_command(
     from sync.orgs import create_org
 
     factory = open_database()
-    with _errors(), factory.begin() as session:
+    with one_line_errors(), factory.begin() as session:
         org = create_org(session, name, role_model, plan=plan_name, credits=credits)
         click.echo(
             f"created organisation {org.name} (role model {org.role_model}, plan {org.plan})"
@@ -152,8 +151,8 @@ def workspace_create_command(org: str, name: str, credits: int) -> None:
     from sync.orgs import create_workspace
 
     factory = open_database()
-    org_id = _org_id(factory, org)
-    with _errors(), factory.begin() as session:
+    org_id = org_id_by_name(factory, org)
+    with one_line_errors(), factory.begin() as session:
         ws = create_workspace(session, org_id, name, credits)
         click.echo(f"created workspace {ws.name} in {org} ({ws.credits} credits)")
 
@@ -188,8 +187,8 @@ def member_add_command(
             _fail(f"--workspace {item!r}: expected NAME=ROLE[,ROLE]")
         grants[name] = [r.strip() for r in roles.split(",") if r.strip()]
     factory = open_database()
-    org_id = _org_id(factory, org)
-    with _errors(), factory.begin() as session:
+    org_id = org_id_by_name(factory, org)
+    with one_line_errors(), factory.begin() as session:
         status = "invited" if invited else "joined"
         member = add_member(session, org_id, email, role, workspaces=grants, status=status)
         click.echo(f"added {member.email} to {org} as {member.org_role} ({member.status}, manual)")
@@ -208,7 +207,7 @@ def mapping_set_command(org: str, file: Path) -> None:
     from sync.orgs import get_org, role_model_for
 
     factory = open_database()
-    with _errors(), factory.begin() as session:
+    with one_line_errors(), factory.begin() as session:
         found = get_org(session, org)
         load_mapping(file, role_model_for(found.role_model))  # file:line errors
         row = save_mapping(session, found.id, file.read_text(encoding="utf-8"), created_by="cli")
@@ -222,87 +221,10 @@ def mapping_versions_command(org: str) -> None:
     from sync.mappingstore import list_versions
 
     factory = open_database()
-    org_id = _org_id(factory, org)
+    org_id = org_id_by_name(factory, org)
     with factory() as session:
         for row in list_versions(session, org_id):
             click.echo(f"v{row.version}\t{row.created_at:%Y-%m-%d %H:%M}\t{row.created_by}")
-
-
-# plans ------------------------------------------------------------------------------
-
-
-@click.command("plan")
-@click.option("--org", required=True, help="Organisation name.")
-@click.option("--out", type=_FILE, default=None, help="Also write the plan as JSON here.")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
-def plan_command(org: str, out: Path | None, fmt: str) -> None:
-    """Plan the org from the live directory and store the plan for `apply`."""
-    from mappings.operations import Plan
-    from sync.plans import create_plan
-
-    factory = open_database()
-    org_id = _org_id(factory, org)
-    with _errors():
-        saved = create_plan(factory, org_id, trigger="cli plan")
-    plan = Plan.from_dict(saved.body)
-    click.echo(RENDERERS[fmt](plan), nl=False)
-    if out is not None:
-        out.write_text(render_json(plan), encoding="utf-8")
-    click.echo(
-        f"saved as plan {saved.id} ({saved.status}); "
-        f"apply with: rolebridge apply --org {org} {saved.id}",
-        err=True,
-    )
-
-
-@click.command("apply")
-@click.option("--org", required=True, help="Organisation name.")
-@click.argument("plan")
-def apply_command(org: str, plan: str) -> None:
-    """Apply exactly a saved plan (its id) or a plan file, if it is not stale."""
-    from sync.files import load_plan
-    from sync.plans import apply_saved
-
-    factory = open_database()
-    org_id = _org_id(factory, org)
-    with _errors():
-        target = int(plan) if plan.isdigit() else load_plan(plan)
-        plan_id, result = apply_saved(factory, org_id, target, actor="cli apply")
-    parts = ", ".join(f"{n} {op}" for op, n in result.summary.items()) or "nothing to do"
-    click.echo(f"applied plan {plan_id}: {parts}; {result.messages} email(s) queued")
-
-
-@click.command("approve")
-@click.option("--org", required=True, help="Organisation name.")
-@click.argument("plan_id", type=int)
-@click.option("--fingerprint", default=None, help="Approve only if the plan has this fingerprint.")
-@click.option("--by", "approver", default="cli", help="Who approves (recorded).")
-def approve_command(org: str, plan_id: int, fingerprint: str | None, approver: str) -> None:
-    """Approve a held or pending plan; the approval is bound to its fingerprint."""
-    from sync.plans import approve_plan
-
-    factory = open_database()
-    org_id = _org_id(factory, org)
-    with _errors(), factory.begin() as session:
-        row = approve_plan(session, org_id, plan_id, approver=approver, fingerprint=fingerprint)
-        click.echo(f"approved plan {row.id} ({row.fingerprint})")
-
-
-@click.command("reconcile")
-@click.option("--org", required=True, help="Organisation name.")
-@click.option("--dry-run", is_flag=True, help="Only print the plan.")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
-def reconcile_command(org: str, dry_run: bool, fmt: str) -> None:
-    """Plan the org and apply the plan (or store it for approval when it is held)."""
-    from sync.reconcile import reconcile
-
-    factory = open_database()
-    org_id = _org_id(factory, org)
-    with _errors():
-        result = reconcile(factory, org_id, dry_run=dry_run, trigger="cli reconcile")
-    click.echo(RENDERERS[fmt](result.plan), nl=False)
-    suffix = f" (plan {result.plan_id})" if result.plan_id else ""
-    click.echo(f"{result.status}{suffix}", err=True)
 
 
 # audit, outbox, invites ---------------------------------------------------------------
@@ -318,7 +240,7 @@ def audit_command(org: str, user: str | None, limit: int, as_json: bool) -> None
     from sync.models import AuditEntry
 
     factory = open_database()
-    org_id = _org_id(factory, org)
+    org_id = org_id_by_name(factory, org)
     query = select(AuditEntry).where(AuditEntry.org_id == org_id)
     if user:
         query = query.where(AuditEntry.user == user.strip().casefold())
@@ -372,7 +294,7 @@ def invite_accept_command(token: str) -> None:
     from sync.invites import accept_invite
 
     factory = open_database()
-    with _errors(), factory.begin() as session:
+    with one_line_errors(), factory.begin() as session:
         member = accept_invite(session, token)
         click.echo(f"{member.email} has joined")
 
@@ -387,7 +309,7 @@ def org_inputs(
     from sync.reconcile import gather
 
     factory = open_database()
-    with _errors(), factory() as session:
+    with one_line_errors(), factory() as session:
         found = get_org(session, org)
         model = role_model_for(found.role_model)
         if mapping_file is not None:

@@ -15,7 +15,14 @@ from sync.errors import NotFound, StoreError
 from sync.models import Member, Organisation, utcnow
 from sync.orgs import role_model_for
 
-__all__ = ["InviteExpired", "accept_invite", "accept_url", "hash_token", "mint_token"]
+__all__ = [
+    "InviteExpired",
+    "accept_invite",
+    "accept_url",
+    "find_invite",
+    "hash_token",
+    "mint_token",
+]
 
 
 class InviteExpired(StoreError):
@@ -36,6 +43,19 @@ def mint_token() -> tuple[str, str]:
 def accept_url(base_url: str, token: str) -> str:
     """Where the invited person goes to accept."""
     return f"{base_url.rstrip('/')}/invite/{token}"
+
+
+def find_invite(session: Session, token: str) -> tuple[str, str] | None:
+    """(email, org name) of the pending invite behind ``token``, if there is one."""
+    digest = hash_token(token.strip())
+    row = session.execute(
+        select(Member.email, Member.invite_token_hash, Organisation.name)
+        .join(Organisation, Organisation.id == Member.org_id)
+        .where(Member.invite_token_hash == digest, Member.status == "invited")
+    ).first()
+    if row is None or not hmac.compare_digest(row.invite_token_hash or "", digest):
+        return None
+    return row.email, row.name
 
 
 def accept_invite(session: Session, token: str, *, now: datetime | None = None) -> Member:

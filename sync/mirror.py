@@ -2,24 +2,25 @@
 
 Rows are keyed by the source's immutable ids (``ext_id``), so a renamed group or a changed
 email is an update, never a delete and a create. Every function takes a Session and joins
-the caller's transaction; ``replace_snapshot`` swaps a whole source in bulk statements.
+the caller's transaction; ``replace_snapshot`` (in ``sync.snapshot``, re-exported here)
+swaps a whole source in bulk statements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from mappings.directory import Directory, GroupMember, normalise_email
+from mappings.directory import Directory, GroupMember
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
 from mappings.errors import InputError
 from sync.errors import Conflict, NotFound
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
+from sync.snapshot import SnapshotChanges, chunks, group_values, replace_snapshot, user_values
 
 __all__ = [
     "SOURCE_KINDS",
@@ -36,26 +37,6 @@ __all__ = [
 ]
 
 SOURCE_KINDS = ("scim", "okta", "graph", "scim-pull")
-_CHUNK = 2000  # rows per IN (...) list; well under SQLite's and psycopg's parameter limits
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotChanges:
-    """What ``replace_snapshot`` changed, in rows."""
-
-    users_added: int = 0
-    users_updated: int = 0
-    users_removed: int = 0
-    groups_added: int = 0
-    groups_updated: int = 0
-    groups_removed: int = 0
-    memberships_added: int = 0
-    memberships_removed: int = 0
-
-    @property
-    def changed(self) -> bool:
-        """Whether anything changed at all."""
-        return any(getattr(self, name) for name in self.__slots__)
 
 
 def ensure_source(session: Session, org_id: int, kind: str, name: str) -> Source:
@@ -73,27 +54,6 @@ def ensure_source(session: Session, org_id: int, kind: str, name: str) -> Source
     return source
 
 
-def _user_values(user: DirUser) -> dict[str, Any]:
-    return {
-        "user_name": user.user_name,
-        "user_name_key": normalise_email(user.user_name),
-        "external_id": user.external_id,
-        "display_name": user.display_name,
-        "email_key": normalise_email(user.emails[0]) if user.emails else None,
-        "emails": list(user.emails),
-        "roles": list(user.roles),
-        "active": user.active,
-    }
-
-
-def _group_values(group: DirGroup) -> dict[str, Any]:
-    return {
-        "display_name": group.display_name,
-        "display_name_key": group.display_name.casefold(),
-        "external_id": group.external_id,
-    }
-
-
 def upsert_user(
     session: Session,
     org_id: int,
@@ -107,7 +67,7 @@ def upsert_user(
             DirectoryUser.source_id == source_id, DirectoryUser.ext_id == user.id
         )
     )
-    values = _user_values(user)
+    values = user_values(user)
     if row is None:
         row = DirectoryUser(org_id=org_id, source_id=source_id, ext_id=user.id, **values)
         row.resource = resource
@@ -148,11 +108,11 @@ def upsert_group(
     )
     if row is None:
         row = DirectoryGroup(
-            org_id=org_id, source_id=source_id, ext_id=group.id, **_group_values(group)
+            org_id=org_id, source_id=source_id, ext_id=group.id, **group_values(group)
         )
         session.add(row)
     else:
-        for key, value in _group_values(group).items():
+        for key, value in group_values(group).items():
             setattr(row, key, value)
         row.version += 1
         row.updated_at = utcnow()
@@ -253,7 +213,7 @@ def _insert_members(
 
 def _delete_references(session: Session, source_id: int, kind: str, values: Sequence[str]) -> None:
     groups = select(DirectoryGroup.id).where(DirectoryGroup.source_id == source_id)
-    for chunk in _chunks(values):
+    for chunk in chunks(values):
         session.execute(
             delete(DirectoryMembership).where(
                 DirectoryMembership.group_id.in_(groups),
@@ -261,157 +221,6 @@ def _delete_references(session: Session, source_id: int, kind: str, values: Sequ
                 DirectoryMembership.member_value.in_(chunk),
             )
         )
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
-def replace_snapshot(
-    session: Session, org_id: int, source_id: int, directory: Directory
-) -> SnapshotChanges:
-    """Make the source's mirror equal ``directory``, in bulk statements, in the caller's
-    transaction: users and groups are matched by id, so renames are updates."""
-    users = _replace_users(session, org_id, source_id, directory.users)
-    (added_g, changed_g, gone), group_ids = _replace_groups(
-        session, org_id, source_id, directory.groups
-    )
-    added, removed = _replace_memberships(session, source_id, directory, group_ids)
-    for chunk in _chunks(gone):  # after the memberships, so that those are counted too
-        session.execute(delete(DirectoryGroup).where(DirectoryGroup.id.in_(chunk)))
-    groups = (added_g, changed_g, len(gone))
-    source = session.get(Source, source_id)
-    if source is not None:
-        source.last_user_count = len(directory.users)
-    return SnapshotChanges(*users, *groups, added, removed)
-
-
-_USER_FIELDS = ("user_name", "external_id", "display_name", "emails", "roles", "active")
-
-
-def _replace_users(
-    session: Session, org_id: int, source_id: int, users: Sequence[DirUser]
-) -> tuple[int, int, int]:
-    existing = {
-        row.ext_id: row
-        for row in session.execute(
-            select(DirectoryUser.id, DirectoryUser.ext_id, DirectoryUser.version)
-            .add_columns(*(getattr(DirectoryUser, f) for f in _USER_FIELDS))
-            .where(DirectoryUser.source_id == source_id)
-        )
-    }
-    now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    changed: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for user in users:
-        if user.id in seen:
-            continue
-        seen.add(user.id)
-        values = _user_values(user)
-        old = existing.get(user.id)
-        if old is None:
-            common = {"org_id": org_id, "source_id": source_id, "ext_id": user.id}
-            new_rows.append({**common, **values, "version": 1, "created_at": now})
-            new_rows[-1]["updated_at"] = now
-        elif any(getattr(old, f) != values[f] for f in _USER_FIELDS):
-            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
-    gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
-    if new_rows:
-        session.execute(insert(DirectoryUser), new_rows)
-    if changed:
-        session.execute(update(DirectoryUser), changed)
-    for chunk in _chunks(gone):
-        session.execute(delete(DirectoryUser).where(DirectoryUser.id.in_(chunk)))
-    return len(new_rows), len(changed), len(gone)
-
-
-def _replace_groups(
-    session: Session, org_id: int, source_id: int, groups: Sequence[DirGroup]
-) -> tuple[tuple[int, int, list[int]], dict[str, int]]:
-    existing = {
-        row.ext_id: row
-        for row in session.execute(
-            select(
-                DirectoryGroup.id,
-                DirectoryGroup.ext_id,
-                DirectoryGroup.version,
-                DirectoryGroup.display_name,
-                DirectoryGroup.external_id,
-            ).where(DirectoryGroup.source_id == source_id)
-        )
-    }
-    now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    changed: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for group in groups:
-        if group.id in seen:
-            continue
-        seen.add(group.id)
-        values = _group_values(group)
-        old = existing.get(group.id)
-        if old is None:
-            common = {"org_id": org_id, "source_id": source_id, "ext_id": group.id}
-            new_rows.append({**common, **values, "version": 1, "created_at": now})
-            new_rows[-1]["updated_at"] = now
-        elif (old.display_name, old.external_id) != (group.display_name, group.external_id):
-            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
-    gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
-    if new_rows:
-        session.execute(insert(DirectoryGroup), new_rows)
-    if changed:
-        session.execute(update(DirectoryGroup), changed)
-    ids = {
-        ext_id: group_id
-        for ext_id, group_id in session.execute(
-            select(DirectoryGroup.ext_id, DirectoryGroup.id).where(
-                DirectoryGroup.source_id == source_id
-            )
-        )
-    }
-    return (len(new_rows), len(changed), gone), ids
-
-
-def _replace_memberships(
-    session: Session, source_id: int, directory: Directory, group_ids: dict[str, int]
-) -> tuple[int, int]:
-    group_ext_ids = {g.id for g in directory.groups}
-    wanted: set[tuple[int, str, str]] = set()
-    for group in directory.groups:
-        for m in group.members:
-            kind = m.type if m.type in ("User", "Group") else None
-            kind = kind or ("Group" if m.value in group_ext_ids else "User")
-            wanted.add((group_ids[group.id], kind, m.value))
-    groups = select(DirectoryGroup.id).where(DirectoryGroup.source_id == source_id)
-    have = set(
-        session.execute(
-            select(
-                DirectoryMembership.group_id,
-                DirectoryMembership.member_type,
-                DirectoryMembership.member_value,
-            ).where(DirectoryMembership.group_id.in_(groups))
-        )
-    )
-    added = sorted(wanted - have)
-    removed = sorted(have - wanted)
-    if added:
-        session.execute(
-            insert(DirectoryMembership),
-            [{"group_id": g, "member_type": t, "member_value": v} for g, t, v in added],
-        )
-    if removed:
-        table = DirectoryMembership.metadata.tables["directory_memberships"]
-        session.connection().execute(
-            table.delete().where(
-                table.c.group_id == bindparam("g"),
-                table.c.member_type == bindparam("t"),
-                table.c.member_value == bindparam("v"),
-            ),
-            [{"g": g, "t": t, "v": v} for g, t, v in removed],
-        )
-    return len(added), len(removed)
 
 
 def load_directory(session: Session, org_id: int) -> Directory:

@@ -132,11 +132,29 @@ def deliver(
     now: datetime | None = None,
     limit: int = 100,
 ) -> DeliveryReport:
-    """Send every due message once; failures are rescheduled with backoff."""
-    from sync.invites import accept_url, mint_token
-
+    """Send every due message once, ``limit`` at a time; failures are rescheduled with
+    backoff (and are not retried within this call)."""
     send = transport or transport_for(settings)
     now = now or utcnow()
+    report = DeliveryReport()
+    while claimed := _claim(session_factory, settings, now, limit):
+        report = DeliveryReport(
+            report.sent, report.failed, report.dropped + sum(1 for _, m in claimed if m is None)
+        )
+        for message_id, message in claimed:
+            if message is not None:
+                ok = _send_one(session_factory, send, message_id, message, now)
+                report = DeliveryReport(report.sent + ok, report.failed + (not ok), report.dropped)
+    return report
+
+
+def _claim(
+    session_factory: sessionmaker[Session], settings: Settings, now: datetime, limit: int
+) -> list[tuple[int, EmailMessage | None]]:
+    """Take up to ``limit`` due messages (no other worker gets them until the lease ends)
+    and mint their invite tokens; ``None`` for a message whose invite is gone."""
+    from sync.invites import accept_url, mint_token
+
     claimed: list[tuple[int, EmailMessage | None]] = []
     with write_session(session_factory) as session:
         rows = session.scalars(
@@ -163,22 +181,26 @@ def deliver(
                 continue
             token, member.invite_token_hash = mint_token()
             claimed.append((row.id, _email(row, settings, accept_url(settings.base_url, token))))
-    report = DeliveryReport(dropped=sum(1 for _, m in claimed if m is None))
-    for message_id, message in claimed:
-        if message is None:
-            continue
-        error = _try(send, message)
-        with write_session(session_factory) as session:
-            done = session.get(OutboxMessage, message_id)
-            assert done is not None
-            if error is None:
-                done.sent_at, done.last_error = utcnow(), None
-                report = DeliveryReport(report.sent + 1, report.failed, report.dropped)
-            else:
-                done.last_error = error
-                done.next_attempt_at = now + _backoff(done.attempts)
-                report = DeliveryReport(report.sent, report.failed + 1, report.dropped)
-    return report
+    return claimed
+
+
+def _send_one(
+    session_factory: sessionmaker[Session],
+    send: Transport,
+    message_id: int,
+    message: EmailMessage,
+    now: datetime,
+) -> bool:
+    error = _try(send, message)
+    with write_session(session_factory) as session:
+        done = session.get(OutboxMessage, message_id)
+        assert done is not None
+        if error is None:
+            done.sent_at, done.last_error = utcnow(), None
+        else:
+            done.last_error = error
+            done.next_attempt_at = now + _backoff(done.attempts)
+    return error is None
 
 
 def _try(send: Transport, message: EmailMessage) -> str | None:

@@ -8,7 +8,7 @@ notified invite or resend, so a failure anywhere leaves nothing behind.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,10 +25,9 @@ from sync.errors import PlanError
 from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
 from sync.orgs import get_org
 from sync.outbox import invite_message
+from sync.snapshot import chunks
 
 __all__ = ["ApplyResult", "apply_plan", "load_state"]
-
-_CHUNK = 2000
 
 
 def _table(name: str) -> Table:
@@ -176,11 +175,6 @@ def _workspace_ids(session: Session, org_id: int) -> dict[str, int]:
     return {name: ws_id for name, ws_id in rows}
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
 def _create_workspaces(ctx: _Context, ops: list[Operation]) -> None:
     for op in ops:
         if op.workspace in ctx.workspaces or not op.workspace:
@@ -222,6 +216,17 @@ def _rename(ctx: _Context, ops: list[Operation]) -> None:
         ),
         params,
     )
+    outbox = _table("outbox")  # an email not sent yet follows the member to the new address
+    ctx.session.execute(
+        update(outbox)
+        .where(
+            outbox.c.org_id == ctx.org_id,
+            outbox.c.recipient == bindparam("old"),
+            outbox.c.sent_at.is_(None),
+        )
+        .values(recipient=bindparam("new")),
+        [{"old": str(op.from_), "new": str(op.to)} for op in ops],
+    )
 
 
 def _invite(ctx: _Context, ops: list[Operation]) -> None:
@@ -250,7 +255,7 @@ def _invite(ctx: _Context, ops: list[Operation]) -> None:
             )
     ctx.session.execute(insert(Member), rows)
     emails = [op.user for op in ops]
-    for chunk in _chunks(emails):
+    for chunk in chunks(emails):
         for member_id, email in ctx.session.execute(
             select(Member.id, Member.email).where(
                 Member.org_id == ctx.org_id, Member.email.in_(chunk)
@@ -273,7 +278,7 @@ def _resend(ctx: _Context, ops: list[Operation]) -> None:
 
 
 def _update_members(ctx: _Context, ids: Sequence[int], **values: Any) -> None:
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         ctx.session.execute(
             update(Member)
             .where(Member.id.in_(chunk))
@@ -346,7 +351,7 @@ def _remove_members(ctx: _Context, ops: list[Operation]) -> None:
     ids = [ctx.member(op) for op in ops]
     for op in ops:
         ctx.members.pop(op.user, None)
-    for chunk in _chunks(ids):  # workspace roles go with the member (ON DELETE CASCADE)
+    for chunk in chunks(ids):  # workspace roles go with the member (ON DELETE CASCADE)
         ctx.session.execute(
             delete(Member).where(Member.id.in_(chunk)).execution_options(synchronize_session=False)
         )

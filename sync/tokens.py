@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from sync.models import Organisation, ScimToken, Source, utcnow
@@ -114,22 +114,32 @@ def revoke_token(session: Session, org: str, token_id: int) -> TokenInfo:
     return _info(row, organisation.name)
 
 
-def find_tenant(session: Session, token: str) -> Tenant | None:
-    """The tenant of a presented bearer token, or None when it is unknown or revoked."""
+_TENANT_QUERY = (
+    select(ScimToken.org_id, ScimToken.token_hash, ScimToken.revoked_at, Source.id)
+    .outerjoin(Source, (Source.org_id == ScimToken.org_id) & (Source.kind == "scim"))
+    .where(ScimToken.token_hash == bindparam("digest"))
+    .order_by(Source.id)
+    .limit(1)
+)
+
+
+def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
+    """The tenant of a presented bearer token, or None when it is unknown or revoked.
+
+    It takes a Session or, on the hot path of every SCIM request, a bare Connection.
+    """
     digest = hash_token(token)
-    row = session.execute(
-        select(ScimToken.org_id, ScimToken.token_hash, ScimToken.revoked_at, Source.id)
-        .outerjoin(Source, (Source.org_id == ScimToken.org_id) & (Source.kind == "scim"))
-        .where(ScimToken.token_hash == digest)
-        .order_by(Source.id)
-        .limit(1)
-    ).first()
+    row = session.execute(_TENANT_QUERY, {"digest": digest}).first()
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.token_hash, digest):
         return None
-    source_id = row[3] if row[3] is not None else scim_source(session, row.org_id).id
-    return Tenant(org_id=row.org_id, source_id=source_id)
+    if row[3] is not None:
+        return Tenant(org_id=row.org_id, source_id=row[3])
+    if isinstance(session, Connection):
+        with Session(bind=session) as own:
+            return Tenant(org_id=row.org_id, source_id=scim_source(own, row.org_id).id)
+    return Tenant(org_id=row.org_id, source_id=scim_source(session, row.org_id).id)
 
 
 def _info(row: ScimToken, org: str) -> TokenInfo:

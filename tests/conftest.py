@@ -26,7 +26,10 @@ def _no_secret_in_any_log() -> Iterator[None]:
     yield
     leaks = SCAN.stop()
     if leaks:
-        pytest.fail(f"{len(leaks)} secret(s) reached the logs, e.g. one starting {leaks[0][:6]}")
+        where = next(t for t in SCAN.texts if leaks[0] in t)
+        at = where.index(leaks[0])
+        context = where[max(0, at - 300) : at + 100].replace(leaks[0], "<secret>")
+        pytest.fail(f"{len(leaks)} secret(s) reached the logs, e.g. in: {context}")
 
 
 @pytest.fixture(autouse=True)

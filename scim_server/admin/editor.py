@@ -3,7 +3,7 @@ plan the draft would make, each row expandable to its explanation."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from mappings.errors import InputError
@@ -18,12 +18,12 @@ from scim_server.api.context import (
 )
 from sync.admin_store import record_audit
 from sync.authority import refusal_for_mapping
-from sync.drafts import explain_user, preview_draft
+from sync.drafts import diff_versions, explain_user, preview_draft
 from sync.errors import NotFound
-from sync.mappingstore import current_mapping, parse_document, save_mapping
+from sync.mappingstore import current_mapping, list_versions, parse_document, save_mapping
 from sync.models import utcnow
 
-__all__ = ["explain_fragment", "mapping_editor", "preview_fragment"]
+__all__ = ["explain_fragment", "mapping_diff", "mapping_editor", "preview_fragment"]
 
 
 def _preview_context(document: str) -> dict[str, object]:
@@ -48,7 +48,22 @@ def mapping_editor() -> str:
             document, version = current.document, current.version
         except NotFound:
             document, version = f"role_model: {ctx.role_model.name}\nrules: []\n", None
-    return render_template("admin/mapping.html", document=document, version=version)
+        versions = list_versions(s, ctx.id)
+    return render_template(
+        "admin/mapping.html", document=document, version=version, versions=versions
+    )
+
+
+@bp.get("/mapping/diff")
+def mapping_diff() -> str:
+    """The unified diff between two saved versions."""
+    base, other = request.args.get("base", ""), request.args.get("other", "")
+    if not (base.isdigit() and other.isdigit()):
+        abort(400, "base and other must be version numbers")
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        diff = diff_versions(s, ctx.id, int(base), int(other))
+    return render_template("admin/diff.html", diff=diff)
 
 
 @bp.post("/mapping")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from mappings.operations import Plan
+from mappings.render import render_markdown, render_text
 from scim_server.admin import bp
 from scim_server.admin.planrows import plan_table
 from scim_server.api.actions import apply_as_caller, approve_as_caller
@@ -13,7 +14,7 @@ from scim_server.api.context import caller, org_context, read_session, write_ses
 from sync.admin_store import list_plans, plan_json
 from sync.plans import get_plan
 
-__all__ = ["plan_apply", "plan_approve", "plan_detail", "plans"]
+__all__ = ["plan_apply", "plan_approve", "plan_detail", "plan_rendered", "plans"]
 
 
 @bp.get("/plans")
@@ -33,6 +34,17 @@ def plan_detail(plan_id: int) -> str:
         plan = Plan.from_dict(row.body)
         info = plan_json(row, with_body=False)
     return render_template("admin/plan.html", info=info, plan=plan, table=plan_table(plan))
+
+
+@bp.get("/plans/<id:plan_id>/<any(text, markdown):fmt>")
+def plan_rendered(plan_id: int, fmt: str) -> Response:
+    """The plan as ``terraform plan``-like text or as Markdown for a review comment."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        plan = Plan.from_dict(get_plan(s, ctx.id, plan_id).body)
+    if fmt == "text":
+        return Response(render_text(plan), mimetype="text/plain")
+    return Response(render_markdown(plan), mimetype="text/markdown")
 
 
 @bp.post("/plans/<id:plan_id>/approve")

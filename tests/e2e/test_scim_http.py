@@ -147,6 +147,9 @@ def test_a_filter_that_would_scan_too_many_rows_is_too_many(app: Flask, scim: Sc
     assert response.json is not None and response.json["scimType"] == "tooMany"
     indexed = scim.get('/Users?filter=userName eq "a@acme.com"')
     assert indexed.status_code == 200
+    narrowed = scim.get('/Users?filter=emails.value eq "B@ACME.com"').json
+    assert narrowed is not None
+    assert [r["userName"] for r in narrowed["Resources"]] == ["b@acme.com"]
 
 
 def test_patch_answers_200_with_the_resource(scim: Scim) -> None:

@@ -206,3 +206,30 @@ def test_the_file_transport_never_rewrites_a_delivered_message(tmp_path: Path) -
     send(second)
     assert [p.name for p in tmp_path.iterdir()] == ["7.eml"]
     assert b"one" in (tmp_path / "7.eml").read_bytes()
+
+
+def test_one_delivery_pass_sends_every_due_message_in_batches(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """More messages than one batch still all go out in one call, each once."""
+    org_id, _ = sample_org(session_factory, "soterai", users=7)
+    reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    sent: list[EmailMessage] = []
+    report = deliver(session_factory, _settings(tmp_path), transport=sent.append, now=NOW, limit=3)
+    assert report.sent == 7
+    assert sorted(str(m["To"]) for m in sent) == [f"person{i}@example.com" for i in range(7)]
+
+
+def test_an_invite_renamed_before_its_email_goes_out_is_mailed_to_the_new_address(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The IdP changes an invited person's email before delivery: the welcome follows."""
+    org_id, directory = sample_org(session_factory, "soterai", users=2)
+    reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    u = directory.users[1]
+    moved = replace(u, user_name="new@example.com", emails=("new@example.com",))
+    set_directory(session_factory, org_id, replace(directory, users=(directory.users[0], moved)))
+    renamed = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    assert [o.op for o in renamed.plan.operations] == ["rename_member"]
+    assert deliver(session_factory, _settings(tmp_path), now=NOW).sent == 2
+    assert sorted(_mail(tmp_path)) == ["new@example.com", "person0@example.com"]

@@ -97,6 +97,8 @@ def test_a_stale_plan_file_is_refused_in_one_line(cli: CliRunner, tmp_path: Path
     assert result.exit_code == 1
     assert result.output.startswith("error: stale plan:")
     assert _ok(cli, "audit", "--org", "Acme").output == ""
+    [listed] = _ok(cli, "plans", "--org", "Acme").output.splitlines()
+    assert listed.startswith("1\tstale\t") and listed.endswith("3 invite")
 
 
 def test_bad_input_is_one_line_naming_the_problem(cli: CliRunner, tmp_path: Path) -> None:

@@ -155,6 +155,8 @@ def test_an_admin_approves_and_applies_a_held_plan_and_sees_the_audit_entry(
     page.click("text=Audit log")
     page.fill("input[name=user]", "gone@acme.com")
     page.click("text=Filter")
+    page.wait_for_url("**/admin/audit?user=gone%40acme.com*")
+    page.wait_for_selector("#audit")
     row = page.locator("#audit tr", has_text="remove_from_org")
     assert row.count() == 1
     assert "gone@acme.com" in row.inner_text()

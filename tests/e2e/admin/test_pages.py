@@ -263,3 +263,44 @@ def test_the_overview_searches_members_by_email(client: FlaskClient, acme: Seede
     html = client.get("/admin/?q=gone").get_data(as_text=True)
     assert "gone@acme.com" in html and "olga@acme.com</a>" not in html
     assert "1 member(s)" in html
+
+
+def test_the_editor_lists_versions_and_diffs_them(client: FlaskClient, acme: Seeded) -> None:
+    """After a second save the editor links a diff that shows the changed line."""
+    draft = MAPPING.replace("max_removals: 5", "max_removals: 1")
+    client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": draft})
+    _sign_in(client, acme.keys["owner"])
+    editor = client.get("/admin/mapping").get_data(as_text=True)
+    assert "/admin/mapping/diff?base=1&amp;other=2" in editor
+    diff = client.get("/admin/mapping/diff?base=1&other=2").get_data(as_text=True)
+    assert "+  max_removals: 1" in diff and "-  max_removals: 5" in diff
+    assert client.get("/admin/mapping/diff?base=1&other=x").status_code == 400
+
+
+def test_a_signed_in_key_cannot_reach_another_orgs_plans(
+    client: FlaskClient, acme: Seeded, seed: Callable[..., Seeded]
+) -> None:
+    """Another org's plan id is 404 on the page, and approving it changes nothing."""
+    other = seed("other", "soterai", ["owner"])
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    _sign_in(client, other.keys["owner"])
+    assert client.get(f"/admin/plans/{plan['id']}").status_code == 404
+    token = _csrf(client, "/admin/")
+    client.post(
+        f"/admin/plans/{plan['id']}/approve",
+        data={"csrf_token": token, "fingerprint": plan["fingerprint"]},
+    )
+    after = client.get(f"/api/v1/orgs/acme/plans/{plan['id']}", headers=acme.auth("owner"))
+    assert after.json["status"] == "pending"
+
+
+def test_a_plan_page_offers_its_text_and_markdown(client: FlaskClient, acme: Seeded) -> None:
+    """The plan page links the text and Markdown renderings of the same plan."""
+    plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
+    _sign_in(client, acme.keys["owner"])
+    page = client.get(f"/admin/plans/{plan['id']}").get_data(as_text=True)
+    assert f"/admin/plans/{plan['id']}/markdown" in page
+    md = client.get(f"/admin/plans/{plan['id']}/markdown")
+    text = client.get(f"/admin/plans/{plan['id']}/text")
+    assert md.mimetype == "text/markdown" and "| + | `invite` |" in md.get_data(as_text=True)
+    assert "+ invite nina@acme.com as member" in text.get_data(as_text=True)

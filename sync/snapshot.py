@@ -1,0 +1,218 @@
+"""Replacing a source's whole snapshot in the mirror, in bulk statements.
+
+A pull (Okta, Graph, SCIM server) fetches everything and hands it over here: users and
+groups are matched by the source's ids (so renames are updates), and only the rows that
+differ are inserted, updated or deleted, a few statements per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from mappings.directory import Directory, normalise_email
+from mappings.directory import DirectoryGroup as DirGroup
+from mappings.directory import DirectoryUser as DirUser
+from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
+
+__all__ = ["SnapshotChanges", "chunks", "group_values", "replace_snapshot", "user_values"]
+
+_CHUNK = 2000  # rows per IN (...) list; well under SQLite's and psycopg's parameter limits
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotChanges:
+    """What ``replace_snapshot`` changed, in rows."""
+
+    users_added: int = 0
+    users_updated: int = 0
+    users_removed: int = 0
+    groups_added: int = 0
+    groups_updated: int = 0
+    groups_removed: int = 0
+    memberships_added: int = 0
+    memberships_removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything changed at all."""
+        return any(getattr(self, name) for name in self.__slots__)
+
+
+def user_values(user: DirUser) -> dict[str, Any]:
+    """The mirror columns of a directory user."""
+    return {
+        "user_name": user.user_name,
+        "user_name_key": normalise_email(user.user_name),
+        "external_id": user.external_id,
+        "display_name": user.display_name,
+        "email_key": normalise_email(user.emails[0]) if user.emails else None,
+        "emails": list(user.emails),
+        "roles": list(user.roles),
+        "active": user.active,
+    }
+
+
+def group_values(group: DirGroup) -> dict[str, Any]:
+    """The mirror columns of a directory group."""
+    return {
+        "display_name": group.display_name,
+        "display_name_key": group.display_name.casefold(),
+        "external_id": group.external_id,
+    }
+
+
+def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """``values`` in slices small enough for one IN (...) list."""
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def replace_snapshot(
+    session: Session, org_id: int, source_id: int, directory: Directory
+) -> SnapshotChanges:
+    """Make the source's mirror equal ``directory``, in bulk statements, in the caller's
+    transaction: users and groups are matched by id, so renames are updates."""
+    users = _replace_users(session, org_id, source_id, directory.users)
+    (added_g, changed_g, gone), group_ids = _replace_groups(
+        session, org_id, source_id, directory.groups
+    )
+    added, removed = _replace_memberships(session, source_id, directory, group_ids)
+    for chunk in chunks(gone):  # after the memberships, so that those are counted too
+        session.execute(delete(DirectoryGroup).where(DirectoryGroup.id.in_(chunk)))
+    groups = (added_g, changed_g, len(gone))
+    source = session.get(Source, source_id)
+    if source is not None:
+        source.last_user_count = len(directory.users)
+    return SnapshotChanges(*users, *groups, added, removed)
+
+
+_USER_FIELDS = ("user_name", "external_id", "display_name", "emails", "roles", "active")
+
+
+def _replace_users(
+    session: Session, org_id: int, source_id: int, users: Sequence[DirUser]
+) -> tuple[int, int, int]:
+    existing = {
+        row.ext_id: row
+        for row in session.execute(
+            select(DirectoryUser.id, DirectoryUser.ext_id, DirectoryUser.version)
+            .add_columns(*(getattr(DirectoryUser, f) for f in _USER_FIELDS))
+            .where(DirectoryUser.source_id == source_id)
+        )
+    }
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for user in users:
+        if user.id in seen:
+            continue
+        seen.add(user.id)
+        values = user_values(user)
+        old = existing.get(user.id)
+        if old is None:
+            common = {"org_id": org_id, "source_id": source_id, "ext_id": user.id}
+            new_rows.append({**common, **values, "version": 1, "created_at": now})
+            new_rows[-1]["updated_at"] = now
+        elif any(getattr(old, f) != values[f] for f in _USER_FIELDS):
+            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
+    gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
+    if new_rows:
+        session.execute(insert(DirectoryUser), new_rows)
+    if changed:
+        session.execute(update(DirectoryUser), changed)
+    for chunk in chunks(gone):
+        session.execute(delete(DirectoryUser).where(DirectoryUser.id.in_(chunk)))
+    return len(new_rows), len(changed), len(gone)
+
+
+def _replace_groups(
+    session: Session, org_id: int, source_id: int, groups: Sequence[DirGroup]
+) -> tuple[tuple[int, int, list[int]], dict[str, int]]:
+    existing = {
+        row.ext_id: row
+        for row in session.execute(
+            select(
+                DirectoryGroup.id,
+                DirectoryGroup.ext_id,
+                DirectoryGroup.version,
+                DirectoryGroup.display_name,
+                DirectoryGroup.external_id,
+            ).where(DirectoryGroup.source_id == source_id)
+        )
+    }
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for group in groups:
+        if group.id in seen:
+            continue
+        seen.add(group.id)
+        values = group_values(group)
+        old = existing.get(group.id)
+        if old is None:
+            common = {"org_id": org_id, "source_id": source_id, "ext_id": group.id}
+            new_rows.append({**common, **values, "version": 1, "created_at": now})
+            new_rows[-1]["updated_at"] = now
+        elif (old.display_name, old.external_id) != (group.display_name, group.external_id):
+            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
+    gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
+    if new_rows:
+        session.execute(insert(DirectoryGroup), new_rows)
+    if changed:
+        session.execute(update(DirectoryGroup), changed)
+    ids = {
+        ext_id: group_id
+        for ext_id, group_id in session.execute(
+            select(DirectoryGroup.ext_id, DirectoryGroup.id).where(
+                DirectoryGroup.source_id == source_id
+            )
+        )
+    }
+    return (len(new_rows), len(changed), gone), ids
+
+
+def _replace_memberships(
+    session: Session, source_id: int, directory: Directory, group_ids: dict[str, int]
+) -> tuple[int, int]:
+    group_ext_ids = {g.id for g in directory.groups}
+    wanted: set[tuple[int, str, str]] = set()
+    for group in directory.groups:
+        for m in group.members:
+            kind = m.type if m.type in ("User", "Group") else None
+            kind = kind or ("Group" if m.value in group_ext_ids else "User")
+            wanted.add((group_ids[group.id], kind, m.value))
+    groups = select(DirectoryGroup.id).where(DirectoryGroup.source_id == source_id)
+    have = set(
+        session.execute(
+            select(
+                DirectoryMembership.group_id,
+                DirectoryMembership.member_type,
+                DirectoryMembership.member_value,
+            ).where(DirectoryMembership.group_id.in_(groups))
+        )
+    )
+    added = sorted(wanted - have)
+    removed = sorted(have - wanted)
+    if added:
+        session.execute(
+            insert(DirectoryMembership),
+            [{"group_id": g, "member_type": t, "member_value": v} for g, t, v in added],
+        )
+    if removed:
+        table = DirectoryMembership.metadata.tables["directory_memberships"]
+        session.connection().execute(
+            table.delete().where(
+                table.c.group_id == bindparam("g"),
+                table.c.member_type == bindparam("t"),
+                table.c.member_value == bindparam("v"),
+            ),
+            [{"g": g, "t": t, "v": v} for g, t, v in removed],
+        )
+    return len(added), len(removed)
