@@ -1,9 +1,13 @@
 """Bearer-token authentication for ``/scim/v2``: the token decides the organisation.
 
 The token is hashed and looked up (``sync.tokens.find_tenant``, constant-time
-comparison); the tenant goes into ``flask.g`` for the storage. A missing, unknown
-or revoked token is a 401 SCIM Error with ``WWW-Authenticate: Bearer``. The
-discovery endpoints describe the service only, so they answer without a token.
+comparison) on every request, so a revoked token stops working at once in every
+process; the tenant goes into ``flask.g`` for the storage. A read request keeps the
+connection and transaction of that lookup for its storage calls (``read_connection``),
+so it costs one database transaction, not two; a write request runs its own
+transaction (``SqlScimStorage.operation``). A missing, unknown or revoked token is a
+401 SCIM Error with ``WWW-Authenticate: Bearer``. The discovery endpoints describe
+the service only, so they answer without a token.
 """
 
 from __future__ import annotations
@@ -12,12 +16,18 @@ from collections.abc import Callable
 
 from flask import g, request
 from scim2_models import UnauthorizedException
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine
 
 from sync import logs
 from sync.tokens import Tenant, find_tenant
 
-__all__ = ["PUBLIC_ENDPOINTS", "current_tenant", "make_authenticator"]
+__all__ = [
+    "PUBLIC_ENDPOINTS",
+    "close_read_connection",
+    "current_tenant",
+    "make_authenticator",
+    "read_connection",
+]
 
 PUBLIC_ENDPOINTS = ("ServiceProviderConfig", "ResourceTypes", "Schemas")
 
@@ -30,10 +40,23 @@ def current_tenant() -> Tenant:
     return tenant
 
 
-def make_authenticator(session_factory: sessionmaker[Session], prefix: str) -> Callable[[], None]:
-    """A ``before_request`` hook that resolves the bearer token into ``g.scim_tenant``."""
+def read_connection() -> Connection | None:
+    """The open read transaction of the current request, if it authenticated one."""
+    found: Connection | None = g.get("scim_connection")
+    return found
 
-    engine = session_factory.kw["bind"]
+
+def close_read_connection(_exc: BaseException | None = None) -> None:
+    """End the request's read transaction (a ``teardown_request`` hook)."""
+    connection: Connection | None = g.pop("scim_connection", None)
+    if connection is not None:
+        connection.close()  # rolls back: nothing was written on it
+
+
+def make_authenticator(
+    engine: Engine, prefix: str, writes: Callable[[], bool]
+) -> Callable[[], None]:
+    """A ``before_request`` hook that resolves the bearer token into ``g.scim_tenant``."""
 
     def authenticate() -> None:
         path = request.path.removeprefix(prefix).strip("/")
@@ -42,9 +65,15 @@ def make_authenticator(session_factory: sessionmaker[Session], prefix: str) -> C
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedException(detail="A bearer token is required")
-        with engine.begin() as connection:  # a bare connection: this runs on every request
+        if writes():
+            with engine.begin() as connection:  # the write takes its own transaction
+                tenant = find_tenant(connection, token.strip())
+        else:
+            g.scim_connection = connection = engine.connect()
+            connection.begin()
             tenant = find_tenant(connection, token.strip())
         if tenant is None:
+            close_read_connection()
             raise UnauthorizedException(detail="The bearer token is unknown or revoked")
         g.scim_tenant = tenant
         logs.bind(org_id=tenant.org_id)

@@ -7,15 +7,24 @@ storage scoped to the token's org, and the after-write hook that reconciles.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 from flask import Blueprint, Flask, g
 from scim2_flask import ScimServer
 from scim2_flask.extension import EXTENSION_NAME, METHODS
+from scim2_models import ListResponse, PatchOp, ResponseParameters, SearchRequest
+from scim2_models.path import Path
+from scim2_server.service import ScimService
+from scim2_server.utils import parametrize
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import PathConverter
 
-from scim_server.auth import current_tenant, make_authenticator
+from scim_server.auth import (
+    close_read_connection,
+    current_tenant,
+    make_authenticator,
+    read_connection,
+)
 from scim_server.errors import internal_error
 from scim_server.habits import RolebridgeHandler, RolebridgeService
 from scim_server.provider import make_provider
@@ -45,6 +54,7 @@ class RolebridgeScim(ScimServer):
         """Register the blueprint, serving requests with ``RolebridgeHandler``."""
         self.service = self._service or self._create_service(app)
         self.handler = RolebridgeHandler(self.service, self.storage)
+        self.generics = pinned_generics(self.service)
         app.url_map.converters.setdefault("scimpath", _AnyPath)
         app.register_blueprint(self.create_blueprint())
         app.extensions.setdefault(EXTENSION_NAME, {})[self.name] = self
@@ -57,13 +67,35 @@ class RolebridgeScim(ScimServer):
         blueprint.add_url_rule(
             "/<scimpath:path>", "fallback_any", self._fallback_view, methods=METHODS
         )
-        blueprint.before_request(make_authenticator(self._session_factory, self.url_prefix))
+        engine = self._session_factory.kw["bind"]
+        blueprint.before_request(make_authenticator(engine, self.url_prefix, is_write_request))
+        blueprint.teardown_request(close_read_connection)
         blueprint.register_error_handler(Exception, internal_error)
         return blueprint
 
     def get_subject(self) -> Any:
         """The tenant of the request's token."""
         return g.get("scim_tenant")
+
+
+def pinned_generics(service: ScimService) -> list[type[Any]]:
+    """The parametrised message classes the service builds on every request, made once.
+
+    pydantic keeps parametrised generics (``ListResponse[User | Group]``...) in a
+    weak-valued cache, so between requests the garbage collector drops them and the
+    next request builds them again (about 5 ms each). Holding them here keeps them.
+    """
+    models = service.get_models()
+    pinned: list[type[Any]] = [
+        parametrize(ListResponse, Union[tuple(models)]),  # noqa: UP007
+        parametrize(SearchRequest, Union[tuple(models)]),  # noqa: UP007
+    ]
+    for model in models:
+        pinned += [parametrize(generic, model) for generic in _PER_MODEL]
+    return pinned
+
+
+_PER_MODEL: tuple[Any, ...] = (ListResponse, SearchRequest, ResponseParameters, PatchOp, Path)
 
 
 def init_scim(
@@ -81,6 +113,7 @@ def init_scim(
         max_scan=max_scan,
         after_write=after_write,
         writes=is_write_request,
+        reader=read_connection,
     )
     scim = RolebridgeScim(session_factory, storage)
     scim.init_app(app)

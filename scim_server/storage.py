@@ -8,7 +8,9 @@ narrows the rows and scim2-models evaluates the rest, refusing with ``tooMany``
 when that would mean scanning more than ``max_scan`` rows.
 
 One SCIM operation is one transaction (``operation()``), at the end of which the
-``after_write`` hook sees the users the operation touched, in the same session.
+``after_write`` hook sees the users the operation touched, in the same session. A
+read runs on the bare connection ``reader`` gives (the request's, already in a
+transaction) with Core selects only, when there is one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from scim2_models import (
 )
 from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import records
@@ -76,9 +78,15 @@ class MemberChange:
 
 @dataclass(slots=True)
 class _Operation:
-    session: Session
+    db: Session | Connection  # a read runs on the request's bare connection
     tenant: Tenant
     touched: Touched = field(default_factory=Touched)
+
+    @property
+    def session(self) -> Session:
+        """The unit of work of a write."""
+        assert isinstance(self.db, Session), "a write needs a Session"
+        return self.db
 
 
 Row = DirectoryUser | DirectoryGroup
@@ -98,9 +106,11 @@ class SqlScimStorage(ScimStorage):
         max_scan: int = 20_000,
         after_write: AfterWrite | None = None,
         writes: Callable[[], bool] = lambda: False,
+        reader: Callable[[], Connection | None] = lambda: None,
     ) -> None:
         self._session_factory = session_factory
         self._writes = writes
+        self._reader = reader
         self.provider = provider
         self._tenant = tenant
         self.max_scan = max_scan
@@ -116,6 +126,15 @@ class SqlScimStorage(ScimStorage):
         """One SCIM operation: one transaction, then the after-write hook inside it."""
         if self._current.get() is not None:
             yield
+            return
+        connection = None if self._writes() else self._reader()
+        if connection is not None:
+            # a read: the request's open transaction (the token check's), no ORM session
+            token = self._current.set(_Operation(connection, self._tenant()))
+            try:
+                yield
+            finally:
+                self._current.reset(token)
             return
         with self._session_factory() as session, session.begin():
             if self._writes():
@@ -154,7 +173,7 @@ class SqlScimStorage(ScimStorage):
         with self._op() as op:
             table = self._table(resource_type)
             params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": resource_id}
-            row = op.session.execute(_lookup(table, "ext_id"), params | _WHOLE).first()
+            row = op.db.execute(_lookup(table, "ext_id"), params | _WHOLE).first()
             if row is None:
                 raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
             return self._build(op, resource_type, [row], wants_members(response_parameters))[0]
@@ -175,8 +194,9 @@ class SqlScimStorage(ScimStorage):
             found = self._lookup_page(op, resource_type, search_request, ast)
             if found is not None:
                 return found
-            translation = translate(ast, _kind(resource_type), self._collate(op.session))
-            order = self._order(op.session, resource_type, search_request)
+            collate = self._collate(op.db)
+            translation = translate(ast, _kind(resource_type), collate)
+            order = self._order(collate, resource_type, search_request)
             if translation.exact and order is not None:
                 return self._sql_page(op, resource_type, search_request, translation, order)
             return self._scan_page(op, resource_type, search_request, translation)
@@ -369,7 +389,7 @@ class SqlScimStorage(ScimStorage):
     def _members_of(self, op: _Operation, group_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = {}
         for chunk in _chunks(group_ids):
-            rows = op.session.execute(
+            rows = op.db.execute(
                 select(
                     DirectoryMembership.group_id,
                     DirectoryMembership.member_type,
@@ -547,21 +567,25 @@ class SqlScimStorage(ScimStorage):
         name, value = column
         params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": value}
         params |= {"offset": search_request.start_index_0 or 0, "limit": search_request.count}
-        rows = list(op.session.execute(_lookup(self._table(resource_type), name), params))
+        rows = list(op.db.execute(_lookup(self._table(resource_type), name), params))
         if params["offset"] or len(rows) >= search_request.count:
             return None  # a big result: the general path counts it
         resources = self._build(op, resource_type, rows, wants_members(search_request))
         return SearchPage(len(rows), resources)
 
     @staticmethod
-    def _collate(session: Session) -> Callable[[ColumnElement[Any]], ColumnElement[Any]]:
+    def _collate(db: Session | Connection) -> Callable[[ColumnElement[Any]], ColumnElement[Any]]:
         """Strings order by code point, as scim2-models sorts them, on every database."""
-        if session.get_bind().dialect.name == "postgresql":
+        dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+        if dialect.name == "postgresql":
             return lambda column: column.collate("C")
         return lambda column: column
 
     def _order(
-        self, session: Session, resource_type: ResourceType, search_request: SearchRequest[Any]
+        self,
+        collate: Callable[[ColumnElement[Any]], ColumnElement[Any]],
+        resource_type: ResourceType,
+        search_request: SearchRequest[Any],
     ) -> list[ColumnElement[Any]] | None:
         """ORDER BY for the request, or None when the sort attribute has no column."""
         table = self._table(resource_type)
@@ -577,7 +601,7 @@ class SqlScimStorage(ScimStorage):
         descending = search_request.sort_order == SearchRequest.SortOrder.descending
         value = cast(ColumnElement[Any], column.column)
         if column.kind in ("key", "exact"):
-            value = self._collate(session)(value)
+            value = collate(value)
         order: list[ColumnElement[Any]] = []
         if column.nullable:
             missing = column.column.is_(None)
@@ -605,7 +629,7 @@ class SqlScimStorage(ScimStorage):
         if offset == 0 and count is not None and len(rows) < count:
             total = len(rows)  # the whole result fits in the first page: no count query
         else:
-            total = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+            total = op.db.scalar(select(func.count()).select_from(table).where(*where)) or 0
         wants = wants_members(search_request)
         return SearchPage(total, self._build(op, resource_type, rows, wants))
 
@@ -622,12 +646,10 @@ class SqlScimStorage(ScimStorage):
         columns = [getattr(table, name) for name in _COLUMNS]
         if offset < _DEEP:
             query = select(*columns).where(*where).order_by(*order).offset(offset).limit(count)
-            return list(op.session.execute(query))
+            return list(op.db.execute(query))
         ids_query = select(table.id).where(*where).order_by(*order).offset(offset).limit(count)
-        ids = list(op.session.scalars(ids_query))
-        loaded = {
-            row.id: row for row in op.session.execute(select(*columns).where(table.id.in_(ids)))
-        }
+        ids = list(op.db.scalars(ids_query))
+        loaded = {row.id: row for row in op.db.execute(select(*columns).where(table.id.in_(ids)))}
         return [loaded[i] for i in ids]
 
     def _scan_page(
@@ -639,14 +661,14 @@ class SqlScimStorage(ScimStorage):
     ) -> SearchPage:
         table = self._table(resource_type)
         where = [*self._scope(op, table, by_org=True), translation.clause]
-        scanned = op.session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+        scanned = op.db.scalar(select(func.count()).select_from(table).where(*where)) or 0
         if scanned > self.max_scan:
             raise TooManyException(
                 detail=f"This filter or sort would scan {scanned} resources; "
                 f"filter on userName, externalId, id, active, meta or displayName"
             )
-        query = select(table).where(*where).order_by(table.ext_id)
-        rows = [cast(Row, row) for row in op.session.scalars(query)]
+        columns = [getattr(table, name) for name in _COLUMNS]
+        rows = list(op.db.execute(select(*columns).where(*where).order_by(table.ext_id)))
         resources = self._build(op, resource_type, rows, members=True)
         if search_request.filter is not None:
             resources = [r for r in resources if search_request.filter.match(r)]

@@ -137,7 +137,8 @@ def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
     if row[3] is not None:
         return Tenant(org_id=row.org_id, source_id=row[3])
     if isinstance(session, Connection):
-        with Session(bind=session) as own:
+        # its own short transaction: the caller's connection may be a read that never commits
+        with Session(bind=session.engine) as own, own.begin():
             return Tenant(org_id=row.org_id, source_id=scim_source(own, row.org_id).id)
     return Tenant(org_id=row.org_id, source_id=scim_source(session, row.org_id).id)
 
