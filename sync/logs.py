@@ -122,7 +122,12 @@ def get_logger(name: str) -> Any:
     ``logging`` (so every handler, and ``configure_logging``'s JSON, sees its lines)."""
     return structlog.wrap_logger(
         logging.getLogger(name),
-        processors=[*_shared(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # a line below the configured level is dropped before any processor runs
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         wrapper_class=structlog.stdlib.BoundLogger,
     )
 
