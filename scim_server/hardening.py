@@ -112,9 +112,13 @@ def _refuse_nul() -> Response | None:
     if "\x00" in request.path:
         return _refusal(HTTPStatus.NOT_FOUND, "no such resource (the path holds a NUL character)")
     in_query = b"%00" in request.query_string or b"\x00" in request.query_string
-    if in_query or _JSON_NUL.search(request.get_data(cache=True)):
+    if in_query or (_has_body() and _JSON_NUL.search(request.get_data(cache=True))):
         return _refusal(HTTPStatus.BAD_REQUEST, "NUL characters are not allowed in values")
     return None
+
+
+def _has_body() -> bool:
+    return bool(request.content_length or request.headers.get("Transfer-Encoding"))
 
 
 def _refusal(status: HTTPStatus, detail: str) -> Response:
@@ -124,9 +128,7 @@ def _refusal(status: HTTPStatus, detail: str) -> Response:
 
 
 def _require_json_bodies() -> Response | None:
-    if request.method not in _WRITES or not (
-        request.content_length or request.headers.get("Transfer-Encoding")
-    ):
+    if request.method not in _WRITES or not _has_body():
         return None
     if is_json_type(request.content_type):
         return None
