@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.models import DirectoryUser, Source
 from sync.tokens import list_tokens, revoke_token
 from tests.e2e.conftest import Scim, group, make_org, user
 
@@ -229,3 +231,19 @@ def test_group_listing_honours_excluded_members(scim: Scim) -> None:
     assert listed is not None
     (found,) = listed["Resources"]
     assert found["displayName"] == "Eng" and "members" not in found
+
+
+def test_a_read_by_an_org_without_a_scim_source_creates_one_that_lasts(
+    scim: Scim, session_factory: sessionmaker[Session]
+) -> None:
+    """A read request whose org has no ``scim`` source yet makes one that is still there after."""
+    with session_factory.begin() as session:
+        session.execute(delete(Source).where(Source.kind == "scim"))
+    assert scim.get('/Users?filter=userName eq "bob@acme.com"').json["totalResults"] == 0
+    with session_factory() as session:
+        (source_id,) = session.scalars(select(Source.id).where(Source.kind == "scim"))
+    created = scim.post("/Users", user("bob@acme.com")).json
+    assert scim.get('/Users?filter=userName eq "bob@acme.com"').json["totalResults"] == 1
+    with session_factory() as session:
+        stored = session.scalars(select(DirectoryUser.source_id)).one()
+        assert stored == source_id and created["userName"] == "bob@acme.com"
