@@ -11,15 +11,20 @@
   body is a 413 (a SCIM Error on ``/scim/v2``).
 - **Content types**: a body sent to ``/scim/v2`` or ``/api/v1`` must say it is JSON
   (``application/scim+json`` or ``application/json``); anything else is a 415.
+- **No NUL characters**: PostgreSQL cannot store them in text, so a NUL in a path (404),
+  a query string or a JSON string of the body (400) is refused at the edge, on every
+  database alike, before it can reach a query.
 - **Headers**: every response says ``nosniff``; the admin pages also send a strict
   Content-Security-Policy with ``frame-ancestors 'none'``, ``X-Frame-Options: DENY``,
-  ``Referrer-Policy`` and ``Cache-Control: no-store``; HSTS when served over HTTPS.
+  ``Referrer-Policy`` and ``Cache-Control: no-store``, and so does the invite page (with
+  ``no-referrer``: its URL holds the token); HSTS when served over HTTPS.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from http import HTTPStatus
 
 from flask import Flask, Response, request
@@ -38,8 +43,11 @@ ADMIN_CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
-_SCIM, _API, _ADMIN = "/scim/v2", "/api/v1", "/admin"
+_SCIM, _API, _ADMIN, _INVITE = "/scim/v2", "/api/v1", "/admin", "/invite/"
+_PAGES = (_ADMIN, _INVITE)  # the HTML pages
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
+# a JSON \u0000 escape (not an escaped backslash followed by "u0000"), or a raw NUL byte
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|\x00")
 
 
 def rate_key() -> str:
@@ -58,9 +66,14 @@ def is_json_type(content_type: str | None) -> bool:
     )
 
 
-def scim_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+def scim_error(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    scim_type: str | None = None,
+) -> Response:
     """A SCIM Error response (RFC 7644 §3.12)."""
-    body = Error(status=status, detail=detail).model_dump()
+    body = Error(status=status, detail=detail, scim_type=scim_type).model_dump()
     return Response(json.dumps(body), status, headers, content_type=SCIM_MEDIA_TYPE)
 
 
@@ -79,6 +92,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         if name in app.blueprints:
             limiter.limit(limit)(app.blueprints[name])  # type: ignore[call-overload]
     app.register_error_handler(RateLimitExceeded, _too_many)
+    app.before_request(_refuse_nul)
     app.before_request(_require_json_bodies)
     https = settings.base_url.startswith("https://")
     app.after_request(lambda response: _headers(response, https))
@@ -90,6 +104,23 @@ def _too_many(error: RateLimitExceeded) -> Response:
     if request.path.startswith(_SCIM):
         return scim_error(HTTPStatus.TOO_MANY_REQUESTS, detail)
     return problem_response(HTTPStatus.TOO_MANY_REQUESTS, "too many requests", detail)
+
+
+def _refuse_nul() -> Response | None:
+    if not request.path.startswith((_SCIM, _API)):
+        return None
+    if "\x00" in request.path:
+        return _refusal(HTTPStatus.NOT_FOUND, "no such resource (the path holds a NUL character)")
+    in_query = b"%00" in request.query_string or b"\x00" in request.query_string
+    if in_query or _JSON_NUL.search(request.get_data(cache=True)):
+        return _refusal(HTTPStatus.BAD_REQUEST, "NUL characters are not allowed in values")
+    return None
+
+
+def _refusal(status: HTTPStatus, detail: str) -> Response:
+    if request.path.startswith(_SCIM):
+        return scim_error(status, detail, scim_type="invalidValue" if status == 400 else None)
+    return problem_response(status, status.phrase.lower(), detail)
 
 
 def _require_json_bodies() -> Response | None:
@@ -111,9 +142,11 @@ def _headers(response: Response, https: bool) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if https:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.path.startswith(_ADMIN):
+    if request.path.startswith(_PAGES):
         response.headers["Content-Security-Policy"] = ADMIN_CSP
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        # an invite link carries its token in the path: it must never leave as a Referer
+        invite = request.path.startswith(_INVITE)
+        response.headers["Referrer-Policy"] = "no-referrer" if invite else "same-origin"
         response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -28,7 +28,8 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         for key, value in self._options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings newer than the installed gunicorn are skipped
+                self.cfg.set(key, value)
 
     def load(self) -> Flask:
         return create_app()
@@ -48,5 +49,6 @@ def serve(host: str, port: int, *, workers: int = 2, threads: int = 4) -> None:
             "accesslog": None,
             "preload_app": False,
             "child_exit": child_exit,
+            "control_socket_disable": True,  # one per user and host otherwise (gunicorn 25+)
         }
     ).run()

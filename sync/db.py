@@ -41,6 +41,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    elif url.startswith("postgresql") and "connect_timeout" not in url:
+        # a database that accepts connections but never answers must not hang callers
+        kwargs.setdefault("connect_args", {"connect_timeout": 10})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

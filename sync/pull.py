@@ -4,7 +4,8 @@ Every run leaves a ``sync_runs`` row (started, finished, counts, outcome, error)
 goes wrong before the mirror is replaced (a page that failed after retries, refused
 credentials, a truncated or suspicious snapshot) ends the run with no change at all, so
 with zero removals. Outcomes: ``failed`` and ``suspicious`` (nothing changed), ``planned``
-(dry run), and the reconcile's own ``applied``, ``empty``, ``held``, ``pending``.
+(dry run), the reconcile's own ``applied``, ``empty``, ``held``, ``pending``, and
+``abandoned`` for a run whose process died (closed by the source's next run).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _PULL_LOCK_CLASS = 0x52420002  # "RB" + 2: advisory locks of whole pull runs per org
 DEFAULT_MAX_USER_DROP = "10%"
+_ABANDONED = "the process running this pull stopped before it recorded an outcome"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +55,6 @@ class PullResult:
     error: str | None = None
     counts: dict[str, Any] = field(default_factory=dict)
     plan: Plan | None = None
-
-    @property
-    def removed_nothing(self) -> bool:
-        """True when the run could not have removed anyone."""
-        return self.outcome in ("failed", "suspicious", "planned", "skipped")
 
 
 @cyclic_gc_paused()
@@ -73,9 +70,18 @@ def run_pull(
     retry: RetryPolicy | None = None,
     now: datetime | None = None,
 ) -> PullResult:
-    """Run one pull of ``source_id`` end to end and record it."""
+    """Run one pull of ``source_id`` end to end and record it.
+
+    Callers hold the org's pull lock (``org_pull_lock``), so a run of this source still
+    marked ``running`` belongs to a process that died: it is closed as ``abandoned``.
+    """
     with session_factory.begin() as session:
         source = _source(session, source_id)
+        session.execute(
+            update(SyncRun)
+            .where(SyncRun.source_id == source_id, SyncRun.outcome == "running")
+            .values(outcome="abandoned", finished_at=utcnow(), error=_ABANDONED)
+        )
         run = SyncRun(org_id=source.org_id, source_id=source.id, trigger=trigger)
         run.counts = {"runner": f"{socket.gethostname()}:{os.getpid()}"}
         session.add(run)

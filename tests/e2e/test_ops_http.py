@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -377,3 +378,70 @@ def test_a_plan_id_beyond_the_database_integer_range_is_not_found(
     )
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(
+    scim: Scim, app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """A NUL in a SCIM body, filter or id is a SCIM 400/404 (PostgreSQL used to answer 500)."""
+    body = user("nul@acme.com", displayName="a\u0000b")
+    refused = scim.post("/Users", body)
+    assert (refused.status_code, refused.json["scimType"]) == (400, "invalidValue")
+    assert scim.get('/Users?filter=userName eq "a%00"').status_code == 400
+    missing = scim.get("/Users/a%00b")
+    assert missing.status_code == 404 and missing.content_type == SCIM
+    assert scim.get("/Users").json["totalResults"] == 0
+    escaped = scim.post("/Users", user("slash@acme.com", displayName="a\\\\u0000 is text"))
+    assert escaped.status_code == 201
+
+
+def test_nul_characters_are_refused_by_the_admin_api(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """The admin API answers a problem document for a NUL in the path or the body."""
+    with session_factory.begin() as s:
+        org = Organisation(name="acme", role_model="aihub")
+        s.add(org)
+        s.flush()
+        _, key = create_api_key(s, org.id, "admin", ["user", "admin"])
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    path = client.get("/api/v1/orgs/ac%00me", headers=headers)
+    assert path.status_code == 404 and path.mimetype == "application/problem+json"
+    body = client.post("/api/v1/orgs/acme/workspaces", json={"name": "w\u0000"}, headers=headers)
+    assert body.status_code == 400 and body.mimetype == "application/problem+json"
+
+
+def test_the_invite_page_never_sends_its_url_as_a_referer(app: Flask) -> None:
+    """The invite page (its URL holds the token) says no-referrer and may not be framed."""
+    response = app.test_client().get("/invite/not-a-real-token")
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.postgres
+def test_readyz_is_unready_quickly_when_the_database_hangs(engine: Engine, tmp_path: Path) -> None:
+    """A database that accepts connections and never answers makes /readyz 503, not a hang."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the proxy stands in for a network database")
+    url = make_url(engine.url.render_as_string(hide_password=False))
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.up()
+    proxied = url.set(host="127.0.0.1", port=proxy.port, query={"connect_timeout": "2"})
+    app = create_app(
+        Settings(database_url=proxied.render_as_string(hide_password=False), instance_path=tmp_path)
+    )
+    try:
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        app.extensions["rolebridge"].engine.dispose()  # new connections from now on
+        proxy.blackhole = True
+        started = time.monotonic()
+        hung = client.get("/readyz")
+        assert hung.status_code == 503 and time.monotonic() - started < 10
+        proxy.blackhole = False
+        assert client.get("/readyz").status_code == 200
+    finally:
+        proxy.down()
+        app.extensions["rolebridge"].engine.dispose()

@@ -3,7 +3,8 @@
 ``TcpProxy(host, port)`` listens on ``127.0.0.1:<free port>`` and forwards each
 connection to ``host:port``. ``down()`` closes the listener and every open connection
 (clients then see a dead database: refused connects, broken sockets); ``up()`` listens
-again on the same port. The real database is never touched.
+again on the same port. With ``blackhole`` set, new connections are accepted and then
+never answered, like a server that hangs. The real database is never touched.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.blackhole = False  # accept connections but forward nothing (a hung server)
 
     def up(self) -> None:
         """Listen (again, on the same port once one was chosen) and forward connections."""
@@ -55,6 +57,10 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self.blackhole:
+                with self._lock:
+                    self._sockets.add(client)
+                continue
             try:
                 server = socket.create_connection(self.target, timeout=5)
             except OSError:

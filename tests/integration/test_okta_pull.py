@@ -276,3 +276,16 @@ def test_a_dry_run_fetches_and_plans_but_changes_nothing(
     assert result.plan is not None and result.plan.summary["invite"] == 5
     assert roles(session_factory, org_id) == {}
     assert mirror_size(session_factory, source_id) == (0, 0)
+
+
+def test_a_run_left_running_by_a_dead_process_is_closed_as_abandoned(
+    session_factory: sessionmaker[Session], okta: FakeOkta
+) -> None:
+    """The next run of the source closes it, so run history never shows a ghost 'running'."""
+    org_id, source_id = _setup(session_factory, okta)
+    with session_factory.begin() as s:
+        s.add(SyncRun(org_id=org_id, source_id=source_id, trigger="schedule:okta"))
+    assert _pull(session_factory, source_id).outcome == "applied"
+    runs = _runs(session_factory)
+    assert runs[0][0] == "abandoned" and "stopped before it recorded" in (runs[0][1] or "")
+    assert runs[1] == ("applied", None)
