@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/rolebridge demo
+	$(VENV)/bin/rolebridge demo --serve
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -28,25 +28,11 @@ from sync.db import make_engine, make_session_factory, upgrade
 from sync.mappingstore import save_mapping
 from sync.orgs import add_member, create_org
 from sync.reconcile import reconcile
+from sync.samples import SAMPLES
 from sync.settings import Settings
 
-SAVED = """\
-role_model: shareofmodel
-rules:
-  - group: "SOM Owners"
-    org_role: owner
-  - group: "SOM Analysts"
-    org_role: editor
-  - match: '^ws-(?P<workspace>[a-z0-9-]+)-(?P<role>viewer|editor)$'
-    org_role: guest
-    workspace: "{workspace}"
-    workspace_role: "{role}"
-    create_workspace: true
-    credits: 500
-policy:
-  unmapped: remove
-  max_removals: 1
-"""
+# the shareofmodel sample mapping, with a removal limit of one so a plan is held
+SAVED = SAMPLES["shareofmodel"].mapping.replace('max_removals: "50%"', "max_removals: 1")
 DRAFT = SAVED.replace(
     '  - group: "SOM Analysts"\n    org_role: editor',
     '  - group: "SOM Analysts"\n    org_role: viewer\n  - group: "SOM Leads"\n    org_role: editor',

@@ -4,21 +4,26 @@ the incremental plan."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
+from mappings import PRESETS
 from mappings.directory import Directory, GroupMember
 from mappings.render import render_text
 from sync import mirror
+from sync.apikeys import create_api_key
 from sync.db import make_engine, make_session_factory, upgrade
 from sync.mappingstore import save_mapping
-from sync.orgs import create_org
+from sync.orgs import create_org, get_org
 from sync.outbox import deliver
 from sync.reconcile import reconcile
 from sync.samples import SAMPLES, sample_directory
 from sync.settings import Settings
+from sync.tokens import create_token
 
 __all__ = ["demo_command", "promote"]
 
@@ -42,8 +47,12 @@ def promote(directory: Directory, user_id: str) -> tuple[Directory, str]:
     show_default=True,
     help="Folder for the demo database and the delivered emails.",
 )
-def demo_command(instance: Path) -> None:
-    """Run every preset's sample org through plan, apply and an incremental plan."""
+@click.option("--serve", is_flag=True, help="Then serve rolebridge on the demo database.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo_command(instance: Path, serve: bool, host: str, port: int) -> None:
+    """Run every preset's sample org through plan, apply and an incremental plan; with
+    --serve, then run rolebridge on that database (admin pages, SCIM, API)."""
     instance.mkdir(parents=True, exist_ok=True)
     path = instance / "demo.sqlite3"
     for stale in instance.glob("demo.sqlite3*"):
@@ -75,4 +84,26 @@ def demo_command(instance: Path) -> None:
     settings = Settings(database_url=str(engine.url), instance_path=instance)
     report = deliver(factory, settings)
     click.echo(f"{report.sent} invitation email(s) written to {instance / 'outbox'}")
+    if serve:
+        _serve(factory, engine.url.render_as_string(), instance, host, port)
     engine.dispose()
+
+
+def _serve(factory: sessionmaker[Session], url: str, instance: Path, host: str, port: int) -> None:
+    """Mint an admin key and a SCIM token for the shareofmodel demo org, print them once,
+    and serve the app on the demo database until interrupted."""
+    from scim_server.wsgi import serve  # the edge, imported only to run it
+
+    org_name = "shareofmodel-demo"
+    with factory.begin() as s:
+        org = get_org(s, org_name)
+        _, key = create_api_key(s, org.id, "owner", PRESETS["shareofmodel"].org_roles, "demo")
+        _, token = create_token(s, org_name, "demo")
+    base = f"http://{host}:{port}"
+    click.secho(f"\nrolebridge is serving the demo at {base} (Ctrl-C stops it)", bold=True)
+    click.echo(f"  admin pages  {base}/admin      sign in with the API key {key}")
+    click.echo(f"  admin API    {base}/api/v1/orgs/{org_name}   Authorization: Bearer {key}")
+    click.echo(f"  SCIM 2.0     {base}/scim/v2    Authorization: Bearer {token}")
+    os.environ["DATABASE_URL"] = url
+    os.environ["ROLEBRIDGE_INSTANCE"] = str(instance)
+    serve(host, port, workers=1, threads=4)

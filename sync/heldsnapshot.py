@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
+from mappings.gcpause import cyclic_gc_paused
 from sync import models
 
 __all__ = ["HeldSnapshot", "held_directory", "hold", "mirrored"]
@@ -38,30 +39,27 @@ def mirrored(directory: Directory) -> Directory:
         users.setdefault(user.id, user)
     group_ids = {g.id for g in directory.groups}
     firsts: dict[str, DirectoryGroup] = {}
-    members: dict[str, set[tuple[str, str]]] = {}
+    # per group: its user members and its nested groups, each by id (first one kept)
+    members: dict[str, tuple[dict[str, GroupMember], dict[str, GroupMember]]] = {}
     for group in directory.groups:
         firsts.setdefault(group.id, group)
-        found = members.setdefault(group.id, set())
+        found = members.setdefault(group.id, ({}, {}))
         for m in group.members:
             kind = m.type if m.type in ("User", "Group") else None
-            found.add((kind or ("Group" if m.value in group_ids else "User"), m.value))
-    groups = tuple(
-        DirectoryGroup(
-            g.id,
-            g.display_name,
-            g.external_id,
-            # users first, then nested groups, each by id: the mirror's read order
-            tuple(GroupMember(v, t) for t, v in sorted(members[g.id], key=_member_order)),
-        )
-        for g in (firsts[k] for k in sorted(firsts))
-    )
-    return Directory(users=tuple(users[k] for k in sorted(users)), groups=groups)
+            kind = kind or ("Group" if m.value in group_ids else "User")
+            bucket = found[0] if kind == "User" else found[1]
+            if m.value not in bucket:
+                bucket[m.value] = m if m.type == kind else GroupMember(m.value, kind)
+    groups = []
+    for key in sorted(firsts):
+        g, (user_members, group_members) = firsts[key], members[key]
+        ordered = [user_members[v] for v in sorted(user_members)]  # the mirror's read order
+        ordered += [group_members[v] for v in sorted(group_members)]
+        groups.append(DirectoryGroup(g.id, g.display_name, g.external_id, tuple(ordered)))
+    return Directory(users=tuple(users[k] for k in sorted(users)), groups=tuple(groups))
 
 
-def _member_order(member: tuple[str, str]) -> tuple[bool, str]:
-    return (member[0] != "User", member[1])
-
-
+@cyclic_gc_paused()
 def hold(session: Session, org_id: int, directory: Directory) -> HeldSnapshot | None:
     """The snapshot a pull just mirrored in this transaction, or None when other sources
     of the org have rows too (the reconcile then reads the merged mirror)."""

@@ -137,9 +137,13 @@ def apply_plan(
     actor: str,
     plan_id: int | None = None,
     now: datetime | None = None,
+    body: Mapping[str, Any] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on the org in the caller's transaction; ``PlanError`` names the
-    first operation that does not fit the current state (and nothing is kept)."""
+    first operation that does not fit the current state (and nothing is kept).
+
+    ``body``: the plan's JSON form if the caller has it already (the saved plan's), whose
+    operations are then the audit entries' details instead of being made again."""
     org = get_org(session, org_id)
     ctx = _Context(
         session=session,
@@ -163,14 +167,19 @@ def apply_plan(
         if kind in by_kind:
             _HANDLERS[kind](ctx, by_kind[kind])
     insert_rows(session, _table("outbox"), ctx.messages)
-    insert_rows(
-        session, _table("audit_log"), [_audit(ctx, op, actor, plan_id) for op in plan.operations]
-    )
+    details = body["operations"] if body is not None else None
+    if details is None or len(details) != len(plan.operations):
+        details = [op.to_dict() for op in plan.operations]
+    pairs = zip(plan.operations, details, strict=True)
+    rows = [_audit(ctx, op, d, actor, plan_id) for op, d in pairs]
+    insert_rows(session, _table("audit_log"), rows)
     summary = Counter(op.op for op in plan.operations)
     return ApplyResult(len(plan.operations), len(ctx.messages), dict(sorted(summary.items())))
 
 
-def _audit(ctx: _Context, op: Operation, actor: str, plan_id: int | None) -> dict[str, Any]:
+def _audit(
+    ctx: _Context, op: Operation, detail: Mapping[str, Any], actor: str, plan_id: int | None
+) -> dict[str, Any]:
     return {
         "org_id": ctx.org_id,
         "at": ctx.now,
@@ -178,7 +187,7 @@ def _audit(ctx: _Context, op: Operation, actor: str, plan_id: int | None) -> dic
         "op": op.op,
         "user": op.user,
         "workspace": op.workspace,
-        "detail": op.to_dict(),
+        "detail": detail,
         "plan_id": plan_id,
     }
 

@@ -110,6 +110,7 @@ def save_plan(
     users: Collection[str] | None = None,
 ) -> SavedPlan:
     """Store a plan; a waiting plan with the same fingerprint is reused, not duplicated."""
+    body = plan.to_dict()
     if status in ("pending", "held"):
         existing = session.scalar(
             select(SavedPlan).where(
@@ -118,13 +119,13 @@ def save_plan(
                 SavedPlan.status.in_(("pending", "held", "approved")),
             )
         )
-        if existing is not None and existing.body == plan.to_dict():
+        if existing is not None and existing.body == body:
             return existing
     row = SavedPlan(
         org_id=org_id,
         fingerprint=plan.fingerprint,
         status=status,
-        body=plan.to_dict(),
+        body=body,
         trigger=trigger,
         mapping_version=mapping_version,
         users=sorted(users) if users is not None else None,
@@ -309,6 +310,8 @@ def _act(
             mapping_version=inputs.mapping_version,
             users=users,
         )
-    applied = apply_plan(session, org_id, plan, actor=trigger, plan_id=saved.id, now=now)
+    applied = apply_plan(
+        session, org_id, plan, actor=trigger, plan_id=saved.id, now=now, body=saved.body
+    )
     saved.status, saved.applied_at = "applied", now
     return ReconcileResult("applied", plan, saved.id, applied=applied)

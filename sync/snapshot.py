@@ -7,7 +7,7 @@ differ are inserted, updated or deleted, a few statements per table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +99,36 @@ def _table(name: str) -> Table:
 
 
 _USER_FIELDS = ("user_name", "external_id", "display_name", "emails", "roles", "active")
+_GROUP_FIELDS = ("display_name", "external_id")
+
+
+def _diff_rows(
+    existing: Mapping[str, Any],
+    items: Sequence[DirUser] | Sequence[DirGroup],
+    values_of: Callable[[Any], dict[str, Any]],
+    fields: Sequence[str],
+    common: Mapping[str, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
+    """Rows to insert and rows to update (by the source's id), and the ids seen: an item
+    is new, changed in one of ``fields``, or left alone; a repeated id counts once."""
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            continue
+        seen.add(item.id)
+        values = values_of(item)
+        old = existing.get(item.id)
+        if old is None:
+            new_rows.append(
+                {**common, "ext_id": item.id, **values, "version": 1, "created_at": now,
+                 "updated_at": now}
+            )  # fmt: skip
+        elif any(getattr(old, f) != values[f] for f in fields):
+            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
+    return new_rows, changed, seen
 
 
 def _replace_users(
@@ -112,22 +142,9 @@ def _replace_users(
             .where(DirectoryUser.source_id == source_id)
         )
     }
-    now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    changed: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for user in users:
-        if user.id in seen:
-            continue
-        seen.add(user.id)
-        values = user_values(user)
-        old = existing.get(user.id)
-        if old is None:
-            common = {"org_id": org_id, "source_id": source_id, "ext_id": user.id}
-            new_rows.append({**common, **values, "version": 1, "created_at": now})
-            new_rows[-1]["updated_at"] = now
-        elif any(getattr(old, f) != values[f] for f in _USER_FIELDS):
-            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
+    new_rows, changed, seen = _diff_rows(
+        existing, users, user_values, _USER_FIELDS, {"org_id": org_id, "source_id": source_id}
+    )
     gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
     insert_rows(session, _table("directory_users"), new_rows)
     if changed:
@@ -152,22 +169,9 @@ def _replace_groups(
             ).where(DirectoryGroup.source_id == source_id)
         )
     }
-    now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    changed: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for group in groups:
-        if group.id in seen:
-            continue
-        seen.add(group.id)
-        values = group_values(group)
-        old = existing.get(group.id)
-        if old is None:
-            common = {"org_id": org_id, "source_id": source_id, "ext_id": group.id}
-            new_rows.append({**common, **values, "version": 1, "created_at": now})
-            new_rows[-1]["updated_at"] = now
-        elif (old.display_name, old.external_id) != (group.display_name, group.external_id):
-            changed.append({"id": old.id, **values, "version": old.version + 1, "updated_at": now})
+    new_rows, changed, seen = _diff_rows(
+        existing, groups, group_values, _GROUP_FIELDS, {"org_id": org_id, "source_id": source_id}
+    )
     gone = [row.id for ext_id, row in existing.items() if ext_id not in seen]
     insert_rows(session, _table("directory_groups"), new_rows)
     if changed:
