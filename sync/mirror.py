@@ -85,13 +85,7 @@ def upsert_user(
 
 def delete_user(session: Session, source_id: int, ext_id: str) -> bool:
     """Delete a user and its group memberships in that source; False if it was not there."""
-    result = session.execute(
-        delete(DirectoryUser).where(
-            DirectoryUser.source_id == source_id, DirectoryUser.ext_id == ext_id
-        )
-    )
-    _delete_references(session, source_id, "User", [ext_id])
-    return bool(getattr(result, "rowcount", 0))
+    return _delete(session, DirectoryUser, "User", source_id, ext_id)
 
 
 def upsert_group(
@@ -126,12 +120,21 @@ def upsert_group(
 
 def delete_group(session: Session, source_id: int, ext_id: str) -> bool:
     """Delete a group (its memberships go with it, and it leaves its parent groups)."""
+    return _delete(session, DirectoryGroup, "Group", source_id, ext_id)
+
+
+def _delete(
+    session: Session,
+    model: type[DirectoryUser] | type[DirectoryGroup],
+    kind: str,
+    source_id: int,
+    ext_id: str,
+) -> bool:
+    """Delete one mirrored resource and every membership that names it."""
     result = session.execute(
-        delete(DirectoryGroup).where(
-            DirectoryGroup.source_id == source_id, DirectoryGroup.ext_id == ext_id
-        )
+        delete(model).where(model.source_id == source_id, model.ext_id == ext_id)
     )
-    _delete_references(session, source_id, "Group", [ext_id])
+    _delete_references(session, source_id, kind, [ext_id])
     return bool(getattr(result, "rowcount", 0))
 
 
