@@ -5,21 +5,24 @@ goes wrong before the mirror is replaced (a page that failed after retries, refu
 credentials, a truncated or suspicious snapshot) ends the run with no change at all, so
 with zero removals. Outcomes: ``failed`` and ``suspicious`` (nothing changed), ``planned``
 (dry run), the reconcile's own ``applied``, ``empty``, ``held``, ``pending``, and
-``abandoned`` for a run whose process died (closed by the source's next run).
+``abandoned`` for a run whose process was stopped (SIGTERM: closed by the process, with the
+reason) or died (closed by the source's next run).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
@@ -34,16 +37,26 @@ from sync.mirror import SnapshotChanges, replace_snapshot
 from sync.models import Source, SyncRun, utcnow
 from sync.reconcile import gather, reconcile
 from sync.secrets import resolve_secret
-from sync.sources.base import Progress, RetryPolicy, Snapshot, SourceError
+from sync.sources.base import Cancelled, Progress, RetryPolicy, Snapshot, SourceError
 from sync.sources.factory import build_source
+from sync.stop import StopSignal
 
-__all__ = ["PullResult", "org_pull_lock", "run_pull", "same_directory", "source_directory"]
+__all__ = [
+    "LOCK_WAIT_SECONDS",
+    "PullResult",
+    "org_pull_lock",
+    "run_pull",
+    "same_directory",
+    "source_directory",
+]
 
 log = logging.getLogger(__name__)
 
 _PULL_LOCK_CLASS = 0x52420002  # "RB" + 2: advisory locks of whole pull runs per org
 DEFAULT_MAX_USER_DROP = "10%"
 _ABANDONED = "the process running this pull stopped before it recorded an outcome"
+LOCK_WAIT_SECONDS = 60.0  # how long a pull waits for another pull of the same org
+_LOCK_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,7 @@ class PullResult:
     error: str | None = None
     counts: dict[str, Any] = field(default_factory=dict)
     plan: Plan | None = None
+    plan_id: int | None = None  # the saved plan (e.g. the one a held run waits on)
 
 
 @cyclic_gc_paused()
@@ -69,11 +83,13 @@ def run_pull(
     progress: Progress | None = None,
     retry: RetryPolicy | None = None,
     now: datetime | None = None,
+    stop: StopSignal | None = None,
 ) -> PullResult:
     """Run one pull of ``source_id`` end to end and record it.
 
     Callers hold the org's pull lock (``org_pull_lock``), so a run of this source still
     marked ``running`` belongs to a process that died: it is closed as ``abandoned``.
+    When ``stop`` is set the run ends before its next request, as ``abandoned``.
     """
     with session_factory.begin() as session:
         source = _source(session, source_id)
@@ -90,30 +106,44 @@ def run_pull(
         kind, config, stored = source.kind, dict(source.config), source.secret
         cursor, forced = source.delta_link, force or source.force_next
         previous = source_directory(session, source.id)
-    counts: dict[str, Any] = {}
-    try:
-        secret = resolve_secret(stored, secret_key)
-        pulled = build_source(kind, config, secret, retry).fetch(previous, cursor, progress)
-        counts = _snapshot_counts(pulled)
-        limit = DropLimit.parse(config.get("max_user_drop", DEFAULT_MAX_USER_DROP))
-        verdict = check_snapshot(previous, pulled.directory, limit)
-        if not verdict.ok and not forced:
-            return _finish(session_factory, run_id, "suspicious", _held(verdict), counts)
-        if dry_run:
-            plan = _dry_plan(session_factory, org_id, source_id, pulled.directory, now)
-            counts["plan"] = dict(plan.summary)
-            return _finish(session_factory, run_id, "planned", None, counts, plan)
-        return _replace_and_reconcile(
-            session_factory, run_id, org_id, source_id, previous, pulled, counts, trigger, now
-        )
-    except SourceError as exc:
-        return _finish(session_factory, run_id, "failed", f"{exc.kind}: {exc}", counts)
-    except RolebridgeError as exc:
-        return _finish(session_factory, run_id, "failed", f"configuration: {exc}", counts)
-    except Exception as exc:
-        log.exception("pull run %s of source %s failed", run_id, source_id)
-        detail = f"internal error ({type(exc).__name__}); see the scheduler log"
-        return _finish(session_factory, run_id, "failed", detail, counts)
+    retry = _stoppable(retry, stop)
+    with stop.tracking(run_id) if stop is not None else nullcontext():
+        counts: dict[str, Any] = {}
+        try:
+            secret = resolve_secret(stored, secret_key)
+            pulled = build_source(kind, config, secret, retry).fetch(previous, cursor, progress)
+            counts = _snapshot_counts(pulled)
+            limit = DropLimit.parse(config.get("max_user_drop", DEFAULT_MAX_USER_DROP))
+            verdict = check_snapshot(previous, pulled.directory, limit)
+            if not verdict.ok and not forced:
+                return _finish(session_factory, run_id, "suspicious", _held(verdict), counts)
+            if dry_run:
+                plan = _dry_plan(session_factory, org_id, source_id, pulled.directory, now)
+                counts["plan"] = dict(plan.summary)
+                return _finish(session_factory, run_id, "planned", None, counts, plan)
+            return _replace_and_reconcile(
+                session_factory, run_id, org_id, source_id, previous, pulled, counts, trigger, now
+            )
+        except Cancelled as exc:
+            reason = stop.reason if stop is not None and stop.reason else "stopped"
+            return _finish(session_factory, run_id, "abandoned", f"{reason} ({exc})", counts)
+        except SourceError as exc:
+            return _finish(session_factory, run_id, "failed", f"{exc.kind}: {exc}", counts)
+        except RolebridgeError as exc:
+            return _finish(session_factory, run_id, "failed", f"configuration: {exc}", counts)
+        except Exception as exc:
+            log.exception("pull run %s of source %s failed", run_id, source_id)
+            detail = f"internal error ({type(exc).__name__}); see the scheduler log"
+            return _finish(session_factory, run_id, "failed", detail, counts)
+
+
+def _stoppable(retry: RetryPolicy | None, stop: StopSignal | None) -> RetryPolicy | None:
+    """The retry policy whose requests and pauses end as soon as ``stop`` is set."""
+    if stop is None:
+        return retry
+    if retry is None:
+        return RetryPolicy(sleep=stop.nap, cancel=stop.event)
+    return replace(retry, cancel=stop.event)
 
 
 def _held(verdict: GateVerdict) -> str:
@@ -196,7 +226,7 @@ def _finish(
         final = dict(run.counts)
     if error:
         log.warning("pull run %s: %s: %s", run_id, outcome, error)
-    return PullResult(run_id, outcome, error, final, plan)
+    return PullResult(run_id, outcome, error, final, plan, plan_id)
 
 
 def _snapshot_counts(pulled: Snapshot) -> dict[str, Any]:
@@ -294,29 +324,81 @@ def source_directory(session: Session, source_id: int) -> Directory | None:
 
 @contextmanager
 def org_pull_lock(
-    session_factory: sessionmaker[Session], org_id: int, *, wait: bool
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    *,
+    wait: float = LOCK_WAIT_SECONDS,
+    stop: StopSignal | None = None,
 ) -> Iterator[bool]:
-    """Hold the org's pull lock for the whole run (PostgreSQL advisory lock, session level).
+    """Hold the org's pull lock for the whole run, so one org is pulled by one process at
+    a time: a PostgreSQL session-level advisory lock, or on SQLite a lock file beside the
+    database (both go with the process if it dies).
 
-    Yields False when ``wait`` is off and another process holds it. On SQLite (one
-    machine) there is nothing to hold; the reconcile's write lock still serialises.
+    Waits up to ``wait`` seconds (0: one try) and yields False when another process still
+    holds it or ``stop`` was set meanwhile.
     """
     engine = session_factory.kw["bind"]
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name == "postgresql":
+        with _advisory_lock(engine, org_id, wait, stop) as acquired:
+            yield acquired
+        return
+    path = engine.url.database
+    if not path or path == ":memory:":  # one process owns an in-memory database
         yield True
         return
+    with _file_lock(f"{path}.pull-{org_id}.lock", wait, stop) as acquired:
+        yield acquired
+
+
+def _polled(attempt: Callable[[], bool], wait: float, stop: StopSignal | None) -> bool:
+    """Call ``attempt`` until it succeeds, ``wait`` seconds pass or ``stop`` is set."""
+    deadline = time.monotonic() + wait
+    while not attempt():
+        if stop is not None and stop.is_set:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        (stop.nap if stop is not None else time.sleep)(min(_LOCK_POLL_SECONDS, left))
+    return True
+
+
+@contextmanager
+def _advisory_lock(
+    engine: Engine, org_id: int, wait: float, stop: StopSignal | None
+) -> Iterator[bool]:
+    key = {"c": _PULL_LOCK_CLASS, "o": org_id}
     with engine.connect() as conn:
-        fn = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
-        got = conn.execute(
-            text(f"SELECT {fn}(:c, :o)"), {"c": _PULL_LOCK_CLASS, "o": org_id}
-        ).scalar()
-        conn.commit()
-        acquired = wait or bool(got)
+
+        def attempt() -> bool:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:c, :o)"), key).scalar()
+            conn.commit()
+            return bool(got)
+
+        acquired = _polled(attempt, wait, stop)
         try:
             yield acquired
         finally:
             if acquired:
-                conn.execute(
-                    text("SELECT pg_advisory_unlock(:c, :o)"), {"c": _PULL_LOCK_CLASS, "o": org_id}
-                )
+                conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"), key)
                 conn.commit()
+
+
+@contextmanager
+def _file_lock(path: str, wait: float, stop: StopSignal | None) -> Iterator[bool]:
+    # flock, not lockf: two threads of one process (two sources of one org) exclude each other
+    with open(path, "a+b") as handle:
+
+        def attempt() -> bool:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+
+        acquired = _polled(attempt, wait, stop)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                fcntl.flock(handle, fcntl.LOCK_UN)

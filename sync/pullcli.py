@@ -2,12 +2,13 @@
 
 Secrets are read from an environment variable or a file, never from the command line,
 and are stored encrypted (``ROLEBRIDGE_SECRET_KEY``) or as a reference; they are never
-printed. Errors leave as one line and exit code 2.
+printed. Errors leave as one line and exit code 1.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,11 +25,12 @@ from mappings.errors import RolebridgeError
 from mappings.snapshot import DropLimit
 from sync.db import make_engine, make_session_factory
 from sync.models import Organisation, Source, SyncRun
-from sync.pull import PullResult, org_pull_lock, run_pull
+from sync.pull import LOCK_WAIT_SECONDS, PullResult, org_pull_lock, run_pull
 from sync.scheduler import PullScheduler, parse_schedule
 from sync.secrets import seal_secret
 from sync.settings import Settings
 from sync.sources.factory import PULL_KINDS
+from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
 
 __all__ = ["scheduler_command", "source_group", "sync_command"]
 
@@ -43,12 +45,8 @@ def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
-class _CliError(click.ClickException):
-    exit_code = 2
-
-
 def _fail(message: str) -> click.ClickException:
-    return _CliError(message)
+    return click.ClickException(message)  # one line, exit status 1
 
 
 def _org(session: Session, ref: str) -> Organisation:
@@ -218,17 +216,35 @@ def list_sources(org_ref: str | None) -> None:
     Console().print(table)
 
 
+_DONE = frozenset({"applied", "empty", "planned"})  # anything else exits 1
+
+
 @click.command("sync")
 @click.option("--org", "org_ref", required=True, help="Organisation name or id.")
 @click.option("--source", "source_name", default=None, help="Only this source.")
 @click.option("--dry-run", is_flag=True, help="Fetch and plan; change nothing.")
 @click.option("--force", is_flag=True, help="Use a snapshot the completeness gate holds.")
-def sync_command(org_ref: str, source_name: str | None, dry_run: bool, force: bool) -> None:
-    """Pull the org's sources now, reconcile, print the plan; exit 1 if a run failed or was held."""
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=LOCK_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for another pull of the org to finish.",
+)
+def sync_command(
+    org_ref: str, source_name: str | None, dry_run: bool, force: bool, wait: float
+) -> None:
+    """Pull the org's sources now, reconcile, print the plan.
+
+    Exit status 0 when every run applied its plan or had nothing to do (with --dry-run:
+    planned); 1 when a run failed, was held (approve the plan it names) or suspicious,
+    was stopped, or could not start. SIGTERM stops it within seconds.
+    """
     settings = Settings.from_env()
-    with _database(settings) as factory:
-        failed = _sync(factory, settings, org_ref, source_name, dry_run=dry_run, force=force)
-    if failed:
+    stop = StopSignal(DEFAULT_GRACE_SECONDS)
+    with _database(settings) as factory, stop.on_signals(factory, exit_code=1):
+        done = _sync(factory, settings, org_ref, source_name, dry_run, force, wait, stop)
+    if not done:
         raise SystemExit(1)
 
 
@@ -237,9 +253,10 @@ def _sync(
     settings: Settings,
     org_ref: str,
     source_name: str | None,
-    *,
     dry_run: bool,
     force: bool,
+    wait: float,
+    stop: StopSignal,
 ) -> bool:
     with factory() as session:
         org = _org(session, org_ref)
@@ -247,19 +264,32 @@ def _sync(
         if source_name:
             query = query.where(Source.name == source_name)
         sources = [(s.id, s.name) for s in session.scalars(query.order_by(Source.id))]
-        org_id = org.id
+        org_id, org_name = org.id, org.name
     if not sources:
         raise _fail(f"no pulled source {source_name or ''} in {org_ref!r}".replace("  ", " "))
     console = Console(soft_wrap=True)  # long errors and plan lines stay whole lines
-    failed = False
+    done = True
     for source_id, name in sources:
-        with org_pull_lock(factory, org_id, wait=True):
+        if stop.is_set:
+            raise _fail(f"{name}: not started: {stop.reason}")
+        with org_pull_lock(factory, org_id, wait=wait, stop=stop) as acquired:
+            if not acquired:
+                raise _fail(_not_acquired(org_name, wait, stop))
             result = _run_with_progress(
-                factory, source_id, name, settings, dry_run=dry_run, force=force, console=console
+                factory, source_id, name, settings, dry_run, force, console, stop
             )
-        _report(console, name, result)
-        failed = failed or result.outcome in ("failed", "suspicious")
-    return failed
+        _report(console, name, result, org_name)
+        done = done and result.outcome in _DONE
+    return done
+
+
+def _not_acquired(org_name: str, wait: float, stop: StopSignal) -> str:
+    if stop.is_set:
+        return f"not started: {stop.reason}"
+    return (
+        f"another pull of {org_name!r} is running (waited {wait:g} s for it); "
+        "try again later or give --wait more seconds"
+    )
 
 
 def _run_with_progress(
@@ -267,10 +297,10 @@ def _run_with_progress(
     source_id: int,
     name: str,
     settings: Settings,
-    *,
     dry_run: bool,
     force: bool,
     console: Console,
+    stop: StopSignal,
 ) -> PullResult:
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -292,10 +322,11 @@ def _run_with_progress(
             force=force,
             trigger="cli",
             progress=progress,
+            stop=stop,
         )
 
 
-def _report(console: Console, name: str, result: PullResult) -> None:
+def _report(console: Console, name: str, result: PullResult, org_name: str) -> None:
     counts = result.counts
     console.print(
         f"{name}: {result.outcome} (run {result.run_id}; {counts.get('pages', 0)} pages, "
@@ -309,6 +340,14 @@ def _report(console: Console, name: str, result: PullResult) -> None:
         from mappings.render import render_text
 
         console.print(render_text(result.plan), markup=False, highlight=False, soft_wrap=True)
+    if result.outcome in ("held", "pending") and result.plan_id is not None:
+        command = f"rolebridge approve --org {shlex.quote(org_name)} {result.plan_id}"
+        console.print(
+            f"{name}: plan {result.plan_id} waits for approval; approve and apply it with: "
+            f"{command}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @click.command("scheduler")

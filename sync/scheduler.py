@@ -7,15 +7,17 @@ refreshed every few seconds, so schedule changes apply without a restart. Jobs r
 
 Several scheduler processes may share one PostgreSQL database. Each tick of a source is
 *claimed* with one conditional UPDATE of ``sources.last_pull_at`` (the first process wins,
-the others skip), and the whole run holds the org's advisory lock, so one org is never
+the others skip), and the whole run holds the org's pull lock, so one org is never
 pulled by two processes at once.
+
+SIGTERM (or SIGINT) stops the process within seconds: no new run starts, a running pull
+ends at its next request as ``abandoned`` (see ``sync.stop``) and its locks are released.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -37,8 +39,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.errors import InputError
 from sync import logs
 from sync.models import Source, utcnow
-from sync.pull import org_pull_lock, run_pull
+from sync.pull import LOCK_WAIT_SECONDS, org_pull_lock, run_pull
 from sync.sources.factory import PULL_KINDS
+from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
 
 __all__ = [
     "PullScheduler",
@@ -108,6 +111,7 @@ def claim_tick(
 class _Context:
     session_factory: sessionmaker[Session]
     secret_key: str
+    stop: StopSignal
 
 
 _context: dict[str, _Context] = {}  # filled by PullScheduler.start, read by the job function
@@ -127,7 +131,9 @@ def _run_scheduled_pull(source_id: int) -> None:
     if ctx is None:
         log.error("scheduled pull of source %s ran outside a scheduler", source_id)
         return
-    factory = ctx.session_factory
+    factory, stop = ctx.session_factory, ctx.stop
+    if stop.is_set:
+        return
     with factory() as session:
         source = session.get(Source, source_id)
         if source is None or not source.enabled or not source.schedule:
@@ -142,8 +148,12 @@ def _run_scheduled_pull(source_id: int) -> None:
     if not claim_tick(factory, source_id, gap, now):
         log.info("source %s: this tick was taken by another scheduler", name)
         return
-    with org_pull_lock(factory, org_id, wait=True):
-        run_pull(factory, source_id, secret_key=ctx.secret_key, trigger=f"schedule:{name}")
+    with org_pull_lock(factory, org_id, wait=LOCK_WAIT_SECONDS, stop=stop) as acquired:
+        if not acquired:
+            log.warning("source %s: this tick is skipped: another pull of the org runs", name)
+            return
+        trigger = f"schedule:{name}"
+        run_pull(factory, source_id, secret_key=ctx.secret_key, trigger=trigger, stop=stop)
 
 
 class PullScheduler:
@@ -156,8 +166,10 @@ class PullScheduler:
         secret_key: str = "",
         refresh_seconds: float = 30.0,
         workers: int = 4,
+        grace: float = DEFAULT_GRACE_SECONDS,
     ) -> None:
         self.session_factory = session_factory
+        self.stop = StopSignal(grace)
         self.secret_key = secret_key
         self.refresh_seconds = refresh_seconds
         engine = session_factory.kw["bind"]
@@ -179,7 +191,7 @@ class PullScheduler:
 
     def start(self) -> None:
         """Start the scheduler and keep its jobs in step with the sources table."""
-        _context["current"] = _Context(self.session_factory, self.secret_key)
+        _context["current"] = _Context(self.session_factory, self.secret_key, self.stop)
         self._create_job_table()
         self.scheduler.start()
         self.refresh()
@@ -269,16 +281,13 @@ class PullScheduler:
         return {j.id: str(j.trigger) for j in self.scheduler.get_jobs(jobstore="default")}
 
     def run(self, max_runtime: float | None = None) -> None:
-        """Run until SIGINT/SIGTERM (or for ``max_runtime`` seconds); running pulls finish."""
-        stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        self.start()
-        deadline = None if max_runtime is None else time.monotonic() + max_runtime
-        try:
-            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                stop.wait(0.2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.shutdown(wait=True)
-            signal.signal(signal.SIGTERM, previous)
+        """Run until SIGTERM/SIGINT, which stops running pulls (see ``sync.stop``), or for
+        ``max_runtime`` seconds, after which running pulls finish."""
+        with self.stop.on_signals(self.session_factory, exit_code=0):
+            self.start()
+            deadline = None if max_runtime is None else time.monotonic() + max_runtime
+            try:
+                while not self.stop.is_set and (deadline is None or time.monotonic() < deadline):
+                    self.stop.event.wait(0.2)
+            finally:
+                self.shutdown(wait=True)

@@ -4,6 +4,7 @@
      +-- TransientSourceError        429, 5xx, timeouts: retried with backoff, then the run aborts
      +-- ConfigurationSourceError    401/403, a wrong URL, bad settings: the run stops and reports
      +-- SnapshotError               the data is incomplete or inconsistent: nothing is removed
+     +-- Cancelled                   the process is stopping: the run ends before its next request
 
 A source returns a complete :class:`Snapshot` or raises; there is no partial result.
 """
@@ -26,6 +27,7 @@ from mappings.directory import Directory
 from mappings.errors import RolebridgeError
 
 __all__ = [
+    "Cancelled",
     "ConfigurationSourceError",
     "HttpClient",
     "Progress",
@@ -72,6 +74,12 @@ class SnapshotError(SourceError):
     kind: ClassVar[str] = "data"
 
 
+class Cancelled(SourceError):
+    """The process was asked to stop (SIGTERM); no further request is made."""
+
+    kind: ClassVar[str] = "cancelled"
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """A complete directory from one source, with the delta cursor to store (if any)."""
@@ -105,6 +113,7 @@ class RetryPolicy:
     max_delay: float = 60.0  # a server asking for longer than this ends the run instead
     jitter: float = 0.5  # random extra fraction of the computed backoff
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    cancel: threading.Event | None = field(default=None, compare=False)  # set: stop now
 
     def backoff(self, attempt: int, hint: float | None) -> float:
         """Seconds to wait before try ``attempt + 1``: the server's hint, else exponential."""
@@ -164,6 +173,8 @@ class HttpClient:
         """GET ``url``; 2xx (or a status in ``accept``) is returned, anything else raises."""
         accepted = frozenset(accept)
         for attempt in range(1, self.retry.attempts + 1):
+            if self.retry.cancel is not None and self.retry.cancel.is_set():
+                raise Cancelled(f"stopped before GET {_strip(url)}")
             response, failure = self._try(url, params)
             if response is not None and (response.ok or response.status_code in accepted):
                 if self._after is not None:

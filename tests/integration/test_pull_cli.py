@@ -72,7 +72,7 @@ def test_source_add_stores_the_token_encrypted_and_never_prints_it(
 def test_a_reference_is_stored_as_is_and_bad_input_is_one_line_and_changes_nothing(
     session_factory: sessionmaker[Session], okta: FakeOkta, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """--reference keeps env:NAME; an unknown org, a bad schedule or no secret exit 2."""
+    """--reference keeps env:NAME; an unknown org, a bad schedule or no secret exit 1."""
     _org(session_factory)
     code, output = _add_okta(cli_env, okta.url, "--secret-env", "OKTA_TOKEN", "--reference")
     assert code == 0 and "secret: env:OKTA_TOKEN" in output
@@ -87,7 +87,7 @@ def test_a_reference_is_stored_as_is_and_bad_input_is_one_line_and_changes_nothi
     ]
     for extra in bad:
         code, output = _add_okta(cli_env, okta.url, *extra)
-        assert code == 2, output
+        assert code == 1, output
         assert len(output.strip().splitlines()) == 1 and output.startswith("Error: ")
     with session_factory() as s:
         assert [src.name for src in s.scalars(select(Source))] == ["okta"]
