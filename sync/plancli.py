@@ -3,7 +3,9 @@ line on stderr and exit status 1 (as in ``sync.commands``)."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -88,14 +90,39 @@ def plans_command(org: str, status: str | None) -> None:
 @click.option("--fingerprint", default=None, help="Approve only if the plan has this fingerprint.")
 @click.option("--by", "approver", default="cli", help="Who approves (recorded).")
 def approve_command(org: str, plan_id: int, fingerprint: str | None, approver: str) -> None:
-    """Approve a held or pending plan; the approval is bound to its fingerprint."""
-    from sync.plans import approve_plan
+    """Approve a held or pending plan, bound to its fingerprint. A held plan is applied at
+    once (re-planned first if the directory changed, within the same approval); exit 1
+    when the approval lapsed and a fresh plan waits instead."""
+    from sync.plans import approve
 
     factory = open_database()
     org_id = org_id_by_name(factory, org)
-    with one_line_errors(), factory.begin() as session:
-        row = approve_plan(session, org_id, plan_id, approver=approver, fingerprint=fingerprint)
-        click.echo(f"approved plan {row.id} ({row.fingerprint})")
+    with one_line_errors():
+        row = approve(factory, org_id, plan_id, approver=approver, fingerprint=fingerprint)
+    waits = row.status in ("held", "pending")
+    click.echo(_approval_outcome(org, plan_id, row.id, row.status, row.body), err=waits)
+    if waits:
+        raise SystemExit(1)
+
+
+def _approval_outcome(org: str, asked: int, got: int, status: str, body: dict[str, Any]) -> str:
+    """One line saying what the approval of plan ``asked`` did."""
+    summary = ", ".join(f"{n} {op}" for op, n in body.get("summary", {}).items())
+    again = f"rolebridge approve --org {shlex.quote(org)} {got}"
+    if status == "applied" and got == asked:
+        return f"approved and applied plan {asked}: {summary or 'nothing to do'}"
+    if status == "applied":
+        return (
+            f"approved plan {asked}; the directory had changed, so the org was re-planned "
+            f"and plan {got} applied under the approval: {summary or 'nothing to do'}"
+        )
+    if status in ("held", "pending"):
+        held = body.get("held") or {}
+        return f"plan {asked} was not applied: {held.get('detail', '')}; to apply: {again}"
+    if status == "stale":
+        return f"approved plan {asked}; the directory changed since and nothing is left to do"
+    apply = f"rolebridge apply --org {shlex.quote(org)} {asked}"
+    return f"approved plan {asked} ({body.get('fingerprint', '')}); apply it with: {apply}"
 
 
 @click.command("reconcile")

@@ -1,6 +1,10 @@
 """Saved plans: make and store one, approve it (bound to its fingerprint), and apply
 exactly that plan, by id or from a file, only while its fingerprint still matches the
-current inputs ("stale plan" otherwise)."""
+current inputs ("stale plan" otherwise).
+
+Approving a held plan applies it in the same step. If the directory moved on since it was
+made, the org is re-planned: the fresh plan is applied under the approval while it stays
+within it, and otherwise waits, held, with the reason the approval lapsed."""
 
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
 from sync.models import SavedPlan, utcnow
 from sync.platform import ApplyResult, apply_plan
-from sync.reconcile import Inputs, gather, locked, reconcile, save_plan
+from sync.reconcile import Inputs, gather, lock_org, locked, reconcile, reconcile_in, save_plan
 
-__all__ = ["apply_saved", "approve_plan", "create_plan", "get_plan", "list_plans"]
+__all__ = ["apply_saved", "approve", "approve_plan", "create_plan", "get_plan", "list_plans"]
 
 
 def create_plan(
@@ -71,7 +75,12 @@ def approve_plan(
     fingerprint: str | None = None,
     now: datetime | None = None,
 ) -> SavedPlan:
-    """Approve a waiting plan; the approval holds for that plan's fingerprint only."""
+    """Approve a waiting plan (the approval holds for its fingerprint only); a held plan is
+    applied at once, re-planned first if the inputs changed. Returns the plan that now
+    stands: the approved one, the one applied, or a fresh held one saying why.
+
+    ``session`` must be a write transaction (``write_session``)."""
+    lock_org(session, org_id)  # before touching the row: a reconcile may be retiring it
     row = get_plan(session, org_id, plan_id)
     if fingerprint is not None and fingerprint != row.fingerprint:
         raise PlanError(f"plan {plan_id} has fingerprint {row.fingerprint}, not {fingerprint}")
@@ -79,7 +88,32 @@ def approve_plan(
         raise PlanError(f"plan {plan_id} is {row.status}; only pending or held plans need approval")
     row.status, row.approved_by, row.approved_at = "approved", approver, now or utcnow()
     session.flush()
-    return row
+    if row.body.get("held") is None:
+        return row  # nothing waits on the approval: ``apply`` applies it
+    if gather(session, org_id).fingerprint == row.fingerprint:  # exactly what was approved
+        plan = Plan.from_dict(row.body)
+        apply_plan(session, org_id, plan, actor=approver, plan_id=row.id, now=now, body=row.body)
+        row.status, row.applied_at = "applied", now or utcnow()
+        return row
+    trigger = f"approval of plan {plan_id} by {approver}"
+    result = reconcile_in(session, org_id, users=row.users, trigger=trigger, now=now)
+    if result.plan_id is None:  # the fresh plan has nothing to do; this one was retired
+        session.refresh(row)
+        return row
+    return get_plan(session, org_id, result.plan_id)
+
+
+def approve(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    plan_id: int,
+    *,
+    approver: str,
+    fingerprint: str | None = None,
+) -> SavedPlan:
+    """``approve_plan`` in its own unit of work."""
+    with write_session(session_factory) as session:
+        return approve_plan(session, org_id, plan_id, approver=approver, fingerprint=fingerprint)
 
 
 def apply_saved(

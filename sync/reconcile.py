@@ -5,7 +5,8 @@ One reconcile per org runs at a time: on PostgreSQL a transaction-level advisory
 keyed by the org, on SQLite the database write lock taken up front (``BEGIN IMMEDIATE``).
 A second caller waits and then plans from what the first one left, so it never repeats
 an invite. A plan that is held (over ``max_removals``) or under ``apply: review`` is
-stored and waits for an approval bound to its fingerprint.
+stored and waits for an approval bound to its fingerprint; a plan made after the directory
+moved on is applied under that approval while it stays within it (``sync.approvals``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +28,7 @@ from mappings.operations import Plan
 from mappings.plan import make_plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
+from sync.approvals import Approval, standing_approval
 from sync.db import write_session
 from sync.heldsnapshot import HeldSnapshot, held_directory
 from sync.mappingstore import current_mapping
@@ -38,6 +41,7 @@ __all__ = [
     "Inputs",
     "ReconcileResult",
     "gather",
+    "lock_org",
     "locked",
     "reconcile",
     "reconcile_in",
@@ -112,15 +116,16 @@ def save_plan(
     """Store a plan; a waiting plan with the same fingerprint is reused, not duplicated."""
     body = plan.to_dict()
     if status in ("pending", "held"):
-        existing = session.scalar(
+        for existing in session.scalars(
             select(SavedPlan).where(
                 SavedPlan.org_id == org_id,
                 SavedPlan.fingerprint == plan.fingerprint,
                 SavedPlan.status.in_(("pending", "held", "approved")),
             )
-        )
-        if existing is not None and existing.body == body:
-            return existing
+        ):
+            # the same waiting plan, whatever its hold's words said when it was stored
+            if _same_wait(existing.body, body):
+                return existing
     row = SavedPlan(
         org_id=org_id,
         fingerprint=plan.fingerprint,
@@ -205,6 +210,11 @@ def reconcile_in(
     return _reconcile_locked(session, org_id, users, trigger, now or utcnow(), complete)
 
 
+def lock_org(session: Session, org_id: int) -> None:
+    """Take the org's reconcile lock in the caller's write transaction."""
+    _lock(session, org_id)
+
+
 def _lock(session: Session, org_id: int) -> None:
     if session.connection().dialect.name == "postgresql":
         session.execute(
@@ -225,10 +235,11 @@ def _reconcile_locked(
 ) -> ReconcileResult:
     inputs = gather(session, org_id, held)
     plan = _plan(inputs, now, users, complete)
+    approval = standing_approval(session, org_id, plan)  # read before it is retired as stale
     _retire_stale_plans(session, org_id, plan.fingerprint)
     run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
     session.add(run)
-    result = _act(session, org_id, plan, inputs, trigger, users, now)
+    result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
     run.finished_at = utcnow()
     run.outcome = result.status
     run.plan_id = result.plan_id
@@ -268,6 +279,41 @@ def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete
     )
 
 
+def _same_wait(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    why = [(d.get("held") or {}).get("why") for d in (a, b)]
+    return bool(a["operations"] == b["operations"] and why[0] == why[1])
+
+
+def _same_plan(row: SavedPlan, plan: Plan) -> bool:
+    return row.fingerprint == plan.fingerprint and row.body["operations"] == [
+        op.to_dict() for op in plan.operations
+    ]
+
+
+def _reapproved(
+    session: Session,
+    org_id: int,
+    plan: Plan,
+    approved: SavedPlan,
+    inputs: Inputs,
+    trigger: str,
+    users: Collection[str] | None,
+) -> SavedPlan:
+    """The fresh plan, stored as applied under the approval of the plan it replaces."""
+    saved = save_plan(
+        session,
+        org_id,
+        plan,
+        status="applied",
+        trigger=f"{trigger} (re-planned from plan {approved.id})",
+        mapping_version=inputs.mapping_version,
+        users=users,
+    )
+    saved.approved_by, saved.approved_at = approved.approved_by, approved.approved_at
+    approved.status = "stale"  # superseded by the fresh plan
+    return saved
+
+
 def _act(
     session: Session,
     org_id: int,
@@ -276,19 +322,15 @@ def _act(
     trigger: str,
     users: Collection[str] | None,
     now: datetime,
+    approval: Approval,
 ) -> ReconcileResult:
     if plan.is_empty:
         return ReconcileResult("empty", plan)
     if plan.held is not None:
-        approved = session.scalar(
-            select(SavedPlan).where(
-                SavedPlan.org_id == org_id,
-                SavedPlan.fingerprint == plan.fingerprint,
-                SavedPlan.status == "approved",
-            )
-        )
-        if approved is None or approved.body["operations"] != plan.to_dict()["operations"]:
-            status = "pending" if plan.held.why == "review" else "held"
+        approved = approval.row
+        if approved is None:
+            plan = approval.explain(plan)
+            status = "pending" if plan.held is not None and plan.held.why == "review" else "held"
             saved = save_plan(
                 session,
                 org_id,
@@ -299,7 +341,11 @@ def _act(
                 users=users,
             )
             return ReconcileResult(status, plan, saved.id)
-        saved = approved
+        saved = (
+            approved
+            if _same_plan(approved, plan)
+            else _reapproved(session, org_id, plan, approved, inputs, trigger, users)
+        )
     else:
         saved = save_plan(
             session,

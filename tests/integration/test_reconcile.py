@@ -113,7 +113,7 @@ def _shrink(directory: Directory, keep: int) -> Directory:
 def test_a_held_plan_applies_only_after_approval_of_its_fingerprint(
     session_factory: sessionmaker[Session],
 ) -> None:
-    """Removals over max_removals wait; approval of that fingerprint lets them through."""
+    """Removals over max_removals wait; approval of that fingerprint applies them at once."""
     org_id, directory = sample_org(session_factory, "soterai")
     reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
     set_directory(session_factory, org_id, _shrink(directory, 4))  # 8 of 12 leave: over 50%
@@ -130,27 +130,35 @@ def test_a_held_plan_applies_only_after_approval_of_its_fingerprint(
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Member)) == 12
     with session_factory.begin() as s:
-        approve_plan(s, org_id, held.plan_id, approver="admin", fingerprint=held.plan.fingerprint)
-    applied = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
-    assert (applied.status, applied.plan_id) == ("applied", held.plan_id)
+        row = approve_plan(
+            s, org_id, held.plan_id, approver="admin", fingerprint=held.plan.fingerprint
+        )
+        assert (row.id, row.status, row.approved_by) == (held.plan_id, "applied", "admin")
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Member)) == 4
+    after = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
+    assert after.status == "empty"
 
 
 def test_an_approval_does_not_carry_over_to_a_changed_plan(
     session_factory: sessionmaker[Session],
 ) -> None:
-    """After approval the directory changes again: the new plan is held anew."""
+    """The directory changes again before approval and the fresh plan removes one more:
+    approving the old plan applies nothing, and the fresh plan is held saying why."""
     org_id, directory = sample_org(session_factory, "soterai")
     reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
     set_directory(session_factory, org_id, _shrink(directory, 4))
     held = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
     assert held.plan_id is not None
-    with session_factory.begin() as s:
-        approve_plan(s, org_id, held.plan_id, approver="admin")
     set_directory(session_factory, org_id, _shrink(directory, 3))
+    with session_factory.begin() as s:
+        fresh = approve_plan(s, org_id, held.plan_id, approver="admin", now=NOW)
+        assert fresh.status == "held" and fresh.id != held.plan_id
+        assert (
+            f"the approval of plan {held.plan_id} by admin lapsed" in fresh.body["held"]["detail"]
+        )
     second = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
-    assert second.status == "held" and second.plan_id != held.plan_id
+    assert (second.status, second.plan_id) == ("held", fresh.id)
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Member)) == 12
         statuses = dict(s.execute(select(SavedPlan.id, SavedPlan.status)).all())
@@ -162,7 +170,7 @@ def test_an_approval_does_not_carry_over_to_a_changed_plan(
 def test_review_mode_stores_the_plan_pending_until_approved(
     session_factory: sessionmaker[Session],
 ) -> None:
-    """`apply: review` keeps every plan waiting; approving it lets the next run apply it."""
+    """`apply: review` keeps every plan waiting; approving it applies it."""
     org_id, _ = sample_org(session_factory, "soterai")
     with session_factory.begin() as s:
         doc = SAMPLES["soterai"].mapping.replace('max_removals: "50%"', "apply: review")
@@ -170,9 +178,10 @@ def test_review_mode_stores_the_plan_pending_until_approved(
     pending = reconcile(session_factory, org_id, dry_run=False, trigger="t", now=NOW)
     assert pending.status == "pending" and pending.plan_id is not None
     with session_factory.begin() as s:
-        approve_plan(s, org_id, pending.plan_id, approver="admin")
-    plan_id, result = apply_saved(session_factory, org_id, pending.plan_id, actor="admin", now=NOW)
-    assert (plan_id, result.applied) == (pending.plan_id, 12)
+        row = approve_plan(s, org_id, pending.plan_id, approver="admin")
+        assert (row.id, row.status) == (pending.plan_id, "applied")
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Member)) == 12
 
 
 def test_in_review_mode_a_write_for_one_user_keeps_everyone_elses_changes_waiting(
