@@ -96,9 +96,12 @@ def approve_command(org: str, plan_id: int, fingerprint: str | None, approver: s
     from sync.plans import approve
 
     factory = open_database()
-    org_id = org_id_by_name(factory, org)
-    with one_line_errors():
-        row = approve(factory, org_id, plan_id, approver=approver, fingerprint=fingerprint)
+    try:
+        org_id = org_id_by_name(factory, org)
+        with one_line_errors():
+            row = approve(factory, org_id, plan_id, approver=approver, fingerprint=fingerprint)
+    finally:
+        factory.kw["bind"].dispose()  # close pooled connections before the process ends
     waits = row.status in ("held", "pending")
     click.echo(_approval_outcome(org, plan_id, row.id, row.status, row.body), err=waits)
     if waits:

@@ -84,11 +84,14 @@ def approve_plan(
     row = get_plan(session, org_id, plan_id)
     if fingerprint is not None and fingerprint != row.fingerprint:
         raise PlanError(f"plan {plan_id} has fingerprint {row.fingerprint}, not {fingerprint}")
-    if row.status not in ("pending", "held"):
+    held = row.body.get("held") is not None
+    # a held plan a later pull re-planned (stale) may still be approved: its approval
+    # then covers the plan that replaced it, as far as it reaches
+    if row.status not in ("pending", "held") and not (held and row.status == "stale"):
         raise PlanError(f"plan {plan_id} is {row.status}; only pending or held plans need approval")
     row.status, row.approved_by, row.approved_at = "approved", approver, now or utcnow()
     session.flush()
-    if row.body.get("held") is None:
+    if not held:
         return row  # nothing waits on the approval: ``apply`` applies it
     if gather(session, org_id).fingerprint == row.fingerprint:  # exactly what was approved
         plan = Plan.from_dict(row.body)

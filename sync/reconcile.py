@@ -299,12 +299,14 @@ def _reapproved(
     trigger: str,
     users: Collection[str] | None,
 ) -> SavedPlan:
-    """The fresh plan, stored as applied under the approval of the plan it replaces."""
+    """The fresh plan (the waiting one, if a pull already stored it), approved by the
+    approval of the plan it replaces."""
+    status = "pending" if plan.held is not None and plan.held.why == "review" else "held"
     saved = save_plan(
         session,
         org_id,
         plan,
-        status="applied",
+        status=status,
         trigger=f"{trigger} (re-planned from plan {approved.id})",
         mapping_version=inputs.mapping_version,
         users=users,
@@ -340,6 +342,8 @@ def _act(
                 mapping_version=inputs.mapping_version,
                 users=users,
             )
+            if approval.lapsed is not None:  # the waiting plan now says why it still waits
+                saved.body = plan.to_dict()
             return ReconcileResult(status, plan, saved.id)
         saved = (
             approved
