@@ -91,6 +91,8 @@ class StopSignal:
             yield
             return
 
+        timers: list[threading.Timer] = []
+
         def handle(signum: int, _frame: FrameType | None) -> None:
             name = signal.Signals(signum).name
             if self.is_set:  # a second signal: no more grace
@@ -99,6 +101,7 @@ class StopSignal:
             log.warning("%s received: stopping (at most %.0f s)", name, self.grace)
             timer = threading.Timer(self.grace, self._force, (session_factory, exit_code))
             timer.daemon = True
+            timers.append(timer)
             timer.start()
 
         previous = {s: signal.signal(s, handle) for s in _SIGNALS}
@@ -107,6 +110,8 @@ class StopSignal:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            for timer in timers:  # every run ended in time: the process ends normally
+                timer.cancel()
 
     def _force(self, session_factory: sessionmaker[Session], exit_code: int) -> None:
         """Close what is still running and leave now (the OS releases files and sockets)."""
