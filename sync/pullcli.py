@@ -237,8 +237,8 @@ def sync_command(
     """Pull the org's sources now, reconcile, print the plan.
 
     Exit status 0 when every run applied its plan or had nothing to do (with --dry-run:
-    planned); 1 when a run failed, was held (approve the plan it names) or suspicious,
-    was stopped, or could not start. SIGTERM stops it within seconds.
+    planned); 1 when a run failed, was suspicious, was held or pending (approve the plan
+    it names), was stopped, or could not start. SIGTERM stops it within seconds.
     """
     settings = Settings.from_env()
     stop = StopSignal(DEFAULT_GRACE_SECONDS)
