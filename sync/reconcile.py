@@ -6,6 +6,10 @@ keyed by the org, on SQLite the database write lock taken up front (``BEGIN IMME
 A second caller waits and then plans from what the first one left, so it never repeats
 an invite. A plan that is held (over ``max_removals``) or under ``apply: review`` is
 stored and waits for an approval bound to its fingerprint.
+
+The loss budget is one per org over the policy's ``removal_window``: ``gather`` counts the
+losses already applied in the window (whatever the path: pull, SCIM write, CLI or API)
+and the core weighs the plan's own losses against what is left.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
 from sync.models import SavedPlan, SyncRun, utcnow
 from sync.orgs import get_org, role_model_for
-from sync.platform import ApplyResult, apply_plan, load_state
+from sync.platform import ApplyResult, apply_plan, load_state, losses_since
 
 __all__ = [
     "Inputs",
     "ReconcileResult",
     "gather",
     "locked",
+    "plan_for",
     "reconcile",
     "reconcile_in",
     "save_plan",
@@ -56,6 +61,7 @@ class Inputs:
     mapping: RoleMapping
     mapping_version: int
     role_model: RoleModel
+    earlier_losses: int = 0  # losses applied within the policy's removal window
 
     @property
     def fingerprint(self) -> str:
@@ -84,18 +90,26 @@ def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Sess
 
 
 @cyclic_gc_paused()
-def gather(session: Session, org_id: int, held: HeldSnapshot | None = None) -> Inputs:
+def gather(
+    session: Session,
+    org_id: int,
+    held: HeldSnapshot | None = None,
+    now: datetime | None = None,
+) -> Inputs:
     """Read the org's directory (``held`` when the mirror still matches it), state,
-    current mapping and role model."""
+    current mapping, role model and the losses applied within the removal window."""
     org = get_org(session, org_id)
     current = current_mapping(session, org_id)
     directory = held_directory(session, org_id, held) if held is not None else None
+    window = current.mapping.policy.window()
+    earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
     return Inputs(
         directory=directory if directory is not None else load_directory(session, org_id),
         state=load_state(session, org_id),
         mapping=current.mapping,
         mapping_version=current.version,
         role_model=role_model_for(org.role_model),
+        earlier_losses=earlier,
     )
 
 
@@ -120,6 +134,13 @@ def save_plan(
             )
         )
         if existing is not None and existing.body == body:
+            return existing
+        if (
+            existing is not None
+            and existing.status == status
+            and existing.body["operations"] == body["operations"]
+        ):
+            existing.body = body  # the same plan; only the hold's window count moved
             return existing
     row = SavedPlan(
         org_id=org_id,
@@ -155,8 +176,8 @@ def reconcile(
     now = now or utcnow()
     if dry_run:
         with session_factory() as session:
-            inputs = gather(session, org_id, held)
-        plan = _plan(inputs, now, users, complete)
+            inputs = gather(session, org_id, held, now)
+        plan = plan_for(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
     try:
         return _reconcile(session_factory, org_id, users, trigger, now, complete, held)
@@ -223,8 +244,8 @@ def _reconcile_locked(
     complete: bool,
     held: HeldSnapshot | None = None,
 ) -> ReconcileResult:
-    inputs = gather(session, org_id, held)
-    plan = _plan(inputs, now, users, complete)
+    inputs = gather(session, org_id, held, now)
+    plan = plan_for(inputs, now, users, complete)
     _retire_stale_plans(session, org_id, plan.fingerprint)
     run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
     session.add(run)
@@ -251,7 +272,13 @@ def _retire_stale_plans(session: Session, org_id: int, current: str) -> None:
     )
 
 
-def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete: bool) -> Plan:
+def plan_for(
+    inputs: Inputs,
+    now: datetime,
+    users: Collection[str] | None = None,
+    complete: bool = True,
+) -> Plan:
+    """The plan of gathered inputs, its losses weighed with those already applied."""
     if inputs.mapping.policy.apply == "review":
         # A plan waiting for review must carry every pending change of the org: a plan
         # of only the users one write touched would retire the earlier waiting plan and
@@ -265,6 +292,7 @@ def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete
         now=now,
         users=users,
         complete=complete,
+        earlier_losses=inputs.earlier_losses,
     )
 
 

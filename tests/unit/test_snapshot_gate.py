@@ -40,7 +40,11 @@ def test_a_group_that_had_members_and_now_has_none_is_suspicious() -> None:
     before = _dir(20, {"Admins": [1, 2, 3], "Staff": [4]})
     after = _dir(20, {"Admins": [], "Staff": [4]})
     assert check_snapshot(before, after, TEN_PERCENT) == GateVerdict(
-        (Suspicion("emptied_group", "group 'Admins' had 3 members and now has none"),)
+        (
+            Suspicion(
+                "emptied_group", "group 'Admins' had 3 members and now has none", "Admins", 3, 0
+            ),
+        )
     )
 
 
