@@ -246,6 +246,11 @@ def _reconcile_locked(
 ) -> ReconcileResult:
     inputs = gather(session, org_id, held, now)
     plan = plan_for(inputs, now, users, complete)
+    if users is not None and plan.held is not None and plan.held.why == "max_removals":
+        # over the budget, the plan of a few users widens to the whole org, so the losses
+        # beyond the budget (one SCIM write each) wait together in one held plan
+        users = None
+        plan = plan_for(inputs, now, None, complete)
     _retire_stale_plans(session, org_id, plan.fingerprint)
     run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
     session.add(run)
