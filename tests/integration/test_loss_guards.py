@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -128,6 +129,23 @@ def _losses(factory: sessionmaker[Session], org_id: int) -> int:
         return losses_since(s, org_id, EPOCH)
 
 
+_OktaPeople = tuple[dict[str, dict[str, Any]], dict[str, list[str]]]
+
+
+def _missing(okta: FakeOkta, missing: list[str]) -> _OktaPeople:
+    """Okta stops listing these people anywhere; returns what it listed before."""
+    full = copy.deepcopy(okta.state.users), copy.deepcopy(okta.state.members)
+    for uid in missing:
+        del okta.state.users[uid]
+    for members in okta.state.members.values():
+        members[:] = [m for m in members if m not in missing]
+    return full
+
+
+def _restore(okta: FakeOkta, full: _OktaPeople) -> None:
+    okta.state.users, okta.state.members = copy.deepcopy(full[0]), copy.deepcopy(full[1])
+
+
 def _suspicious(
     factory: sessionmaker[Session], org_id: int, source_id: int, reason: str
 ) -> PullResult:
@@ -232,14 +250,9 @@ def test_runs_each_missing_8_percent_share_one_budget(
     in the window) are held whole, and nobody else is removed.
     """
     org_id, source_id = _okta_org(session_factory, okta, editors=100)
-    full = copy.deepcopy(okta.state.users), copy.deepcopy(okta.state.members)
     outcomes = []
     for run in range(3):
-        missing = _ids("00u", PEOPLE)[OWNERS + run :: 12][:48]
-        for uid in missing:
-            del okta.state.users[uid]
-        for members in okta.state.members.values():
-            members[:] = [m for m in members if m not in missing]
+        full = _missing(okta, _ids("00u", PEOPLE)[OWNERS + run :: 12][:48])
         bad = _pull(session_factory, source_id)
         outcomes.append(bad.outcome)
         if run:
@@ -248,7 +261,7 @@ def test_runs_each_missing_8_percent_share_one_budget(
                 "48 user(s) lose access or a role (48 removed); with 48 already applied "
                 "in the last 24h that is 96; max_removals 10% allows 60"
             )
-        okta.state.users, okta.state.members = copy.deepcopy(full[0]), copy.deepcopy(full[1])
+        _restore(okta, full)
         good = _pull(session_factory, source_id)
         assert good.outcome in ("applied", "empty"), good.error
     assert outcomes == ["applied", "held", "held"]
@@ -282,3 +295,19 @@ def test_graph_mail_missing_for_1000_users_holds_the_renames_as_identity_changes
     assert {o.detail for o in renames} == {IDENTITY_CHANGE}
     assert roles(session_factory, org_id) == before
     assert _losses(session_factory, org_id) == 0
+
+
+def test_losses_older_than_the_window_no_longer_use_up_the_budget(
+    session_factory: sessionmaker[Session], okta: FakeOkta
+) -> None:
+    """48 removed 25 hours ago are out of the 24 h window: 48 more fit the budget again."""
+    org_id, source_id = _okta_org(session_factory, okta, editors=100)
+    now = datetime.now(UTC)
+    people = _ids("00u", PEOPLE)
+    full = _missing(okta, people[OWNERS::12][:48])
+    assert _pull(session_factory, source_id, now=now - timedelta(hours=25)).outcome == "applied"
+    _restore(okta, full)
+    assert _pull(session_factory, source_id, now=now - timedelta(hours=25)).outcome == "applied"
+    _missing(okta, people[OWNERS + 1 :: 12][:48])
+    assert _pull(session_factory, source_id, now=now).outcome == "applied"
+    assert _losses(session_factory, org_id) == 96
