@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.operations import IDENTITY_CHANGE
 from sync.models import SavedPlan
+from sync.plans import apply_saved, approve_plan
 from sync.platform import losses_since
 from sync.pull import PullResult, run_pull
 from sync.sources.base import RetryPolicy
@@ -311,3 +312,28 @@ def test_losses_older_than_the_window_no_longer_use_up_the_budget(
     _missing(okta, people[OWNERS + 1 :: 12][:48])
     assert _pull(session_factory, source_id, now=now).outcome == "applied"
     assert _losses(session_factory, org_id) == 96
+
+
+def test_losses_an_admin_approves_and_applies_count_against_later_pulls(
+    session_factory: sessionmaker[Session], okta: FakeOkta
+) -> None:
+    """The held 95 demotions, approved and applied (the service the CLI and the API call),
+    use up the window's budget: a pull removing 10 people an hour later is held."""
+    org_id, source_id = _okta_org(session_factory, okta, editors=100)
+    okta.state.members["00gEditors"] = okta.state.members["00gEditors"][:5]
+    forced = _pull(session_factory, source_id, force=True)
+    assert forced.outcome == "held"
+    with session_factory.begin() as s:
+        plan_id = s.query(SavedPlan).filter_by(org_id=org_id, status="held").one().id
+        approve_plan(s, org_id, plan_id, approver="admin")
+    apply_saved(session_factory, org_id, plan_id, actor="admin")
+    assert _losses(session_factory, org_id) == 95
+    _missing(okta, _ids("00u", PEOPLE)[200:210])
+    later = _pull(session_factory, source_id, now=datetime.now(UTC) + timedelta(hours=1))
+    assert later.outcome == "held"
+    assert later.plan is not None and later.plan.held is not None
+    assert later.plan.held.detail == (
+        "10 user(s) lose access or a role (10 removed); with 95 already applied in the last "
+        "24h that is 105; max_removals 10% allows 60"
+    )
+    assert _losses(session_factory, org_id) == 95
