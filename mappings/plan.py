@@ -78,9 +78,7 @@ def plan_changes(
     earlier_losses: int = 0,
 ) -> Plan:
     """The plan from a desired state and the actual state (no fingerprint)."""
-    planner = _Planner(desired, state, policy, role_model, now, users, complete)
-    planner.earlier_losses = earlier_losses
-    return planner.run()
+    return _Planner(desired, state, policy, role_model, now, users, complete, earlier_losses).run()
 
 
 @dataclass(slots=True)
@@ -139,10 +137,11 @@ class _Planner:
         now: datetime,
         users: Collection[str] | None,
         complete: bool,
+        earlier_losses: int = 0,
     ) -> None:
         self.d, self.state, self.policy, self.model, self.now = desired, state, policy, model, now
         self.complete = complete
-        self.earlier_losses = 0
+        self.earlier_losses = earlier_losses
         self.only = None if users is None else {normalise_email(u) for u in users} | set(users)
         self.members: dict[str, Member] = {m.key: m for m in state.members}
         self.ops: list[Operation] = []

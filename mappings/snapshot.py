@@ -21,8 +21,8 @@ from mappings.resolve import selected_groups
 
 __all__ = ["GROUP_DROP_FLOOR", "DropLimit", "GateVerdict", "Suspicion", "check_snapshot"]
 
-# A mapped group may always lose this many members less one in a pull, whatever its share:
-# small groups change by a person or two without looking truncated.
+# A mapped group losing fewer members than this in one pull is never suspicious, whatever
+# the share: small groups change by a person or two without looking truncated.
 GROUP_DROP_FLOOR = 5
 
 
