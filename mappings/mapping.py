@@ -10,6 +10,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from mappings.errors import MappingError, RoleModelError
@@ -39,6 +40,8 @@ _POLICY_FIELDS = frozenset(
         "unmapped",
         "manage_manual_members",
         "max_removals",
+        "removal_window",
+        "max_group_drop",
         "acting_role",
         "apply",
         "allow_protected",
@@ -105,7 +108,12 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """What to do with unmapped and manual members, and the safety rails."""
+    """What to do with unmapped and manual members, and the safety rails.
+
+    ``max_removals`` budgets losses (removals, suspensions, demotions, workspace roles
+    lowered or taken away, renames of joined members) over ``removal_window``;
+    ``max_group_drop`` is the share of a mapped group's members that may leave it in one
+    pull before the snapshot is held as suspicious."""
 
     unmapped: str = "remove"  # remove | default_role | keep
     manage_manual_members: bool = False
@@ -114,15 +122,30 @@ class Policy:
     apply: str = "auto"  # auto | review
     allow_protected: bool = False
     default_role: str = ""
+    removal_window: str | None = "24h"  # "N" + s/m/h/d; None: each plan on its own
+    max_group_drop: str | None = "20%"  # "N%"; None: no per-group check
 
     def removal_limit(self, members: int) -> int | None:
-        """The largest number of removals that may go through without approval."""
+        """The largest number of losses that may go through without approval."""
         if self.max_removals is None:
             return None
         if isinstance(self.max_removals, int):
             return self.max_removals
         percent = float(self.max_removals.rstrip("%"))
         return int(members * percent // 100)
+
+    def window(self) -> timedelta | None:
+        """How far back losses already applied count against ``max_removals``."""
+        if self.removal_window is None:
+            return None
+        m = _DURATION.match(self.removal_window)
+        assert m is not None  # checked when parsed
+        span = timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+        return span or None
+
+    def group_drop_percent(self) -> float | None:
+        """The share (percent) of a mapped group's members that may leave in one pull."""
+        return None if self.max_group_drop is None else float(self.max_group_drop.rstrip("%"))
 
     def to_dict(self) -> dict[str, Any]:
         """The document form."""
@@ -134,6 +157,8 @@ class Policy:
             "apply": self.apply,
             "allow_protected": self.allow_protected,
             "default_role": self.default_role,
+            "removal_window": self.removal_window,
+            "max_group_drop": self.max_group_drop,
         }
 
 
@@ -244,10 +269,36 @@ def _policy(raw: Any, model: RoleModel) -> Policy:
         apply=apply,
         allow_protected=raw.get("allow_protected", False),
         default_role=default_role,
+        removal_window=_removal_window(raw.get("removal_window", "24h")),
+        max_group_drop=_max_group_drop(raw.get("max_group_drop", "20%")),
     )
 
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,7})\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_WINDOW = timedelta(days=366)
+
+
+def _removal_window(value: Any) -> str | None:
+    if value is None:
+        return None
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if m is None or int(m.group(1)) * _UNIT_SECONDS[m.group(2)] > _MAX_WINDOW.total_seconds():
+        raise MappingError(
+            'must be a duration like "24h", "30m" or "7d" (at most 366d), or null',
+            "policy.removal_window",
+        )
+    return f"{int(m.group(1))}{m.group(2)}"
+
+
+def _max_group_drop(value: Any) -> str | None:
+    if value is None:
+        return None
+    m = _PERCENT.match(value) if isinstance(value, str) else None
+    if m is None or float(m.group(1)) > 100:
+        raise MappingError('must be a percentage like "20%", or null', "policy.max_group_drop")
+    return f"{m.group(1)}%"
 
 
 def _max_removals(value: Any) -> int | str | None:

@@ -12,9 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from mappings.errors import InputError
+from mappings.rolemodel import RoleModel
 from mappings.state import format_time, parse_time
 
-__all__ = ["OP_KINDS", "SKIP_REASONS", "Held", "Operation", "Plan", "Reason", "Skipped"]
+__all__ = [
+    "IDENTITY_CHANGE",
+    "LOSS_KINDS",
+    "OP_KINDS",
+    "SKIP_REASONS",
+    "Held",
+    "Operation",
+    "Plan",
+    "Reason",
+    "Skipped",
+    "loss_kind",
+]
 
 # The order operations are listed and applied in: create workspaces before granting
 # into them, renames before anything keyed by the new email, removals last.
@@ -33,6 +45,14 @@ OP_KINDS = (
     "remove_from_org",
 )
 REMOVAL_KINDS = ("remove_from_org", "revoke_invite", "suspend", "remove_from_workspace")
+
+# What a member can lose, in the order summaries list them; ``max_removals`` budgets them all.
+LOSS_KINDS = ("removal", "suspension", "demotion", "workspace", "rename", "identity_change")
+# The operations that may be a loss (``loss_kind`` decides), for reading losses back.
+LOSS_OPS = (*REMOVAL_KINDS, "set_org_role", "set_workspace_roles", "rename_member")
+# The detail of a rename whose new address is the IdP's user name because it sent no email
+# (Graph's ``mail`` gone missing): reported as an identity change, not an ordinary rename.
+IDENTITY_CHANGE = "identity change: the IdP sent no email, so its user name replaces the address"
 
 SKIP_REASONS = (
     "protected_role",
@@ -135,6 +155,43 @@ class Operation:
         )
 
 
+def loss_kind(op: Operation, model: RoleModel, status: str | None) -> str | None:
+    """What ``op`` takes from a member whose status before it is ``status``, or None."""
+    kind = op.op
+    if kind in ("remove_from_org", "revoke_invite"):
+        return "removal"  # a pending invite withdrawn is access taken away too
+    if kind == "suspend":
+        return "suspension"
+    if kind == "remove_from_workspace":
+        return "workspace"
+    if kind == "set_org_role":
+        lower = model.org_rank(str(op.to)) < model.org_rank(str(op.from_))
+        return "demotion" if lower else None
+    if kind == "set_workspace_roles":
+        return "workspace" if _lowered(_roles(op.from_), _roles(op.to), model) else None
+    if kind == "rename_member" and status == "joined":
+        # a joined member signs in with the address: renaming it locks them out until
+        # they sign in again under the new one
+        return "identity_change" if op.detail == IDENTITY_CHANGE else "rename"
+    return None
+
+
+def _roles(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
+def _lowered(before: tuple[str, ...], after: tuple[str, ...], model: RoleModel) -> bool:
+    """A workspace grant is lowered when its highest role drops, or a role goes away and
+    nothing higher comes in its place."""
+    top_before = max((model.workspace_rank(r) for r in before), default=-1)
+    top_after = max((model.workspace_rank(r) for r in after), default=-1)
+    if top_after != top_before:
+        return top_after < top_before
+    return bool(set(before) - set(after))
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """An operation the mapping asked for but the role model or policy refused."""
@@ -162,12 +219,18 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """Why a plan waits for an admin: e.g. removals over ``max_removals``."""
+    """Why a plan waits for an admin: e.g. losses over ``max_removals``.
+
+    ``removals`` is the number of people who would lose something, ``losses`` the same
+    by kind (``LOSS_KINDS``), ``earlier`` the losses already applied within the policy's
+    ``removal_window``; together they are more than ``limit``."""
 
     why: str  # "max_removals", "review", "suspicious_snapshot"
     detail: str = ""
     removals: int | None = None
     limit: int | None = None
+    losses: Mapping[str, int] | None = None
+    earlier: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -176,7 +239,24 @@ class Held:
             out["removals"] = self.removals
         if self.limit is not None:
             out["limit"] = self.limit
+        if self.losses is not None:
+            out["losses"] = dict(self.losses)
+        if self.earlier is not None:
+            out["earlier"] = self.earlier
         return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Held:
+        """Read the JSON form back."""
+        losses = d.get("losses")
+        return cls(
+            d["why"],
+            d.get("detail", ""),
+            d.get("removals"),
+            d.get("limit"),
+            dict(losses) if isinstance(losses, Mapping) else None,
+            d.get("earlier"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,16 +299,7 @@ class Plan:
             for s in d.get("skipped", [])
         )
         held_raw = d.get("held")
-        held = (
-            Held(
-                held_raw["why"],
-                held_raw.get("detail", ""),
-                held_raw.get("removals"),
-                held_raw.get("limit"),
-            )
-            if isinstance(held_raw, Mapping)
-            else None
-        )
+        held = Held.from_dict(held_raw) if isinstance(held_raw, Mapping) else None
         return cls(
             operations=ops,
             skipped=skipped,

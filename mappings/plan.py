@@ -16,7 +16,16 @@ from mappings.directory import Directory, normalise_email
 from mappings.fingerprint import fingerprint
 from mappings.gcpause import cyclic_gc_paused
 from mappings.mapping import Policy, RoleMapping
-from mappings.operations import REMOVAL_KINDS, Held, Operation, Plan, Reason, Skipped
+from mappings.operations import (
+    IDENTITY_CHANGE,
+    LOSS_KINDS,
+    Held,
+    Operation,
+    Plan,
+    Reason,
+    Skipped,
+    loss_kind,
+)
 from mappings.resolve import Desired, DesiredUser, resolve
 from mappings.rolemodel import RoleModel
 from mappings.state import Member, PlatformState
@@ -37,13 +46,22 @@ def make_plan(
     now: datetime,
     users: Collection[str] | None = None,
     complete: bool = True,
+    earlier_losses: int = 0,
 ) -> Plan:
     """Resolve, plan and fingerprint. ``users`` restricts the plan to these keys or IdP ids;
-    ``complete=False`` (a snapshot in doubt) turns every removal into a skipped one."""
+    ``complete=False`` (a snapshot in doubt) turns every removal into a skipped one;
+    ``earlier_losses``: losses already applied to the org within the policy's window."""
     with cyclic_gc_paused():
         desired = resolve(directory, mapping, role_model)
         plan = plan_changes(
-            desired, state, mapping.policy, role_model, now=now, users=users, complete=complete
+            desired,
+            state,
+            mapping.policy,
+            role_model,
+            now=now,
+            users=users,
+            complete=complete,
+            earlier_losses=earlier_losses,
         )
         return replace(plan, fingerprint=fingerprint(directory, state, mapping, role_model))
 
@@ -57,9 +75,10 @@ def plan_changes(
     now: datetime,
     users: Collection[str] | None = None,
     complete: bool = True,
+    earlier_losses: int = 0,
 ) -> Plan:
     """The plan from a desired state and the actual state (no fingerprint)."""
-    return _Planner(desired, state, policy, role_model, now, users, complete).run()
+    return _Planner(desired, state, policy, role_model, now, users, complete, earlier_losses).run()
 
 
 @dataclass(slots=True)
@@ -118,9 +137,11 @@ class _Planner:
         now: datetime,
         users: Collection[str] | None,
         complete: bool,
+        earlier_losses: int = 0,
     ) -> None:
         self.d, self.state, self.policy, self.model, self.now = desired, state, policy, model, now
         self.complete = complete
+        self.earlier_losses = earlier_losses
         self.only = None if users is None else {normalise_email(u) for u in users} | set(users)
         self.members: dict[str, Member] = {m.key: m for m in state.members}
         self.ops: list[Operation] = []
@@ -208,7 +229,11 @@ class _Planner:
                 m = by_idp.get(uid)
                 if m is None or m.key in self.d.users or self.members.get(m.key) is not m:
                     continue
-                op = Operation("rename_member", key, from_=m.email, to=key, idp_id=uid)
+                # no email from the IdP: the key is its user name (Graph's UPN)
+                detail = None if d.user.emails else IDENTITY_CHANGE
+                op = Operation(
+                    "rename_member", key, from_=m.email, to=key, idp_id=uid, detail=detail
+                )
                 if self._emit(op, self._manual(m)):
                     del self.members[m.key]
                     self.members[key] = replace(m, email=key)
@@ -498,16 +523,50 @@ class _Planner:
         )
 
     def _held(self, ops: tuple[Operation, ...]) -> Held | None:
-        removals = len({o.user for o in ops if o.op in REMOVAL_KINDS})
+        losses = self._losses(ops)
+        lost = len(set().union(*losses.values())) if losses else 0
         limit = self.policy.removal_limit(len(self.state.members))
-        if limit is not None and removals > limit:
-            return Held(
-                "max_removals",
-                f"{removals} user(s) lose access; max_removals {self.policy.max_removals} "
-                f"allows {limit}",
-                removals=removals,
-                limit=limit,
-            )
+        if limit is not None and lost and lost + self.earlier_losses > limit:
+            return self._over_budget(lost, limit, {k: len(v) for k, v in losses.items()})
         if self.policy.apply == "review" and ops:
             return Held("review", "the mapping's policy asks for an admin's approval")
         return None
+
+    def _losses(self, ops: tuple[Operation, ...]) -> dict[str, set[str]]:
+        """The people who lose something, by kind of loss (``loss_kind``)."""
+        status = {m.email: m.status for m in self.state.members}
+        status.update((m.key, m.status) for m in self.state.members)
+        found: dict[str, set[str]] = {}
+        for op in ops:
+            before = status.get(str(op.from_) if op.op == "rename_member" else op.user)
+            kind = loss_kind(op, self.model, before)
+            if kind is not None:
+                found.setdefault(kind, set()).add(op.user)
+        return {k: found[k] for k in LOSS_KINDS if k in found}
+
+    def _over_budget(self, lost: int, limit: int, by_kind: dict[str, int]) -> Held:
+        kinds = ", ".join(f"{n} {_LOSS_WORDS[k]}" for k, n in by_kind.items())
+        detail = f"{lost} user(s) lose access or a role ({kinds})"
+        if self.earlier_losses:
+            window = self.policy.removal_window
+            detail += f"; with {self.earlier_losses} already applied in the last {window}"
+            detail += f" that is {lost + self.earlier_losses}"
+        detail += f"; max_removals {self.policy.max_removals} allows {limit}"
+        return Held(
+            "max_removals",
+            detail,
+            removals=lost,
+            limit=limit,
+            losses=by_kind,
+            earlier=self.earlier_losses or None,
+        )
+
+
+_LOSS_WORDS = {
+    "removal": "removed",
+    "suspension": "suspended",
+    "demotion": "demoted",
+    "workspace": "losing a workspace role",
+    "rename": "renamed",
+    "identity_change": "identity changes (email replaced by the IdP user name)",
+}

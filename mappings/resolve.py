@@ -17,7 +17,7 @@ from mappings.mapping import RoleMapping, Rule
 from mappings.operations import Reason
 from mappings.rolemodel import RoleModel
 
-__all__ = ["Desired", "DesiredUser", "Grant", "resolve"]
+__all__ = ["Desired", "DesiredUser", "Grant", "resolve", "selected_groups"]
 
 # The rule index of grants that come from the policy or the role model, not a rule.
 UNMAPPED_DEFAULT = -1
@@ -250,6 +250,18 @@ def _scope_ids(mapping: RoleMapping, graph: _Graph) -> set[str] | None:
             for _, uids in graph.closure(g):
                 ids.update(uids)
     return ids
+
+
+def selected_groups(directory: Directory, mapping: RoleMapping) -> frozenset[str]:
+    """Ids of the groups a rule or the scope names directly (by selector or pattern)."""
+    graph = _Graph(directory)
+    selectors = [*mapping.scope.groups, *(r.group for r in mapping.rules if r.group)]
+    found = {g.id for s in selectors for g in graph.select(s)}
+    for rule in mapping.rules:
+        if rule.match is not None:
+            pattern = re.compile(rule.match)
+            found.update(g.id for g in directory.groups if pattern.search(g.display_name))
+    return frozenset(found)
 
 
 def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -> Desired:

@@ -15,12 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.operations import Plan
-from mappings.plan import make_plan
 from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
 from sync.models import SavedPlan, utcnow
 from sync.platform import ApplyResult, apply_plan
-from sync.reconcile import Inputs, gather, lock_org, locked, reconcile, reconcile_in, save_plan
+from sync.reconcile import (
+    Inputs,
+    gather,
+    lock_org,
+    locked,
+    plan_for,
+    reconcile,
+    reconcile_in,
+    save_plan,
+)
 
 __all__ = ["apply_saved", "approve", "approve_plan", "create_plan", "get_plan", "list_plans"]
 
@@ -199,7 +207,7 @@ def _resolve(session: Session, org_id: int, plan: int | Plan) -> tuple[SavedPlan
 def _checked_file(plan: Plan, inputs: Inputs, now: datetime) -> Plan:
     """A plan file rolebridge never stored is applied only if it is exactly what the
     current inputs give (so an edited file cannot add operations or drop a hold)."""
-    fresh = make_plan(inputs.directory, inputs.state, inputs.mapping, inputs.role_model, now=now)
+    fresh = plan_for(inputs, now)
     if fresh.to_dict()["operations"] != plan.to_dict()["operations"]:
         raise PlanError(
             "the plan file's operations are not what the current inputs give "

@@ -2,7 +2,9 @@
 
 ``apply_plan`` runs inside the caller's transaction: one bulk statement per kind of
 operation (in the plan's order), an audit entry per operation and an outbox message per
-notified invite or resend, so a failure anywhere leaves nothing behind.
+notified invite or resend, so a failure anywhere leaves nothing behind. An audit entry of
+an operation that took something from a member carries the kind of loss (``loss``), which
+``losses_since`` counts for the org's rolling removal budget.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ from typing import Any
 from sqlalchemy import String, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from mappings.operations import OP_KINDS, Operation, Plan
+from mappings.operations import LOSS_OPS, OP_KINDS, Operation, Plan, loss_kind
+from mappings.rolemodel import RoleModel
 from mappings.state import Member as StateMember
 from mappings.state import Organisation as StateOrganisation
 from mappings.state import PlatformState
 from mappings.state import Workspace as StateWorkspace
 from sync.bulk import insert_rows
 from sync.errors import PlanError
-from sync.models import Base, Member, Workspace, WorkspaceRole, utcnow
-from sync.orgs import get_org
+from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
+from sync.orgs import get_org, role_model_for
 from sync.outbox import invite_message
 from sync.snapshot import chunks
 
-__all__ = ["ApplyResult", "apply_plan", "load_state"]
+__all__ = ["ApplyResult", "apply_plan", "load_state", "losses_since"]
 
 
 def _table(name: str) -> Table:
@@ -145,6 +148,7 @@ def apply_plan(
     ``body``: the plan's JSON form if the caller has it already (the saved plan's), whose
     operations are then the audit entries' details instead of being made again."""
     org = get_org(session, org_id)
+    model = role_model_for(org.role_model)
     ctx = _Context(
         session=session,
         org_id=org_id,
@@ -159,6 +163,7 @@ def apply_plan(
     ):
         ctx.members[m.email] = m.id
         ctx.statuses[m.email] = m.status
+    before = dict(ctx.statuses)
     ctx.workspaces = _workspace_ids(session, org_id)
     by_kind: dict[str, list[Operation]] = {}
     for op in plan.operations:
@@ -171,7 +176,7 @@ def apply_plan(
     if details is None or len(details) != len(plan.operations):
         details = [op.to_dict() for op in plan.operations]
     pairs = zip(plan.operations, details, strict=True)
-    rows = [_audit(ctx, op, d, actor, plan_id) for op, d in pairs]
+    rows = [_audit(ctx, op, _with_loss(op, d, model, before), actor, plan_id) for op, d in pairs]
     insert_rows(session, _table("audit_log"), rows)
     summary = Counter(op.op for op in plan.operations)
     return ApplyResult(len(plan.operations), len(ctx.messages), dict(sorted(summary.items())))
@@ -190,6 +195,26 @@ def _audit(
         "detail": detail,
         "plan_id": plan_id,
     }
+
+
+def _with_loss(
+    op: Operation, detail: Mapping[str, Any], model: RoleModel, status: Mapping[str, str]
+) -> Mapping[str, Any]:
+    """The audit detail, with the kind of loss when the operation took something away."""
+    who = str(op.from_) if op.op == "rename_member" else op.user
+    kind = loss_kind(op, model, status.get(who)) if op.op in LOSS_OPS else None
+    return detail if kind is None else {**detail, "loss": kind}
+
+
+def losses_since(session: Session, org_id: int, since: datetime) -> int:
+    """Losses applied to the org since ``since``, counted as plans count them: one per
+    person per applied plan."""
+    rows = session.execute(
+        select(AuditEntry.plan_id, AuditEntry.at, AuditEntry.user, AuditEntry.detail).where(
+            AuditEntry.org_id == org_id, AuditEntry.at > since, AuditEntry.op.in_(LOSS_OPS)
+        )
+    )
+    return len({(plan, at, user) for plan, at, user, detail in rows if detail.get("loss")})
 
 
 def _workspace_ids(session: Session, org_id: int) -> dict[str, int]:

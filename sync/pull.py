@@ -28,14 +28,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from mappings.errors import RolebridgeError
 from mappings.gcpause import cyclic_gc_paused
+from mappings.mapping import RoleMapping
 from mappings.operations import Plan
-from mappings.plan import make_plan
 from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
 from sync import models
+from sync.errors import NotFound
 from sync.heldsnapshot import hold
+from sync.mappingstore import current_mapping
 from sync.mirror import SnapshotChanges, replace_snapshot
 from sync.models import Source, SyncRun, utcnow
-from sync.reconcile import gather, reconcile
+from sync.reconcile import gather, plan_for, reconcile
 from sync.secrets import resolve_secret
 from sync.sources.base import Cancelled, Progress, RetryPolicy, Snapshot, SourceError
 from sync.sources.factory import build_source
@@ -114,7 +116,8 @@ def run_pull(
             pulled = build_source(kind, config, secret, retry).fetch(previous, cursor, progress)
             counts = _snapshot_counts(pulled)
             limit = DropLimit.parse(config.get("max_user_drop", DEFAULT_MAX_USER_DROP))
-            verdict = check_snapshot(previous, pulled.directory, limit)
+            mapping = _mapping(session_factory, org_id)
+            verdict = check_snapshot(previous, pulled.directory, limit, mapping)
             if not verdict.ok and not forced:
                 return _finish(session_factory, run_id, "suspicious", _held(verdict), counts)
             if dry_run:
@@ -144,6 +147,15 @@ def _stoppable(retry: RetryPolicy | None, stop: StopSignal | None) -> RetryPolic
     if retry is None:
         return RetryPolicy(sleep=stop.nap, cancel=stop.event)
     return replace(retry, cancel=stop.event)
+
+
+def _mapping(session_factory: sessionmaker[Session], org_id: int) -> RoleMapping | None:
+    """The org's current mapping, whose groups the gate watches (None before one is saved)."""
+    with session_factory() as session:
+        try:
+            return current_mapping(session, org_id).mapping
+        except NotFound:
+            return None
 
 
 def _held(verdict: GateVerdict) -> str:
@@ -197,13 +209,10 @@ def _dry_plan(
     with session_factory() as session:
         try:
             replace_snapshot(session, org_id, source_id, directory)
-            inputs = gather(session, org_id)
+            inputs = gather(session, org_id, now=now)
         finally:
             session.rollback()
-    plan: Plan = make_plan(
-        inputs.directory, inputs.state, inputs.mapping, inputs.role_model, now=now or utcnow()
-    )
-    return plan
+    return plan_for(inputs, now or utcnow())
 
 
 def _finish(

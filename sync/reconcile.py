@@ -7,6 +7,10 @@ A second caller waits and then plans from what the first one left, so it never r
 an invite. A plan that is held (over ``max_removals``) or under ``apply: review`` is
 stored and waits for an approval bound to its fingerprint; a plan made after the directory
 moved on is applied under that approval while it stays within it (``sync.approvals``).
+
+The loss budget is one per org over the policy's ``removal_window``: ``gather`` counts the
+losses already applied in the window (whatever the path: pull, SCIM write, CLI or API)
+and the core weighs the plan's own losses against what is left.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
 from sync.models import SavedPlan, SyncRun, utcnow
 from sync.orgs import get_org, role_model_for
-from sync.platform import ApplyResult, apply_plan, load_state
+from sync.platform import ApplyResult, apply_plan, load_state, losses_since
 
 __all__ = [
     "Inputs",
@@ -43,6 +47,7 @@ __all__ = [
     "gather",
     "lock_org",
     "locked",
+    "plan_for",
     "reconcile",
     "reconcile_in",
     "save_plan",
@@ -60,6 +65,7 @@ class Inputs:
     mapping: RoleMapping
     mapping_version: int
     role_model: RoleModel
+    earlier_losses: int = 0  # losses applied within the policy's removal window
 
     @property
     def fingerprint(self) -> str:
@@ -88,18 +94,26 @@ def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Sess
 
 
 @cyclic_gc_paused()
-def gather(session: Session, org_id: int, held: HeldSnapshot | None = None) -> Inputs:
+def gather(
+    session: Session,
+    org_id: int,
+    held: HeldSnapshot | None = None,
+    now: datetime | None = None,
+) -> Inputs:
     """Read the org's directory (``held`` when the mirror still matches it), state,
-    current mapping and role model."""
+    current mapping, role model and the losses applied within the removal window."""
     org = get_org(session, org_id)
     current = current_mapping(session, org_id)
     directory = held_directory(session, org_id, held) if held is not None else None
+    window = current.mapping.policy.window()
+    earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
     return Inputs(
         directory=directory if directory is not None else load_directory(session, org_id),
         state=load_state(session, org_id),
         mapping=current.mapping,
         mapping_version=current.version,
         role_model=role_model_for(org.role_model),
+        earlier_losses=earlier,
     )
 
 
@@ -125,6 +139,8 @@ def save_plan(
         ):
             # the same waiting plan, whatever its hold's words said when it was stored
             if _same_wait(existing.body, body):
+                if existing.status == status:
+                    existing.body = body  # only the hold's words (the window count) moved
                 return existing
     row = SavedPlan(
         org_id=org_id,
@@ -160,8 +176,8 @@ def reconcile(
     now = now or utcnow()
     if dry_run:
         with session_factory() as session:
-            inputs = gather(session, org_id, held)
-        plan = _plan(inputs, now, users, complete)
+            inputs = gather(session, org_id, held, now)
+        plan = plan_for(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
     try:
         return _reconcile(session_factory, org_id, users, trigger, now, complete, held)
@@ -233,8 +249,13 @@ def _reconcile_locked(
     complete: bool,
     held: HeldSnapshot | None = None,
 ) -> ReconcileResult:
-    inputs = gather(session, org_id, held)
-    plan = _plan(inputs, now, users, complete)
+    inputs = gather(session, org_id, held, now)
+    plan = plan_for(inputs, now, users, complete)
+    if users is not None and plan.held is not None and plan.held.why == "max_removals":
+        # over the budget, the plan of a few users widens to the whole org, so the losses
+        # beyond the budget (one SCIM write each) wait together in one held plan
+        users = None
+        plan = plan_for(inputs, now, None, complete)
     approval = standing_approval(session, org_id, plan)  # read before it is retired as stale
     _retire_stale_plans(session, org_id, plan.fingerprint)
     run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
@@ -262,7 +283,13 @@ def _retire_stale_plans(session: Session, org_id: int, current: str) -> None:
     )
 
 
-def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete: bool) -> Plan:
+def plan_for(
+    inputs: Inputs,
+    now: datetime,
+    users: Collection[str] | None = None,
+    complete: bool = True,
+) -> Plan:
+    """The plan of gathered inputs, its losses weighed with those already applied."""
     if inputs.mapping.policy.apply == "review":
         # A plan waiting for review must carry every pending change of the org: a plan
         # of only the users one write touched would retire the earlier waiting plan and
@@ -276,6 +303,7 @@ def _plan(inputs: Inputs, now: datetime, users: Collection[str] | None, complete
         now=now,
         users=users,
         complete=complete,
+        earlier_losses=inputs.earlier_losses,
     )
 
 

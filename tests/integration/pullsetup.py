@@ -64,11 +64,13 @@ def pull_org(
     kind: str,
     config: dict[str, Any],
     secret: str,
+    mapping: str | None = None,
 ) -> tuple[int, int]:
-    """An org on ``preset`` with the test mapping and one pulled source; (org id, source id)."""
+    """An org on ``preset`` with the test mapping (or ``mapping``) and one pulled source;
+    (org id, source id)."""
     with factory.begin() as s:
         org = create_org(s, f"{preset} {kind}", preset)
-        save_mapping(s, org.id, MAPPINGS[preset], created_by="test")
+        save_mapping(s, org.id, mapping or MAPPINGS[preset], created_by="test")
         source = Source(
             org_id=org.id,
             name=kind,

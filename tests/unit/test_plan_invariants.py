@@ -122,9 +122,10 @@ def test_removals_over_max_removals_hold_the_plan() -> None:
     assert [o.op for o in plan.operations] == ["set_org_role", "remove_from_org", "remove_from_org"]
     assert plan.held == Held(
         "max_removals",
-        "2 user(s) lose access; max_removals 1 allows 1",
+        "2 user(s) lose access or a role (2 removed); max_removals 1 allows 1",
         removals=2,
         limit=1,
+        losses={"removal": 2},
     )
 
 

@@ -28,6 +28,7 @@ from mappings import (
     parse_mapping,
     render_json,
 )
+from mappings.operations import loss_kind
 from tests.unit.builders import NOW
 
 EMAILS = [f"p{i}@x.io" for i in range(6)]
@@ -225,3 +226,28 @@ def test_every_plan_reads_back_from_its_json(scenario: Any) -> None:
     d, s, mapping, model = scenario
     plan = make_plan(d, s, mapping, model, now=NOW)
     assert Plan.from_dict(json.loads(render_json(plan))) == plan
+
+
+def _people_losing(plan: Plan, state: PlatformState, model: RoleModel) -> int:
+    status = {m.email: m.status for m in state.members}
+    lost = set()
+    for op in plan.operations:
+        who = str(op.from_) if op.op == "rename_member" else op.user
+        if loss_kind(op, model, status.get(who)) is not None:
+            lost.add(op.user)
+    return len(lost)
+
+
+@SETTINGS
+@given(scenarios(), st.integers(0, 3))
+def test_a_plan_whose_losses_exceed_the_budget_is_held(scenario: Any, earlier: int) -> None:
+    """Losses in the plan plus those already applied in the window over max_removals: held;
+    within it, never held for max_removals."""
+    d, s, mapping, model = scenario
+    plan = make_plan(d, s, mapping, model, now=NOW, earlier_losses=earlier)
+    lost = _people_losing(plan, s, model)
+    limit = mapping.policy.removal_limit(len(s.members))
+    over = limit is not None and lost > 0 and lost + earlier > limit
+    assert (plan.held is not None and plan.held.why == "max_removals") == over
+    if over:
+        assert plan.held is not None and plan.held.removals == lost

@@ -1,0 +1,54 @@
+"""One loss budget per org across SCIM writes: deactivations one PATCH at a time."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync.models import SavedPlan
+from tests.e2e.conftest import group, user
+from tests.e2e.test_scim_reconcile import PATCH, members, org_with_mapping
+
+MAPPING = """
+role_model: aihub
+rules:
+  - group: "AI Users"
+    org_role: user
+policy:
+  unmapped: remove
+  max_removals: 5
+  acting_role: admin
+"""
+
+
+def test_twelve_deactivations_one_patch_each_apply_five_and_hold_seven_in_one_plan(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """Entra deactivates 12 of 20 joined people as 12 PATCHes: the first 5 take effect,
+    the other 7 wait in one held plan, the earlier ones counted from the window."""
+    scim = org_with_mapping(app, session_factory, "aihub", MAPPING)
+    ids = []
+    for i in range(20):
+        created = scim.post("/Users", user(f"p{i:02d}@acme.com")).json
+        assert created is not None
+        ids.append(created["id"])
+    assert scim.post("/Groups", group("AI Users", *ids)).status_code == 201
+    with session_factory.begin() as s:
+        s.execute(text("UPDATE members SET status = 'joined'"))
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    for uid in ids[:12]:
+        assert scim.patch(f"/Users/{uid}", off).status_code == 200
+    statuses = {email: status for email, (_, status) in members(session_factory).items()}
+    assert statuses == {f"p{i:02d}@acme.com": "suspended" if i < 5 else "joined" for i in range(20)}
+    with session_factory() as s:
+        held = s.scalars(select(SavedPlan).where(SavedPlan.status == "held")).all()
+    assert len(held) == 1
+    body = held[0].body
+    assert sorted(o["user"] for o in body["operations"]) == [
+        f"p{i:02d}@acme.com" for i in range(5, 12)
+    ]
+    assert body["held"]["detail"] == (
+        "7 user(s) lose access or a role (7 suspended); with 5 already applied in the last "
+        "24h that is 12; max_removals 5 allows 5"
+    )
