@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine
@@ -18,14 +19,27 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import IntegerConverter, Map
 
-from sync.db import check_schema, make_engine, make_session_factory
+from sync.db import check_schema, database_unavailable, make_engine_for, make_session_factory
 from sync.logs import configure_logging
 from sync.settings import Settings
 
-__all__ = ["Runtime", "create_app", "runtime"]
+__all__ = ["RolebridgeFlask", "Runtime", "create_app", "runtime"]
 
 _log = logging.getLogger(__name__)
 ROW_ID_MAX = 2**31 - 1  # ids are INTEGER columns on PostgreSQL
+
+
+class RolebridgeFlask(Flask):
+    """Flask that answers a database outage with a 503 before any blueprint's catch-all
+    error handler can turn it into a 500 (blueprint handlers are consulted first)."""
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        """A 503 with ``Retry-After`` for a database outage; Flask's handling otherwise."""
+        if database_unavailable(e):
+            from scim_server.outage import unavailable
+
+            return unavailable(e)
+        return super().handle_user_exception(e)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +56,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:  # the process entry point (gunicorn): configure its logs too
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.log_format)
-    app = Flask("rolebridge", instance_path=str(settings.instance_path.resolve()))
+    app = RolebridgeFlask("rolebridge", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key or _instance_secret(settings.instance_path),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine_for(settings)
     _refuse_unmigrated(engine)
     rt = Runtime(settings, engine, make_session_factory(engine))
     app.extensions["rolebridge"] = rt

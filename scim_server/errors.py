@@ -2,8 +2,9 @@
 
 scim2-flask already turns ``SCIMException`` (with its ``status`` and ``scimType``)
 and werkzeug's HTTP errors (405, 413 for a body over ``max_body_bytes``) into
-SCIM Errors. What is left is the unexpected: it is logged with its traceback and
-answered with a bare 500 that carries no internals.
+SCIM Errors. A database outage is a 503 the client may retry (``unavailable_error``,
+answered by ``scim_server.outage``). What is left is the unexpected: it is logged with
+its traceback and answered with a bare 500 that carries no internals.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask import Response
 from scim2_models import Error
 from scim2_server.responses import SCIM_MEDIA_TYPE
 
-__all__ = ["internal_error"]
+__all__ = ["internal_error", "unavailable_error"]
 
 _log = logging.getLogger("rolebridge.scim")
 
@@ -27,4 +28,12 @@ def internal_error(exception: Exception) -> Response:
     body = Error(status=HTTPStatus.INTERNAL_SERVER_ERROR, detail="internal error").model_dump()
     return Response(
         json.dumps(body), status=HTTPStatus.INTERNAL_SERVER_ERROR, content_type=SCIM_MEDIA_TYPE
+    )
+
+
+def unavailable_error(detail: str) -> Response:
+    """A SCIM 503 Error (RFC 7644 §3.12): the service cannot answer now, retry later."""
+    body = Error(status=HTTPStatus.SERVICE_UNAVAILABLE, detail=detail).model_dump()
+    return Response(
+        json.dumps(body), status=HTTPStatus.SERVICE_UNAVAILABLE, content_type=SCIM_MEDIA_TYPE
     )
