@@ -30,15 +30,19 @@ ROW_ID_MAX = 2**31 - 1  # ids are INTEGER columns on PostgreSQL
 
 
 class RolebridgeFlask(Flask):
-    """Flask that answers a database outage with a 503 before any blueprint's catch-all
-    error handler can turn it into a 500 (blueprint handlers are consulted first)."""
+    """Flask that answers "retry later" errors (``retry_later``) before any blueprint's
+    catch-all error handler can turn them into a 500: blueprint handlers come first."""
 
     def handle_user_exception(self, e: Exception) -> Any:
-        """A 503 with ``Retry-After`` for a database outage; Flask's handling otherwise."""
-        if database_unavailable(e):
-            from scim_server.outage import unavailable
+        """503 for a database outage, 429 for too many failed authentications (both with
+        ``Retry-After``); Flask's own handling otherwise."""
+        from scim_server import retry_later
+        from scim_server.throttle import TooManyFailures
 
-            return unavailable(e)
+        if database_unavailable(e):
+            return retry_later.unavailable(e)
+        if isinstance(e, TooManyFailures):
+            return retry_later.too_many_failures(e)
         return super().handle_user_exception(e)
 
 
@@ -99,7 +103,7 @@ class _RowIdConverter(IntegerConverter):
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
     app.url_map.converters["id"] = _RowIdConverter
-    from scim_server import admin, api, hardening, health, invite_page, metrics, tracing
+    from scim_server import admin, api, hardening, health, invite_page, metrics, throttle, tracing
     from scim_server.scim import init_scim
 
     init_scim(app, rt.session_factory)
@@ -110,7 +114,8 @@ def _register_blueprints(app: Flask, rt: Runtime) -> None:
     tracing.init_app(app)
     health.init_app(app, rt.engine)
     metrics.init_app(app, rt.session_factory, rt.settings.metrics_token)
-    hardening.init_app(app, rt.settings)
+    limiter = hardening.init_app(app, rt.settings)
+    throttle.init_app(app, limiter, rt.settings.rate_limit_auth_failures)
 
 
 def _instance_secret(instance: Path) -> str:

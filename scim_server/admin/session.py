@@ -29,6 +29,7 @@ from wtforms.validators import ValidationError
 
 from scim_server.admin import bp
 from scim_server.api.context import read_session, write_session
+from scim_server.throttle import count_failure
 from sync import logs
 from sync.apikeys import verify_api_key
 from sync.settings import Settings
@@ -79,6 +80,7 @@ def sign_in() -> str | BaseResponse:
                 None if principal is None else start_sign_in(s, principal.key_id, _lifetime())
             )
         if session_id is None:
+            count_failure()
             flash("That API key is unknown or revoked.", "error")
             return render_template("admin/sign_in.html"), 401  # type: ignore[return-value]
         session.clear()
