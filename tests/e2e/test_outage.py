@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, exc, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
+from scim_server.app import runtime
 from sync.apikeys import create_api_key
 from sync.models import Organisation
 from sync.settings import Settings
@@ -111,8 +112,29 @@ def test_every_surface_answers_503_while_the_database_is_down(
     assert api.headers["Retry-After"].isdigit() and api.json["status"] == 503
     page = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": csrf.group(1)})
     assert page.status_code == 503 and page.headers["Retry-After"].isdigit()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.headers["Retry-After"].isdigit()
     proxy.up()
     assert client.get("/scim/v2/Users", headers=_bearer(token)).status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_request_that_finds_no_free_pooled_connection_answers_503(
+    proxied_app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """Every pooled connection busy past the pool timeout: 503 + Retry-After, not a wait."""
+    auth = _bearer(make_org(session_factory, "acme"))
+    engine = runtime(proxied_app).engine
+    held: list[Connection] = []
+    with pytest.raises(exc.TimeoutError):  # take every connection the pool will give
+        for _ in range(100):
+            held.append(engine.connect())
+    try:
+        _assert_scim_unavailable(proxied_app.test_client().get("/scim/v2/Users", headers=auth))
+    finally:
+        for connection in held:
+            connection.close()
+    assert proxied_app.test_client().get("/scim/v2/Users", headers=auth).status_code == 200
 
 
 @pytest.mark.parametrize("where", ["postgresql", "sqlite"])
