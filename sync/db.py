@@ -62,22 +62,25 @@ class DatabaseBounds:
     pool_timeout: float = 10.0  # waiting for a free pooled connection
 
     @property
-    def answer_timeout(self) -> float:
+    def answer_timeout(self) -> float | None:
         """How long the client waits for any answer before it drops the connection: a
-        little past the server's own cancel, which then arrives first when it can."""
-        return self.statement_timeout + 2.0
+        little past the server's own cancel, which then arrives first when it can. None
+        when statements are unbounded (a ``statement_timeout`` of 0)."""
+        return self.statement_timeout + 2.0 if self.statement_timeout > 0 else None
 
     def connect_args(self) -> dict[str, Any]:
         """libpq parameters: statement timeout, keepalives, TCP user timeout."""
-        return {
+        args: dict[str, Any] = {
             "connect_timeout": self.connect_timeout,
-            "options": f"-c statement_timeout={round(self.statement_timeout * 1000)}",
             "keepalives": 1,
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
-            "tcp_user_timeout": round(self.answer_timeout * 1000),
         }
+        if self.answer_timeout is not None:  # 0: e.g. a PgBouncer that refuses "options"
+            args["options"] = f"-c statement_timeout={round(self.statement_timeout * 1000)}"
+            args["tcp_user_timeout"] = round(self.answer_timeout * 1000)
+        return args
 
 
 def make_engine(url: str, bounds: DatabaseBounds | None = None, **kwargs: Any) -> Engine:
@@ -129,7 +132,7 @@ class _BoundedConnection(psycopg.Connection[Any]):
             ) from None
 
 
-def _bounded_connect(answer_timeout: float) -> Any:
+def _bounded_connect(answer_timeout: float | None) -> Any:
     def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> _BoundedConnection:
         connection = _BoundedConnection.connect(*cargs, **cparams)
         connection.answer_timeout = answer_timeout
