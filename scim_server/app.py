@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine
@@ -18,14 +19,31 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import IntegerConverter, Map
 
-from sync.db import check_schema, make_engine, make_session_factory
+from sync.db import check_schema, database_unavailable, make_engine_for, make_session_factory
 from sync.logs import configure_logging
 from sync.settings import Settings
 
-__all__ = ["Runtime", "create_app", "runtime"]
+__all__ = ["RolebridgeFlask", "Runtime", "create_app", "runtime"]
 
 _log = logging.getLogger(__name__)
 ROW_ID_MAX = 2**31 - 1  # ids are INTEGER columns on PostgreSQL
+
+
+class RolebridgeFlask(Flask):
+    """Flask that answers "retry later" errors (``retry_later``) before any blueprint's
+    catch-all error handler can turn them into a 500: blueprint handlers come first."""
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        """503 for a database outage, 429 for too many failed authentications (both with
+        ``Retry-After``); Flask's own handling otherwise."""
+        from scim_server import retry_later
+        from scim_server.throttle import TooManyFailures
+
+        if database_unavailable(e):
+            return retry_later.unavailable(e)
+        if isinstance(e, TooManyFailures):
+            return retry_later.too_many_failures(e)
+        return super().handle_user_exception(e)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +60,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:  # the process entry point (gunicorn): configure its logs too
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.log_format)
-    app = Flask("rolebridge", instance_path=str(settings.instance_path.resolve()))
+    app = RolebridgeFlask("rolebridge", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key or _instance_secret(settings.instance_path),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine_for(settings)
     _refuse_unmigrated(engine)
     rt = Runtime(settings, engine, make_session_factory(engine))
     app.extensions["rolebridge"] = rt
@@ -85,7 +103,7 @@ class _RowIdConverter(IntegerConverter):
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
     app.url_map.converters["id"] = _RowIdConverter
-    from scim_server import admin, api, hardening, health, invite_page, metrics, tracing
+    from scim_server import admin, api, hardening, health, invite_page, metrics, throttle, tracing
     from scim_server.scim import init_scim
 
     init_scim(app, rt.session_factory)
@@ -96,7 +114,8 @@ def _register_blueprints(app: Flask, rt: Runtime) -> None:
     tracing.init_app(app)
     health.init_app(app, rt.engine)
     metrics.init_app(app, rt.session_factory, rt.settings.metrics_token)
-    hardening.init_app(app, rt.settings)
+    limiter = hardening.init_app(app, rt.settings)
+    throttle.init_app(app, limiter, rt.settings.rate_limit_auth_failures)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -6,7 +6,8 @@ process; the tenant goes into ``flask.g`` for the storage. A read request keeps 
 connection and transaction of that lookup for its storage calls (``read_connection``),
 so it costs one database transaction, not two; a write request runs its own
 transaction (``SqlScimStorage.operation``). A missing, unknown or revoked token is a
-401 SCIM Error with ``WWW-Authenticate: Bearer``. The discovery endpoints describe
+401 SCIM Error with ``WWW-Authenticate: Bearer``, and counts against the client's address
+(``throttle``: past its limit, a 429). The discovery endpoints describe
 the service only, so they answer without a token.
 """
 
@@ -18,6 +19,7 @@ from flask import g, request
 from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
 
+from scim_server.throttle import count_failure
 from sync import logs
 from sync.tokens import Tenant, find_tenant
 
@@ -64,6 +66,7 @@ def make_authenticator(
             return
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
+            count_failure()
             raise UnauthorizedException(detail="A bearer token is required")
         if writes():
             with engine.begin() as connection:  # the write takes its own transaction
@@ -74,6 +77,7 @@ def make_authenticator(
             tenant = find_tenant(connection, token.strip())
         if tenant is None:
             close_read_connection()
+            count_failure()
             raise UnauthorizedException(detail="The bearer token is unknown or revoked")
         g.scim_tenant = tenant
         logs.bind(org_id=tenant.org_id)

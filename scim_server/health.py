@@ -2,8 +2,9 @@
 
 - ``GET /healthz``: the process is up and serving (never touches the database).
 - ``GET /readyz``: the database answers and its schema is at the revision this
-  rolebridge needs; otherwise 503 with the reason, so a load balancer stops sending
-  traffic until the database is back or ``rolebridge db upgrade`` has run.
+  rolebridge needs; otherwise 503 with the reason and ``Retry-After``, so a load
+  balancer stops sending traffic until the database is back or ``rolebridge db upgrade``
+  has run.
 
 Both answer small JSON documents and need no credentials; they reveal no internals
 (the reason is one of a few fixed phrases).
@@ -15,6 +16,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from scim_server.retry_later import RETRY_AFTER_SECONDS
 from sync import logs
 from sync.db import SchemaError, check_schema
 
@@ -43,11 +45,12 @@ def init_app(app: Flask, engine: Engine) -> None:
     def healthz() -> Response:
         return jsonify(status="ok")
 
-    def readyz() -> tuple[Response, int]:
+    def readyz() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
         reason = readiness(engine)
         if reason is None:
             return jsonify(status="ready"), 200
-        return jsonify(status="unready", reason=reason), 503
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return jsonify(status="unready", reason=reason), 503, retry
 
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])

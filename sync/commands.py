@@ -19,7 +19,7 @@ from mappings.mapping import RoleMapping
 from mappings.render import render_json, render_markdown, render_text
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
-from sync.db import check_schema, make_engine, make_session_factory, upgrade
+from sync.db import check_schema, make_engine_for, make_session_factory, upgrade
 from sync.settings import Settings
 
 __all__ = [
@@ -67,7 +67,7 @@ def _settings() -> Settings:
 def open_database(settings: Settings | None = None) -> sessionmaker[Session]:
     """The session factory of the configured database, refused unless fully migrated."""
     settings = settings or _settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine_for(settings)
     with one_line_errors():
         check_schema(engine)
     return make_session_factory(engine)
@@ -93,7 +93,7 @@ def db_group() -> None:
 def db_upgrade_command() -> None:
     """Create or migrate the database to the newest schema."""
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine_for(settings)
     upgrade(engine)
     check_schema(engine)
     click.echo(f"database {engine.url.render_as_string(hide_password=True)} is up to date")

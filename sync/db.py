@@ -1,29 +1,45 @@
 """Engine, session factory and migrations. ``with session_factory.begin() as s:`` is the unit
 of work; ``upgrade(engine)`` brings a database to the newest schema and ``check_schema``
-refuses to run on one that is not there yet."""
+refuses to run on one that is not there yet.
+
+On PostgreSQL every round trip is bounded (``DatabaseBounds``): the server cancels a
+statement after ``statement_timeout``; the client gives up on a connection that has not
+answered a little after that (a hung server or a silent network never cancels anything)
+and drops it; TCP keepalives and ``tcp_user_timeout`` notice a dead peer; pooled
+connections are pinged before use; a request waits at most ``pool_timeout`` for one.
+``database_unavailable`` tells these failures apart from the rest, for the 503s at the
+edge."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import RolebridgeError
 
+if TYPE_CHECKING:
+    from sync.settings import Settings
+
 __all__ = [
     "FOREIGN_TABLES",
+    "DatabaseBounds",
     "SchemaError",
     "alembic_config",
     "check_schema",
     "create_schema_for_tests",
+    "database_unavailable",
     "make_engine",
+    "make_engine_for",
     "make_session_factory",
     "upgrade",
     "write_session",
@@ -37,18 +53,100 @@ class SchemaError(RolebridgeError):
     """The database is not migrated, or not to the schema this rolebridge expects."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
+@dataclass(frozen=True, slots=True)
+class DatabaseBounds:
+    """How long anything may wait on PostgreSQL, in seconds."""
+
+    statement_timeout: float = 15.0  # server side: the statement is cancelled
+    connect_timeout: int = 10  # libpq's connect_timeout (it counts 1 as 2)
+    pool_timeout: float = 10.0  # waiting for a free pooled connection
+
+    @property
+    def answer_timeout(self) -> float | None:
+        """How long the client waits for any answer before it drops the connection: a
+        little past the server's own cancel, which then arrives first when it can. None
+        when statements are unbounded (a ``statement_timeout`` of 0)."""
+        return self.statement_timeout + 2.0 if self.statement_timeout > 0 else None
+
+    def connect_args(self) -> dict[str, Any]:
+        """libpq parameters: statement timeout, keepalives, TCP user timeout."""
+        args: dict[str, Any] = {
+            "connect_timeout": self.connect_timeout,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+        if self.answer_timeout is not None:  # 0: e.g. a PgBouncer that refuses "options"
+            args["options"] = f"-c statement_timeout={round(self.statement_timeout * 1000)}"
+            args["tcp_user_timeout"] = round(self.answer_timeout * 1000)
+        return args
+
+
+def make_engine(url: str, bounds: DatabaseBounds | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout, PostgreSQL
+    gets ``bounds`` (the defaults unless given) and pings pooled connections before use."""
+    postgres = url.startswith("postgresql")
+    bounds = bounds or DatabaseBounds()
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
-    elif url.startswith("postgresql") and "connect_timeout" not in url:
-        # a database that accepts connections but never answers must not hang callers
-        kwargs.setdefault("connect_args", {"connect_timeout": 10})
+    elif postgres:
+        in_url = make_url(url).query  # what the URL says itself wins
+        args = {k: v for k, v in bounds.connect_args().items() if k not in in_url}
+        kwargs.setdefault("connect_args", args)
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_timeout", bounds.pool_timeout)
     engine = create_engine(url, **kwargs)
+    if postgres and engine.dialect.driver == "psycopg":
+        event.listen(engine, "do_connect", _bounded_connect(bounds.answer_timeout))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def make_engine_for(settings: Settings) -> Engine:
+    """The engine of ``settings.database_url``, bounded by its ``db_*`` timeouts."""
+    bounds = DatabaseBounds(
+        settings.db_statement_timeout, settings.db_connect_timeout, settings.db_pool_timeout
+    )
+    return make_engine(settings.database_url, bounds)
+
+
+class _BoundedConnection(psycopg.Connection[Any]):
+    """A psycopg connection that waits at most ``answer_timeout`` for the server, then
+    closes itself (its protocol state is unknown) so the pool discards it."""
+
+    answer_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        """psycopg's wait for the server, with a deadline when the caller set none."""
+        if timeout is not None or self.answer_timeout is None:
+            return super().wait(gen, interval, timeout)
+        try:
+            return super().wait(gen, interval, self.answer_timeout)
+        except psycopg.errors._WaitTimeout:
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"the database did not answer within {self.answer_timeout:g} s"
+            ) from None
+
+
+def _bounded_connect(answer_timeout: float | None) -> Any:
+    def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> _BoundedConnection:
+        connection = _BoundedConnection.connect(*cargs, **cparams)
+        connection.answer_timeout = answer_timeout
+        return connection
+
+    return connect
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database is down, hung or saturated (worth a retry),
+    not that the request or the code is wrong."""
+    if isinstance(error, exc.TimeoutError | exc.DisconnectionError | exc.OperationalError):
+        return True
+    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -93,9 +191,25 @@ def alembic_config(engine: Engine | None = None) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (the newest by default)."""
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
+    with engine.begin() as conn, _unbounded(conn):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+@contextmanager
+def _unbounded(conn: Connection) -> Iterator[None]:
+    """No statement or answer deadline inside this migration transaction: a migration
+    may rightly run longer than any request (building an index on a large table)."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, _BoundedConnection):
+        yield
+        return
+    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    kept, driver.answer_timeout = driver.answer_timeout, None
+    try:
+        yield
+    finally:
+        driver.answer_timeout = kept
 
 
 def check_schema(engine: Engine) -> None:

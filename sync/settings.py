@@ -32,6 +32,11 @@ class Settings:
     rate_limit_scim: str = "1200/minute"  # per SCIM token
     rate_limit_api: str = "600/minute"  # per admin API key
     metrics_token: str | None = None  # when set, /metrics wants "Authorization: Bearer <it>"
+    rate_limit_auth_failures: str = "30/minute"  # failed sign-ins per client address
+    session_lifetime: int = 8 * 3600  # seconds an admin page sign-in lasts
+    db_statement_timeout: float = 15.0  # seconds; PostgreSQL statement_timeout
+    db_connect_timeout: int = 10  # seconds to open a PostgreSQL connection
+    db_pool_timeout: float = 10.0  # seconds a request waits for a pooled connection
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -53,5 +58,10 @@ class Settings:
             rate_limit_scim=env.get("ROLEBRIDGE_RATE_LIMIT_SCIM", "1200/minute"),
             rate_limit_api=env.get("ROLEBRIDGE_RATE_LIMIT_API", "600/minute"),
             metrics_token=env.get("ROLEBRIDGE_METRICS_TOKEN") or None,
+            rate_limit_auth_failures=env.get("ROLEBRIDGE_RATE_LIMIT_AUTH_FAILURES", "30/minute"),
+            session_lifetime=int(env.get("ROLEBRIDGE_SESSION_LIFETIME", str(8 * 3600))),
+            db_statement_timeout=float(env.get("ROLEBRIDGE_DB_STATEMENT_TIMEOUT", "15")),
+            db_connect_timeout=int(env.get("ROLEBRIDGE_DB_CONNECT_TIMEOUT", "10")),
+            db_pool_timeout=float(env.get("ROLEBRIDGE_DB_POOL_TIMEOUT", "10")),
             extra={k: v for k, v in env.items() if k.startswith("ROLEBRIDGE_")},
         )

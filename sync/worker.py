@@ -16,7 +16,7 @@ from types import FrameType
 import click
 
 from sync import logs
-from sync.db import make_engine, make_session_factory
+from sync.db import make_engine_for, make_session_factory
 from sync.outbox import deliver
 from sync.settings import Settings
 
@@ -34,7 +34,7 @@ def work(settings: Settings, interval: float, max_runtime: float | None = None) 
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
-    engine = make_engine(settings.database_url)
+    engine = make_engine_for(settings)
     factory = make_session_factory(engine)
     deadline = None if max_runtime is None else time.monotonic() + max_runtime
     sent = 0

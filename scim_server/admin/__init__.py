@@ -1,8 +1,8 @@
 """The admin pages at ``/admin``: server-rendered (Flask + Jinja), signed in with an API key.
 
-The session cookie keeps only the key's id (signed, HttpOnly, SameSite=Lax, Secure when
-the app is served over HTTPS); each request re-checks that the key is still live, so a
-revoked key signs its sessions out. Every form and every fetch carries a CSRF token.
+The session cookie keeps only a server-side session's id (signed, HttpOnly, SameSite=Lax,
+Secure when the app is served over HTTPS); each request re-checks the session and its
+key, so sign-out, expiry and a revoked key end it. Every form and every fetch carries a CSRF token.
 """
 
 from __future__ import annotations

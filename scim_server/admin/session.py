@@ -1,13 +1,20 @@
-"""Sign-in, sign-out, CSRF checks and the signed-in caller of the admin pages."""
+"""Sign-in, sign-out, CSRF checks and the signed-in caller of the admin pages.
+
+The session cookie carries only a random session id (``sync.signins``): the server
+decides on every request whether it is still signed in, so sign-out, a revoked key and
+the expiry (``ROLEBRIDGE_SESSION_LIFETIME``) end it everywhere, copies of the cookie too.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -21,9 +28,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms.validators import ValidationError
 
 from scim_server.admin import bp
-from scim_server.api.context import read_session
+from scim_server.api.context import read_session, write_session
+from scim_server.throttle import count_failure
 from sync import logs
-from sync.apikeys import principal_by_id, verify_api_key
+from sync.apikeys import verify_api_key
+from sync.settings import Settings
+from sync.signins import end_sign_in, signed_in, start_sign_in
 
 __all__ = ["sign_in", "sign_out"]
 
@@ -41,13 +51,13 @@ def _load_caller() -> BaseResponse | None:
             abort(400, "The form expired or did not come from this site; reload and retry.")
     if request.endpoint in _PUBLIC:
         return None
-    key_id = session.get("key_id")
+    session_id = session.get("sid")
     principal = None
-    if isinstance(key_id, int):
+    if isinstance(session_id, str):
         with read_session() as s:
-            principal = principal_by_id(s, key_id)
+            principal = signed_in(s, session_id)
     if principal is None:
-        session.pop("key_id", None)
+        session.pop("sid", None)
         return redirect(url_for("admin.sign_in", next=request.path))
     g.rolebridge_principal = principal
     logs.bind(org_id=principal.org_id)
@@ -61,16 +71,20 @@ def _template_globals() -> dict[str, Callable[..., Any] | Any]:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> str | BaseResponse:
-    """Sign in with an API key; the session keeps only the key's id."""
+    """Sign in with an API key; the cookie keeps only a new session's id."""
     if request.method == "POST":
         key = request.form.get("api_key", "").strip()
-        with read_session() as s:
+        with write_session() as s:
             principal = verify_api_key(s, key)
-        if principal is None:
+            session_id = (
+                None if principal is None else start_sign_in(s, principal.key_id, _lifetime())
+            )
+        if session_id is None:
+            count_failure()
             flash("That API key is unknown or revoked.", "error")
             return render_template("admin/sign_in.html"), 401  # type: ignore[return-value]
         session.clear()
-        session["key_id"] = principal.key_id
+        session["sid"] = session_id
         target = request.args.get("next", "")
         if not target.startswith("/admin/") or target.startswith("//"):
             target = url_for("admin.overview")
@@ -80,6 +94,15 @@ def sign_in() -> str | BaseResponse:
 
 @bp.post("/sign-out")
 def sign_out() -> Response | BaseResponse:
-    """Forget the signed-in key."""
+    """End the session on the server, then forget it in the browser."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        with write_session() as s:
+            end_sign_in(s, session_id)
     session.clear()
     return redirect(url_for("admin.sign_in"))
+
+
+def _lifetime() -> timedelta:
+    settings: Settings = current_app.extensions["rolebridge.settings"]
+    return timedelta(seconds=settings.session_lifetime)

@@ -1,4 +1,5 @@
-"""Bearer-key authentication of the admin API (``Authorization: Bearer rbk_...``)."""
+"""Bearer-key authentication of the admin API (``Authorization: Bearer rbk_...``); a
+failure counts against the client's address (``throttle``: past its limit, a 429)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from flask import g, request
 
 from scim_server.api.context import read_session
 from scim_server.api.problems import ApiProblem
+from scim_server.throttle import count_failure
 from sync import logs
 from sync.apikeys import verify_api_key
 
@@ -21,10 +23,12 @@ def authenticate() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
+        count_failure()
         raise ApiProblem(401, "unauthorized", "send 'Authorization: Bearer <api key>'")
     with read_session() as s:
         principal = verify_api_key(s, key.strip())
     if principal is None:
+        count_failure()
         raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked")
     g.rolebridge_principal = principal
     logs.bind(org_id=principal.org_id)

@@ -4,7 +4,9 @@
 connection to ``host:port``. ``down()`` closes the listener and every open connection
 (clients then see a dead database: refused connects, broken sockets); ``up()`` listens
 again on the same port. With ``blackhole`` set, new connections are accepted and then
-never answered, like a server that hangs. The real database is never touched.
+never answered, like a server that hangs. ``freeze()`` goes further: established
+connections stop carrying bytes either way (the sockets stay open, so the client sees
+silence, not an error) until ``thaw()``. The real database is never touched.
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.blackhole = False  # accept connections but forward nothing (a hung server)
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Hang: open connections carry nothing more and new ones are never answered."""
+        self.blackhole = True
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Carry bytes again (what was held back is delivered) and answer new connections."""
+        self.blackhole = False
+        self._flowing.set()
 
     def up(self) -> None:
         """Listen (again, on the same port once one was chosen) and forward connections."""
@@ -38,7 +52,7 @@ class TcpProxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def down(self) -> None:
-        """Stop listening and cut every forwarded connection."""
+        """Stop listening and cut every forwarded connection (a frozen one too)."""
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):
@@ -50,6 +64,7 @@ class TcpProxy:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+        self._flowing.set()  # the next up() forwards again
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -72,10 +87,12 @@ class TcpProxy:
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                while not self._flowing.wait(0.2):
+                    if sink.fileno() == -1:  # cut by down() while frozen
+                        return
                 sink.sendall(data)
         except OSError:
             pass

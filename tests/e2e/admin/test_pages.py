@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
-from sync.apikeys import revoke_api_key
+from sync.apikeys import revoke_api_key, verify_api_key
 from sync.models import MappingVersion
 from tests.e2e.admin.conftest import Seeded, directory_of
 from tests.e2e.admin.test_api_mapping import MAPPING, PEOPLE
@@ -99,14 +99,15 @@ def test_revoking_the_key_ends_its_sessions(
     _sign_in(client, acme.keys["owner"])
     assert client.get("/admin/").status_code == 200
     with session_factory.begin() as s:
-        revoke_api_key(s, acme.id, _key_id(client))
+        revoke_api_key(s, acme.id, _key_id(session_factory, acme.keys["owner"]))
     assert client.get("/admin/").status_code == 302
 
 
-def _key_id(client: FlaskClient) -> int:
-    with client.session_transaction() as sess:
-        key_id: int = sess["key_id"]
-    return key_id
+def _key_id(session_factory: sessionmaker[Session], key: str) -> int:
+    with session_factory.begin() as s:
+        principal = verify_api_key(s, key)
+    assert principal is not None
+    return principal.key_id
 
 
 def test_the_overview_shows_members_sources_and_waiting_plans(
