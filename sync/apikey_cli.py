@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mappings.errors import InputError
 from sync.apikeys import create_api_key, list_api_keys, revoke_api_key
 from sync.authority import key_roles
-from sync.db import make_engine, make_session_factory
+from sync.db import make_engine_for, make_session_factory
 from sync.models import Organisation
 from sync.orgs import role_model_for
 from sync.settings import Settings
@@ -28,7 +28,7 @@ class _CliError(click.ClickException):
 
 @contextmanager
 def _unit_of_work() -> Iterator[Session]:
-    engine = make_engine(Settings.from_env().database_url)
+    engine = make_engine_for(Settings.from_env())
     try:
         with make_session_factory(engine).begin() as s:
             yield s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync.db import SchemaError, check_schema, make_engine
+from sync.db import SchemaError, check_schema, make_engine_for
 from sync.settings import Settings
 
 __all__ = ["db_check_command"]
@@ -14,7 +14,7 @@ __all__ = ["db_check_command"]
 @click.command("check")
 def db_check_command() -> None:
     """Exit 0 when the database is reachable and migrated to this rolebridge's schema."""
-    engine = make_engine(Settings.from_env().database_url)
+    engine = make_engine_for(Settings.from_env())
     try:
         check_schema(engine)
     except SchemaError as exc:

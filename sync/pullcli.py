@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import RolebridgeError
 from mappings.snapshot import DropLimit
-from sync.db import make_engine, make_session_factory
+from sync.db import make_engine_for, make_session_factory
 from sync.models import Organisation, Source, SyncRun
 from sync.pull import LOCK_WAIT_SECONDS, PullResult, org_pull_lock, run_pull
 from sync.scheduler import PullScheduler, parse_schedule
@@ -38,7 +38,7 @@ __all__ = ["scheduler_command", "source_group", "sync_command"]
 @contextmanager
 def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """A session factory whose engine is disposed when the command ends."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine_for(settings)
     try:
         yield make_session_factory(engine)
     finally:

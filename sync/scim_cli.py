@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from sync.db import make_engine, make_session_factory
+from sync.db import make_engine_for, make_session_factory
 from sync.settings import Settings
 from sync.tokens import TokenError, TokenInfo, create_token, list_tokens, revoke_token
 
@@ -22,7 +22,7 @@ __all__ = ["serve_command", "token_group"]
 @contextmanager
 def _transaction() -> Iterator[Session]:
     """One unit of work on the configured database; the engine is closed afterwards."""
-    engine = make_engine(Settings.from_env().database_url)
+    engine = make_engine_for(Settings.from_env())
     try:
         with make_session_factory(engine).begin() as session:
             yield session
