@@ -134,7 +134,17 @@ def _normalised(body: bytes) -> bytes:
         payload = json.loads(body)
     except ValueError:
         return body  # the library answers invalidSyntax
+    _check_paths(payload)
     return json.dumps(split_filtered_keys(normalise_manager(payload))).encode()
+
+
+def _check_paths(payload: Any) -> None:
+    """A PATCH path's value filter is held to the search filter's limits, before it is parsed."""
+    for operation in _operations(payload) if isinstance(payload, dict) else []:
+        path = operation.get("path")
+        refusal = limits.filter_refusal(path) if isinstance(path, str) else None
+        if refusal is not None:
+            raise TooManyException(detail=refusal.replace("filter:", "path:", 1))
 
 
 def check_lengths(resource: Resource[Any]) -> Resource[Any]:

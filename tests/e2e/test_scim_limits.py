@@ -133,3 +133,15 @@ def test_json_nested_a_thousand_deep_is_a_400(scim: Scim) -> None:
     within = scim.client.post("/scim/v2/Users", data=body + f'"x": {nested}}}', headers=headers)
     assert within.status_code == 201, within.json
     assert _count(scim, "Users") == 1
+
+
+def test_a_patch_path_filter_past_the_filter_limits_is_refused(scim: Scim) -> None:
+    """A members[...] path of 201 comparisons is 400 tooMany naming the path; nothing changes."""
+    team = scim.post("/Groups", group("Team"))
+    assert team.json is not None
+    terms = " or ".join(f'value eq "{i}"' for i in range(FILTER_TERMS_MAX + 1))
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": f"members[{terms}]"}],
+    }
+    _refused(scim.patch(f"/Groups/{team.json['id']}", patch), "path", "tooMany")
