@@ -301,19 +301,25 @@ def _max_group_drop(value: Any) -> str | None:
     return f"{m.group(1)}%"
 
 
+MAX_REMOVALS_MAX = 1_000_000
+"""The largest count ``max_removals`` may name (its digits are counted before converting)."""
+_COUNT = re.compile(r"\s*[0-9]{1,7}\s*")
+
+
 def _max_removals(value: Any) -> int | str | None:
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REMOVALS_MAX:
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 40:
         m = _PERCENT.match(value)
         if m and float(m.group(1)) <= 100:
             return f"{m.group(1)}%"
-        if value.strip().isdigit():
+        if _COUNT.fullmatch(value) and int(value) <= MAX_REMOVALS_MAX:
             return int(value)
     raise MappingError(
-        'must be a count (e.g. 25) or a percentage (e.g. "10%")', "policy.max_removals"
+        f'must be a count up to {MAX_REMOVALS_MAX} (e.g. 25) or a percentage (e.g. "10%")',
+        "policy.max_removals",
     )
 
 

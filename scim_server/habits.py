@@ -17,7 +17,10 @@ subclass and a ``ScimHandler`` subclass:
   (``SqlScimStorage.patch_members``) instead of a read-modify-write of the whole
   group, so adding 1,000 members costs 1,000 rows, not the group's size.
 
-Unique group ``displayName`` per org (Entra relies on it) is the storage's.
+Unique group ``displayName`` per org (Entra relies on it) is the storage's. The
+limits (``scim_server.limits``) are checked here, before anything is parsed or stored:
+filter size and paging integers before the search is parsed, stored lengths on every
+resource a POST, PUT or PATCH would write.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ import json
 from http import HTTPStatus
 from typing import Any, cast
 
-from scim2_models import Context, PatchOp, Resource, ResourceType, ResponseParameters
+from scim2_models import (
+    Context,
+    InvalidValueException,
+    PatchOp,
+    Resource,
+    ResourceType,
+    ResponseParameters,
+    SearchRequest,
+    TooManyException,
+)
 from scim2_models.path import AttrPath, CompareOperator, Comparison, ValuePath
 from scim2_server.conditions import Conditions
 from scim2_server.handler import ScimHandler
@@ -35,17 +47,22 @@ from scim2_server.responses import ScimResponse
 from scim2_server.routing import Operation
 from scim2_server.service import ScimService
 
+from scim_server import limits, records
 from scim_server.storage import MemberChange, SqlScimStorage, wants_members
 
 __all__ = [
     "RolebridgeHandler",
     "RolebridgeService",
+    "check_lengths",
+    "check_search",
     "member_change",
     "normalise_manager",
     "split_filtered_keys",
 ]
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def normalise_manager(payload: Any) -> Any:
@@ -117,7 +134,48 @@ def _normalised(body: bytes) -> bytes:
         payload = json.loads(body)
     except ValueError:
         return body  # the library answers invalidSyntax
+    _check_paths(payload)
     return json.dumps(split_filtered_keys(normalise_manager(payload))).encode()
+
+
+def _check_paths(payload: Any) -> None:
+    """A PATCH path's value filter is held to the search filter's limits, before it is parsed."""
+    for operation in _operations(payload) if isinstance(payload, dict) else []:
+        path = operation.get("path")
+        refusal = limits.filter_refusal(path) if isinstance(path, str) else None
+        if refusal is not None:
+            raise TooManyException(detail=refusal.replace("filter:", "path:", 1))
+
+
+def check_lengths(resource: Resource[Any]) -> Resource[Any]:
+    """400 ``invalidValue`` naming the attribute when a value is longer than its column."""
+    schemas = {urn.casefold() for urn in resource.schemas}
+    if USER.casefold() in schemas:
+        refusal = limits.length_refusal("User", records.user_columns(resource))
+    elif GROUP.casefold() in schemas:
+        refusal = limits.length_refusal("Group", records.group_columns(resource))
+        members = getattr(resource, "members", None) or []
+        refusal = refusal or limits.members_refusal((m.value or "", m.display) for m in members)
+    else:
+        refusal = None
+    if refusal is not None:
+        raise InvalidValueException(detail=refusal)
+    return resource
+
+
+def check_search(payload: Any) -> None:
+    """Refuse a search whose filter is too big to parse or whose paging is out of range."""
+    if not isinstance(payload, dict):
+        return
+    named = {str(key).casefold(): value for key, value in payload.items()}
+    text = named.get("filter")
+    refusal = limits.filter_refusal(text) if isinstance(text, str) else None
+    if refusal is not None:
+        raise TooManyException(detail=refusal)
+    for name in ("startIndex", "count"):
+        refusal = limits.integer_refusal(name, named.get(name.casefold()))
+        if refusal is not None:
+            raise InvalidValueException(detail=refusal)
 
 
 class RolebridgeService(ScimService):
@@ -127,7 +185,29 @@ class RolebridgeService(ScimService):
         self, resource_type: ResourceType, body: bytes, content_type: str | None
     ) -> Resource[Any]:
         """Validate a POST body after normalising ``manager``."""
-        return super().read_creation(resource_type, _normalised(body), content_type)
+        created = super().read_creation(resource_type, _normalised(body), content_type)
+        return check_lengths(created)
+
+    def apply_replacement(
+        self, current: Resource[Any], replacement: Resource[Any], conditions: Conditions
+    ) -> Resource[Any] | None:
+        """The library's replacement, refused when a value is longer than its column."""
+        replaced = super().apply_replacement(current, replacement, conditions)
+        return None if replaced is None else check_lengths(replaced)
+
+    def apply_patch(
+        self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
+    ) -> Resource[Any] | None:
+        """The library's PATCH, refused when a value is longer than its column."""
+        patched = super().apply_patch(current, patch_op, conditions)
+        return None if patched is None else check_lengths(patched)
+
+    def read_search(
+        self, resource_types: list[ResourceType], payload: Any
+    ) -> tuple[SearchRequest[Any], Any]:
+        """The library's search, after refusing an oversized filter or out-of-range paging."""
+        check_search(payload)
+        return super().read_search(resource_types, payload)
 
     def read_replacement(
         self, resource_type: ResourceType, body: bytes, content_type: str | None
@@ -253,6 +333,11 @@ class RolebridgeHandler(ScimHandler):
             )
             conditions = self.service.read_conditions(request)
             change = self._fast(resource_type, patch_op, conditions)
+            if change is not None:
+                given = (*change.add, *(change.replace or ()))
+                refusal = limits.members_refusal(given)
+                if refusal is not None:
+                    raise InvalidValueException(detail=refusal)
             with self.storage.operation():
                 if change is not None:
                     storage = cast(SqlScimStorage, self.storage)

@@ -13,7 +13,11 @@
   (``application/scim+json`` or ``application/json``); anything else is a 415.
 - **No NUL characters**: PostgreSQL cannot store them in text, so a NUL in a path (404),
   a query string or a JSON string of the body (400) is refused at the edge, on every
-  database alike, before it can reach a query.
+  database alike, before it can reach a query; on every path, the admin pages included.
+  A query parameter of the admin pages holding any other control character (CR, LF...)
+  is refused too: such values end up in redirects and headers.
+- **Nesting**: a JSON body nested deeper than ``limits.JSON_DEPTH_MAX`` is a 400 before
+  it is parsed (Python's parsers would recurse until the stack gives out).
 - **Headers**: every response says ``nosniff``; the admin pages also send a strict
   Content-Security-Policy with ``frame-ancestors 'none'``, ``X-Frame-Options: DENY``,
   ``Referrer-Policy`` and ``Cache-Control: no-store``, and so does the invite page (with
@@ -34,6 +38,8 @@ from scim2_models import Error
 from scim2_server.responses import SCIM_MEDIA_TYPE
 
 from scim_server.api.problems import problem_response
+from scim_server.limits import JSON_DEPTH_MAX
+from sync.nesting import json_too_deep
 from sync.settings import Settings
 
 __all__ = ["ADMIN_CSP", "init_app", "is_json_type", "rate_key"]
@@ -48,6 +54,7 @@ _PAGES = (_ADMIN, _INVITE)  # the HTML pages
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
 # a JSON \u0000 escape (not an escaped backslash followed by "u0000"), or a raw NUL byte
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|\x00")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every C0 control but TAB, and DEL
 
 
 def rate_key() -> str:
@@ -94,6 +101,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
     app.register_error_handler(RateLimitExceeded, _too_many)
     app.before_request(_refuse_nul)
     app.before_request(_require_json_bodies)
+    app.before_request(_refuse_deep_json)
     https = settings.base_url.startswith("https://")
     app.after_request(lambda response: _headers(response, https))
     return limiter
@@ -107,13 +115,28 @@ def _too_many(error: RateLimitExceeded) -> Response:
 
 
 def _refuse_nul() -> Response | None:
-    if not request.path.startswith((_SCIM, _API)):
-        return None
     if "\x00" in request.path:
         return _refusal(HTTPStatus.NOT_FOUND, "no such resource (the path holds a NUL character)")
-    in_query = b"%00" in request.query_string or b"\x00" in request.query_string
-    if in_query or (_has_body() and _JSON_NUL.search(request.get_data(cache=True))):
+    pages = request.path.startswith(_PAGES)
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name + value or (pages and _CONTROL.search(name + value)):
+            field = name if "\x00" not in name else repr(name)
+            return _refusal(HTTPStatus.BAD_REQUEST, f"{field}: control characters are not allowed")
+    if b"\x00" in request.query_string or b"%00" in request.query_string:
+        return _refusal(HTTPStatus.BAD_REQUEST, "NUL characters are not allowed in the query")
+    if not request.path.startswith((_SCIM, _API)):
+        return None
+    if _has_body() and _JSON_NUL.search(request.get_data(cache=True)):
         return _refusal(HTTPStatus.BAD_REQUEST, "NUL characters are not allowed in values")
+    return None
+
+
+def _refuse_deep_json() -> Response | None:
+    if not _has_body() or not is_json_type(request.content_type):
+        return None
+    if json_too_deep(request.get_data(cache=True), JSON_DEPTH_MAX):
+        detail = f"the body is nested deeper than {JSON_DEPTH_MAX} levels"
+        return _refusal(HTTPStatus.BAD_REQUEST, detail)
     return None
 
 
@@ -124,7 +147,9 @@ def _has_body() -> bool:
 def _refusal(status: HTTPStatus, detail: str) -> Response:
     if request.path.startswith(_SCIM):
         return scim_error(status, detail, scim_type="invalidValue" if status == 400 else None)
-    return problem_response(status, status.phrase.lower(), detail)
+    if request.path.startswith(_API):
+        return problem_response(status, status.phrase.lower(), detail)
+    return Response(detail, status, mimetype="text/plain")
 
 
 def _require_json_bodies() -> Response | None:

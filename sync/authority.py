@@ -5,11 +5,12 @@ one sentence saying why not. The HTTP edge turns a refusal into a 403 problem.
 
 - reading anything of the key's own org is always allowed;
 - a change is allowed when the key's role manages every role it touches (a member's
-  current org role, the role given, the roles a plan's operations touch);
+  current org role, the role given, the org and workspace roles a plan's operations
+  touch), asked of the role model (``RoleModel.may_manage``);
 - saving a mapping delegates the mapping's ``acting_role``, so the key's role must
   manage at least everything that acting role manages;
-- admin actions (create workspaces, create plans, run sources) need a role that
-  manages someone.
+- admin actions (create workspaces, create plans, run sources, approve or apply a
+  plan) need a role that manages someone.
 """
 
 from __future__ import annotations
@@ -61,15 +62,19 @@ def refusal_for_member_change(
 def refusal_for_workspace_change(
     model: RoleModel, acting: str, current: Iterable[str], new: Iterable[str]
 ) -> str | None:
-    """Workspace roles count where ``manages`` names them for ``acting`` (e.g. annotation);
+    """Workspace roles count where the model's ``manages`` names them (aihub, annotation);
     elsewhere workspace access follows the member's org role, checked on its own."""
-    allowed = _manages(model, acting)
-    if not allowed & (set(model.workspace_roles) - set(model.org_roles)):
+    if not _manages_workspace_roles(model):
         return None
-    denied = sorted((set(current) | set(new)) - allowed)
+    denied = sorted(r for r in set(current) | set(new) if not model.may_manage(acting, r))
     if denied:
         return f"role {acting!r} may not manage workspace role(s) {', '.join(denied)}"
     return None
+
+
+def _manages_workspace_roles(model: RoleModel) -> bool:
+    """Whether any role of the model manages a workspace role (then every key is held to it)."""
+    return any(model.may_manage(r, w) for r in model.manages for w in model.workspace_roles)
 
 
 def refusal_for_mapping(model: RoleModel, acting: str, mapping_acting_role: str) -> str | None:
@@ -83,17 +88,23 @@ def refusal_for_mapping(model: RoleModel, acting: str, mapping_acting_role: str)
     )
 
 
-def roles_touched(op: Operation, state: PlatformState) -> set[str]:
-    """Every role an operation assigns or takes away, including the member's current org role."""
-    roles: set[str] = set()
-    current = {m.key: m for m in state.members}
-    member = current.get(op.user)
-    if member is not None and op.op not in ("create_workspace",):
+def roles_touched(op: Operation, state: PlatformState, model: RoleModel) -> set[str]:
+    """Every role an operation assigns or takes away, including the member's current roles.
+
+    A workspace operation touches the member's workspace roles where the model's
+    ``manages`` names workspace roles; elsewhere it touches the member's org role, since
+    workspace access then follows the org role.
+    """
+    member = {m.key: m for m in state.members}.get(op.user)
+    given = set(_values(op.org_role, op.from_, op.to, op.roles))
+    if op.workspace is not None and not _manages_workspace_roles(model):
+        return {member.org_role} if member is not None else set()
+    roles = given
+    if member is not None:
         if op.op in ("set_org_role", "remove_from_org", "suspend", "revoke_invite", "reactivate"):
             roles.add(member.org_role)
         if op.workspace is not None:
             roles.update(member.workspaces.get(op.workspace, ()))
-    roles.update(_values(op.org_role, op.from_, op.to, op.roles))
     return roles
 
 
@@ -106,20 +117,17 @@ def _values(*fields: str | tuple[str, ...] | None) -> Iterable[str]:
 
 
 def refusal_for_plan(model: RoleModel, acting: str, plan: Plan, state: PlatformState) -> str | None:
-    """Allowed when ``acting`` manages every role the plan's operations touch.
-
-    Workspace roles count only in role models whose ``manages`` names workspace roles
-    for ``acting`` (e.g. ``annotation``); elsewhere workspace access follows org roles.
-    """
-    allowed = _manages(model, acting)
-    checks_workspace = bool(allowed & set(model.workspace_roles) - set(model.org_roles))
+    """Allowed when ``acting`` manages someone and every role the plan's operations touch
+    (org roles, and workspace roles where the model's ``manages`` names them)."""
+    refusal = refusal_for_admin_action(model, acting)
+    if refusal is not None:
+        return refusal
     for op in plan.operations:
         if op.op == "rename_member":
             continue  # the same person under a new email: no role changes hands
-        if op.workspace is not None and not checks_workspace:
-            continue
-        touched = roles_touched(op, state)
-        denied = sorted(touched - allowed)
+        denied = sorted(
+            r for r in roles_touched(op, state, model) if not model.may_manage(acting, r)
+        )
         if denied:
             who = op.user or op.workspace or ""
             return f"role {acting!r} may not manage {', '.join(denied)} ({op.op} {who})"

@@ -25,6 +25,7 @@ from mappings import (
     check_state,
     parse_mapping,
 )
+from sync.nesting import MAX_DEPTH, json_too_deep, load_yaml, yaml_node
 
 __all__ = [
     "FileError",
@@ -63,12 +64,14 @@ def load_document(path: Path | str) -> Any:
     path = Path(path)
     text = _read(path)
     if path.suffix.lower() == ".json":
+        if json_too_deep(text.encode()):
+            raise FileError(path, f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise FileError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -80,7 +83,7 @@ def load_document(path: Path | str) -> Any:
 def _line_of(text: str, where: str) -> int | None:
     """The 1-based line of a place like ``rules[2].org_role`` in a YAML or JSON text."""
     try:
-        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml_node(text)
     except yaml.YAMLError:
         return None
     if node is None:

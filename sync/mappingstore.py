@@ -15,6 +15,7 @@ from mappings.errors import InputError, MappingError
 from mappings.mapping import RoleMapping, parse_mapping
 from sync.errors import NotFound
 from sync.models import MappingVersion
+from sync.nesting import load_yaml
 from sync.orgs import get_org, role_model_for
 
 __all__ = ["CurrentMapping", "current_mapping", "list_versions", "parse_document", "save_mapping"]
@@ -32,7 +33,7 @@ class CurrentMapping:
 def parse_document(text: str, role_model: str) -> RoleMapping:
     """Parse mapping YAML (or JSON) for an org on ``role_model``; errors name the place."""
     try:
-        doc: Any = yaml.safe_load(text)
+        doc: Any = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -3,7 +3,7 @@ plan the draft would make, each row expandable to its explanation."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from mappings.errors import InputError
@@ -12,6 +12,8 @@ from scim_server.admin.planrows import plan_table
 from scim_server.api.context import (
     caller,
     deny_unless_allowed,
+    int_arg,
+    json_object,
     org_context,
     read_session,
     write_session,
@@ -57,12 +59,10 @@ def mapping_editor() -> str:
 @bp.get("/mapping/diff")
 def mapping_diff() -> str:
     """The unified diff between two saved versions."""
-    base, other = request.args.get("base", ""), request.args.get("other", "")
-    if not (base.isdigit() and other.isdigit()):
-        abort(400, "base and other must be version numbers")
+    base, other = int_arg("base"), int_arg("other")
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        diff = diff_versions(s, ctx.id, int(base), int(other))
+        diff = diff_versions(s, ctx.id, base, other)
     return render_template("admin/diff.html", diff=diff)
 
 
@@ -96,14 +96,14 @@ def _save(document: str) -> str | BaseResponse:
 @bp.post("/mapping/preview")
 def preview_fragment() -> str:
     """The live preview table for the editor's fetch (HTML fragment)."""
-    document = (request.get_json(silent=True) or {}).get("document", "")
+    document = json_object().get("document", "")
     return render_template("admin/_preview.html", **_preview_context(str(document)))
 
 
 @bp.post("/explain")
 def explain_fragment() -> str:
     """One user's explanation under a draft (or the saved mapping), as an HTML fragment."""
-    data = request.get_json(silent=True) or {}
+    data = json_object()
     document = data.get("document") or None
     with read_session() as s:
         ctx = org_context(s, caller().org_name)

@@ -10,9 +10,11 @@ from typing import Any
 from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import BadRequest
 
 from mappings.rolemodel import RoleModel
 from scim_server.api.problems import ApiProblem
+from scim_server.limits import INTEGER_MAX, parse_integer
 from sync.apikeys import ApiPrincipal
 from sync.models import Organisation
 from sync.orgs import role_model_for
@@ -22,7 +24,9 @@ __all__ = [
     "OrgContext",
     "caller",
     "deny_unless_allowed",
+    "int_arg",
     "json_body",
+    "json_object",
     "org_context",
     "read_session",
     "session_factory",
@@ -89,3 +93,20 @@ def json_body() -> Any:
     if data is None:
         raise ApiProblem(422, "invalid input", "the body must be a JSON object", "$")
     return data
+
+
+def json_object() -> dict[str, Any]:
+    """The request's JSON body where it must be an object (a page's fetch); 400 otherwise."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("$: the body must be a JSON object")
+    return data
+
+
+def int_arg(name: str, low: int = 1) -> int:
+    """A query parameter holding a number from ``low`` to the database's integer range."""
+    value = parse_integer(request.args.get(name, ""), low, INTEGER_MAX)
+    if value is None:
+        detail = f"must be a whole number from {low} to {INTEGER_MAX}"
+        raise ApiProblem(422, "invalid input", detail, name)
+    return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from mappings.errors import InputError
 from mappings.render import render_text
@@ -13,12 +13,12 @@ from scim_server.api import bp
 from scim_server.api.bodies import MappingDraft
 from scim_server.api.context import (
     deny_unless_allowed,
+    int_arg,
     json_body,
     org_context,
     read_session,
     write_session,
 )
-from scim_server.api.problems import ApiProblem
 from sync.admin_store import record_audit
 from sync.authority import refusal_for_mapping
 from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
@@ -85,17 +85,10 @@ def get_mapping_versions(org: str) -> Response:
         return jsonify(versions=versions)
 
 
-def _int_arg(name: str) -> int:
-    value = request.args.get(name, "")
-    if not value.isdigit():
-        raise ApiProblem(422, "invalid input", "must be a version number", name)
-    return int(value)
-
-
 @bp.get("/orgs/<org>/mapping/diff")
 def get_mapping_diff(org: str) -> Response:
     """A unified diff between versions ``base`` and ``other``."""
-    base, other = _int_arg("base"), _int_arg("other")
+    base, other = int_arg("base"), int_arg("other")
     with read_session() as s:
         ctx = org_context(s, org)
         d = diff_versions(s, ctx.id, base, other)

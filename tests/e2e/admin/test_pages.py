@@ -275,7 +275,7 @@ def test_the_editor_lists_versions_and_diffs_them(client: FlaskClient, acme: See
     assert "/admin/mapping/diff?base=1&amp;other=2" in editor
     diff = client.get("/admin/mapping/diff?base=1&other=2").get_data(as_text=True)
     assert "+  max_removals: 1" in diff and "-  max_removals: 5" in diff
-    assert client.get("/admin/mapping/diff?base=1&other=x").status_code == 400
+    assert client.get("/admin/mapping/diff?base=1&other=x").status_code == 422
 
 
 def test_a_signed_in_key_cannot_reach_another_orgs_plans(
