@@ -7,7 +7,6 @@ the shortest path is the one reported).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +14,9 @@ from dataclasses import dataclass, field
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser
 from mappings.mapping import RoleMapping, Rule
 from mappings.operations import Reason
+from mappings.regex import compile_pattern
 from mappings.rolemodel import RoleModel
+from mappings.template import MAX_FILLED, fill
 
 __all__ = ["Desired", "DesiredUser", "Grant", "resolve"]
 
@@ -147,10 +148,6 @@ class _Graph:
         return out
 
 
-def _fill(template: str, captures: Mapping[str, str]) -> str:
-    return template.format_map(captures) if "{" in template else template
-
-
 _Interned = dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], tuple[str, list["Grant"]]]
 
 
@@ -175,11 +172,10 @@ def _rule_grants(
             yield from _closure_grants(rule, g, graph, {}, model, warnings, interned)
         return
     assert rule.match is not None
-    pattern = re.compile(rule.match)
+    pattern = rule.pattern or compile_pattern(rule.match, f"rules[{rule.index}].match")
     for g in directory.groups:
-        m = pattern.search(g.display_name)
-        if m is not None:
-            captures = {k: v for k, v in m.groupdict().items() if v is not None}
+        captures = pattern.search(g.display_name)
+        if captures is not None:
             yield from _closure_grants(rule, g, graph, captures, model, warnings, interned)
 
 
@@ -213,13 +209,17 @@ def _grants_of(
 ) -> list[Grant]:
     """The grants one rule gives through one group path."""
     out: list[Grant] = []
-    try:
-        org_role = _fill(rule.org_role, captures) if rule.org_role else None
-        workspace = _fill(rule.workspace, captures) if rule.workspace else None
-        ws_roles = [_fill(r, captures) for r in rule.workspace_roles]
-    except (KeyError, IndexError):
-        warnings.append(f"rules[{rule.index}]: group '{reason.groups[0]}' left a capture empty")
+    texts = (rule.org_role, rule.workspace, *rule.workspace_roles)
+    filled = [None if t is None else fill(t, captures) for t in texts]
+    where = f"rules[{rule.index}]: group '{reason.groups[0]}'"
+    if any(f is None for f, t in zip(filled, texts, strict=True) if t is not None):
+        warnings.append(f"{where} left a capture empty")
         return out
+    longest = max(len(f or "") for f in filled)
+    if longest > MAX_FILLED:
+        warnings.append(f"{where} fills a name of {longest} characters (limit {MAX_FILLED})")
+        return out
+    org_role, workspace, ws_roles = filled[0], filled[1], [f for f in filled[2:] if f]
     if org_role is not None:
         if org_role in model.org_roles:
             out.append(Grant(org_role, None, reason))
