@@ -131,3 +131,28 @@ def test_a_filled_name_longer_than_a_workspace_name_is_dropped_with_a_warning(
         "rules[0]: group 'proj-alpha-manager' fills a name of 1188 characters (limit 200)"
     ]
     assert len(r.get_data()) < 10_000
+
+
+IMG = "<img src=x onerror=alert(1)>"
+
+
+def test_a_markdown_plan_shows_idp_html_as_text(
+    client: FlaskClient,
+    seed: Callable[..., Seeded],
+    put_directory: Callable[[int, Directory], None],
+    save_version: Callable[[int, str], int],
+) -> None:
+    """A group and an email carrying HTML reach the Markdown plan escaped, never as tags."""
+    org = seed("acme", "soterai", ["owner"], [("root@acme.com", "owner", "joined", "idp", {})])
+    put_directory(org.id, directory_of({"root@acme.com": [], f"{IMG}@acme.com": [IMG]}))
+    save_version(org.id, f"role_model: soterai\nrules:\n  - group: '{IMG}'\n    org_role: member\n")
+    made = client.post("/api/v1/orgs/acme/plans", headers=org.auth("owner"), json={})
+    assert made.status_code == 201, made.json
+    md = client.get(
+        f"/api/v1/orgs/acme/plans/{made.json['id']}?format=markdown", headers=org.auth("owner")
+    )
+    text = md.get_data(as_text=True)
+    assert "<img" not in text
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    assert f"| rule 0: {escaped} |" in text
+    assert f"| {escaped}@acme.com |" in text
