@@ -309,7 +309,7 @@ def _people(
     outside: set[str] = set()
     for u in directory.users:
         if in_scope is None or u.id in in_scope:
-            key = u.key
+            key = identity_key(u.emails[0] if u.emails else u.user_name)  # u.key, no property
             found = people.get(key)
             if found is None:
                 people[key] = [u]
