@@ -13,7 +13,7 @@ from typing import Any
 
 from mappings.errors import MappingError, RoleModelError
 from mappings.presets import load_role_model
-from mappings.regex import Pattern, compile_pattern
+from mappings.regex import MAX_PATTERNS, Pattern, compile_pattern
 from mappings.rolemodel import RoleModel
 from mappings.template import check_template, is_template
 
@@ -189,6 +189,12 @@ def parse_mapping(doc: Mapping[str, Any], role_model: RoleModel | None = None) -
     raw_rules = doc.get("rules", [])
     if not isinstance(raw_rules, list):
         raise MappingError("must be a list of rules", "rules")
+    patterns = [i for i, r in enumerate(raw_rules) if isinstance(r, Mapping) and "match" in r]
+    if len(patterns) > MAX_PATTERNS:  # refused before any is compiled
+        raise MappingError(
+            f"more than {MAX_PATTERNS} 'match' rules in one mapping",
+            f"rules[{patterns[MAX_PATTERNS]}].match",
+        )
     rules = tuple(_rule(r, i, role_model, policy) for i, r in enumerate(raw_rules))
     return RoleMapping(
         role_model=role_model.name,

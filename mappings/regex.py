@@ -7,9 +7,11 @@ and refuses what it cannot do that way: lookaround and backreferences. This modu
 the one place the core uses a third-party package; ``tests/unit/test_purity.py`` names
 it as the only exception.
 
-Limits: a pattern has at most ``MAX_PATTERN`` characters, and RE2 may use at most
+Limits: a pattern has at most ``MAX_PATTERN`` characters; RE2 may use at most
 ``MAX_MEMORY`` bytes for the compiled program and its matching cache (a bigger
-program is refused at validation; a full cache makes RE2 slower, never wrong).
+program is refused at validation; a full cache makes RE2 slower, never wrong); and a
+mapping has at most ``MAX_PATTERNS`` ``match`` rules, so one mapping's patterns hold
+at most ``MAX_PATTERNS * MAX_MEMORY`` bytes.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import re2  # the one third-party import of the core (see the module docstring)
 
 from mappings.errors import MappingError
 
-__all__ = ["MAX_MEMORY", "MAX_PATTERN", "Pattern", "compile_pattern"]
+__all__ = ["MAX_MEMORY", "MAX_PATTERN", "MAX_PATTERNS", "Pattern", "compile_pattern"]
 
 MAX_PATTERN = 1_000  # characters
-MAX_MEMORY = 8 << 20  # bytes, RE2's max_mem per compiled pattern
+MAX_MEMORY = 1 << 20  # bytes, RE2's max_mem per compiled pattern
+MAX_PATTERNS = 100  # match rules in one mapping
 
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = MAX_MEMORY

@@ -186,9 +186,9 @@ _WS = "^ws-(?P<w>[a-z]+)$"
             "is above 1000",
         ),
         (
-            {"match": "\\pL{1000}" * 8, "org_role": "guest"},
+            {"match": "\\pL{100}" * 2, "org_role": "guest"},
             "rules[0].match",
-            "bad regular expression: the pattern compiles to more than 8 MiB",
+            "bad regular expression: the pattern compiles to more than 1 MiB",
         ),
         (
             {"match": "a" * 1001, "org_role": "guest"},
@@ -233,3 +233,15 @@ def test_a_pattern_and_template_within_the_limits_are_accepted() -> None:
     template = "{w}" + "x" * 197
     rm = parse_mapping(_rules({"match": pattern, "workspace": template}))
     assert (rm.rules[0].match, rm.rules[0].workspace) == (pattern, template)
+
+
+def test_at_most_100_match_rules_fit_in_one_mapping() -> None:
+    """100 ``match`` rules are accepted; the 101st is refused at its own index."""
+    rule = {"match": "^ws-(?P<w>[a-z]+)$", "workspace": "{w}"}
+    assert (
+        len(parse_mapping(_rules({"group": "A", "org_role": "guest"}, *[rule] * 100)).rules) == 101
+    )
+    assert _error(_rules({"group": "A", "org_role": "guest"}, *[rule] * 101)) == (
+        "rules[101].match",
+        "more than 100 'match' rules in one mapping",
+    )
