@@ -6,18 +6,30 @@ SCIM server's ``/Users`` and ``/Groups`` is a valid directory.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mappings.errors import InputError
 
-__all__ = ["Directory", "DirectoryGroup", "DirectoryUser", "GroupMember", "normalise_email"]
+__all__ = ["Directory", "DirectoryGroup", "DirectoryUser", "GroupMember", "identity_key"]
 
 
-def normalise_email(value: str) -> str:
-    """The key of a person: the casefolded, trimmed email (or userName)."""
-    return value.strip().casefold()
+def identity_key(value: str) -> str:
+    """The one key under which two names are the same identity (member, SCIM userName).
+
+    NFKC, casefold, NFKC again, then trimmed: Unicode's compatibility caseless match
+    (Unicode 15, section 3.13, D146). Casefolding, not ``lower()``, so ``straße`` and
+    ``strasse`` are one key, as are ``ǅ``/``ǆ`` and Greek final sigma; compatibility
+    normalisation, so a full-width letter (U+FF41) or a ligature (U+FB01) cannot pose as another
+    address. Platforms compare addresses case-insensitively, so any two names this
+    function cannot tell apart must be one identity everywhere in rolebridge.
+    """
+    if value.isascii():  # the common case: NFKC is the identity, casefold is lower()
+        return value.strip().lower()
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    return folded.strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +46,8 @@ class DirectoryUser:
 
     @property
     def key(self) -> str:
-        """The casefolded primary email, else the userName."""
-        return normalise_email(self.emails[0] if self.emails else self.user_name)
+        """The identity key of the primary email, else of the userName."""
+        return identity_key(self.emails[0] if self.emails else self.user_name)
 
 
 @dataclass(frozen=True, slots=True)

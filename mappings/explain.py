@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mappings.directory import Directory, normalise_email
+from mappings.directory import Directory, identity_key
 from mappings.mapping import RoleMapping
 from mappings.resolve import UNMAPPED_DEFAULT, grant_order, resolve
 from mappings.rolemodel import RoleModel
@@ -69,11 +69,11 @@ class Explanation:
 
 
 def _find_key(directory: Directory, user: str) -> str | None:
-    wanted = normalise_email(user)
+    wanted = identity_key(user)
     for u in directory.users:
-        if u.key == wanted or u.id == user or normalise_email(u.user_name) == wanted:
+        if u.key == wanted or u.id == user or identity_key(u.user_name) == wanted:
             return u.key
-        if any(normalise_email(e) == wanted for e in u.emails):
+        if any(identity_key(e) == wanted for e in u.emails):
             return u.key
     return None
 
@@ -102,12 +102,17 @@ def explain(
     desired = resolve(directory, mapping, role_model)
     d = desired.users.get(key)
     if d is None:
-        in_scope = key in desired.unmapped
-        note = (
-            f"no rule maps this user; policy unmapped is {mapping.policy.unmapped}"
-            if in_scope
-            else "outside the mapping's scope groups"
-        )
+        claimed = desired.conflicts.get(key)
+        in_scope = key in desired.unmapped or claimed is not None
+        if claimed is not None:
+            note = (
+                f"directory users {', '.join(claimed)} claim this identity: neither gets "
+                "a role (identity_conflict)"
+            )
+        elif in_scope:
+            note = f"no rule maps this user; policy unmapped is {mapping.policy.unmapped}"
+        else:
+            note = "outside the mapping's scope groups"
         active = desired.known[key].active if key in desired.known else None
         return Explanation(user, key, True, in_scope, active, None, notes=(note,))
     winners = {(d.org_role, None)} | {

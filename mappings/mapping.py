@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from mappings.errors import MappingError, RoleModelError
 from mappings.presets import load_role_model
+from mappings.regex import MAX_PATTERNS, Pattern, compile_pattern
 from mappings.rolemodel import RoleModel
+from mappings.template import check_template, is_template
 
 __all__ = ["Policy", "RoleMapping", "Rule", "Scope", "default_acting_role", "parse_mapping"]
 
@@ -55,7 +56,8 @@ class Rule:
     """One rule: a selector (``group``, app ``role`` or regex ``match``) and what it grants.
 
     ``group`` keeps its prefix (``id:``/``externalId:``); templates like ``{workspace}``
-    in ``org_role``, ``workspace`` and ``workspace_roles`` are filled from named captures.
+    in ``org_role``, ``workspace`` and ``workspace_roles`` are filled from named captures
+    of ``pattern``, the compiled ``match``.
     """
 
     index: int
@@ -68,6 +70,7 @@ class Rule:
     create_workspace: bool = False
     credits: int = 0
     description: str | None = None
+    pattern: Pattern | None = field(default=None, compare=False, repr=False)
 
     @property
     def selector(self) -> str:
@@ -211,6 +214,12 @@ def parse_mapping(doc: Mapping[str, Any], role_model: RoleModel | None = None) -
     raw_rules = doc.get("rules", [])
     if not isinstance(raw_rules, list):
         raise MappingError("must be a list of rules", "rules")
+    patterns = [i for i, r in enumerate(raw_rules) if isinstance(r, Mapping) and "match" in r]
+    if len(patterns) > MAX_PATTERNS:  # refused before any is compiled
+        raise MappingError(
+            f"more than {MAX_PATTERNS} 'match' rules in one mapping",
+            f"rules[{patterns[MAX_PATTERNS]}].match",
+        )
     rules = tuple(_rule(r, i, role_model, policy) for i, r in enumerate(raw_rules))
     return RoleMapping(
         role_model=role_model.name,
@@ -337,12 +346,8 @@ def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
     value = raw[kind]
     if not isinstance(value, str) or not value.strip():
         raise MappingError("must be a non-empty string", f"{where}.{kind}")
-    captures: set[str] = set()
-    if kind == "match":
-        try:
-            captures = set(re.compile(value).groupindex)
-        except re.error as e:
-            raise MappingError(f"bad regular expression: {e}", f"{where}.match") from None
+    pattern = compile_pattern(value, f"{where}.match") if kind == "match" else None
+    captures = pattern.captures if pattern is not None else frozenset()
     org_role = _text(raw, "org_role", where)
     workspace = _text(raw, "workspace", where)
     ws_roles = _ws_roles(raw, where)
@@ -355,13 +360,14 @@ def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
     if ws_roles and workspace is None:
         raise MappingError("a workspace role needs a 'workspace'", f"{where}.workspace_role")
     for name, text in (("org_role", org_role), ("workspace", workspace)):
-        _check_template(text, captures, f"{where}.{name}")
+        if text is not None:
+            check_template(text, captures, f"{where}.{name}")
     for text in ws_roles:
-        _check_template(text, captures, f"{where}.workspace_role")
-    if org_role is not None and not _is_template(org_role):
+        check_template(text, captures, f"{where}.workspace_role")
+    if org_role is not None and not is_template(org_role):
         _check_role(org_role, model.org_roles, "org", model, policy, f"{where}.org_role")
     for role in ws_roles:
-        if not _is_template(role):
+        if not is_template(role):
             _check_role(
                 role, model.workspace_roles, "workspace", model, policy, f"{where}.workspace_role"
             )
@@ -381,6 +387,7 @@ def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
         create_workspace=create,
         credits=credits,
         description=raw.get("description") if isinstance(raw.get("description"), str) else None,
+        pattern=pattern,
     )
 
 
@@ -404,23 +411,6 @@ def _ws_roles(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise MappingError("must be a role name or a list of them", f"{where}.workspace_role")
     return tuple(dict.fromkeys(value))
-
-
-def _is_template(text: str) -> bool:
-    return "{" in text
-
-
-def _check_template(text: str | None, captures: set[str], where: str) -> None:
-    if text is None:
-        return
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
-    except ValueError as e:
-        raise MappingError(f"bad template: {e}", where) from None
-    for name in fields:
-        if name not in captures:
-            known = ", ".join(sorted(captures)) or "none"
-            raise MappingError(f"unknown capture name '{name}' (captures: {known})", where)
 
 
 def _check_role(

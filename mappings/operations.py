@@ -64,6 +64,7 @@ SKIP_REASONS = (
     "credit_limit",
     "unknown_workspace",
     "incomplete_snapshot",
+    "identity_conflict",
 )
 
 

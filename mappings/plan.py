@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from mappings.directory import Directory, normalise_email
+from mappings.directory import Directory, identity_key
 from mappings.fingerprint import fingerprint
 from mappings.gcpause import cyclic_gc_paused
 from mappings.mapping import Policy, RoleMapping
@@ -142,7 +142,7 @@ class _Planner:
         self.d, self.state, self.policy, self.model, self.now = desired, state, policy, model, now
         self.complete = complete
         self.earlier_losses = earlier_losses
-        self.only = None if users is None else {normalise_email(u) for u in users} | set(users)
+        self.only = None if users is None else {identity_key(u) for u in users} | set(users)
         self.members: dict[str, Member] = {m.key: m for m in state.members}
         self.ops: list[Operation] = []
         self.skipped: list[Skipped] = []
@@ -153,10 +153,11 @@ class _Planner:
         self.inactive_ids = {
             uid for d in desired.users.values() if not d.active for uid in d.idp_ids
         }
+        self.conflicted = {uid: key for key, ids in desired.conflicts.items() for uid in ids}
 
     def run(self) -> Plan:
         self._renames()
-        keys = sorted(self.d.users.keys() | self.members.keys())
+        keys = sorted(self.d.users.keys() | self.members.keys() | self.d.conflicts.keys())
         if self.only is not None:
             keys = [k for k in keys if self._selected(k)]
         desired, members = self.d.users, self.members
@@ -188,7 +189,7 @@ class _Planner:
         if self.only is None or key in self.only:
             return True
         d, m = self.d.users.get(key), self.members.get(key)
-        ids = set(d.idp_ids) if d else set()
+        ids = set(d.idp_ids) if d else set(self.d.conflicts.get(key, ()))
         if m is not None and m.idp_id:
             ids.add(m.idp_id)
         return bool(ids & self.only)
@@ -243,7 +244,12 @@ class _Planner:
 
     def _user(self, key: str, d: DesiredUser | None, m: Member | None) -> None:
         manual = self._manual(m)
-        if d is None:
+        claimed = key if key in self.d.conflicts else None
+        if claimed is None and d is None and m is not None and m.idp_id is not None:
+            claimed = self.conflicted.get(m.idp_id)  # the member's IdP user is in a conflict
+        if claimed is not None:
+            self._conflict(key, claimed, m)
+        elif d is None:
             if m is not None:
                 self._not_desired(key, m, manual)
         elif not d.active:
@@ -253,6 +259,16 @@ class _Planner:
             self._invite(key, d)
         else:
             self._existing(key, d, m, manual)
+
+    def _conflict(self, key: str, claimed: str, m: Member | None) -> None:
+        """Two directory users claim one identity: provision neither, change nothing."""
+        ids = ", ".join(self.d.conflicts[claimed])
+        left = "no one is invited" if m is None else "the member is left as is"
+        self._skip(
+            Operation("invite" if m is None else "set_org_role", key),
+            "identity_conflict",
+            f"directory users {ids} claim {claimed}; {left} until the IdP tells them apart",
+        )
 
     def _not_desired(self, key: str, m: Member, manual: bool) -> None:
         if m.idp_id is not None and m.idp_id in self.inactive_ids:

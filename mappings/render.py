@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping
 
@@ -101,8 +102,12 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+_MD_ESCAPES = str.maketrans({c: f"\\{c}" for c in "\\`[]|"} | {"\n": " ", "\r": " "})
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """IdP-supplied text made inert: HTML escaped, links, code spans and cells disarmed."""
+    return html.escape(text, quote=False).translate(_MD_ESCAPES)
 
 
 def render_markdown(plan: Plan) -> str:

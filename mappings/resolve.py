@@ -7,15 +7,16 @@ the shortest path is the one reported).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from mappings.directory import Directory, DirectoryGroup, DirectoryUser
+from mappings.directory import Directory, DirectoryGroup, DirectoryUser, identity_key
 from mappings.mapping import RoleMapping, Rule
 from mappings.operations import Reason
+from mappings.regex import compile_pattern
 from mappings.rolemodel import RoleModel
+from mappings.template import MAX_FILLED, fill
 
 __all__ = ["Desired", "DesiredUser", "Grant", "resolve", "selected_groups"]
 
@@ -72,13 +73,19 @@ class DesiredUser:
 
 @dataclass(frozen=True, slots=True)
 class Desired:
-    """The desired state: mapped users by key, unmapped users in scope, and warnings."""
+    """The desired state: mapped users by key, unmapped users in scope, and warnings.
+
+    A key that two directory users in scope claim (as their key, or one's key as the
+    other's userName) is in ``conflicts`` with their ids, and nowhere else: neither user
+    gets a grant, so the one member behind the key never takes the other's roles.
+    """
 
     users: Mapping[str, DesiredUser] = field(default_factory=dict)
     unmapped: frozenset[str] = frozenset()  # keys in the directory and scope no rule maps
     known: Mapping[str, DirectoryUser] = field(default_factory=dict)  # every key in scope
     out_of_scope: frozenset[str] = frozenset()  # keys in the directory but outside the scope
     warnings: tuple[str, ...] = ()
+    conflicts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> user ids
 
 
 class _Graph:
@@ -147,10 +154,6 @@ class _Graph:
         return out
 
 
-def _fill(template: str, captures: Mapping[str, str]) -> str:
-    return template.format_map(captures) if "{" in template else template
-
-
 _Interned = dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], tuple[str, list["Grant"]]]
 
 
@@ -175,11 +178,10 @@ def _rule_grants(
             yield from _closure_grants(rule, g, graph, {}, model, warnings, interned)
         return
     assert rule.match is not None
-    pattern = re.compile(rule.match)
+    pattern = rule.pattern or compile_pattern(rule.match, f"rules[{rule.index}].match")
     for g in directory.groups:
-        m = pattern.search(g.display_name)
-        if m is not None:
-            captures = {k: v for k, v in m.groupdict().items() if v is not None}
+        captures = pattern.search(g.display_name)
+        if captures is not None:
             yield from _closure_grants(rule, g, graph, captures, model, warnings, interned)
 
 
@@ -213,13 +215,17 @@ def _grants_of(
 ) -> list[Grant]:
     """The grants one rule gives through one group path."""
     out: list[Grant] = []
-    try:
-        org_role = _fill(rule.org_role, captures) if rule.org_role else None
-        workspace = _fill(rule.workspace, captures) if rule.workspace else None
-        ws_roles = [_fill(r, captures) for r in rule.workspace_roles]
-    except (KeyError, IndexError):
-        warnings.append(f"rules[{rule.index}]: group '{reason.groups[0]}' left a capture empty")
+    texts = (rule.org_role, rule.workspace, *rule.workspace_roles)
+    filled = [None if t is None else fill(t, captures) for t in texts]
+    where = f"rules[{rule.index}]: group '{reason.groups[0]}'"
+    if any(f is None for f, t in zip(filled, texts, strict=True) if t is not None):
+        warnings.append(f"{where} left a capture empty")
         return out
+    longest = max(len(f or "") for f in filled)
+    if longest > MAX_FILLED:
+        warnings.append(f"{where} fills a name of {longest} characters (limit {MAX_FILLED})")
+        return out
+    org_role, workspace, ws_roles = filled[0], filled[1], [f for f in filled[2:] if f]
     if org_role is not None:
         if org_role in model.org_roles:
             out.append(Grant(org_role, None, reason))
@@ -259,8 +265,10 @@ def selected_groups(directory: Directory, mapping: RoleMapping) -> frozenset[str
     found = {g.id for s in selectors for g in graph.select(s)}
     for rule in mapping.rules:
         if rule.match is not None:
-            pattern = re.compile(rule.match)
-            found.update(g.id for g in directory.groups if pattern.search(g.display_name))
+            pattern = rule.pattern or compile_pattern(rule.match, f"rules[{rule.index}].match")
+            found.update(
+                g.id for g in directory.groups if pattern.search(g.display_name) is not None
+            )
     return frozenset(found)
 
 
@@ -283,34 +291,39 @@ def resolve(directory: Directory, mapping: RoleMapping, role_model: RoleModel) -
                 uids = [u for u in uids if u in in_scope]
             for uid in uids:
                 by_user[uid].extend(grants)
-    people, outside = _people(directory, in_scope, warnings)
+    people, outside = _people(directory, in_scope)
+    conflicts = _conflicts(people)
     ranks = _Ranks(role_model, mapping)
     users: dict[str, DesiredUser] = {}
     unmapped: set[str] = set()
     for key, members in people.items():
-        if len(members) == 1:
-            found = by_user.get(members[0].id)  # .get: do not grow the defaultdict
-        else:
-            found = [g for u in members if u.id in by_user for g in by_user[u.id]]
-            repeats = True
+        if key in conflicts:
+            continue
+        found = by_user.get(members[0].id)  # .get: do not grow the defaultdict
         if not found and mapping.policy.unmapped != "default_role":
             unmapped.add(key)
             continue
         users[key] = _desired(key, members, found or [], ranks, repeats)
-    known = {key: members[0] for key, members in people.items()}
-    return Desired(users, frozenset(unmapped), known, outside, tuple(dict.fromkeys(warnings)))
+    known = {key: members[0] for key, members in people.items() if key not in conflicts}
+    return Desired(
+        users,
+        frozenset(unmapped),
+        known,
+        outside,
+        tuple(dict.fromkeys(warnings)),
+        conflicts,
+    )
 
 
 def _people(
-    directory: Directory, in_scope: set[str] | None, warnings: list[str]
+    directory: Directory, in_scope: set[str] | None
 ) -> tuple[dict[str, list[DirectoryUser]], frozenset[str]]:
-    """Users in scope grouped by key (the active one, then the lowest id, first), and the
-    keys of users outside the scope."""
+    """Users in scope grouped by key, and the keys of users outside the scope."""
     people: dict[str, list[DirectoryUser]] = {}
     outside: set[str] = set()
     for u in directory.users:
         if in_scope is None or u.id in in_scope:
-            key = (u.emails[0] if u.emails else u.user_name).strip().casefold()  # u.key, inlined
+            key = identity_key(u.emails[0] if u.emails else u.user_name)  # u.key, no property
             found = people.get(key)
             if found is None:
                 people[key] = [u]
@@ -318,12 +331,20 @@ def _people(
                 found.append(u)
         else:
             outside.add(u.key)
-    for key, members in people.items():
-        if len(members) > 1:
-            members.sort(key=lambda u: (not u.active, u.id))
-            ids = ", ".join(u.id for u in members)
-            warnings.append(f"{key}: {len(members)} directory users share this email ({ids})")
     return people, frozenset(outside - people.keys())
+
+
+def _conflicts(people: Mapping[str, list[DirectoryUser]]) -> dict[str, tuple[str, ...]]:
+    """Keys more than one user claims: as their key, or (another user's key) as userName."""
+    claims = {key: {u.id for u in members} for key, members in people.items() if len(members) > 1}
+    for members in people.values():
+        for u in members:
+            if u.emails and u.user_name != u.emails[0]:  # else the userName is the key
+                named = identity_key(u.user_name)
+                owners = people.get(named)
+                if owners is not None and any(o.id != u.id for o in owners):
+                    claims.setdefault(named, {o.id for o in owners}).add(u.id)
+    return {key: tuple(sorted(ids)) for key, ids in sorted(claims.items())}
 
 
 class _Ranks:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mappings.directory import normalise_email
+from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.rolemodel import RoleModel
 
@@ -83,7 +83,7 @@ class Member:
     @property
     def key(self) -> str:
         """The normalised email."""
-        return normalise_email(self.email)
+        return identity_key(self.email)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ says: ``ne`` and ``not`` match resources that lack the attribute.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from scim2_models.path import (
 from sqlalchemy import ColumnElement, Text, and_, cast, exists, false, func, not_, or_, true
 from sqlalchemy.orm import InstrumentedAttribute
 
+from mappings.directory import identity_key
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser
 
 __all__ = ["Translation", "comparison_key", "sort_column", "translate"]
@@ -43,8 +43,9 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def comparison_key(value: str) -> str:
-    """The form case-insensitive strings are stored and compared in (as scim2-models does)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).lower())
+    """The form case-insensitive names (``userName``, group ``displayName``) are stored and
+    compared in: the core's identity key, so a SCIM user's key is their member key."""
+    return identity_key(value)
 
 
 @dataclass(frozen=True, slots=True)

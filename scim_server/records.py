@@ -13,7 +13,7 @@ from typing import Any
 
 from scim2_models import Meta, Resource
 
-from scim_server.filters import comparison_key
+from mappings.directory import identity_key
 from sync.models import DirectoryGroup, DirectoryUser
 
 __all__ = [
@@ -60,10 +60,10 @@ def user_columns(resource: Resource[Any]) -> dict[str, Any]:
     emails = _emails(resource)
     return {
         "user_name": user_name,
-        "user_name_key": comparison_key(user_name),
+        "user_name_key": identity_key(user_name),  # unique per org: one key, one member
         "external_id": resource.external_id,
         "display_name": getattr(resource, "display_name", None),
-        "email_key": emails[0].casefold() if emails else None,
+        "email_key": identity_key(emails[0]) if emails else None,
         "emails": emails,
         "roles": role_names(resource),
         # a user who never sent ``active`` is active (RFC 7643 leaves it unassigned)
@@ -76,7 +76,7 @@ def group_columns(resource: Resource[Any]) -> dict[str, Any]:
     display_name: str = resource.display_name or ""  # type: ignore[attr-defined]
     return {
         "display_name": display_name,
-        "display_name_key": comparison_key(display_name),
+        "display_name_key": identity_key(display_name),
         "external_id": resource.external_id,
     }
 

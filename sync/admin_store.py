@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mappings.directory import normalise_email
+from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.rolemodel import RoleModel
 from mappings.state import format_time
@@ -50,7 +50,7 @@ def set_member(
     workspaces: Mapping[str, Sequence[str]] | None,
 ) -> tuple[Member, bool]:
     """Add a manual member (invited) or change one's roles; returns (member, created)."""
-    key = normalise_email(email)
+    key = identity_key(email)
     member = session.scalars(
         select(Member).where(Member.org_id == org_id, Member.email == key)
     ).first()
@@ -204,7 +204,7 @@ def list_audit(
     """Audit entries of the org, newest first, filtered by user and time range."""
     query = select(AuditEntry).where(AuditEntry.org_id == org_id)
     if user:
-        query = query.where(AuditEntry.user == normalise_email(user))
+        query = query.where(AuditEntry.user == identity_key(user))
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if until is not None:

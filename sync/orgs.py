@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mappings.directory import normalise_email
+from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.presets import load_role_model
 from mappings.rolemodel import RoleModel
@@ -135,7 +135,7 @@ def add_member(
     """Add a manual member (origin ``manual``) with an org role and workspace roles."""
     org = get_org(session, org_id)
     model = role_model_for(org.role_model)
-    key = normalise_email(email)
+    key = identity_key(email)
     if "@" not in key:
         raise InputError(f"{email!r} is not an email address", "email")
     if org_role not in model.org_roles:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from mappings.directory import Directory, normalise_email
+from mappings.directory import Directory, identity_key
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
 from mappings.gcpause import cyclic_gc_paused
@@ -49,10 +49,10 @@ def user_values(user: DirUser) -> dict[str, Any]:
     """The mirror columns of a directory user."""
     return {
         "user_name": user.user_name,
-        "user_name_key": normalise_email(user.user_name),
+        "user_name_key": identity_key(user.user_name),
         "external_id": user.external_id,
         "display_name": user.display_name,
-        "email_key": normalise_email(user.emails[0]) if user.emails else None,
+        "email_key": identity_key(user.emails[0]) if user.emails else None,
         "emails": list(user.emails),
         "roles": list(user.roles),
         "active": user.active,
@@ -63,7 +63,7 @@ def group_values(group: DirGroup) -> dict[str, Any]:
     """The mirror columns of a directory group."""
     return {
         "display_name": group.display_name,
-        "display_name_key": group.display_name.casefold(),
+        "display_name_key": identity_key(group.display_name),
         "external_id": group.external_id,
     }
 

@@ -84,6 +84,20 @@ def test_a_user_name_differing_only_by_case_is_a_409_uniqueness(scim: Scim) -> N
     assert response.json is not None and response.json["scimType"] == "uniqueness"
 
 
+def test_a_user_name_equal_after_casefolding_is_a_409_and_found_by_either_spelling(
+    scim: Scim,
+) -> None:
+    """straße@ and strasse@ are one identity (one member key): the second POST is refused."""
+    created = scim.post("/Users", user("strasse@corp.com")).json
+    assert created is not None
+    response = scim.post("/Users", user("straße@corp.com"))
+    assert response.status_code == 409
+    assert response.json is not None and response.json["scimType"] == "uniqueness"
+    found = scim.get('/Users?filter=userName eq "STRAßE@corp.com"').json
+    assert found is not None
+    assert [r["id"] for r in found["Resources"]] == [created["id"]]
+
+
 def test_two_groups_cannot_share_a_display_name_in_one_org(scim: Scim) -> None:
     """Entra relies on group displayName being unique per org."""
     assert scim.post("/Groups", group("Admins")).status_code == 201

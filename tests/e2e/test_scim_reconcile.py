@@ -119,6 +119,37 @@ def test_with_apply_review_a_scim_write_leaves_a_pending_plan_and_no_member(
     assert statuses == ["pending"]
 
 
+def test_a_user_whose_email_folds_onto_another_users_identity_merges_with_no_one(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """Eve's primary email straße@ folds onto Sam's userName: neither becomes a member, the
+    plan says identity_conflict, and Eve's admin group never promotes Sam."""
+    scim = org_with_mapping(app, session_factory, "aihub", AIHUB.format(apply="review"))
+    sam = scim.post("/Users", user("strasse@acme.com")).json
+    eve = scim.post(
+        "/Users",
+        user("eve@acme.com", emails=[{"value": "straße@acme.com", "primary": True}]),
+    ).json
+    ok = scim.post("/Users", user("ok@acme.com")).json
+    assert sam is not None and eve is not None and ok is not None
+    assert scim.post("/Groups", group("AI Users", sam["id"], ok["id"])).status_code == 201
+    assert scim.post("/Groups", group("AI Admins", eve["id"])).status_code == 201
+    with session_factory() as session:
+        body = session.scalars(select(SavedPlan.body).order_by(SavedPlan.id.desc())).first()
+    assert body is not None
+    assert [(o["op"], o["user"]) for o in body["operations"]] == [("invite", "ok@acme.com")]
+    ids = ", ".join(sorted([sam["id"], eve["id"]]))
+    assert body["skipped"] == [
+        {
+            "op": "invite",
+            "user": "strasse@acme.com",
+            "why": "identity_conflict",
+            "detail": f"directory users {ids} claim strasse@acme.com; no one is invited "
+            "until the IdP tells them apart",
+        }
+    ]
+
+
 def test_a_group_patch_adding_a_thousand_members_reconciles_them_in_one_pass(
     app: Flask, session_factory: sessionmaker[Session]
 ) -> None:

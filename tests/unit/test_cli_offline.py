@@ -211,3 +211,19 @@ def test_broken_yaml_is_reported_at_its_line(
     assert result.exit_code == 1
     assert result.output.startswith("error: m.yaml:4: invalid YAML: ")
     assert result.output.count("\n") == 1
+
+
+def test_mapping_validate_refuses_a_format_spec_in_a_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``{w:>99999999}`` is one line naming the file, line and rules[0].workspace, exit 1."""
+    monkeypatch.chdir(tmp_path)
+    Path("m.yaml").write_text(
+        "role_model: aihub\nrules:\n  - match: '^(?P<w>.+)$'\n    workspace: '{w:>99999999}'\n"
+    )
+    result = CliRunner().invoke(main, ["mapping", "validate", "m.yaml"])
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: m.yaml:4: rules[0].workspace: bad template: use {name} with a capture name "
+        "only (no format spec, conversion, index or attribute)\n",
+    )

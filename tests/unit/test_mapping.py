@@ -141,3 +141,107 @@ def test_a_mapping_may_carry_its_own_role_model_inline() -> None:
     with pytest.raises(MappingError) as info:
         parse_mapping({**doc, "role_model": {**doc["role_model"], "default_org_role": "boss"}})
     assert info.value.where == "role_model.default_org_role"
+
+
+_WS = "^ws-(?P<w>[a-z]+)$"
+
+
+@pytest.mark.parametrize(
+    ("rule", "where", "message"),
+    [
+        (
+            {"match": "^(?=ws-)(?P<w>.+)$", "workspace": "{w}"},
+            "rules[0].match",
+            "bad regular expression: lookahead (?=...) is not supported",
+        ),
+        (
+            {"match": "^(?!x)(?P<w>.+)$", "workspace": "{w}"},
+            "rules[0].match",
+            "bad regular expression: negative lookahead (?!...) is not supported",
+        ),
+        (
+            {"match": "(?<=ws-)(?P<w>.+)$", "workspace": "{w}"},
+            "rules[0].match",
+            "bad regular expression: lookbehind (?<=...) is not supported",
+        ),
+        (
+            {"match": "(?<!x)(?P<w>.+)$", "workspace": "{w}"},
+            "rules[0].match",
+            "bad regular expression: negative lookbehind (?<!...) is not supported",
+        ),
+        (
+            {"match": "^(?P<w>[a-z])(?P=w)$", "workspace": "{w}"},
+            "rules[0].match",
+            "bad regular expression: backreferences (?P=name) are not supported",
+        ),
+        (
+            {"match": "^(?P<w>[a-z])\\1$", "workspace": "{w}"},
+            "rules[0].match",
+            "bad regular expression: backreferences (\\1 ... \\9) are not supported",
+        ),
+        (
+            {"match": "^((a{100}){100})$", "org_role": "guest"},
+            "rules[0].match",
+            "bad regular expression: a repetition count (or nested counts multiplied) "
+            "is above 1000",
+        ),
+        (
+            {"match": "\\pL{100}" * 2, "org_role": "guest"},
+            "rules[0].match",
+            "bad regular expression: the pattern compiles to more than 1 MiB",
+        ),
+        (
+            {"match": "a" * 1001, "org_role": "guest"},
+            "rules[0].match",
+            "longer than 1000 characters",
+        ),
+        (
+            {"match": _WS, "workspace": "{w:>99999999}"},
+            "rules[0].workspace",
+            "bad template: use {name} with a capture name only "
+            "(no format spec, conversion, index or attribute)",
+        ),
+        ({"match": _WS, "org_role": "{w!r}"}, "rules[0].org_role", "bad template: use {name}"),
+        ({"match": _WS, "workspace": "{w[0]}"}, "rules[0].workspace", "bad template: use {name}"),
+        ({"match": _WS, "workspace": "{w.x}"}, "rules[0].workspace", "bad template: use {name}"),
+        ({"match": _WS, "workspace": "ws-{{w}}"}, "rules[0].workspace", "bad template: use {name}"),
+        (
+            {"match": _WS, "workspace": "{w}", "workspace_role": "{w}}"},
+            "rules[0].workspace_role",
+            "bad template: use {name}",
+        ),
+        (
+            {"match": _WS, "workspace": "x" * 201},
+            "rules[0].workspace",
+            "longer than 200 characters",
+        ),
+    ],
+)
+def test_a_pattern_or_template_that_could_hurt_the_service_is_refused(
+    rule: dict[str, Any], where: str, message: str
+) -> None:
+    """RE2 refusals say what is unsupported; templates allow only ``{name}``; both are capped."""
+    got_where, got_message = _error(_rules(rule))
+    assert got_where == where
+    assert got_message.startswith(message)
+
+
+def test_a_pattern_and_template_within_the_limits_are_accepted() -> None:
+    """A 1,000-character pattern and a 200-character template are at the limits and valid."""
+    pattern = "^ws-(?P<w>[a-z]+)" + "x?" * 491 + "$"
+    assert len(pattern) == 1000
+    template = "{w}" + "x" * 197
+    rm = parse_mapping(_rules({"match": pattern, "workspace": template}))
+    assert (rm.rules[0].match, rm.rules[0].workspace) == (pattern, template)
+
+
+def test_at_most_100_match_rules_fit_in_one_mapping() -> None:
+    """100 ``match`` rules are accepted; the 101st is refused at its own index."""
+    rule = {"match": "^ws-(?P<w>[a-z]+)$", "workspace": "{w}"}
+    assert (
+        len(parse_mapping(_rules({"group": "A", "org_role": "guest"}, *[rule] * 100)).rules) == 101
+    )
+    assert _error(_rules({"group": "A", "org_role": "guest"}, *[rule] * 101)) == (
+        "rules[101].match",
+        "more than 100 'match' rules in one mapping",
+    )

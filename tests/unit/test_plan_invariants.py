@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mappings import Held, Operation, Reason, Skipped
+from mappings import DirectoryUser, Held, Operation, Reason, Skipped
 from tests.unit.builders import NOW, directory, expected, group, member, plan_of, state, user
 
 SOTERAI = {
@@ -294,18 +294,98 @@ def test_a_snapshot_in_doubt_removes_nobody() -> None:
     )
 
 
-def test_two_directory_users_with_one_email_are_one_person_and_reported() -> None:
-    """Same email in two sources: one invite with both grants, and a warning."""
+def test_two_directory_users_with_one_identity_are_refused_not_merged() -> None:
+    """Dup@x.io and dup@X.io (two sources): neither is invited; one skip says why."""
     d = directory(
-        [user("x1", "Dup@x.io"), user("x2", "dup@X.io")],
-        [group("g1", "Admins", "x2"), group("g2", "team-docs", "x1")],
+        [user("x1", "Dup@x.io"), user("x2", "dup@X.io"), user("x3", "ok@x.io")],
+        [group("g1", "Admins", "x2", "x3"), group("g2", "team-docs", "x1")],
     )
-    plan = plan_of(GENERIC, d, state(workspaces={"docs": 0}))
-    assert [(o.op, o.user) for o in plan.operations] == [
-        ("invite", "dup@x.io"),
-        ("add_to_workspace", "dup@x.io"),
+    assert plan_of(GENERIC, d, state(workspaces={"docs": 0})) == expected(
+        Operation(
+            "invite",
+            "ok@x.io",
+            org_role="admin",
+            notify=True,
+            idp_id="x3",
+            reason=(Reason(0, ("Admins",)),),
+        ),
+        skipped=(
+            Skipped(
+                "invite",
+                "dup@x.io",
+                "identity_conflict",
+                None,
+                "directory users x1, x2 claim dup@x.io; no one is invited until the IdP "
+                "tells them apart",
+            ),
+        ),
+    )
+
+
+def test_straße_and_strasse_are_one_identity_so_the_member_keeps_their_roles() -> None:
+    """Casefolding makes both one key: the existing member is neither promoted nor removed."""
+    d = directory(
+        [
+            user("x0", "root@corp.com"),
+            user("x1", "strasse@corp.com"),
+            user("x2", "straße@corp.com"),
+        ],
+        [group("g1", "Admins", "x2")],
+    )
+    s = state(member("root@corp.com", "owner"), member("strasse@corp.com", "member"))
+    plan = plan_of({**GENERIC, "policy": {"unmapped": "keep"}}, d, s)
+    assert plan == expected(
+        skipped=(
+            Skipped(
+                "set_org_role",
+                "strasse@corp.com",
+                "identity_conflict",
+                None,
+                "directory users x1, x2 claim strasse@corp.com; the member is left as is until "
+                "the IdP tells them apart",
+            ),
+        ),
+    )
+
+
+def test_an_email_equal_to_another_users_username_is_a_conflict() -> None:
+    """A's primary email is B's userName: the key is refused; B keeps their own email's key."""
+    a = DirectoryUser("xa", "a@x.io", emails=("boss@x.io",))
+    b = DirectoryUser("xb", "boss@x.io", emails=("robert@x.io",))
+    d = directory([a, b], [group("g1", "Admins", "xa", "xb")])
+    plan = plan_of(GENERIC, d, state())
+    assert plan == expected(
+        Operation(
+            "invite",
+            "robert@x.io",
+            org_role="admin",
+            notify=True,
+            idp_id="xb",
+            reason=(Reason(0, ("Admins",)),),
+        ),
+        skipped=(
+            Skipped(
+                "invite",
+                "boss@x.io",
+                "identity_conflict",
+                None,
+                "directory users xa, xb claim boss@x.io; no one is invited until the IdP "
+                "tells them apart",
+            ),
+        ),
+    )
+
+
+def test_a_member_whose_idp_user_joined_a_conflict_is_not_removed() -> None:
+    """x1 changed email onto x2's: the member under x1's old email is left, not removed."""
+    d = directory([user("x1", "b@x.io"), user("x2", "B@x.io")], [group("g1", "Admins", "x1", "x2")])
+    s = state(member("a@x.io", "admin", idp_id="x1"))
+    plan = plan_of(GENERIC, d, s)
+    assert [(k.op, k.user, k.why) for k in plan.skipped] == [
+        ("invite", "b@x.io", "identity_conflict"),
+        ("set_org_role", "a@x.io", "identity_conflict"),
     ]
-    assert plan.warnings == ("dup@x.io: 2 directory users share this email (x1, x2)",)
+    assert plan.operations == ()
 
 
 def test_a_deactivated_user_whose_email_also_changed_is_suspended_under_the_old_email() -> None:

@@ -73,7 +73,7 @@ def test_text_reads_like_terraform_plan_with_signs_reasons_and_a_summary() -> No
 def test_markdown_is_a_table_for_a_review_comment() -> None:
     """The Markdown rendering has a table row per operation and the summary in bold."""
     md = render_markdown(_example_plan())
-    assert "| ~ | `set_org_role` | bob@acme.com | guest -> editor | rule 1: SOM Analysts |" in md
+    assert "| ~ | `set_org_role` | bob@acme.com | guest -&gt; editor | rule 1: SOM Analysts |" in md
     assert "**Plan: 6 to add, 3 to change, 2 to remove.**" in md
 
 

@@ -142,3 +142,33 @@ def test_a_rule_may_name_a_group_by_its_source_id() -> None:
     assert {k: u.org_role for k, u in resolve(d, mapping, MODEL).users.items()} == {
         "a@x.io": "admin"
     }
+
+
+def test_two_users_with_one_identity_key_are_a_conflict_and_get_nothing() -> None:
+    """straße@ and STRASSE@ fold to one key: both are refused, no grants merge, others stay."""
+    d = directory(
+        [user("u1", "straße@x.io"), user("u2", "STRASSE@x.io"), user("u3", "ok@x.io")],
+        [group("g1", "Admins", "u1", "u3"), group("g2", "Staff", "u2")],
+    )
+    desired = resolve(d, MAPPING, MODEL)
+    assert (dict(desired.conflicts), set(desired.users), desired.unmapped, set(desired.known)) == (
+        {"strasse@x.io": ("u1", "u2")},
+        {"ok@x.io"},
+        frozenset(),
+        {"ok@x.io"},
+    )
+    why = explain(d, MAPPING, MODEL, "straße@x.io")
+    assert (why.org_role, why.in_scope, why.notes) == (
+        None,
+        True,
+        ("directory users u1, u2 claim this identity: neither gets a role (identity_conflict)",),
+    )
+
+
+def test_full_width_and_ligature_letters_fold_into_the_plain_address() -> None:
+    """NFKC: full-width fin@ and fin@ with the fi ligature are the same identity as fin@."""
+    d = directory(
+        [user("u1", "\uff46\uff49\uff4e@x.io"), user("u2", "\ufb01n@x.io"), user("u3", "fin@x.io")],
+        [group("g1", "Admins", "u1", "u2", "u3")],
+    )
+    assert dict(resolve(d, MAPPING, MODEL).conflicts) == {"fin@x.io": ("u1", "u2", "u3")}
