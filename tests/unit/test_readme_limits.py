@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mappings import mapping
+from mappings import mapping, regex, template
 from scim_server import limits
 from scim_server.provider import MAX_RESULTS
 from sync.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-_NUMBER = re.compile(r"\d[\d,]*")
+_NUMBER = re.compile(r"(?<![A-Za-z])\d[\d,]*")  # not the 2 of RE2
 
 
 def _table() -> dict[str, list[int]]:
@@ -46,6 +46,11 @@ def test_the_readme_limits_table_matches_the_constants() -> None:
         "SCIM `startIndex` and `count`": [limits.INTEGER_MAX],
         "integer path and query parameters (plan ids, mapping versions)": [limits.INTEGER_MAX],
         "`policy.max_removals`": [mapping.MAX_REMOVALS_MAX, 100],
+        "mapping `match:` regex": [regex.MAX_PATTERN, regex.MAX_MEMORY >> 20],
+        "mapping `match:` rules": [regex.MAX_PATTERNS],
+        "mapping role and workspace text (templates or not), and a filled template": [
+            template.MAX_TEMPLATE
+        ],
         "requests per SCIM token / admin API key": [
             int(settings.rate_limit_scim.split("/")[0]),
             int(settings.rate_limit_api.split("/")[0]),
