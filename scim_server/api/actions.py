@@ -40,10 +40,20 @@ def check_plan_authority(s: Session, ctx: OrgContext, plan: Plan) -> None:
 
 
 def approve_as_caller(s: Session, ctx: OrgContext, plan_id: int, fingerprint: str) -> SavedPlan:
-    """Approve a waiting plan by the fingerprint the caller saw."""
+    """Approve a waiting plan by the fingerprint the caller saw.
+
+    Approving a held plan applies it, re-planned if the directory moved on; the caller's
+    role must then cover the fresh plan too, checked against the members as they were
+    (a refusal rolls the whole approval back)."""
     row = get_plan(s, ctx.id, plan_id)
-    check_plan_authority(s, ctx, Plan.from_dict(row.body))
+    before = load_state(s, ctx.id)
+    deny_unless_allowed(
+        refusal_for_plan(ctx.role_model, ctx.caller.role, Plan.from_dict(row.body), before)
+    )
     row = approve_plan(s, ctx.id, plan_id, approver=ctx.caller.actor, fingerprint=fingerprint)
+    if row.id != plan_id and row.status == "applied":
+        fresh = Plan.from_dict(row.body)
+        deny_unless_allowed(refusal_for_plan(ctx.role_model, ctx.caller.role, fresh, before))
     detail = {"op": "approve_plan", "plan": plan_id, "fingerprint": row.fingerprint}
     record_audit(s, ctx.id, ctx.caller.actor, "approve_plan", "", detail, plan_id=plan_id)
     return row

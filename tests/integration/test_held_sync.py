@@ -197,3 +197,31 @@ def test_the_api_approval_of_a_held_sync_plan_applies_it_or_answers_the_fresh_he
     )
     assert applied.status_code == 200 and applied.json["status"] == "applied", applied.json
     assert len(roles(session_factory, org_id)) == 18
+
+
+def test_an_api_approval_that_re_plans_is_refused_when_the_fresh_plan_is_beyond_the_caller(
+    env: dict[str, str],
+    okta: FakeOkta,
+    org_id: int,
+    session_factory: sessionmaker[Session],
+    api: FlaskClient,
+) -> None:
+    """An editor may approve two viewers leaving, but not the owner invite a later pull
+    added to the re-planned plan: 403, and nothing at all is applied."""
+    with session_factory.begin() as s:
+        _, key = create_api_key(s, org_id, "editor", ["editor"])
+    auth = {"Authorization": f"Bearer {key}"}
+    plan_id = held_sync(env, okta, org_id, session_factory)
+    okta.state.members["00gOwners"].append("00v21")
+    cli(env, "sync", "--org", "Acme")
+    shown = api.get(f"/api/v1/orgs/Acme/plans/{plan_id}", headers=auth)
+    refused = api.post(
+        f"/api/v1/orgs/Acme/plans/{plan_id}/approve",
+        headers=auth,
+        json={"fingerprint": shown.json["fingerprint"]},
+    )
+    assert refused.status_code == 403, refused.json
+    left = roles(session_factory, org_id)
+    assert len(left) == 21 and email("00v21") not in left
+    with session_factory() as s:
+        assert s.get(SavedPlan, plan_id).approved_by is None  # type: ignore[union-attr]
