@@ -380,8 +380,11 @@ class HttpClient:
             if self._left() <= 0:
                 raise self._late(f"GET {_strip(url)} was still sending its body") from None
             return None, str(slow)
-        except requests.Timeout:
-            return None, f"GET {_strip(url)} timed out"
+        except requests.ConnectTimeout:
+            where = f"GET {_strip(url)}"
+            return None, f"{where} could not connect within {timeout[0]:g}s (connect_timeout)"
+        except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
+            return None, f"GET {_strip(url)} fell silent for {timeout[1]:g}s (read_timeout)"
         except requests.ConnectionError as exc:
             return None, f"GET {_strip(url)} failed to connect ({type(exc).__name__})"
         except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -418,7 +418,7 @@ def test_a_body_trickled_byte_by_byte_fails_the_run_at_the_body_timeout(
     request: pytest.FixtureRequest,
     which: str,
 ) -> None:
-    """A page sent one byte every 0.1 s cannot hold the run past body_timeout."""
+    """A page sent one byte every 0.1 s (not silent) cannot hold the run past body_timeout."""
     idp: Idp = request.getfixturevalue(which)
     path = {
         "okta": "/api/v1/groups",
@@ -426,12 +426,21 @@ def test_a_body_trickled_byte_by_byte_fails_the_run_at_the_body_timeout(
         "scim": "/scim/v2/Groups",
     }[which]
     started = time.monotonic()
-    why = r"^transient: GET .* did not send its whole body within 0\.3s \(body_timeout\)"
+    why = r"^transient: GET .* did not send its whole body within 0\.5s \(body_timeout\)"
     _failed_without_loss(
         session_factory,
         idp,
         lambda: idp.fake.misbehave(path, "trickle", page=1, delay=0.1),
         why,
-        body_timeout=0.3,
+        body_timeout=0.5,
     )
     assert time.monotonic() - started < 15
+
+
+def test_an_idp_that_falls_silent_fails_the_run_at_the_read_timeout(
+    session_factory: sessionmaker[Session], okta: Idp
+) -> None:
+    """Headers, then two seconds of silence before each byte: read_timeout ends the wait."""
+    why = r"^transient: GET .*/api/v1/groups fell silent for 0\.5s \(read_timeout\)"
+    silent = lambda: okta.fake.misbehave("/api/v1/groups", "trickle", page=1, delay=2.0)  # noqa: E731
+    _failed_without_loss(session_factory, okta, silent, why, read_timeout=0.5)
