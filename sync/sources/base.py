@@ -168,12 +168,13 @@ class Bounds:
         for name in cls.KEYS:
             if config.get(name) is None:
                 continue
+            raw = config[name]
             try:
-                values[name] = int(config[name]) if name == "max_pages" else float(config[name])
+                values[name] = int(raw) if name == "max_pages" else float(raw)
             except (TypeError, ValueError):
-                raise ConfigurationSourceError(
-                    f"{name} must be a positive number, not {config[name]!r}"
-                ) from None
+                values[name] = None
+            if isinstance(raw, bool) or values[name] is None or values[name] <= 0:
+                raise ConfigurationSourceError(f"{name} must be a positive number, not {raw!r}")
         return cls(**values)
 
 

@@ -444,3 +444,17 @@ def test_an_idp_that_falls_silent_fails_the_run_at_the_read_timeout(
     why = r"^transient: GET .*/api/v1/groups fell silent for 0\.5s \(read_timeout\)"
     silent = lambda: okta.fake.misbehave("/api/v1/groups", "trickle", page=1, delay=2.0)  # noqa: E731
     _failed_without_loss(session_factory, okta, silent, why, read_timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("max_pages", 0), ("deadline", "soon"), ("body_timeout", -1)]
+)
+def test_a_bound_that_is_not_a_positive_number_fails_the_run_before_any_request(
+    session_factory: sessionmaker[Session], scim: Idp, key: str, value: object
+) -> None:
+    """A bad bound is a configuration error naming the setting; the IdP is not called."""
+    config = {**scim.config, key: value}
+    _, source_id = pull_org(session_factory, "shareofmodel", "scim-pull", config, scim.secret)
+    result = run_pull(session_factory, source_id, secret_key=SECRET_KEY, retry=FAST)
+    assert result.outcome == "failed"
+    assert result.error == f"configuration: {key} must be a positive number, not {value!r}"
