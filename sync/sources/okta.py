@@ -131,7 +131,7 @@ class OktaSource:
         groups = in_parallel(read, heads, self.config.concurrency)
         after, n = self._groups(client, _ignore)
         pages += sum(counted) + n
-        _check_counts(groups, before, after)
+        _check_counts(groups, before, after, listed)
         directory = Directory(users=tuple(users.values()), groups=tuple(groups))
         return Snapshot(directory=directory, pages=pages)
 
@@ -310,13 +310,21 @@ def _check_counts(
     groups: list[DirectoryGroup],
     before: dict[str, tuple[str, int | None]],
     after: dict[str, tuple[str, int | None]],
+    listed: set[str],
 ) -> None:
-    """Each group's members listed must match Okta's usersCount before and after reading them."""
+    """Each group's members listed must match Okta's usersCount before and after reading them.
+
+    Whether ``usersCount`` counts DEPROVISIONED members is not documented, so a count
+    with or without them is accepted; the count may not change while the group is read.
+    """
     for group in groups:
         if group.id not in after:
             raise SnapshotError(f"group {group.display_name!r} disappeared while it was being read")
-        read, counts = len(group.members), (before[group.id][1], after[group.id][1])
-        if any(c is not None and c != read for c in counts):
+        read = len(group.members)
+        accepted = {read, read - sum(1 for m in group.members if m.value not in listed)}
+        counts = (before[group.id][1], after[group.id][1])
+        known = [c for c in counts if c is not None]
+        if any(c not in accepted for c in known) or len(set(known)) > 1:
             raise SnapshotError(
                 f"group {group.display_name!r} changed or was cut short while it was read: Okta "
                 f"counted {counts[0]} members before and {counts[1]} after, {read} were listed"

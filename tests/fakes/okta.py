@@ -68,6 +68,7 @@ class FakeOkta:
         self.faults = FaultBook()
         self.quirks = QuirkBook()
         self.triggers = Triggers()
+        self.count_deprovisioned = True  # does usersCount include DEPROVISIONED members?
         self._lock = threading.Lock()
         self._window = (0, 0)
         self._server = LoopbackServer(_app(self))
@@ -129,7 +130,12 @@ class FakeOkta:
 
     def users_count(self, gid: str) -> int:
         """What ``expand=stats`` says: the members the group's listing would return."""
-        return sum(1 for u in self.state.members.get(gid, []) if u in self.state.users)
+        users = self.state.users
+        return sum(
+            1
+            for u in self.state.members.get(gid, [])
+            if u in users and (self.count_deprovisioned or users[u]["status"] != "DEPROVISIONED")
+        )
 
     def register_client(self, client_id: str, public_key: RSAKey) -> None:
         """Allow an OAuth service app whose assertions verify with ``public_key``."""
