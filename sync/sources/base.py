@@ -303,7 +303,7 @@ class HttpClient:
     def count(self, url: str, headers: dict[str, str] | None = None) -> int:
         """A count endpoint's plain-text integer (Graph ``$count``)."""
         response = self.get(url, headers=headers)
-        text = response.text.strip().lstrip("\ufeff")
+        text = response.content.decode("utf-8-sig", errors="replace").strip()
         if not text.isdigit():
             raise SnapshotError(f"{_where(response)} did not answer a count")
         return int(text)
