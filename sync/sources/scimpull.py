@@ -3,8 +3,9 @@
 ``/Users`` and ``/Groups`` are read with ``startIndex``/``count`` and a bearer token until
 ``totalResults`` is reached. A short page before the end, a total that changes while
 paging, an id on two pages (an unstable sort), a unique count that differs from
-``totalResults``, or a group member that is neither a listed user nor a listed group makes
-the snapshot unusable rather than silently smaller.
+``totalResults``, a group member that is neither a listed user nor a listed group, or
+groups that differ when read a second time (someone moved mid-listing) makes the
+snapshot unusable rather than silently smaller.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class ScimPullSource:
                 report("pages", 1)
                 report(kind, len(page))
             pages += listing.pages
+        again = Listing("the Groups listing (read again)", self.bounds.max_pages)
+        reread = [group for page in self._pages(client, "Groups", again) for group in page]
+        pages += again.pages
+        _unchanged(found["Groups"], reread)
         try:
             directory = Directory.from_scim({"users": found["Users"], "groups": found["Groups"]})
         except InputError as exc:
@@ -137,6 +142,27 @@ def _resource_id(raw: Any, where: str) -> str:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         raise SnapshotError(f"{where}: a resource without an id")
     return str(raw["id"])
+
+
+def _unchanged(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> None:
+    """Groups read twice must agree, or a person moved between them while they were read."""
+    before, after = _memberships(first), _memberships(second)
+    for gid in sorted(before.keys() | after.keys()):
+        if before.get(gid) != after.get(gid):
+            name = (before.get(gid) or after.get(gid) or (gid,))[0]
+            raise SnapshotError(
+                f"group {name!r} changed while the groups were read (a second read differs): "
+                "members may have moved between groups mid-listing"
+            )
+
+
+def _memberships(groups: list[dict[str, Any]]) -> dict[str, tuple[Any, frozenset[Any]]]:
+    out: dict[str, tuple[Any, frozenset[Any]]] = {}
+    for group in groups:
+        members = group.get("members") or []
+        values = frozenset(m.get("value") for m in members if isinstance(m, dict))
+        out[str(group.get("id"))] = (group.get("displayName"), values)
+    return out
 
 
 def _known(directory: Directory) -> None:

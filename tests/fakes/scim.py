@@ -54,9 +54,15 @@ class FakeScim:
         """Switch on a quirk (see ``tests.fakes.server.Quirk``) for a listing path."""
         return self.quirks.add(Quirk(path=path, mode=mode, page=page, **kw))
 
-    def when(self, path: str, action: Any) -> None:
-        """Run ``action()`` just before the first request for ``path`` is answered."""
-        self.triggers.add(path, action)
+    def when(self, path: str, action: Any, request: int = 1) -> None:
+        """Run ``action()`` just before the ``request``-th request for ``path`` is answered."""
+        self.triggers.add(path, action, request)
+
+    def move(self, member: str, source: str, target: str) -> None:
+        """Move a member from one group (by id) to another."""
+        groups = {g["id"]: g for g in self.resources["Groups"]}
+        groups[source]["members"] = [m for m in groups[source]["members"] if m["value"] != member]
+        groups[target]["members"] = [*groups[target]["members"], {"value": member}]
 
     def _app(self) -> Flask:
         app = Flask("fake_scim")

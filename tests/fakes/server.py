@@ -143,22 +143,24 @@ class QuirkBook:
 
 
 class Triggers:
-    """Changes to make to a fake's state when a listing is first requested (mid-pagination)."""
+    """Changes to make to a fake's state while a listing is being read (mid-pagination)."""
 
     def __init__(self) -> None:
-        self._pending: list[tuple[str, Callable[[], None]]] = []
+        self._pending: list[tuple[str, int, Callable[[], None]]] = []
+        self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def add(self, path: str, action: Callable[[], None]) -> None:
-        """Run ``action`` once, just before the first request for ``path`` is answered."""
+    def add(self, path: str, action: Callable[[], None], request: int = 1) -> None:
+        """Run ``action`` once, before the ``request``-th request for ``path`` from now on."""
         with self._lock:
-            self._pending.append((path, action))
+            self._pending.append((path, self._seen.get(path, 0) + request, action))
 
     def fire(self, path: str) -> None:
-        """Run (and forget) the actions waiting for ``path``."""
+        """Count a request for ``path`` and run (and forget) the actions due now."""
         with self._lock:
-            due = [action for p, action in self._pending if p == path]
-            self._pending = [(p, a) for p, a in self._pending if p != path]
+            n = self._seen[path] = self._seen.get(path, 0) + 1
+            due = [a for p, r, a in self._pending if p == path and r == n]
+            self._pending = [(p, r, a) for p, r, a in self._pending if p != path or r != n]
         for action in due:
             action()
 

@@ -293,6 +293,19 @@ def test_a_person_moving_between_graph_groups_mid_listing_fails_the_run(
     _failed_without_loss(session_factory, graph, misbehave, why)
 
 
+def test_a_person_moving_between_scim_groups_mid_listing_fails_the_run(
+    session_factory: sessionmaker[Session], scim: Idp
+) -> None:
+    """Owners was read without eve, then eve moves there from Viewers before Viewers is."""
+
+    def misbehave() -> None:
+        fake: FakeScim = scim.fake
+        fake.when("/scim/v2/Groups", lambda: fake.move("s-00u5", "sg-3", "sg-1"), request=2)
+
+    why = r"^data: group 'SOM Owners' changed while the groups were read \(a second read differs\)"
+    _failed_without_loss(session_factory, scim, misbehave, why)
+
+
 # -- credentials never leave the configured origin --------------------------------------
 
 
