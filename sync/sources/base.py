@@ -302,7 +302,9 @@ class HttpClient:
 
     def count(self, url: str, headers: dict[str, str] | None = None) -> int:
         """A count endpoint's plain-text integer (Graph ``$count``)."""
-        response = self.get(url, headers=headers)
+        response = self.get(url, headers=headers, accept=(404,))
+        if response.status_code == 404:
+            raise SnapshotError(f"{_where(response)} was gone (404): it changed while it was read")
         text = response.content.decode("utf-8-sig", errors="replace").strip()
         if not text.isdigit():
             raise SnapshotError(f"{_where(response)} did not answer a count")

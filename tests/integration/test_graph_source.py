@@ -9,7 +9,12 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from mappings.directory import Directory
-from sync.sources.base import ConfigurationSourceError, RetryPolicy, TransientSourceError
+from sync.sources.base import (
+    ConfigurationSourceError,
+    RetryPolicy,
+    SnapshotError,
+    TransientSourceError,
+)
 from sync.sources.graph import GraphConfig, GraphSource
 from tests.fakes.graph import FakeGraph
 from tests.fakes.seed import seed_graph
@@ -181,3 +186,12 @@ def test_a_failed_delta_page_gives_no_snapshot(graph: FakeGraph) -> None:
     graph.add_fault("/v1.0/groups/delta", page=2, status=500, times=9)
     with pytest.raises(TransientSourceError):
         _source(graph, delta=True).fetch()
+
+
+def test_a_group_deleted_before_it_is_counted_makes_the_snapshot_unusable(
+    graph: FakeGraph,
+) -> None:
+    """Listed, read, then gone when its $count is asked: a data error, not a wrong URL."""
+    graph.when("/v1.0/users/$count", lambda: graph.state.groups.pop("g-viewers"))
+    with pytest.raises(SnapshotError, match=r"g-viewers/transitiveMembers/\$count was gone"):
+        _source(graph, concurrency=1).fetch()
