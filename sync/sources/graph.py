@@ -40,6 +40,7 @@ __all__ = ["GraphConfig", "GraphSource", "graph_user"]
 USER_FIELDS = "id,userPrincipalName,mail,displayName,accountEnabled"
 _USER = "#microsoft.graph.user"
 _GROUP = "#microsoft.graph.group"
+_EVENTUAL = {"ConsistencyLevel": "eventual"}  # $count is an advanced query in Graph
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,13 +173,8 @@ class GraphSource:
         self, client: HttpClient, users: int, groups: list[tuple[DirectoryGroup, int]]
     ) -> None:
         """Graph's ``$count`` of users and of each group's members, taken after the listings."""
-        api, eventual = self.config.api, {"ConsistencyLevel": "eventual"}
-        counted = client.count(f"{api}/users/$count", eventual)
-        if counted != users:
-            raise SnapshotError(
-                f"the users listing gave {users} users but Graph counts {counted}: "
-                "the listing was cut short or changed while it was read"
-            )
+        api, eventual = self.config.api, _EVENTUAL
+        self._check_users_count(client, users)
 
         def check(item: tuple[DirectoryGroup, int]) -> None:
             group, read = item
@@ -191,6 +187,14 @@ class GraphSource:
                 )
 
         in_parallel(check, groups, self.config.concurrency)
+
+    def _check_users_count(self, client: HttpClient, users: int) -> None:
+        counted = client.count(f"{self.config.api}/users/$count", _EVENTUAL)
+        if counted != users:
+            raise SnapshotError(
+                f"the users listing gave {users} users but Graph counts {counted}: "
+                "the listing was cut short or changed while it was read"
+            )
 
     def _listing(self, what: str) -> Listing:
         return Listing(what, self.bounds.max_pages)
@@ -234,6 +238,10 @@ class GraphSource:
             raise SnapshotError("a delta round ended without an @odata.deltaLink")
         cursor = json.dumps({"users": users_link, "groups": group_pages.delta_link})
         directory = state.directory()
+        users = {u.id: u for u in directory.users}
+        for group in directory.groups:  # the delta state must hold every user it names
+            _known(group.display_name, [m for m in group.members if m.type == "User"], users)
+        self._check_users_count(client, len(users))
         report("groups", len(directory.groups))
         return Snapshot(directory, cursor=cursor, pages=pages)
 

@@ -324,6 +324,9 @@ def _delta_page(
         return response
     body: dict[str, Any] = {"value": items[offset : offset + size]}
     url = f"{request.host_url}v1.0/{kind}/delta"
+    quirk = fake.quirks.take(request.path, offset // size + 1)
+    if quirk is not None and quirk.mode == "cut":  # the round ends early, deltaLink and all
+        body["value"], items = body["value"][: quirk.keep], []
     if offset + size < len(items):
         body["@odata.nextLink"] = f"{url}?$skiptoken={round_id}:{offset + size}"
     else:

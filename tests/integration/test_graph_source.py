@@ -156,7 +156,8 @@ def test_delta_rounds_apply_changes_to_the_previous_snapshot(graph: FakeGraph) -
         "SOM Readers": {"dan@acme.com", "fay@acme.com"},
     }
     assert "eve@acme.com" not in {u.user_name for u in second.directory.users}
-    assert all("deltatoken" in line or "skiptoken" in line for line in graph.state.log[calls:])
+    listings = [line for line in graph.state.log[calls:] if not line.endswith("/$count")]
+    assert all("deltatoken" in line or "skiptoken" in line for line in listings)
     assert second.cursor != first.cursor
 
 

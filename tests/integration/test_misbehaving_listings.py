@@ -189,6 +189,22 @@ def test_a_graph_users_listing_shorter_than_its_count_fails_the_run(
     _failed_without_loss(session_factory, graph, misbehave, why)
 
 
+def test_a_graph_delta_round_that_drops_a_user_its_groups_name_fails_the_run(
+    session_factory: sessionmaker[Session], graph: Idp
+) -> None:
+    """users/delta ends early and misses fay, whom groups/delta adds to Owners."""
+    graph.config["delta"] = True
+
+    def misbehave() -> None:
+        fake: FakeGraph = graph.fake
+        fake.add_user("aad-6", "fay@acme.com")
+        fake.state.members["g-owners"].append("aad-6")
+        fake.misbehave("/v1.0/users/delta", "cut", page=1, keep=0)
+
+    why = r"^data: group 'SOM Owners' lists 1 users that the users listing did not have"
+    _failed_without_loss(session_factory, graph, misbehave, why)
+
+
 def test_an_okta_users_listing_cut_short_while_groups_list_those_people_fails_the_run(
     session_factory: sessionmaker[Session], okta: Idp
 ) -> None:
