@@ -1,12 +1,14 @@
 """What every pull source shares: the error taxonomy, retries, paged HTTP and the interface.
 
     SourceError                      (a RolebridgeError)
-     +-- TransientSourceError        429, 5xx, timeouts: retried with backoff, then the run aborts
-     +-- ConfigurationSourceError    401/403, a wrong URL, bad settings: the run stops and reports
+     +-- TransientSourceError        429, 5xx, timeouts, a passed deadline: the run aborts
+     +-- ConfigurationSourceError    401/403, a wrong URL, a redirect, bad settings
      +-- SnapshotError               the data is incomplete or inconsistent: nothing is removed
      +-- Cancelled                   the process is stopping: the run ends before its next request
 
-A source returns a complete :class:`Snapshot` or raises; there is no partial result.
+A source returns a complete :class:`Snapshot` or raises; there is no partial result. Every
+request stays on the configured origin (a next link elsewhere fails the run before it is
+sent, so the IdP credential never leaves) and within the :class:`Bounds` of the run.
 """
 
 from __future__ import annotations
@@ -15,21 +17,25 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
 from mappings.directory import Directory
 from mappings.errors import RolebridgeError
 
 __all__ = [
+    "Bounds",
     "Cancelled",
     "ConfigurationSourceError",
     "HttpClient",
+    "Listing",
     "Progress",
     "RetryPolicy",
     "Snapshot",
@@ -38,6 +44,7 @@ __all__ = [
     "SnapshotError",
     "TransientSourceError",
     "in_parallel",
+    "origin_of",
     "retry_after_seconds",
 ]
 
@@ -139,25 +146,126 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How long and how far one pull may go; passing a bound fails the run with the reason."""
+
+    connect_timeout: float = 10.0  # seconds to open a connection
+    read_timeout: float = 30.0  # seconds of silence allowed while waiting for bytes
+    body_timeout: float = 120.0  # seconds to receive one whole response body
+    max_pages: int = 10_000  # pages of one listing (2M users at Okta's 200 a page)
+    deadline: float = 3600.0  # seconds for the whole fetch, retries and pauses included
+
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "connect_timeout",
+        "read_timeout",
+        "body_timeout",
+        "max_pages",
+        "deadline",
+    )
+
+    def __post_init__(self) -> None:
+        for name in self.KEYS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationSourceError(f"{name} must be a positive number, not {value!r}")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Bounds:
+        """The bounds a source's settings name; a missing key keeps its default."""
+        values: dict[str, Any] = {}
+        for name in cls.KEYS:
+            if config.get(name) is None:
+                continue
+            raw = config[name]
+            try:
+                values[name] = int(raw) if name == "max_pages" else float(raw)
+            except (TypeError, ValueError):
+                values[name] = None
+            if isinstance(raw, bool) or values[name] is None or values[name] <= 0:
+                raise ConfigurationSourceError(f"{name} must be a positive number, not {raw!r}")
+        return cls(**values)
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the port filled in from the scheme."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = 443 if scheme == "https" else 80
+    return scheme, (parts.hostname or "").lower(), port or default
+
+
+class Listing:
+    """One paged listing as it is read: its pages are capped, its next links may not loop,
+    and an id seen on two pages means the listing shifted under us."""
+
+    def __init__(self, what: str, max_pages: int) -> None:
+        self.what = what
+        self.max_pages = max_pages
+        self.pages = 0
+        self.ids: dict[str, int] = {}  # id -> page it was first read on
+        self._urls: set[str] = set()
+
+    def next_page(self, url: str) -> None:
+        """Count the page about to be requested; past the cap or back to a read URL raises."""
+        if url in self._urls:
+            raise SnapshotError(f"paging of {self.what} loops back to a page already read")
+        self._urls.add(url)
+        self.pages += 1
+        if self.pages > self.max_pages:
+            raise SnapshotError(
+                f"{self.what} ran past the cap of {self.max_pages} pages (max_pages); "
+                "the listing never ended"
+            )
+
+    def read(self, ids: Iterable[str]) -> None:
+        """Record the ids of the page just read; an id read before (or twice) raises."""
+        page: set[str] = set()
+        for item in ids:
+            first = self.ids.setdefault(item, self.pages)
+            if first != self.pages or item in page:
+                raise SnapshotError(
+                    f"{self.what} listed {item} on page {first} and again on page {self.pages}: "
+                    "the listing shifted while it was read, so entries may have been skipped"
+                )
+            page.add(item)
+
+    @property
+    def unique(self) -> int:
+        """How many distinct ids were read."""
+        return len(self.ids)
+
+
 Hint = Callable[[requests.Response], "float | None"]
 
 
 class HttpClient:
-    """GETs JSON pages with retries and turns HTTP outcomes into the source error taxonomy."""
+    """GETs JSON pages with retries and turns HTTP outcomes into the source error taxonomy.
+
+    Requests go only to ``origin`` (scheme, host and port), each within the connect and
+    read timeouts, each body within ``body_timeout``, all of them before the deadline set
+    by :meth:`start`.
+    """
 
     def __init__(
         self,
         session: requests.Session,
         *,
+        origin: str,
         retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        bounds: Bounds | None = None,
         hint: Hint = retry_after_seconds,
         after: Callable[[requests.Response], None] | None = None,
         describe: Callable[[requests.Response], str] | None = None,
     ) -> None:
         self.session = session
+        self.origin = origin_of(origin)
         self.retry = retry or RetryPolicy()
-        self.timeout = timeout
+        self.bounds = bounds or Bounds()
         self._hint = hint
         self._after = after
         self._describe = describe or _describe
@@ -166,16 +274,28 @@ class HttpClient:
         self._lock = threading.Lock()  # listings may be read on several threads
         self._waiting = 0
         self._since = 0.0
+        self._until = time.monotonic() + self.bounds.deadline
+
+    def start(self) -> None:
+        """Start the run's clock: every request from now on must finish within the deadline."""
+        self._until = time.monotonic() + self.bounds.deadline
 
     def get(
-        self, url: str, params: dict[str, Any] | None = None, accept: Iterable[int] = ()
+        self,
+        url: str,
+        params: dict[str, Any] | None = None,
+        accept: Iterable[int] = (),
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """GET ``url``; 2xx (or a status in ``accept``) is returned, anything else raises."""
+        self._check_origin(url)
         accepted = frozenset(accept)
         for attempt in range(1, self.retry.attempts + 1):
             if self.retry.cancel is not None and self.retry.cancel.is_set():
                 raise Cancelled(f"stopped before GET {_strip(url)}")
-            response, failure = self._try(url, params)
+            response, failure = self._try(url, params, headers)
+            if response is not None and response.is_redirect:
+                raise _redirected(response)
             if response is not None and (response.ok or response.status_code in accepted):
                 if self._after is not None:
                     self._after(response)
@@ -190,6 +310,16 @@ class HttpClient:
             delay = self.retry.backoff(attempt, hint)
             self.pause(delay)
         raise TransientSourceError(f"{failure} (gave up after {self.retry.attempts} tries)")
+
+    def count(self, url: str, headers: dict[str, str] | None = None) -> int:
+        """A count endpoint's plain-text integer (Graph ``$count``)."""
+        response = self.get(url, headers=headers, accept=(404,))
+        if response.status_code == 404:
+            raise SnapshotError(f"{_where(response)} was gone (404): it changed while it was read")
+        text = response.content.decode("utf-8-sig", errors="replace").strip()
+        if not text.isdigit():
+            raise SnapshotError(f"{_where(response)} did not answer a count")
+        return int(text)
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
@@ -207,7 +337,9 @@ class HttpClient:
                     self.waited += time.perf_counter() - self._since
 
     def pause(self, seconds: float) -> None:
-        """Sleep because the IdP asked for it (counted as waiting)."""
+        """Sleep because the IdP asked for it (counted as waiting); never past the deadline."""
+        if seconds > self._left():
+            raise self._late(f"waiting {seconds:.1f}s more as the IdP asks would pass it")
         with self.waiting():
             self.retry.sleep(seconds)
 
@@ -218,17 +350,87 @@ class HttpClient:
         except ValueError as exc:
             raise SnapshotError(f"{_where(response)} returned a body that is not JSON") from exc
 
-    def _try(self, url: str, params: dict[str, Any] | None) -> tuple[requests.Response | None, str]:
+    def _check_origin(self, url: str) -> None:
+        if origin_of(url) != self.origin:
+            raise SnapshotError(
+                f"the IdP sent a link to {_origin_text(origin_of(url))}, outside the configured "
+                f"{_origin_text(self.origin)}; it was not requested, so the credential was not sent"
+            )
+
+    def _left(self) -> float:
+        return self._until - time.monotonic()
+
+    def _late(self, detail: str) -> TransientSourceError:
+        return TransientSourceError(
+            f"the pull passed its deadline of {self.bounds.deadline:g}s (deadline) after "
+            f"{self.requests} requests: {detail}"
+        )
+
+    def _try(
+        self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None
+    ) -> tuple[requests.Response | None, str]:
+        left = self._left()
+        if left <= 0:
+            raise self._late(f"GET {_strip(url)} was not sent")
+        b = self.bounds
+        timeout = (min(b.connect_timeout, left), min(b.read_timeout, left))
         with self._lock:
             self.requests += 1
         try:
             with self.waiting():
-                response = self.session.get(url, params=params, timeout=self.timeout)
-        except requests.Timeout:
-            return None, f"GET {_strip(url)} timed out"
+                response = self.session.get(
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=timeout,
+                    stream=True,  # the body is read below, against its own deadline
+                    allow_redirects=False,  # a redirect could carry the credential elsewhere
+                )
+                try:
+                    self._read_body(response)
+                finally:
+                    response.close()
+        except _SlowBody as slow:
+            if self._left() <= 0:
+                raise self._late(f"GET {_strip(url)} was still sending its body") from None
+            return None, str(slow)
+        except requests.ConnectTimeout:
+            where = f"GET {_strip(url)}"
+            return None, f"{where} could not connect within {timeout[0]:g}s (connect_timeout)"
+        except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
+            return None, f"GET {_strip(url)} fell silent for {timeout[1]:g}s (read_timeout)"
         except requests.ConnectionError as exc:
             return None, f"GET {_strip(url)} failed to connect ({type(exc).__name__})"
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            return (
+                None,
+                f"GET {_strip(url)} broke off while sending its body ({type(exc).__name__})",
+            )
         return response, f"{_where(response)} answered {response.status_code}"
+
+    def _read_body(self, response: requests.Response) -> None:
+        """Read the whole body before its deadline, however slowly the bytes trickle in."""
+        limit = min(self.bounds.body_timeout, self._left())
+        until = time.monotonic() + limit
+        chunks: list[bytes] = []
+        while True:
+            chunk = response.raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if time.monotonic() > until:
+                raise _SlowBody(
+                    f"{_where(response)} did not send its whole body within "
+                    f"{limit:g}s (body_timeout)"
+                )
+        # what requests itself stores once a streamed body is read, so .json() and .text work
+        # and closing the response hands the connection back to the pool
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]  # not in the stubs
+
+
+class _SlowBody(Exception):
+    """A response body that did not arrive in time."""
 
 
 def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
@@ -244,6 +446,19 @@ def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[
             for future in futures:
                 future.cancel()
             raise
+
+
+def _redirected(response: requests.Response) -> SourceError:
+    target = response.headers.get("Location", "")
+    return ConfigurationSourceError(
+        f"{_where(response)} redirected ({response.status_code}) to {_strip(target) or 'nowhere'}; "
+        "redirects are not followed: configure the final URL"
+    )
+
+
+def _origin_text(origin: tuple[str, str, int]) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{host}:{port}"
 
 
 def _permanent(response: requests.Response, detail: str) -> SourceError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sync.sources.base import ConfigurationSourceError, RetryPolicy, Source
+from sync.sources.base import Bounds, ConfigurationSourceError, RetryPolicy, Source
 from sync.sources.graph import GraphConfig, GraphSource
 from sync.sources.okta import OktaConfig, OktaSource
 from sync.sources.scimpull import ScimPullConfig, ScimPullSource
@@ -18,19 +18,24 @@ PULL_KINDS = ("okta", "graph", "scim-pull")
 def build_source(
     kind: str, config: Mapping[str, Any], secret: str, retry: RetryPolicy | None = None
 ) -> Source:
-    """A ready source; unknown kinds and bad settings are configuration errors."""
+    """A ready source; unknown kinds and bad settings are configuration errors.
+
+    Every kind reads its run's bounds from the same settings: ``connect_timeout``,
+    ``read_timeout``, ``body_timeout``, ``deadline`` (seconds) and ``max_pages``.
+    """
     try:
+        bounds = Bounds.from_config(config)
         if kind == "okta":
-            return OktaSource(_okta(config, secret), retry=retry)
+            return OktaSource(_okta(config, secret), retry=retry, bounds=bounds)
         if kind == "graph":
-            return GraphSource(_graph(config, secret), retry=retry)
+            return GraphSource(_graph(config, secret), retry=retry, bounds=bounds)
         if kind == "scim-pull":
             cfg = ScimPullConfig(
                 base_url=str(config.get("base_url", "")),
                 token=secret,
                 page_size=int(config.get("page_size", 100)),
             )
-            return ScimPullSource(cfg, retry=retry)
+            return ScimPullSource(cfg, retry=retry, bounds=bounds)
     except (TypeError, ValueError) as exc:
         raise ConfigurationSourceError(f"bad {kind} settings: {exc}") from None
     raise ConfigurationSourceError(
@@ -42,6 +47,7 @@ def _okta(config: Mapping[str, Any], secret: str) -> OktaConfig:
     common = {
         "org_url": str(config.get("org_url", "")),
         "page_size": int(config.get("page_size", 200)),
+        "concurrency": int(config.get("concurrency", 4)),
     }
     if config.get("auth", "token") == "token":
         return OktaConfig(api_token=secret, **common)  # type: ignore[arg-type]

@@ -23,8 +23,10 @@ import requests
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from sync.sources.base import (
+    Bounds,
     ConfigurationSourceError,
     HttpClient,
+    Listing,
     Progress,
     RetryPolicy,
     Snapshot,
@@ -38,6 +40,7 @@ __all__ = ["GraphConfig", "GraphSource", "graph_user"]
 USER_FIELDS = "id,userPrincipalName,mail,displayName,accountEnabled"
 _USER = "#microsoft.graph.user"
 _GROUP = "#microsoft.graph.group"
+_EVENTUAL = {"ConsistencyLevel": "eventual"}  # $count is an advanced query in Graph
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,6 @@ class GraphConfig:
     graph_url: str = "https://graph.microsoft.com"
     delta: bool = False
     page_size: int = 999
-    timeout: float = 30.0
     concurrency: int = 4  # transitiveMembers listings read at once
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -81,9 +83,12 @@ class GraphSource:
 
     kind = "graph"
 
-    def __init__(self, config: GraphConfig, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, config: GraphConfig, retry: RetryPolicy | None = None, bounds: Bounds | None = None
+    ) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()
+        self.bounds = bounds or Bounds()
         self.client: HttpClient | None = None
         self.resynced = False  # True when a 410 forced a full read
 
@@ -95,52 +100,104 @@ class GraphSource:
     ) -> Snapshot:
         """A full read, or with ``delta`` the changes since ``cursor`` applied to ``previous``."""
         report = progress or _ignore
+        self._client().start()
         if self.config.delta:
             return self._delta(previous, cursor, report)
         return self._full(report)
 
     # -- full reads ------------------------------------------------------------
     def _full(self, report: Progress) -> Snapshot:
+        """Every user, group and transitive membership, proven against Graph's ``$count``.
+
+        After the listings, ``/users/$count`` and each group's ``transitiveMembers/$count``
+        must equal what was read, and every member must be a listed user: a page cut
+        short, repeated, or a person moved between groups while they were read fails the
+        run instead of costing someone a role.
+        """
         client = self._client()
         api, top = self.config.api, self.config.page_size
         users: dict[str, DirectoryUser] = {}
-        pages = 0
         query = {"$select": USER_FIELDS, "$top": top}
-        for page in self._pages(client, f"{api}/users", query):
-            pages += 1
-            for i, raw in enumerate(page):
-                user = graph_user(raw, f"users page {pages} item {i}")
-                users[user.id] = user
+        listing = self._listing("the users listing")
+        for page in self._pages(client, f"{api}/users", query, listing=listing):
+            batch = [
+                graph_user(raw, f"users page {listing.pages} item {i}")
+                for i, raw in enumerate(page)
+            ]
+            listing.read(u.id for u in batch)
+            users.update((u.id, u) for u in batch)
             report("pages", 1)
             report("users", len(page))
+        pages = listing.pages
         heads: list[tuple[str, str]] = []
+        groups_listing = self._listing("the groups listing")
         for page in self._pages(
-            client, f"{api}/groups", {"$select": "id,displayName", "$top": top}
+            client,
+            f"{api}/groups",
+            {"$select": "id,displayName", "$top": top},
+            listing=groups_listing,
         ):
-            pages += 1
-            heads.extend(_group_head(raw, f"groups page {pages}") for raw in page)
+            found = [_group_head(raw, f"groups page {groups_listing.pages}") for raw in page]
+            groups_listing.read(gid for gid, _ in found)
+            heads.extend(found)
             report("pages", 1)
+        pages += groups_listing.pages
 
-        def read(head: tuple[str, str]) -> DirectoryGroup:
+        def read(head: tuple[str, str]) -> tuple[DirectoryGroup, int]:
             gid, name = head
             url = f"{api}/groups/{gid}/transitiveMembers"
             members: list[GroupMember] = []
             missing = f"group {name!r} ({gid})"
-            for page in self._pages(client, url, {"$select": "id", "$top": top}, missing):
-                counted.append(1)
+            listing = self._listing(f"the members of group {name!r}")
+            for page in self._pages(
+                client, url, {"$select": "id", "$top": top}, missing, listing=listing
+            ):
+                listing.read(_item_id(m, f"members of {name!r} page {listing.pages}") for m in page)
                 members.extend(
-                    GroupMember(m["id"], "User")
-                    for m in page
-                    if isinstance(m, dict) and m.get("@odata.type") == _USER and "id" in m
+                    GroupMember(m["id"], "User") for m in page if m.get("@odata.type") == _USER
                 )
                 report("pages", 1)
+            counted.append(listing.pages)
+            _known(name, members, users)
             report("groups", 1)
-            return DirectoryGroup(id=gid, display_name=name, members=tuple(members))
+            return DirectoryGroup(id=gid, display_name=name, members=tuple(members)), listing.unique
 
         counted: list[int] = []
-        groups = in_parallel(read, heads, self.config.concurrency)
-        pages += len(counted)
-        return Snapshot(Directory(users=tuple(users.values()), groups=tuple(groups)), pages=pages)
+        read_groups = in_parallel(read, heads, self.config.concurrency)
+        pages += sum(counted)
+        self._check_counts(client, len(users), read_groups)
+        groups = tuple(group for group, _ in read_groups)
+        return Snapshot(Directory(users=tuple(users.values()), groups=groups), pages=pages)
+
+    def _check_counts(
+        self, client: HttpClient, users: int, groups: list[tuple[DirectoryGroup, int]]
+    ) -> None:
+        """Graph's ``$count`` of users and of each group's members, taken after the listings."""
+        api, eventual = self.config.api, _EVENTUAL
+        self._check_users_count(client, users)
+
+        def check(item: tuple[DirectoryGroup, int]) -> None:
+            group, read = item
+            url = f"{api}/groups/{group.id}/transitiveMembers/$count"
+            counted = client.count(url, eventual)
+            if counted != read:
+                raise SnapshotError(
+                    f"group {group.display_name!r} listed {read} members but Graph counts "
+                    f"{counted}: the listing was cut short or changed while it was read"
+                )
+
+        in_parallel(check, groups, self.config.concurrency)
+
+    def _check_users_count(self, client: HttpClient, users: int) -> None:
+        counted = client.count(f"{self.config.api}/users/$count", _EVENTUAL)
+        if counted != users:
+            raise SnapshotError(
+                f"the users listing gave {users} users but Graph counts {counted}: "
+                "the listing was cut short or changed while it was read"
+            )
+
+    def _listing(self, what: str) -> Listing:
+        return Listing(what, self.bounds.max_pages)
 
     # -- delta reads -----------------------------------------------------------
     def _delta(self, previous: Directory | None, cursor: str | None, report: Progress) -> Snapshot:
@@ -181,6 +238,10 @@ class GraphSource:
             raise SnapshotError("a delta round ended without an @odata.deltaLink")
         cursor = json.dumps({"users": users_link, "groups": group_pages.delta_link})
         directory = state.directory()
+        users = {u.id: u for u in directory.users}
+        for group in directory.groups:  # the delta state must hold every user it names
+            _known(group.display_name, [m for m in group.members if m.type == "User"], users)
+        self._check_users_count(client, len(users))
         report("groups", len(directory.groups))
         return Snapshot(directory, cursor=cursor, pages=pages)
 
@@ -192,8 +253,10 @@ class GraphSource:
         query: dict[str, Any] | None,
         missing: str | None = None,
         gone: bool = False,
+        listing: Listing | None = None,
     ) -> _Pages:
-        return _Pages(client, url, query, missing, gone)
+        listing = listing or self._listing(f"the listing {url.split('?')[0]}")
+        return _Pages(client, url, query, missing, gone, listing)
 
     def _client(self) -> HttpClient:
         if self.client is not None:
@@ -209,10 +272,12 @@ class GraphSource:
             client_secret=cfg.client_secret,
             private_key=cfg.certificate_key,
             key_headers=headers,
-            timeout=cfg.timeout,
+            timeout=(self.bounds.connect_timeout, self.bounds.read_timeout),
         )
         session.headers["Accept"] = "application/json"
-        self.client = HttpClient(session, retry=self.retry, timeout=cfg.timeout)
+        self.client = HttpClient(
+            session, origin=cfg.graph_url, retry=self.retry, bounds=self.bounds
+        )
         return self.client
 
 
@@ -230,16 +295,18 @@ class _Pages:
         query: dict[str, Any] | None,
         missing: str | None,
         gone: bool,
+        listing: Listing,
     ) -> None:
         self._args = (client, url, query, missing, gone)
+        self.listing = listing
         self.delta_link: str | None = None
 
     def __iter__(self) -> Iterator[list[Any]]:
         client, url, query, missing, gone = self._args
         next_url: str | None = url
         accept = (404,) if missing else ((410,) if gone else ())
-        seen: set[str] = set()
         while next_url is not None:
+            self.listing.next_page(next_url)
             response = client.get(next_url, query, accept=accept)
             if response.status_code == 410:
                 raise _Gone()
@@ -252,11 +319,10 @@ class _Pages:
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise SnapshotError(f"GET {next_url.split('?')[0]} did not return a value list")
             yield body["value"]
-            seen.add(next_url)
             query = None  # nextLink is used unchanged
             next_url = body.get("@odata.nextLink")
-            if next_url in seen:
-                raise SnapshotError(f"paging of {url} loops back to a page already read")
+            if next_url is not None and not isinstance(next_url, str):
+                raise SnapshotError(f"GET {url.split('?')[0]} sent a nextLink that is not a URL")
             if next_url is None:
                 link = body.get("@odata.deltaLink")
                 self.delta_link = link if isinstance(link, str) else None
@@ -355,6 +421,22 @@ def graph_user(raw: Any, where: str) -> DirectoryUser:
         active=raw.get("accountEnabled") is not False,
         display_name=name if isinstance(name, str) else None,
     )
+
+
+def _item_id(raw: Any, where: str) -> str:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise SnapshotError(f"{where}: a member without an id")
+    return str(raw["id"])
+
+
+def _known(group: str, members: list[GroupMember], users: dict[str, DirectoryUser]) -> None:
+    """Every user a group lists must be in the users listing, or that listing is incomplete."""
+    unknown = [m.value for m in members if m.value not in users]
+    if unknown:
+        raise SnapshotError(
+            f"group {group!r} lists {len(unknown)} users that the users listing did not have "
+            f"(e.g. {unknown[0]}): the users listing is incomplete"
+        )
 
 
 def _group_head(raw: Any, where: str) -> tuple[str, str]:

@@ -27,7 +27,7 @@ def client_credentials_session(
     client_secret: str | None = None,
     private_key: str | None = None,
     key_headers: dict[str, Any] | None = None,
-    timeout: float = 30.0,
+    timeout: float | tuple[float, float] = 30.0,
 ) -> OAuth2Session:
     """A requests session holding a client-credentials token (re-fetched when it expires)."""
     if (client_secret is None) == (private_key is None):

@@ -25,8 +25,10 @@ import requests
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from sync.sources.base import (
+    Bounds,
     ConfigurationSourceError,
     HttpClient,
+    Listing,
     Progress,
     RetryPolicy,
     Snapshot,
@@ -53,7 +55,6 @@ class OktaConfig:
     key_id: str | None = None
     scopes: str = DEFAULT_SCOPES
     page_size: int = 200
-    timeout: float = 30.0
     concurrency: int = 4  # group member listings read at once (Okta limits concurrency)
 
     def __post_init__(self) -> None:
@@ -79,9 +80,12 @@ class OktaSource:
 
     kind = "okta"
 
-    def __init__(self, config: OktaConfig, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, config: OktaConfig, retry: RetryPolicy | None = None, bounds: Bounds | None = None
+    ) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()
+        self.bounds = bounds or Bounds()
         self._pause_until = 0.0
         self.client: HttpClient | None = None
 
@@ -91,35 +95,59 @@ class OktaSource:
         cursor: str | None = None,
         progress: Progress | None = None,
     ) -> Snapshot:
-        """Read every user, group and membership; any failed page raises."""
+        """Read every user, group and membership, and prove them consistent; else raise.
+
+        Each group's ``usersCount`` (``expand=stats``) is read before and after its members
+        and must equal the members listed, so a listing cut short, a page repeated or a
+        person moved between groups while they were read fails the run instead of costing
+        someone a role.
+        """
         client = self._client()
+        client.start()
         report = progress or _ignore
         users: dict[str, DirectoryUser] = {}
-        pages = 0
-        for page in self._pages(client, f"{self.config.base}/api/v1/users"):
-            pages += 1
-            for i, raw in enumerate(page):
-                user = okta_user(raw, f"users page {pages} item {i}")
-                users[user.id] = user
+        listing = Listing("the users listing", self.bounds.max_pages)
+        for page in self._pages(client, f"{self.config.base}/api/v1/users", listing):
+            batch = [
+                okta_user(raw, f"users page {listing.pages} item {i}") for i, raw in enumerate(page)
+            ]
+            listing.read(u.id for u in batch)
+            users.update((u.id, u) for u in batch)
             report("pages", 1)
             report("users", len(page))
-        listed: list[tuple[str, str]] = []
-        for page in self._pages(client, f"{self.config.base}/api/v1/groups"):
-            pages += 1
-            listed.extend(_group_head(raw, f"groups page {pages}") for raw in page)
-            report("pages", 1)
+        pages = listing.pages
+        before, n = self._groups(client, report)
+        pages += n
+        listed = set(users)
 
         def read(head: tuple[str, str]) -> DirectoryGroup:
-            members, n = self._members(client, head[0], head[1], users, report)
+            members, n = self._members(client, head[0], head[1], users, listed, report)
             counted.append(n)
             report("groups", 1)
             return DirectoryGroup(id=head[0], display_name=head[1], members=members)
 
         counted: list[int] = []
-        groups = in_parallel(read, listed, self.config.concurrency)
-        pages += sum(counted)
+        heads = [(gid, name) for gid, (name, _) in before.items()]
+        groups = in_parallel(read, heads, self.config.concurrency)
+        after, n = self._groups(client, _ignore)
+        pages += sum(counted) + n
+        _check_counts(groups, before, after, listed)
         directory = Directory(users=tuple(users.values()), groups=tuple(groups))
         return Snapshot(directory=directory, pages=pages)
+
+    def _groups(
+        self, client: HttpClient, report: Progress
+    ) -> tuple[dict[str, tuple[str, int | None]], int]:
+        """Group id -> (name, usersCount), and the pages read."""
+        listing = Listing("the groups listing", self.bounds.max_pages)
+        url = f"{self.config.base}/api/v1/groups"
+        found: dict[str, tuple[str, int | None]] = {}
+        for page in self._pages(client, url, listing, expand="stats"):
+            heads = [_group_head(raw, f"groups page {listing.pages}") for raw in page]
+            listing.read(gid for gid, _, _ in heads)
+            found.update((gid, (name, count)) for gid, name, count in heads)
+            report("pages", 1)
+        return found, listing.pages
 
     def _members(
         self,
@@ -127,31 +155,40 @@ class OktaSource:
         group_id: str,
         name: str,
         users: dict[str, DirectoryUser],
+        listed: set[str],
         report: Progress,
     ) -> tuple[tuple[GroupMember, ...], int]:
         url = f"{self.config.base}/api/v1/groups/{group_id}/users"
+        listing = Listing(f"the members of group {name!r}", self.bounds.max_pages)
         members: list[GroupMember] = []
-        pages = 0
-        for page in self._pages(client, url, missing=f"group {name!r} ({group_id})"):
-            pages += 1
-            for i, raw in enumerate(page):
-                uid = raw.get("id") if isinstance(raw, dict) else None
-                if not isinstance(uid, str) or uid not in users:
-                    # DEPROVISIONED users are only listed here
-                    user = okta_user(raw, f"members of {name!r} page {pages} item {i}")
-                    users[user.id] = user
-                    uid = user.id
-                members.append(GroupMember(uid, "User"))
+        missing = f"group {name!r} ({group_id})"
+        for page in self._pages(client, url, listing, missing=missing):
+            where = f"members of {name!r} page {listing.pages}"
+            batch = [okta_user(raw, f"{where} item {i}") for i, raw in enumerate(page)]
+            listing.read(u.id for u in batch)
+            for user, raw in zip(batch, page, strict=True):
+                if user.id not in listed:
+                    _unlisted(user, raw, name)
+                    users[user.id] = user  # DEPROVISIONED users are only listed here
+                members.append(GroupMember(user.id, "User"))
             report("pages", 1)
-        return tuple(members), pages
+        return tuple(members), listing.pages
 
     def _pages(
-        self, client: HttpClient, url: str, missing: str | None = None
+        self,
+        client: HttpClient,
+        url: str,
+        listing: Listing,
+        missing: str | None = None,
+        expand: str | None = None,
     ) -> Iterator[list[Any]]:
         next_url: str | None = url
-        params: dict[str, Any] | None = {"limit": self.config.page_size}
-        seen: set[str] = set()
+        first: dict[str, Any] = {"limit": self.config.page_size}
+        if expand:
+            first["expand"] = expand
+        params: dict[str, Any] | None = first
         while next_url is not None:
+            listing.next_page(next_url)
             response = client.get(next_url, params, accept=(404,) if missing else ())
             if response.status_code == 404:
                 raise SnapshotError(
@@ -162,11 +199,8 @@ class OktaSource:
             if not isinstance(body, list):
                 raise SnapshotError(f"GET {next_url.split('?')[0]} did not return a list")
             yield body
-            seen.add(next_url)
             next_url = response.links.get("next", {}).get("url")
             params = None  # the next link carries its own query, used as given
-            if next_url in seen:
-                raise SnapshotError(f"paging of {url} loops back to a page already read")
 
     def _client(self) -> HttpClient:
         if self.client is not None:
@@ -184,13 +218,14 @@ class OktaSource:
                 scope=cfg.scopes,
                 private_key=cfg.private_key,
                 key_headers={"kid": cfg.key_id} if cfg.key_id else None,
-                timeout=cfg.timeout,
+                timeout=(self.bounds.connect_timeout, self.bounds.read_timeout),
             )
         session.headers["Accept"] = "application/json"
         self.client = HttpClient(
             session,
+            origin=cfg.base,
             retry=self.retry,
-            timeout=cfg.timeout,
+            bounds=self.bounds,
             hint=self._hint,
             after=self._after,
         )
@@ -245,14 +280,55 @@ def okta_user(raw: Any, where: str) -> DirectoryUser:
     )
 
 
-def _group_head(raw: Any, where: str) -> tuple[str, str]:
+def _group_head(raw: Any, where: str) -> tuple[str, str, int | None]:
+    """(id, name, ``_embedded.stats.usersCount`` or None where Okta did not say)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise SnapshotError(f"{where}: a group without an id")
     profile = raw.get("profile")
     name = profile.get("name") if isinstance(profile, dict) else None
     if not isinstance(name, str) or not name:
         raise SnapshotError(f"{where}: group {raw['id']} has no profile.name")
-    return raw["id"], name
+    embedded = raw.get("_embedded")
+    stats = embedded.get("stats") if isinstance(embedded, dict) else None
+    count = stats.get("usersCount") if isinstance(stats, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        count = None
+    return raw["id"], name, count
+
+
+def _unlisted(user: DirectoryUser, raw: Any, group: str) -> None:
+    """A member missing from the users listing is fine only if DEPROVISIONED (never listed)."""
+    status = raw.get("status") if isinstance(raw, dict) else None
+    if status != "DEPROVISIONED":
+        raise SnapshotError(
+            f"group {group!r} lists {user.id} ({status}), whom the users listing did not have: "
+            "the users listing is incomplete"
+        )
+
+
+def _check_counts(
+    groups: list[DirectoryGroup],
+    before: dict[str, tuple[str, int | None]],
+    after: dict[str, tuple[str, int | None]],
+    listed: set[str],
+) -> None:
+    """Each group's members listed must match Okta's usersCount before and after reading them.
+
+    Whether ``usersCount`` counts DEPROVISIONED members is not documented, so a count
+    with or without them is accepted; the count may not change while the group is read.
+    """
+    for group in groups:
+        if group.id not in after:
+            raise SnapshotError(f"group {group.display_name!r} disappeared while it was being read")
+        read = len(group.members)
+        accepted = {read, read - sum(1 for m in group.members if m.value not in listed)}
+        counts = (before[group.id][1], after[group.id][1])
+        known = [c for c in counts if c is not None]
+        if any(c not in accepted for c in known) or len(set(known)) > 1:
+            raise SnapshotError(
+                f"group {group.display_name!r} changed or was cut short while it was read: Okta "
+                f"counted {counts[0]} members before and {counts[1]} after, {read} were listed"
+            )
 
 
 def _ignore(kind: str, n: int) -> None:

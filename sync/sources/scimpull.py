@@ -1,8 +1,11 @@
 """Any SCIM 2.0 server as a pull source (RFC 7644 section 3.4.2.4 paging).
 
 ``/Users`` and ``/Groups`` are read with ``startIndex``/``count`` and a bearer token until
-``totalResults`` is reached. A short page before the end, or a total that changes while
-paging, makes the snapshot unusable rather than silently smaller.
+``totalResults`` is reached. A short page before the end, a total that changes while
+paging, an id on two pages (an unstable sort), a unique count that differs from
+``totalResults``, a group member that is neither a listed user nor a listed group, or
+groups that differ when read a second time (someone moved mid-listing) makes the
+snapshot unusable rather than silently smaller.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import requests
 from mappings.directory import Directory
 from mappings.errors import InputError
 from sync.sources.base import (
+    Bounds,
     ConfigurationSourceError,
     HttpClient,
+    Listing,
     Progress,
     RetryPolicy,
     Snapshot,
@@ -36,7 +41,6 @@ class ScimPullConfig:
     base_url: str
     token: str
     page_size: int = 100
-    timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):
@@ -52,9 +56,12 @@ class ScimPullSource:
 
     kind = "scim-pull"
 
-    def __init__(self, config: ScimPullConfig, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, config: ScimPullConfig, retry: RetryPolicy | None = None, bounds: Bounds | None = None
+    ) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()
+        self.bounds = bounds or Bounds()
         self.client: HttpClient | None = None
 
     def fetch(
@@ -63,29 +70,38 @@ class ScimPullSource:
         cursor: str | None = None,
         progress: Progress | None = None,
     ) -> Snapshot:
-        """Read every user and group; any missing page raises."""
+        """Read every user and group and prove the listings consistent; else raise."""
         report = progress or _ignore
         client = self._client()
+        client.start()
         pages = 0
         found: dict[str, list[dict[str, Any]]] = {"Users": [], "Groups": []}
         for resource, kind in (("Users", "users"), ("Groups", "groups")):
-            for page in self._pages(client, resource):
-                pages += 1
+            listing = Listing(f"the {resource} listing", self.bounds.max_pages)
+            for page in self._pages(client, resource, listing):
                 found[resource].extend(page)
                 report("pages", 1)
                 report(kind, len(page))
+            pages += listing.pages
+        again = Listing("the Groups listing (read again)", self.bounds.max_pages)
+        reread = [group for page in self._pages(client, "Groups", again) for group in page]
+        pages += again.pages
+        _unchanged(found["Groups"], reread)
         try:
             directory = Directory.from_scim({"users": found["Users"], "groups": found["Groups"]})
         except InputError as exc:
             raise SnapshotError(f"the SCIM server sent an unusable resource: {exc}") from exc
+        _known(directory)
         return Snapshot(directory, pages=pages)
 
-    def _pages(self, client: HttpClient, resource: str) -> Iterator[list[dict[str, Any]]]:
+    def _pages(
+        self, client: HttpClient, resource: str, listing: Listing
+    ) -> Iterator[list[dict[str, Any]]]:
         url = f"{self.config.base_url.rstrip('/')}/{resource}"
         start, total = 1, None
-        seen: set[Any] = set()
         while total is None or start <= total:
             params = {"startIndex": start, "count": self.config.page_size}
+            listing.next_page(f"{url}?startIndex={start}")
             body = client.json(client.get(url, params))
             if not isinstance(body, dict) or not isinstance(body.get("Resources", []), list):
                 raise SnapshotError(f"GET {url} did not return a SCIM ListResponse")
@@ -97,22 +113,68 @@ class ScimPullSource:
                     f"{resource} changed while being read ({total} -> {page_total})"
                 )
             total = page_total
-            items = [r for r in body.get("Resources", []) if r.get("id") not in seen]
+            items = body.get("Resources", [])
             if not items and start <= total:
                 raise SnapshotError(
                     f"GET {url} stopped at {start - 1} of {total} {resource.lower()}"
                 )
-            seen.update(r.get("id") for r in items)
+            listing.read(_resource_id(r, f"{resource} page {listing.pages}") for r in items)
             yield items
-            start += len(body.get("Resources", []))
+            start += len(items)
+        if listing.unique != total:
+            raise SnapshotError(
+                f"{resource} listing read {listing.unique} unique of totalResults {total}: "
+                "pages overlapped or skipped entries"
+            )
 
     def _client(self) -> HttpClient:
         if self.client is None:
             session = requests.Session()
             session.headers["Authorization"] = f"Bearer {self.config.token}"
             session.headers["Accept"] = "application/scim+json, application/json"
-            self.client = HttpClient(session, retry=self.retry, timeout=self.config.timeout)
+            self.client = HttpClient(
+                session, origin=self.config.base_url, retry=self.retry, bounds=self.bounds
+            )
         return self.client
+
+
+def _resource_id(raw: Any, where: str) -> str:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
+        raise SnapshotError(f"{where}: a resource without an id")
+    return str(raw["id"])
+
+
+def _unchanged(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> None:
+    """Groups read twice must agree, or a person moved between them while they were read."""
+    before, after = _memberships(first), _memberships(second)
+    for gid in sorted(before.keys() | after.keys()):
+        if before.get(gid) != after.get(gid):
+            name = (before.get(gid) or after.get(gid) or (gid,))[0]
+            raise SnapshotError(
+                f"group {name!r} changed while the groups were read (a second read differs): "
+                "members may have moved between groups mid-listing"
+            )
+
+
+def _memberships(groups: list[dict[str, Any]]) -> dict[str, tuple[Any, frozenset[Any]]]:
+    out: dict[str, tuple[Any, frozenset[Any]]] = {}
+    for group in groups:
+        members = group.get("members") or []
+        values = frozenset(m.get("value") for m in members if isinstance(m, dict))
+        out[str(group.get("id"))] = (group.get("displayName"), values)
+    return out
+
+
+def _known(directory: Directory) -> None:
+    """Every group member must be a listed user or group, or a listing is incomplete."""
+    ids = {u.id for u in directory.users} | {g.id for g in directory.groups}
+    for group in directory.groups:
+        unknown = [m.value for m in group.members if m.value not in ids]
+        if unknown:
+            raise SnapshotError(
+                f"group {group.display_name!r} lists {len(unknown)} members that the listings "
+                f"did not have (e.g. {unknown[0]}): the Users listing is incomplete"
+            )
 
 
 def _ignore(kind: str, n: int) -> None:

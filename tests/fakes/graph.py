@@ -8,7 +8,12 @@
   rounds (from ``@odata.deltaLink``) only changes; group members as ``members@delta`` with
   ``@removed``; a group's member changes split over pages (``members_per_item``); an
   expired delta token answers 410 Gone.
+- ``/v1.0/users/$count`` and ``/v1.0/groups/{id}/transitiveMembers/$count`` answer a
+  plain-text count, only with ``ConsistencyLevel: eventual`` (as Graph's advanced queries).
 - Errors as ``{"error": {"code", "message"}}``.
+- Misbehaviour on demand: faults (error answers), quirks (wrong 200 answers: a cut page,
+  a repeated page, a foreign or endless nextLink, a trickled body) and triggers (people
+  moved between groups while a listing is read).
 """
 
 from __future__ import annotations
@@ -29,7 +34,16 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from tests.fakes.server import Fault, FaultBook, LoopbackServer, fault_response
+from tests.fakes.server import (
+    Fault,
+    FaultBook,
+    LoopbackServer,
+    Quirk,
+    QuirkBook,
+    Triggers,
+    fault_response,
+    trickle,
+)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 USER = "#microsoft.graph.user"
@@ -60,6 +74,8 @@ class FakeGraph:
     def __init__(self) -> None:
         self.state = GraphState()
         self.faults = FaultBook()
+        self.quirks = QuirkBook()
+        self.triggers = Triggers()
         self._lock = threading.Lock()
         self._server = LoopbackServer(_app(self))
         self.url = self._server.url
@@ -96,6 +112,28 @@ class FakeGraph:
     def add_fault(self, path: str, page: int = 1, status: int = 500, **kw: Any) -> Fault:
         """Switch on a fault for a listing path such as ``/v1.0/users``."""
         return self.faults.add(Fault(path=path, page=page, status=status, **kw))
+
+    def misbehave(self, path: str, mode: str, page: int = 2, **kw: Any) -> Quirk:
+        """Switch on a quirk (see ``tests.fakes.server.Quirk``) for a listing path."""
+        return self.quirks.add(Quirk(path=path, mode=mode, page=page, **kw))
+
+    def when(self, path: str, action: Any) -> None:
+        """Run ``action()`` just before the first request for ``path`` is answered."""
+        self.triggers.add(path, action)
+
+    def move(self, member: str, source: str, target: str) -> None:
+        """Move a direct member from one group to another."""
+        self.state.members[source].remove(member)
+        self.state.members[target].append(member)
+
+    def transitive_items(self, gid: str) -> list[dict[str, Any]]:
+        """What ``transitiveMembers`` lists for a group: its users and groups, nested ones too."""
+        state = self.state
+        return [
+            {"@odata.type": USER if m in state.users else GROUP, "id": m}
+            for m in self.transitive(gid)
+            if m in state.users or m in state.groups
+        ]
 
     def expire_delta_tokens(self) -> None:
         """Every stored delta link now answers 410 Gone."""
@@ -138,6 +176,7 @@ def _app(fake: FakeGraph) -> Flask:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         if scheme != "Bearer" or value not in state.access_tokens:
             return _error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+        fake.triggers.fire(request.path)
         return None
 
     @app.post("/<tenant>/oauth2/v2.0/token")
@@ -173,12 +212,17 @@ def _app(fake: FakeGraph) -> Flask:
     def transitive(gid: str) -> Response:
         if gid not in state.groups:
             return _error(404, "Request_ResourceNotFound", f"Resource '{gid}' does not exist.")
-        items = [
-            {"@odata.type": USER if m in state.users else GROUP, "id": m}
-            for m in fake.transitive(gid)
-            if m in state.users or m in state.groups
-        ]
-        return _paged(fake, items)
+        return _paged(fake, fake.transitive_items(gid))
+
+    @app.get("/v1.0/users/$count")
+    def users_count() -> Response:
+        return _count(len(state.users))
+
+    @app.get("/v1.0/groups/<gid>/transitiveMembers/$count")
+    def transitive_count(gid: str) -> Response:
+        if gid not in state.groups:
+            return _error(404, "Request_ResourceNotFound", f"Resource '{gid}' does not exist.")
+        return _count(len(fake.transitive_items(gid)))
 
     @app.get("/v1.0/users/delta")
     def users_delta() -> Response:
@@ -207,11 +251,38 @@ def _paged(fake: FakeGraph, items: list[dict[str, Any]]) -> Response:
     response = _fault(fake, start // top + 1)
     if response is not None:
         return response
-    body: dict[str, Any] = {"value": items[start : start + top]}
+    quirk = fake.quirks.take(request.path, start // top + 1)
+    query = {k: v for k, v in request.args.items() if k not in ("$skiptoken", "n")}
+    served = items[start : start + top]
+    next_link = None
     if start + top < len(items):
-        query = {k: v for k, v in request.args.items() if k != "$skiptoken"}
-        body["@odata.nextLink"] = f"{request.base_url}?{urlencode(query)}&$skiptoken={start + top}"
+        next_link = f"{request.base_url}?{urlencode(query)}&$skiptoken={start + top}"
+    if quirk is not None and quirk.mode == "repeat":
+        served = items[:top]
+    elif quirk is not None and quirk.mode == "cut":
+        served, next_link = served[: quirk.keep], None
+    elif quirk is not None and quirk.mode == "endless":
+        served = []
+        next_link = f"{request.base_url}?{urlencode(query)}&$skiptoken={start}&n={uuid.uuid4().hex}"
+    elif quirk is not None and quirk.mode == "offsite":
+        next_link = f"{quirk.to}{request.path}?{urlencode(query)}&$skiptoken={start + top}"
+    body: dict[str, Any] = {"value": served}
+    if next_link is not None:
+        body["@odata.nextLink"] = next_link
+    if quirk is not None and quirk.mode == "trickle":
+        return trickle(jsonify(body), quirk.delay)
     return jsonify(body)
+
+
+def _count(n: int) -> Response:
+    """A ``$count`` answer: plain text, and only for requests that accept eventual consistency."""
+    if request.headers.get("ConsistencyLevel", "").lower() != "eventual":
+        return _error(
+            400,
+            "Request_BadRequest",
+            "Count is only supported with the ConsistencyLevel header set to eventual.",
+        )
+    return Response(str(n), content_type="text/plain")
 
 
 def _fault(fake: FakeGraph, page: int) -> Response | None:
@@ -253,6 +324,9 @@ def _delta_page(
         return response
     body: dict[str, Any] = {"value": items[offset : offset + size]}
     url = f"{request.host_url}v1.0/{kind}/delta"
+    quirk = fake.quirks.take(request.path, offset // size + 1)
+    if quirk is not None and quirk.mode == "cut":  # the round ends early, deltaLink and all
+        body["value"], items = body["value"][: quirk.keep], []
     if offset + size < len(items):
         body["@odata.nextLink"] = f"{url}?$skiptoken={round_id}:{offset + size}"
     else:

@@ -8,6 +8,10 @@
   signature, ``iss``/``sub``, ``aud`` and ``exp`` are checked).
 - ``X-Rate-Limit-Limit/-Remaining/-Reset`` on every answer, 429 past the limit.
 - Errors as Okta error objects (``errorCode``, ``errorSummary``).
+- ``/api/v1/groups?expand=stats`` embeds ``_embedded.stats.usersCount`` in each group.
+- Misbehaviour on demand: faults (error answers), quirks (wrong 200 answers: a cut page,
+  a repeated page, a foreign or endless next link, a trickled body) and triggers (people
+  moved between groups while a listing is read).
 """
 
 from __future__ import annotations
@@ -20,13 +24,23 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, g, jsonify, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from tests.fakes.server import Fault, FaultBook, LoopbackServer, fault_response
+from tests.fakes.server import (
+    Fault,
+    FaultBook,
+    LoopbackServer,
+    Quirk,
+    QuirkBook,
+    Triggers,
+    fault_response,
+    trickle,
+)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -52,6 +66,9 @@ class FakeOkta:
     def __init__(self) -> None:
         self.state = OktaState()
         self.faults = FaultBook()
+        self.quirks = QuirkBook()
+        self.triggers = Triggers()
+        self.count_deprovisioned = True  # does usersCount include DEPROVISIONED members?
         self._lock = threading.Lock()
         self._window = (0, 0)
         self._server = LoopbackServer(_app(self))
@@ -97,6 +114,28 @@ class FakeOkta:
     def add_fault(self, path: str, page: int = 1, status: int = 500, **kw: Any) -> Fault:
         """Switch on a fault for a listing path such as ``/api/v1/users``."""
         return self.faults.add(Fault(path=path, page=page, status=status, **kw))
+
+    def misbehave(self, path: str, mode: str, page: int = 2, **kw: Any) -> Quirk:
+        """Switch on a quirk (see ``tests.fakes.server.Quirk``) for a listing path."""
+        return self.quirks.add(Quirk(path=path, mode=mode, page=page, **kw))
+
+    def when(self, path: str, action: Any) -> None:
+        """Run ``action()`` just before the first request for ``path`` is answered."""
+        self.triggers.add(path, action)
+
+    def move(self, uid: str, source: str, target: str) -> None:
+        """Move a user from one group to another."""
+        self.state.members[source].remove(uid)
+        self.state.members[target].append(uid)
+
+    def users_count(self, gid: str) -> int:
+        """What ``expand=stats`` says: the members the group's listing would return."""
+        users = self.state.users
+        return sum(
+            1
+            for u in self.state.members.get(gid, [])
+            if u in users and (self.count_deprovisioned or users[u]["status"] != "DEPROVISIONED")
+        )
 
     def register_client(self, client_id: str, public_key: RSAKey) -> None:
         """Allow an OAuth service app whose assertions verify with ``public_key``."""
@@ -147,6 +186,7 @@ def _app(fake: FakeOkta) -> Flask:
         g.rate, g.over = fake.rate_headers()
         if not ok:
             return _error(401, "E0000011", "Invalid token provided")
+        fake.triggers.fire(request.path)
         return None
 
     @app.after_request
@@ -183,7 +223,13 @@ def _app(fake: FakeOkta) -> Flask:
 
     @app.get("/api/v1/groups")
     def groups() -> Response:
-        response = _page(fake, list(state.groups.values()))
+        listed = list(state.groups.values())
+        if request.args.get("expand") == "stats":
+            listed = [
+                {**group, "_embedded": {"stats": {"usersCount": fake.users_count(group["id"])}}}
+                for group in listed
+            ]
+        response = _page(fake, listed)
         if "next" not in response.headers.get("Link", "") and state.delete_after_listing:
             for gid in state.delete_after_listing:  # deleted just after the client listed it
                 state.groups.pop(gid, None)
@@ -210,7 +256,8 @@ def _page(fake: FakeOkta, items: list[dict[str, Any]]) -> Response:
     page_no = start // limit + 1
     if g.over:
         return _error(429, "E0000047", "API call exceeded rate limit due to too many requests.")
-    base = f"{request.base_url}?limit={limit}"
+    kept = {k: v for k, v in request.args.items() if k not in ("after", "e", "n")}
+    base = f"{request.base_url}?{urlencode(kept)}"
     fault = fake.faults.take(request.path, page_no)
     if fault is not None and fault.status == 0:  # an empty page that still links onward
         response = jsonify([])
@@ -219,12 +266,25 @@ def _page(fake: FakeOkta, items: list[dict[str, Any]]) -> Response:
         return response
     if fault is not None:
         return fault_response(fault)
+    quirk = fake.quirks.take(request.path, page_no)
     chunk = items[start : start + limit]
-    response = jsonify(chunk)
+    served = items[:limit] if quirk is not None and quirk.mode == "repeat" else chunk
+    next_url = f"{base}&after={chunk[-1]['id']}" if start + limit < len(items) else None
+    if quirk is not None and quirk.mode == "cut":
+        served, next_url = chunk[: quirk.keep], None
+    elif quirk is not None and quirk.mode == "endless":
+        cursor = f"&after={after}" if after else ""
+        served, next_url = [], f"{base}{cursor}&n={uuid.uuid4().hex}"
+    elif quirk is not None and quirk.mode == "offsite":
+        cursor = f"&after={chunk[-1]['id']}" if chunk else ""
+        next_url = f"{quirk.to}{request.path}?{urlencode(kept)}{cursor}"
+    response = jsonify(served)
     links = [f'<{request.url}>; rel="self"']
-    if start + limit < len(items):
-        links.append(f'<{base}&after={chunk[-1]["id"]}>; rel="next"')
+    if next_url is not None:
+        links.append(f'<{next_url}>; rel="next"')
     response.headers["Link"] = ", ".join(links)
+    if quirk is not None and quirk.mode == "trickle":
+        return trickle(response, quirk.delay)
     return response
 
 

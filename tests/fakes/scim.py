@@ -1,4 +1,8 @@
-"""A loopback fake SCIM 2.0 service provider: ``/Users`` and ``/Groups`` ListResponses."""
+"""A loopback fake SCIM 2.0 service provider: ``/Users`` and ``/Groups`` ListResponses.
+
+Misbehaviour on demand: faults (error answers), quirks (a page that overlaps the previous
+one as an unstable sort does, a trickled body) and triggers (changes mid-listing).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,16 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from tests.fakes.server import Fault, FaultBook, LoopbackServer, fault_response
+from tests.fakes.server import (
+    Fault,
+    FaultBook,
+    LoopbackServer,
+    Quirk,
+    QuirkBook,
+    Triggers,
+    fault_response,
+    trickle,
+)
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -19,6 +32,8 @@ class FakeScim:
         self.token = token
         self.resources: dict[str, list[dict[str, Any]]] = {"Users": [], "Groups": []}
         self.faults = FaultBook()
+        self.quirks = QuirkBook()
+        self.triggers = Triggers()
         self.max_count = 50  # a server may return fewer than asked
         self._server = LoopbackServer(self._app())
         self.url = f"{self._server.url}/scim/v2"
@@ -35,6 +50,20 @@ class FakeScim:
         """Switch on a fault for ``/scim/v2/Users`` or ``/scim/v2/Groups``."""
         return self.faults.add(Fault(path=path, page=page, status=status, **kw))
 
+    def misbehave(self, path: str, mode: str, page: int = 2, **kw: Any) -> Quirk:
+        """Switch on a quirk (see ``tests.fakes.server.Quirk``) for a listing path."""
+        return self.quirks.add(Quirk(path=path, mode=mode, page=page, **kw))
+
+    def when(self, path: str, action: Any, request: int = 1) -> None:
+        """Run ``action()`` just before the ``request``-th request for ``path`` is answered."""
+        self.triggers.add(path, action, request)
+
+    def move(self, member: str, source: str, target: str) -> None:
+        """Move a member from one group (by id) to another."""
+        groups = {g["id"]: g for g in self.resources["Groups"]}
+        groups[source]["members"] = [m for m in groups[source]["members"] if m["value"] != member]
+        groups[target]["members"] = [*groups[target]["members"], {"value": member}]
+
     def _app(self) -> Flask:
         app = Flask("fake_scim")
 
@@ -46,12 +75,18 @@ class FakeScim:
                 return _error(404, f"no resource type {resource}")
             start = max(int(request.args.get("startIndex", 1)), 1)
             count = min(int(request.args.get("count", 100)), self.max_count)
-            fault = self.faults.take(request.path, (start - 1) // count + 1)
+            self.triggers.fire(request.path)
+            page_no = (start - 1) // count + 1
+            fault = self.faults.take(request.path, page_no)
             if fault is not None:
                 return fault_response(fault)
+            quirk = self.quirks.take(request.path, page_no)
             items = self.resources[resource]
-            page = items[start - 1 : start - 1 + count]
-            return jsonify(
+            first = start - 1
+            if quirk is not None and quirk.mode == "overlap":
+                first = max(first - quirk.overlap, 0)
+            page = items[first : first + count]
+            response = jsonify(
                 {
                     "schemas": [LIST],
                     "totalResults": len(items),
@@ -60,6 +95,9 @@ class FakeScim:
                     "Resources": page,
                 }
             )
+            if quirk is not None and quirk.mode == "trickle":
+                return trickle(response, quirk.delay)
+            return response
 
         return app
 

@@ -1,8 +1,17 @@
-"""A Flask app on ``127.0.0.1:0`` in a thread, and the switchable faults the fakes share."""
+"""A Flask app on ``127.0.0.1:0`` in a thread, and the switchable faults the fakes share.
+
+Faults answer a page with an error; quirks answer it wrongly with a 200, as real list
+APIs sometimes do; triggers change a fake's directory while a listing is being read; a
+catcher stands for a foreign host and records what reached it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,3 +89,145 @@ class LoopbackServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+@dataclass
+class Quirk:
+    """A way real list APIs misbehave, switched on for page ``page`` of listings under ``path``.
+
+    ``mode`` is one of:
+
+    - ``cut``: the page holds only its first ``keep`` items and no next link, with no error;
+    - ``repeat``: the page serves the first page's items again, then links on as usual;
+    - ``offsite``: the page's next link names the origin ``to`` (same path and query);
+    - ``endless``: the page is empty and links to a new URL every time (never ends);
+    - ``trickle``: the page's body is sent one byte every ``delay`` seconds;
+    - ``overlap``: (SCIM) the page starts ``overlap`` items early, as an unstable sort does.
+    """
+
+    path: str
+    mode: str
+    page: int = 2
+    keep: int = 0
+    to: str = ""
+    delay: float = 0.0
+    overlap: int = 1
+    fired: int = 0
+
+
+class QuirkBook:
+    """The quirks switched on for a fake, checked by each listing view."""
+
+    MODES = frozenset({"cut", "repeat", "offsite", "endless", "trickle", "overlap"})
+
+    def __init__(self) -> None:
+        self.quirks: list[Quirk] = []
+        self._lock = threading.Lock()
+
+    def add(self, quirk: Quirk) -> Quirk:
+        """Switch a quirk on."""
+        if quirk.mode not in self.MODES:
+            raise ValueError(f"unknown quirk mode {quirk.mode!r}")
+        with self._lock:
+            self.quirks.append(quirk)
+        return quirk
+
+    def take(self, path: str, page: int) -> Quirk | None:
+        """The quirk for this page of this listing, if any (and count it)."""
+        with self._lock:
+            for quirk in self.quirks:
+                if quirk.path == path and quirk.page == page:
+                    quirk.fired += 1
+                    return quirk
+        return None
+
+
+class Triggers:
+    """Changes to make to a fake's state while a listing is being read (mid-pagination)."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, int, Callable[[], None]]] = []
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, path: str, action: Callable[[], None], request: int = 1) -> None:
+        """Run ``action`` once, before the ``request``-th request for ``path`` from now on."""
+        with self._lock:
+            self._pending.append((path, self._seen.get(path, 0) + request, action))
+
+    def fire(self, path: str) -> None:
+        """Count a request for ``path`` and run (and forget) the actions due now."""
+        with self._lock:
+            n = self._seen[path] = self._seen.get(path, 0) + 1
+            due = [a for p, r, a in self._pending if p == path and r == n]
+            self._pending = [(p, r, a) for p, r, a in self._pending if p != path or r != n]
+        for action in due:
+            action()
+
+
+def trickle(response: Response, delay: float) -> Response:
+    """The same answer, its body sent one byte every ``delay`` seconds (length announced)."""
+    body = response.get_data()
+
+    def drip() -> Iterator[bytes]:
+        for i in range(len(body)):
+            time.sleep(delay)
+            yield body[i : i + 1]
+
+    slow = Response(drip(), status=response.status_code, content_type=response.content_type)
+    for key, value in response.headers.items():
+        if key.lower() not in ("content-type", "content-length"):
+            slow.headers[key] = value
+    slow.headers["Content-Length"] = str(len(body))
+    return slow
+
+
+class Catcher:
+    """A loopback listener that records every connection and the bytes sent to it.
+
+    It stands for a host a hostile next link names: a test asserts that nothing (and no
+    ``Authorization`` header) ever reached it. It answers plain HTTP with an empty list.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.connections = 0
+        self.received = b""
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def saw_authorization(self) -> bool:
+        """True if any request carried an Authorization header."""
+        return b"authorization:" in self.received.lower()
+
+    def close(self) -> None:
+        """Stop listening."""
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            with contextlib.suppress(OSError):
+                data = conn.recv(65536)
+                with self._lock:
+                    self.received += data
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\nConnection: close\r\n\r\n[]"
+                )

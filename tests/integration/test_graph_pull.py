@@ -87,7 +87,8 @@ def test_delta_pulls_store_the_cursor_and_apply_only_changes(
     assert members["cat@acme.com"] == ("owner", "invited")
     assert "eve@acme.com" not in members
     api_calls = [c for c in graph.state.log[calls:] if c.startswith("/v1.0/")]
-    assert api_calls and all("deltatoken" in c or "skiptoken" in c for c in api_calls)
+    listings = [c for c in api_calls if not c.endswith("/$count")]  # one count proves the users
+    assert listings and all("deltatoken" in c or "skiptoken" in c for c in listings)
     assert _cursor(session_factory, source_id) not in (None, first_cursor)
 
 

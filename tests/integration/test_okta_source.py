@@ -181,7 +181,7 @@ def test_the_client_paces_itself_when_remaining_reaches_zero(okta: FakeOkta) -> 
     okta.state.rate_limit = 4
     directory = _source(okta, page_size=200, concurrency=1).fetch().directory
     assert len(directory.groups) == 3
-    assert len(okta.state.log) == 5, "no request was refused and retried"
+    assert len(okta.state.log) == 6, "no request was refused and retried"
 
 
 def test_concurrent_member_reads_under_a_tight_limit_still_give_the_whole_directory(
@@ -219,3 +219,14 @@ def test_bad_settings_are_refused_before_any_request() -> None:
         OktaConfig(org_url="https://acme.okta.com")
     with pytest.raises(ConfigurationSourceError, match=r"http"):
         OktaConfig(org_url="acme.okta.com", api_token="x")
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_a_users_count_with_or_without_deprovisioned_members_matches_the_listing(
+    okta: FakeOkta, counted: bool
+) -> None:
+    """Okta's usersCount may or may not count DEPROVISIONED members: both agree with the read."""
+    okta.count_deprovisioned = counted
+    okta.add_user("00u3", "cat@acme.com", status="DEPROVISIONED")
+    directory = _source(okta).fetch().directory
+    assert _members(directory)["SOM Editors"] == {"bob@acme.com", "cat@acme.com", "dan@acme.com"}
