@@ -45,7 +45,17 @@ from scim2_models import (
 )
 from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -228,11 +238,13 @@ class SqlScimStorage(ScimStorage):
             row: Row
             if _kind(resource_type) == "User":
                 columns = records.user_columns(resource)
+                _check_lengths(DirectoryUser, columns)
                 self._check_user_name(op, columns["user_name_key"], None)
                 row = DirectoryUser(**columns, scim_key=columns["user_name_key"])
                 op.touched.users.add(self._fill(op, row, resource, now))
             else:
                 columns = records.group_columns(resource)
+                _check_lengths(DirectoryGroup, columns)
                 self._check_display_name(op, columns["display_name_key"], None)
                 members = self._resolve_members(op, _members(resource))
                 row = DirectoryGroup(**columns, scim_key=columns["display_name_key"])
@@ -257,11 +269,13 @@ class SqlScimStorage(ScimStorage):
             _check_version(row, expected_version)
             if isinstance(row, DirectoryUser):
                 columns = records.user_columns(resource)
+                _check_lengths(DirectoryUser, columns)
                 self._check_user_name(op, columns["user_name_key"], row.id)
                 columns["scim_key"] = columns["user_name_key"]
                 op.touched.users.add(row.ext_id)
             else:
                 columns = records.group_columns(resource)
+                _check_lengths(DirectoryGroup, columns)
                 self._check_display_name(op, columns["display_name_key"], row.id)
                 columns["scim_key"] = columns["display_name_key"]
                 wanted = self._resolve_members(op, _members(resource))
@@ -763,6 +777,32 @@ def _lookup(table: type[Row], column: str) -> Any:
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     )
+
+
+# the stored columns a SCIM attribute fills, checked in this order
+_ATTRIBUTES: dict[type[Row], dict[str, str]] = {
+    DirectoryUser: {
+        "user_name": "userName",
+        "user_name_key": "userName",  # a casefold can be longer than the name
+        "external_id": "externalId",
+        "display_name": "displayName",
+        "email_key": "emails",
+    },
+    DirectoryGroup: {
+        "display_name": "displayName",
+        "display_name_key": "displayName",
+        "external_id": "externalId",
+    },
+}
+
+
+def _check_lengths(table: type[Row], columns: dict[str, Any]) -> None:
+    """400 naming the attribute whose value is longer than its column (PostgreSQL's limit)."""
+    for column, attribute in _ATTRIBUTES[table].items():
+        value = columns.get(column)
+        limit = cast(String, table.__table__.c[column].type).length or 0
+        if isinstance(value, str) and len(value) > limit:
+            raise InvalidValueException(detail=f"{attribute}: at most {limit} characters")
 
 
 def _kind(resource_type: ResourceType) -> str:
