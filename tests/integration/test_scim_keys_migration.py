@@ -118,16 +118,28 @@ def _seed(conn: sa.Connection) -> None:
     )
 
 
-def test_the_oldest_scim_row_keeps_its_key_and_the_duplicates_are_reported(
-    engine: Engine, caplog: pytest.LogCaptureFixture
-) -> None:
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_the_oldest_scim_row_keeps_its_key_and_the_duplicates_are_reported(engine: Engine) -> None:
     """SCIM duplicates: the oldest is keyed, the rest logged; pulled rows stay unkeyed."""
     _downgrade(engine)
     try:
         with engine.begin() as conn:
             _seed(conn)
-        with caplog.at_level(logging.WARNING, logger="alembic.runtime.migration"):
+        records = _Records()
+        logger = logging.getLogger("alembic.runtime.migration")
+        logger.addHandler(records)
+        try:
             upgrade(engine)
+        finally:
+            logger.removeHandler(records)
         with engine.connect() as conn:
             users = dict(conn.execute(sa.select(_users.c.ext_id, _users.c.scim_key)).all())
             groups = dict(conn.execute(sa.select(_groups.c.ext_id, _groups.c.scim_key)).all())
@@ -139,7 +151,7 @@ def test_the_oldest_scim_row_keeps_its_key_and_the_duplicates_are_reported(
             "g-ann2": None,
         }
         assert groups == {"s-eng1": "eng", "s-eng2": None, "e-1": None, "e-2": None}
-        reported = [r.getMessage() for r in caplog.records if "keeps no scim_key" in r.getMessage()]
+        reported = [m for m in records.messages if "keeps no scim_key" in m]
         assert [("u-young" in m, "s-eng2" in m) for m in reported] == [(True, False), (False, True)]
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(
