@@ -63,6 +63,7 @@ def _fill(name: str, key: str) -> None:
     has_older = (
         sa.select(older.c.id)
         .where(
+            older.c.org_id == table.c.org_id,  # so the (org_id, key) index finds the older rows
             older.c.source_id == table.c.source_id,
             older.c[key] == table.c[key],
             sa.or_(
