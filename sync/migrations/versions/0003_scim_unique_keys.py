@@ -58,23 +58,19 @@ def _fill(name: str, key: str) -> None:
         sa.column("scim_key", sa.String),
     )
     sources = sa.table("sources", sa.column("id", sa.Integer), sa.column("kind", sa.String))
-    older = table.alias("older")
     pushed = table.c.source_id.in_(sa.select(sources.c.id).where(sources.c.kind == "scim"))
-    has_older = (
-        sa.select(older.c.id)
-        .where(
-            older.c.org_id == table.c.org_id,  # so the (org_id, key) index finds the older rows
-            older.c.source_id == table.c.source_id,
-            older.c[key] == table.c[key],
-            sa.or_(
-                older.c.created_at < table.c.created_at,
-                sa.and_(older.c.created_at == table.c.created_at, older.c.id < table.c.id),
-            ),
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=(table.c.source_id, table.c[key]),
+            order_by=(table.c.created_at, table.c.id),
         )
-        .exists()
+        .label("rank")
     )
+    ranked = sa.select(table.c.id, rank).where(pushed).subquery()
+    oldest = sa.select(ranked.c.id).where(ranked.c.rank == 1)
     bind = op.get_bind()
-    bind.execute(sa.update(table).where(pushed, ~has_older).values(scim_key=table.c[key]))
+    bind.execute(sa.update(table).where(table.c.id.in_(oldest)).values(scim_key=table.c[key]))
     left = bind.execute(
         sa.select(table.c.org_id, table.c.ext_id)
         .where(pushed, table.c.scim_key.is_(None))
