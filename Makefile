@@ -27,7 +27,9 @@ lint: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/rolebridge serve
 
-# A longer fuzzing run (schemathesis on the admin API, hypothesis on SCIM); prints case counts.
+# A longer fuzzing run (schemathesis on the admin API; hypothesis on SCIM: random requests,
+# sizes at and past the limits, concurrent writers then invariants); prints case counts.
+# On PostgreSQL too when TEST_DATABASE_URL is set.
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/fuzz -p no:logging
 

@@ -11,6 +11,13 @@ One SCIM operation is one transaction (``operation()``), at the end of which the
 ``after_write`` hook sees the users the operation touched, in the same session. A
 read runs on the bare connection ``reader`` gives (the request's, already in a
 transaction) with Core selects only, when there is one.
+
+A write takes its org's lock (``sync.reconcile.locked``, the lock its reconcile takes
+anyway) before it reads or writes a row, so the writes of one org run one after the
+other: a uniqueness check sees every committed create, a member added and its user
+deleted at once cannot both win, and rows are never locked in two orders (no
+deadlock). The unique indexes on ``scim_key`` hold uniqueness in the database even
+for a writer that skips the lock; their violation answers 409 ``uniqueness``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -38,12 +45,24 @@ from scim2_models import (
 )
 from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import records
 from scim_server.filters import Translation, comparison_key, sort_column, translate
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, utcnow
+from sync.reconcile import locked
 from sync.tokens import Tenant
 
 __all__ = ["AfterWrite", "MemberChange", "SqlScimStorage", "Touched", "wants_members"]
@@ -136,20 +155,30 @@ class SqlScimStorage(ScimStorage):
             finally:
                 self._current.reset(token)
             return
-        with self._session_factory() as session, session.begin():
-            if self._writes():
-                # a write takes SQLite's write lock up front, so it waits instead of failing
-                session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
-            op = _Operation(session, self._tenant())
-            token = self._current.set(op)
-            try:
-                yield
-                if op.touched and self.after_write is not None:
-                    session.flush()
-                    op.touched.users |= self._users_under(op, op.touched.groups)
-                    self.after_write(session, op.tenant, op.touched)
-            finally:
-                self._current.reset(token)
+        tenant = self._tenant()
+        try:
+            with self._unit(tenant) as session:
+                op = _Operation(session, tenant)
+                token = self._current.set(op)
+                try:
+                    yield
+                    if op.touched and self.after_write is not None:
+                        session.flush()
+                        op.touched.users |= self._users_under(op, op.touched.groups)
+                        self.after_write(session, op.tenant, op.touched)
+                finally:
+                    self._current.reset(token)
+        except IntegrityError as exc:
+            conflict = _uniqueness(exc)
+            if conflict is None:
+                raise
+            raise conflict from exc
+
+    def _unit(self, tenant: Tenant) -> AbstractContextManager[Session]:
+        """A write's transaction holds the org's lock (and SQLite's write lock) from its start."""
+        if self._writes():
+            return locked(self._session_factory, tenant.org_id)
+        return _transaction(self._session_factory)
 
     @contextmanager
     def _op(self) -> Iterator[_Operation]:
@@ -209,14 +238,16 @@ class SqlScimStorage(ScimStorage):
             row: Row
             if _kind(resource_type) == "User":
                 columns = records.user_columns(resource)
+                _check_lengths(DirectoryUser, columns)
                 self._check_user_name(op, columns["user_name_key"], None)
-                row = DirectoryUser(**columns)
+                row = DirectoryUser(**columns, scim_key=columns["user_name_key"])
                 op.touched.users.add(self._fill(op, row, resource, now))
             else:
                 columns = records.group_columns(resource)
+                _check_lengths(DirectoryGroup, columns)
                 self._check_display_name(op, columns["display_name_key"], None)
                 members = self._resolve_members(op, _members(resource))
-                row = DirectoryGroup(**columns)
+                row = DirectoryGroup(**columns, scim_key=columns["display_name_key"])
                 self._fill(op, row, resource, now)
                 self._insert_members(op, row.id, members)
                 op.touched.groups.add(row.ext_id)
@@ -238,11 +269,15 @@ class SqlScimStorage(ScimStorage):
             _check_version(row, expected_version)
             if isinstance(row, DirectoryUser):
                 columns = records.user_columns(resource)
+                _check_lengths(DirectoryUser, columns)
                 self._check_user_name(op, columns["user_name_key"], row.id)
+                columns["scim_key"] = columns["user_name_key"]
                 op.touched.users.add(row.ext_id)
             else:
                 columns = records.group_columns(resource)
+                _check_lengths(DirectoryGroup, columns)
                 self._check_display_name(op, columns["display_name_key"], row.id)
+                columns["scim_key"] = columns["display_name_key"]
                 wanted = self._resolve_members(op, _members(resource))
                 self._replace_members(op, row, wanted)
                 op.touched.groups.add(row.ext_id)  # a rename can change every member's roles
@@ -679,6 +714,30 @@ class SqlScimStorage(ScimStorage):
 
 
 _WHOLE = {"offset": 0, "limit": 1}
+_UNIQUE = {
+    # the index's name (PostgreSQL's message) or its columns (SQLite's): what is taken
+    ("uq_dir_users_source_scim_key", "directory_users.scim_key"): "userName is already taken",
+    ("uq_dir_groups_source_scim_key", "directory_groups.scim_key"): (
+        "a group with this displayName already exists"
+    ),
+}
+
+
+@contextmanager
+def _transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session, session.begin():
+        yield session
+
+
+def _uniqueness(exc: IntegrityError) -> UniquenessException | None:
+    """The 409 for a violated ``scim_key`` index (a lost race); None for any other."""
+    message = str(exc.orig)
+    for names, detail in _UNIQUE.items():
+        if any(name in message for name in names):
+            return UniquenessException(detail=detail)
+    return None
+
+
 _LOOKUPS = {
     "User": {"username": "user_name_key", "externalid": "external_id", "id": "ext_id"},
     "Group": {"displayname": "display_name_key", "externalid": "external_id", "id": "ext_id"},
@@ -718,6 +777,32 @@ def _lookup(table: type[Row], column: str) -> Any:
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     )
+
+
+# the stored columns a SCIM attribute fills, checked in this order
+_ATTRIBUTES: dict[type[Row], dict[str, str]] = {
+    DirectoryUser: {
+        "user_name": "userName",
+        "user_name_key": "userName",  # a casefold can be longer than the name
+        "external_id": "externalId",
+        "display_name": "displayName",
+        "email_key": "emails",
+    },
+    DirectoryGroup: {
+        "display_name": "displayName",
+        "display_name_key": "displayName",
+        "external_id": "externalId",
+    },
+}
+
+
+def _check_lengths(table: type[Row], columns: dict[str, Any]) -> None:
+    """400 naming the attribute whose value is longer than its column (PostgreSQL's limit)."""
+    for column, attribute in _ATTRIBUTES[table].items():
+        value = columns.get(column)
+        limit = cast(String, table.__table__.c[column].type).length or 0
+        if isinstance(value, str) and len(value) > limit:
+            raise InvalidValueException(detail=f"{attribute}: at most {limit} characters")
 
 
 def _kind(resource_type: ResourceType) -> str:

@@ -199,11 +199,21 @@ class Source(Base):
 
 
 class DirectoryUser(Base):
-    """A mirrored IdP user. ``resource`` keeps the full SCIM document for the SCIM source."""
+    """A mirrored IdP user. ``resource`` keeps the full SCIM document for the SCIM source.
+
+    ``scim_key`` repeats ``user_name_key`` on the rows the SCIM service owns (the org's
+    ``scim`` source) and is NULL on pulled rows; its unique index is what makes a userName
+    unique among SCIM-pushed users, in the database, whoever wins a race. Pulled rows are
+    left out because a pull mirrors whatever its source says (a SCIM peer may repeat a
+    userName) and must never fail on it; a nullable key keeps them out on SQLite and
+    PostgreSQL alike (NULLs never collide in a unique index), where a partial index would
+    need the source's kind, which lives in another table.
+    """
 
     __tablename__ = "directory_users"
     __table_args__ = (
         UniqueConstraint("source_id", "ext_id"),
+        Index("uq_dir_users_source_scim_key", "source_id", "scim_key", unique=True),
         Index("ix_dir_users_org_username", "org_id", "user_name_key"),
         Index("ix_dir_users_org_external", "org_id", "external_id"),
         Index("ix_dir_users_org_email", "org_id", "email_key"),
@@ -216,6 +226,7 @@ class DirectoryUser(Base):
     ext_id: Mapped[str] = mapped_column(String(255))  # the source's immutable id
     user_name: Mapped[str] = mapped_column(String(320))
     user_name_key: Mapped[str] = mapped_column(String(320))  # casefolded, for eq / uniqueness
+    scim_key: Mapped[str | None] = mapped_column(String(320), default=None)  # see the docstring
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     display_name: Mapped[str | None] = mapped_column(String(320), default=None)
     email_key: Mapped[str | None] = mapped_column(String(320), default=None)  # primary, casefold
@@ -229,11 +240,17 @@ class DirectoryUser(Base):
 
 
 class DirectoryGroup(Base):
-    """A mirrored IdP group (members live in ``directory_memberships``)."""
+    """A mirrored IdP group (members live in ``directory_memberships``).
+
+    ``scim_key`` repeats ``display_name_key`` on SCIM-pushed rows only, unique per source,
+    as for users: Microsoft Graph legitimately has groups with one displayName, and its
+    pulled snapshots must keep them.
+    """
 
     __tablename__ = "directory_groups"
     __table_args__ = (
         UniqueConstraint("source_id", "ext_id"),
+        Index("uq_dir_groups_source_scim_key", "source_id", "scim_key", unique=True),
         Index("ix_dir_groups_org_name", "org_id", "display_name_key"),
         Index("ix_dir_groups_org_external", "org_id", "external_id"),
     )
@@ -244,6 +261,7 @@ class DirectoryGroup(Base):
     ext_id: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(400))
     display_name_key: Mapped[str] = mapped_column(String(400))  # casefolded
+    scim_key: Mapped[str | None] = mapped_column(String(400), default=None)  # see the docstring
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     resource: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
