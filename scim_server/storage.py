@@ -48,7 +48,6 @@ from scim2_server.storage import ScimStorage, SearchPage
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    String,
     bindparam,
     delete,
     func,
@@ -59,7 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scim_server import records
+from scim_server import limits, records
 from scim_server.filters import Translation, comparison_key, sort_column, translate
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, utcnow
 from sync.reconcile import locked
@@ -780,29 +779,11 @@ def _lookup(table: type[Row], column: str) -> Any:
 
 
 # the stored columns a SCIM attribute fills, checked in this order
-_ATTRIBUTES: dict[type[Row], dict[str, str]] = {
-    DirectoryUser: {
-        "user_name": "userName",
-        "user_name_key": "userName",  # a casefold can be longer than the name
-        "external_id": "externalId",
-        "display_name": "displayName",
-        "email_key": "emails",
-    },
-    DirectoryGroup: {
-        "display_name": "displayName",
-        "display_name_key": "displayName",
-        "external_id": "externalId",
-    },
-}
-
-
 def _check_lengths(table: type[Row], columns: dict[str, Any]) -> None:
     """400 naming the attribute whose value is longer than its column (PostgreSQL's limit)."""
-    for column, attribute in _ATTRIBUTES[table].items():
-        value = columns.get(column)
-        limit = cast(String, table.__table__.c[column].type).length or 0
-        if isinstance(value, str) and len(value) > limit:
-            raise InvalidValueException(detail=f"{attribute}: at most {limit} characters")
+    refusal = limits.length_refusal("User" if table is DirectoryUser else "Group", columns)
+    if refusal is not None:
+        raise InvalidValueException(detail=refusal)
 
 
 def _kind(resource_type: ResourceType) -> str:

@@ -72,6 +72,8 @@ def _seed(conn: sa.Connection) -> None:
         (3, 1, "u-bob", "bob@acme.com", T0),
         (4, 2, "g-ann1", "ann@acme.com", T0),
         (5, 2, "g-ann2", "ANN@acme.com", T0),
+        (6, 1, "u-sz", "Straße@acme.com", T0 + timedelta(seconds=9)),  # lower(): straße
+        (7, 1, "u-ss", "strasse@acme.com", T0),
     ]
     conn.execute(
         sa.insert(_users),
@@ -149,10 +151,19 @@ def test_the_oldest_scim_row_keeps_its_key_and_the_duplicates_are_reported(engin
             "u-bob": "bob@acme.com",
             "g-ann1": None,
             "g-ann2": None,
+            "u-ss": "strasse@acme.com",
+            "u-sz": None,  # re-keyed to the identity key first, then a duplicate of u-ss
         }
         assert groups == {"s-eng1": "eng", "s-eng2": None, "e-1": None, "e-2": None}
         reported = [m for m in records.messages if "keeps no scim_key" in m]
-        assert [("u-young" in m, "s-eng2" in m) for m in reported] == [(True, False), (False, True)]
+        assert [next(e for e in ("u-young", "u-sz", "s-eng2") if e in m) for m in reported] == [
+            "u-young",
+            "u-sz",
+            "s-eng2",
+        ]
+        with engine.connect() as conn:
+            key = conn.scalar(sa.select(_users.c.user_name_key).where(_users.c.ext_id == "u-sz"))
+        assert key == "strasse@acme.com"
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(
                 sa.update(_users)

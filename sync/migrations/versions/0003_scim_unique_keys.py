@@ -3,6 +3,10 @@
 Revision ID: 0003
 Revises: 0002
 
+First every comparison key (``user_name_key``, ``email_key``, ``display_name_key``) is
+recomputed with the one identity key (NFKC, casefold, trim): earlier rows were keyed with
+``lower()`` or ``casefold()`` alone, which differ only for non-ASCII text or padding.
+
 ``scim_key`` is filled from ``user_name_key`` / ``display_name_key`` on the rows of each
 org's ``scim`` source; pulled rows keep NULL. Where earlier concurrent creates left several
 SCIM rows with one key, the oldest keeps the key and the others stay NULL (they remain
@@ -13,9 +17,12 @@ each such row is reported in the migration's log by org and id.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from mappings.directory import identity_key
 
 revision = "0003"
 down_revision = "0002"
@@ -30,7 +37,15 @@ _TABLES = {
 }
 
 
+_REKEY = {
+    "directory_users": (("user_name", "user_name_key"), ("emails", "email_key")),
+    "directory_groups": (("display_name", "display_name_key"),),
+}
+
+
 def upgrade() -> None:
+    for table, pairs in _REKEY.items():
+        _rekey(table, pairs)
     for table, (key, length, index) in _TABLES.items():
         with op.batch_alter_table(table) as batch_op:
             batch_op.add_column(sa.Column("scim_key", sa.String(length=length), nullable=True))
@@ -43,6 +58,33 @@ def downgrade() -> None:
         op.drop_index(index, table_name=table)
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_column("scim_key")
+
+
+def _rekey(name: str, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Recompute each key column from its source column, writing only the rows that change."""
+    columns: list[sa.ColumnClause[Any]] = [sa.column("id", sa.Integer)]
+    for source, key in pairs:
+        kind: Any = sa.JSON if source == "emails" else sa.String
+        columns += [sa.column(source, kind), sa.column(key, sa.String)]
+    table = sa.table(name, *columns)
+    bind = op.get_bind()
+    rows = bind.execute(sa.select(table)).mappings().all()
+    for source, key in pairs:
+        changed = []
+        for row in rows:
+            raw = row[source]
+            if source == "emails":
+                raw = raw[0] if isinstance(raw, list) and raw else None
+            new = identity_key(raw) if isinstance(raw, str) else None
+            if new != row[key]:
+                changed.append({"row_id": row["id"], "new_key": new})
+        if changed:
+            statement = (
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("row_id"))
+                .values({key: sa.bindparam("new_key")})
+            )
+            bind.execute(statement, changed)
 
 
 def _fill(name: str, key: str) -> None:
