@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve bench compliance fuzz smoke clean
+.PHONY: install demo test lint check serve bench compliance fuzz smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+LINTED := mappings sync scim_server tests benchmarks
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check mappings sync scim_server tests benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/mypy
+
+# Before each commit: lint, format check, types and the unit tests (pure, no database); under a minute.
+check: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
+	$(PY) -m pytest tests/unit
 
 serve: $(STAMP)
 	$(VENV)/bin/rolebridge serve

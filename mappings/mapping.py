@@ -1,4 +1,6 @@
-"""The org's mapping (DESIGN section 5): rules from directory groups to roles, and policies.
+"""The org's mapping: rules from directory groups to roles, and policies.
+
+The document is described in docs/architecture.md section 5.
 
 ``parse_mapping`` checks everything when the document is loaded; a problem raises a
 ``MappingError`` whose ``where`` names the rule index and field (``rules[2].org_role``).

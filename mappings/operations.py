@@ -1,6 +1,6 @@
 """The plan as a value: operations, skipped operations, held reasons, a fingerprint.
 
-The JSON shape (DESIGN section 6) is a public format: ``Plan.to_dict`` is its single
+The JSON shape (docs/architecture.md section 6) is a public format: ``Plan.to_dict`` is its single
 writer and ``Plan.from_dict`` its single reader.
 """
 
@@ -82,7 +82,7 @@ class Reason:
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One change. Only the fields that belong to ``op`` are set (DESIGN section 6)."""
+    """One change; only the fields of its ``op`` are set (docs/architecture.md section 6.1)."""
 
     op: str
     user: str = ""  # normalised email; empty for create_workspace

@@ -1,8 +1,8 @@
 """The plan: the operations that turn the actual state into the desired one.
 
-``plan_changes`` is the decision; it honours the invariants of DESIGN section 4 (last
-owner, protected roles, the acting role, covered workspace grants, plan and credit
-limits) and records every refused operation in ``skipped`` with its reason.
+``plan_changes`` is the decision; it honours the invariants of docs/architecture.md
+section 4.3 (last owner, protected roles, the acting role, covered workspace grants, plan
+and credit limits) and records every refused operation in ``skipped`` with its reason.
 """
 
 from __future__ import annotations

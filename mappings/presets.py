@@ -1,4 +1,4 @@
-"""The shipped role models (DESIGN section 4) and ``load_role_model``.
+"""The shipped role models (docs/architecture.md section 4.2) and ``load_role_model``.
 
 Each preset is the data of one platform: shareofmodel, aihub, soterai, annotation, and a
 ``generic`` model for platforms that fit none of them.

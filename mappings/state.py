@@ -96,7 +96,7 @@ class PlatformState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PlatformState:
-        """Parse the state file format (DESIGN section 6)."""
+        """Parse the state file format (docs/architecture.md section 6.5)."""
         if not isinstance(data, Mapping):
             raise InputError("state must be an object", "$")
         org = data.get("organisation")

@@ -79,7 +79,7 @@ def set_member(
 def _keep_a_top_holder(
     session: Session, org_id: int, model: RoleModel, member: Member, new_role: str
 ) -> None:
-    """Never demote the last holder of the top org role (a DESIGN invariant)."""
+    """Never demote the last holder of the top org role (docs/architecture.md section 4.3)."""
     top = model.top_org_role
     if member.org_role != top or new_role == top:
         return
