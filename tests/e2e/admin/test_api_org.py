@@ -306,3 +306,27 @@ def test_annotation_keys_manage_only_the_workspace_roles_below_them(
     assert (refused.status_code, refused.json["field"]) == (403, "workspaces")
     members = client.get("/api/v1/orgs/ann/members", headers=org.auth("project_manager"))
     assert [m["email"] for m in members.json["members"]] == ["a@ann.com"]
+
+
+def test_an_invited_owner_does_not_let_the_last_joined_owner_be_demoted(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """boss is the only joined owner: inviting newowner as owner, then demoting boss, is a 409."""
+    org = seed("solo", "soterai", ["owner"], [("boss@acme.com", "owner", "joined", "manual", {})])
+    invited = client.put(
+        "/api/v1/orgs/solo/members",
+        headers=org.auth("owner"),
+        json={"email": "newowner@acme.com", "org_role": "owner"},
+    )
+    assert (invited.status_code, invited.json["status"]) == (201, "invited")
+    r = client.put(
+        "/api/v1/orgs/solo/members",
+        headers=org.auth("owner"),
+        json={"email": "boss@acme.com", "org_role": "member"},
+    )
+    assert (r.status_code, r.json["detail"]) == (
+        409,
+        "boss@acme.com is the last owner who has joined; make someone else owner first",
+    )
+    after = client.get("/api/v1/orgs/solo/members/boss@acme.com", headers=org.auth("owner"))
+    assert after.json["org_role"] == "owner"
