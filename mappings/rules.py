@@ -23,6 +23,7 @@ from mappings.rolemodel import RoleModel
 __all__ = [
     "REACHABLE",
     "Refusal",
+    "Standing",
     "member_roles_refusal",
     "new_workspace_refusal",
     "reachable_top_holders",
