@@ -18,6 +18,7 @@ from mappings.errors import MappingError, RoleModelError
 from mappings.presets import load_role_model
 from mappings.regex import MAX_PATTERNS, Pattern, compile_pattern
 from mappings.rolemodel import RoleModel
+from mappings.rules import several_roles_refusal
 from mappings.template import check_template, is_template
 
 __all__ = ["Policy", "RoleMapping", "Rule", "Scope", "default_acting_role", "parse_mapping"]
@@ -373,10 +374,9 @@ def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
             _check_role(
                 role, model.workspace_roles, "workspace", model, policy, f"{where}.workspace_role"
             )
-    if len(ws_roles) > 1 and not model.workspace_roles_are_sets:
-        raise MappingError(
-            f"role model '{model.name}' allows one role per workspace", f"{where}.workspace_role"
-        )
+    several = several_roles_refusal(model, ws_roles)
+    if several is not None:
+        raise MappingError(several, f"{where}.workspace_role")
     create, credits = _create(raw, where, workspace)
     return Rule(
         index=i,

@@ -28,6 +28,7 @@ from mappings.operations import (
 )
 from mappings.resolve import Desired, DesiredUser, resolve
 from mappings.rolemodel import RoleModel
+from mappings.rules import new_workspace_refusal, reachable_top_holders, top_holder_to_keep
 from mappings.state import Member, PlatformState
 
 __all__ = ["IMPLICIT_REASON", "make_plan", "plan_changes"]
@@ -91,17 +92,6 @@ class _Pending:
     org_role: str  # the org role the user has after this plan
     manual: bool
     ops: list[Operation] = field(default_factory=list)
-
-
-def _workspace_limit(model: RoleModel, plan: str) -> int | None:
-    """The org's maximum number of workspaces; a plan the model does not list gets the
-    smallest limit it has (never create a workspace a plan may not allow)."""
-    if not model.plans:
-        return None
-    if plan in model.plans:
-        return model.plans[plan]
-    limits = [n for n in model.plans.values() if n is not None]
-    return min(limits) if limits else None
 
 
 _LOSES_TOP = ("set_org_role", "suspend", "remove_from_org")
@@ -390,22 +380,18 @@ class _Planner:
 
     def _last_owner(self) -> None:
         """Never leave the org without a joined holder of the top org role."""
-        top = self.model.top_org_role
-        holders = {k for k, m in self.members.items() if m.org_role == top and m.status == "joined"}
+        holders = reachable_top_holders(self.model, self.members)
         if not holders:
             return
-        after = _after_ops(self.members, self.ops)
-        kept = {k for k in holders if after.get(k, (top, "joined")) == (top, "joined")}
-        gained = {k for k, v in after.items() if v == (top, "joined") and k not in holders}
-        losing = sorted(holders - kept)
-        missing = 1 - len(kept) - len(gained)
-        for key in losing[: max(missing, 0)]:
-            for op in [o for o in self.ops if o.user == key and o.op in _LOSES_TOP]:
-                self.ops.remove(op)
-                self._skip(op, "last_owner", f"the last {top} stays")
-            for p in self.pending:
-                if p.key == key and p.member is not None:
-                    p.org_role = p.member.org_role
+        keep = top_holder_to_keep(self.model, holders, _after_ops(self.members, self.ops))
+        if keep is None:
+            return
+        for op in [o for o in self.ops if o.user == keep and o.op in _LOSES_TOP]:
+            self.ops.remove(op)
+            self._skip(op, "last_owner", f"the last {self.model.top_org_role} stays")
+        for p in self.pending:
+            if p.key == keep and p.member is not None:
+                p.org_role = p.member.org_role
 
     # workspaces ----------------------------------------------------------------
 
@@ -421,25 +407,20 @@ class _Planner:
                         wanted[g.workspace] = max(credits or 0, g.credits)
                     else:
                         wanted.setdefault(g.workspace, None)
-        limit = _workspace_limit(self.model, self.state.organisation.plan)
-        pool = self.state.organisation.credits if self.model.workspace_credits else None
+        org = self.state.organisation
         for ws, credits in sorted(wanted.items()):
-            op = Operation("create_workspace", workspace=ws, credits=credits or 0)
             if credits is None:
                 self.missing_ws[ws] = "unknown_workspace"
-            elif limit is not None and len(self.workspaces) >= limit:
-                self.missing_ws[ws] = "plan_limit"
-                self._skip(
-                    op,
-                    "plan_limit",
-                    f"plan {self.state.organisation.plan} allows {limit} workspace(s)",
-                )
-            elif pool is not None and sum(self.workspaces.values()) + credits > pool:
-                self.missing_ws[ws] = "credit_limit"
-                self._skip(op, "credit_limit", f"the org's {pool} credits would be exceeded")
-            else:
+                continue
+            op = Operation("create_workspace", workspace=ws, credits=credits)
+            count, used = len(self.workspaces), sum(self.workspaces.values())
+            refusal = new_workspace_refusal(self.model, org.plan, count, used, credits, org.credits)
+            if refusal is None:
                 self.ops.append(op)
                 self.workspaces[ws] = credits
+            else:
+                self.missing_ws[ws] = refusal.reason
+                self._skip(op, refusal.reason, refusal.detail)
 
     def _wanted(self, p: _Pending) -> Mapping[str, tuple[str, ...]]:
         if not (self.model.implicit_single_workspace_membership and len(self.workspaces) == 1):

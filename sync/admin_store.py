@@ -1,7 +1,8 @@
 """Small reads and writes of the admin API that no other store module offers.
 
-Plain functions taking a Session (the caller's unit of work). Platform rules are
-checked here, before anything is written, so a refused request changes nothing.
+Plain functions taking a Session (the caller's unit of work). The role model's rules
+(``mappings.rules``) are asked before anything is written, so a refused request
+changes nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.rolemodel import RoleModel
+from mappings.rules import reachable_top_holders, top_holder_to_keep
 from mappings.state import format_time
 from sync.errors import Conflict
 from sync.models import (
@@ -27,6 +29,7 @@ from sync.models import (
     WorkspaceRole,
     utcnow,
 )
+from sync.orgs import check_member_roles
 
 __all__ = [
     "count_members_by_role",
@@ -54,61 +57,25 @@ def set_member(
     member = session.scalars(
         select(Member).where(Member.org_id == org_id, Member.email == key)
     ).first()
-    if org_role is not None and org_role not in model.org_roles:
-        raise InputError(f"expected one of {', '.join(model.org_roles)}", "org_role")
+    role = org_role or (member.org_role if member is not None else model.default_org_role)
+    check_member_roles(model, role, workspaces or {})
+    by_name = _workspace_ids(session, org_id, workspaces or {})
     created = member is None
     if member is None:
         member = Member(
             org_id=org_id,
             email=key,
-            org_role=org_role or model.default_org_role,
+            org_role=role,
             status="invited",
             origin="manual",
             invited_at=utcnow(),
         )
         session.add(member)
-    elif org_role is not None:
-        _keep_a_top_holder(session, org_id, model, member, org_role)
-        member.org_role = org_role
+    elif role != member.org_role:
+        _keep_a_top_holder(session, org_id, model, member, role)
+        member.org_role = role
     session.flush()
-    if workspaces is not None:
-        _set_workspace_roles(session, org_id, model, member, workspaces)
-    return member, created
-
-
-def _keep_a_top_holder(
-    session: Session, org_id: int, model: RoleModel, member: Member, new_role: str
-) -> None:
-    """Never demote the last holder of the top org role (docs/architecture.md section 4.3)."""
-    top = model.top_org_role
-    if member.org_role != top or new_role == top:
-        return
-    holders = session.scalar(
-        select(func.count()).where(Member.org_id == org_id, Member.org_role == top)
-    )
-    if (holders or 0) <= 1:
-        raise Conflict(f"{member.email} is the last {top}; make someone else {top} first")
-
-
-def _set_workspace_roles(
-    session: Session,
-    org_id: int,
-    model: RoleModel,
-    member: Member,
-    workspaces: Mapping[str, Sequence[str]],
-) -> None:
-    by_name = {
-        w.name: w.id for w in session.scalars(select(Workspace).where(Workspace.org_id == org_id))
-    }
-    for ws, roles in workspaces.items():
-        if ws not in by_name:
-            raise InputError(f"no workspace named {ws!r}", f"workspaces.{ws}")
-        bad = [r for r in roles if r not in model.workspace_roles]
-        if bad:
-            raise InputError(f"unknown workspace role {bad[0]!r}", f"workspaces.{ws}")
-        if len(set(roles)) > 1 and not model.workspace_roles_are_sets:
-            raise InputError("this role model allows one role per workspace", f"workspaces.{ws}")
-    for ws, roles in workspaces.items():
+    for ws, roles in (workspaces or {}).items():
         session.execute(
             delete(WorkspaceRole).where(
                 WorkspaceRole.member_id == member.id, WorkspaceRole.workspace_id == by_name[ws]
@@ -119,6 +86,37 @@ def _set_workspace_roles(
             for r in sorted(set(roles))
         )
     session.flush()
+    return member, created
+
+
+def _workspace_ids(
+    session: Session, org_id: int, workspaces: Mapping[str, Sequence[str]]
+) -> dict[str, int]:
+    """The ids of the named workspaces; ``InputError`` for a workspace the org lacks."""
+    rows = session.execute(
+        select(Workspace.name, Workspace.id).where(
+            Workspace.org_id == org_id, Workspace.name.in_(list(workspaces))
+        )
+    )
+    by_name: dict[str, int] = {name: ws_id for name, ws_id in rows}
+    for ws in workspaces:
+        if ws not in by_name:
+            raise InputError(f"no workspace named {ws!r}", f"workspaces.{ws}")
+    return by_name
+
+
+def _keep_a_top_holder(
+    session: Session, org_id: int, model: RoleModel, member: Member, new_role: str
+) -> None:
+    """Never leave the org without a holder of the top org role who has joined
+    (docs/architecture.md section 4.3)."""
+    top = model.top_org_role
+    rows = session.scalars(select(Member).where(Member.org_id == org_id, Member.org_role == top))
+    holders = reachable_top_holders(model, {m.email: m for m in rows})
+    if top_holder_to_keep(model, holders, {member.email: (new_role, member.status)}) is not None:
+        raise Conflict(
+            f"{member.email} is the last {top} who has joined; make someone else {top} first"
+        )
 
 
 def record_audit(

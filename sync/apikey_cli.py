@@ -9,9 +9,9 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mappings.authority import key_roles
 from mappings.errors import InputError
 from sync.apikeys import create_api_key, list_api_keys, revoke_api_key
-from sync.authority import key_roles
 from sync.db import make_engine_for, make_session_factory
 from sync.models import Organisation
 from sync.orgs import role_model_for

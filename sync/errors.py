@@ -29,7 +29,11 @@ class Conflict(StoreError, ValueError):
 
 
 class LimitError(StoreError):
-    """The org's commercial plan or credit pool does not allow it."""
+    """The org's commercial plan or credit pool does not allow it; ``field`` names the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PlanError(StoreError):

@@ -1,7 +1,8 @@
 """Organisations, their workspaces and manual members.
 
 An org carries a role model preset, a commercial plan and a credit pool; creating a
-workspace checks the preset's plan limits and the credits (``LimitError`` says which).
+workspace asks the core's rules (``mappings.rules``) for the plan's limit and the
+credits (``LimitError`` says which), and so does adding a manual member for its roles.
 Manual members (origin ``manual``) are added here and left alone by reconciliation
 unless the mapping's policy says otherwise.
 """
@@ -18,11 +19,13 @@ from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.presets import load_role_model
 from mappings.rolemodel import RoleModel
+from mappings.rules import member_roles_refusal, new_workspace_refusal
 from sync.errors import Conflict, LimitError, NotFound
 from sync.models import Member, Organisation, Workspace, WorkspaceRole, utcnow
 
 __all__ = [
     "add_member",
+    "check_member_roles",
     "create_org",
     "create_workspace",
     "get_org",
@@ -106,20 +109,22 @@ def create_workspace(session: Session, org_id: int, name: str, credits: int = 0)
         select(Workspace.id).where(Workspace.org_id == org_id, Workspace.name == name)
     ):
         raise Conflict(f"workspace {name!r} already exists in {org.name}")
-    limit = model.plans.get(org.plan) if model.plans else None
-    if limit is not None and count >= limit:
-        raise LimitError(
-            f"the {org.plan} plan allows {limit} workspace{'s' if limit != 1 else ''}; "
-            f"{org.name} has {count}"
-        )
-    if model.workspace_credits and org.credits is not None and used + credits > org.credits:
-        raise LimitError(
-            f"{credits} credits would exceed {org.name}'s pool: {used} of {org.credits} in use"
-        )
+    refusal = new_workspace_refusal(model, org.plan, count, used, credits, org.credits)
+    if refusal is not None:
+        raise LimitError(refusal.detail, refusal.field)
     workspace = Workspace(org_id=org_id, name=name, credits=credits)
     session.add(workspace)
     session.flush()
     return workspace
+
+
+def check_member_roles(
+    model: RoleModel, org_role: str, workspaces: Mapping[str, Sequence[str]]
+) -> None:
+    """Raise ``InputError`` naming the field when the role model refuses these roles."""
+    refusal = member_roles_refusal(model, org_role, workspaces)
+    if refusal is not None:
+        raise InputError(refusal.detail, refusal.field)
 
 
 def add_member(
@@ -138,8 +143,7 @@ def add_member(
     key = identity_key(email)
     if "@" not in key:
         raise InputError(f"{email!r} is not an email address", "email")
-    if org_role not in model.org_roles:
-        raise InputError(f"must be one of {', '.join(model.org_roles)}", "org_role")
+    check_member_roles(model, org_role, workspaces or {})
     if status not in ("invited", "joined"):
         raise InputError("must be invited or joined", "status")
     existing = select(Member.id).where(Member.org_id == org_id, Member.email == key)
@@ -154,10 +158,7 @@ def add_member(
     for ws, roles in (workspaces or {}).items():
         if ws not in names:
             raise NotFound(f"no workspace {ws!r} in {org.name}")
-        for role in roles:
-            if role not in model.workspace_roles:
-                raise InputError(f"must be one of {', '.join(model.workspace_roles)}", ws)
-            rows.append((names[ws], role))
+        rows.extend((names[ws], role) for role in sorted(set(roles)))
     now = now or utcnow()
     member = Member(
         org_id=org_id,

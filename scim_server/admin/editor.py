@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from mappings.authority import refusal_for_mapping
 from mappings.errors import InputError
 from scim_server.admin import bp
 from scim_server.admin.planrows import plan_table
@@ -19,7 +20,6 @@ from scim_server.api.context import (
     write_session,
 )
 from sync.admin_store import record_audit
-from sync.authority import refusal_for_mapping
 from sync.drafts import diff_versions, explain_user, preview_draft
 from sync.errors import NotFound
 from sync.mappingstore import current_mapping, list_versions, parse_document, save_mapping

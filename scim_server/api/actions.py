@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mappings.authority import refusal_for_admin_action, refusal_for_plan
 from mappings.operations import Plan
 from scim_server.api.context import (
     OrgContext,
@@ -18,7 +19,6 @@ from scim_server.api.context import (
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import record_audit
-from sync.authority import refusal_for_admin_action, refusal_for_plan
 from sync.models import SavedPlan, Source
 from sync.plans import apply_saved, approve_plan, get_plan
 from sync.platform import ApplyResult, load_state

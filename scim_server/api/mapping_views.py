@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from mappings.authority import refusal_for_mapping
 from mappings.errors import InputError
 from mappings.render import render_text
 from mappings.state import format_time
@@ -20,7 +21,6 @@ from scim_server.api.context import (
     write_session,
 )
 from sync.admin_store import record_audit
-from sync.authority import refusal_for_mapping
 from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
 from sync.mappingstore import current_mapping, list_versions, parse_document, save_mapping
 from sync.models import utcnow

@@ -7,6 +7,11 @@ from typing import Any
 from flask import Response, jsonify
 from sqlalchemy import select
 
+from mappings.authority import (
+    refusal_for_admin_action,
+    refusal_for_member_change,
+    refusal_for_workspace_change,
+)
 from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberChange, WorkspaceCreate
@@ -21,14 +26,8 @@ from scim_server.api.context import (
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import count_members_by_role, record_audit, set_member
-from sync.authority import (
-    refusal_for_admin_action,
-    refusal_for_member_change,
-    refusal_for_workspace_change,
-)
-from sync.errors import LimitError
 from sync.models import Organisation, Workspace
-from sync.orgs import create_workspace
+from sync.orgs import check_member_roles, create_workspace
 from sync.platform import load_state
 
 __all__ = ["member_json"]
@@ -96,11 +95,7 @@ def add_workspace(org: str) -> tuple[Response, int]:
         ctx = org_context(s, org)
         body = WorkspaceCreate.model_validate(json_body())
         deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
-        try:
-            ws = create_workspace(s, ctx.id, body.name, body.credits)
-        except LimitError as e:  # name the field the limit is about
-            field = "credits" if body.credits and "credit" in str(e) else "name"
-            raise ApiProblem(422, "limit reached", str(e), field) from None
+        ws = create_workspace(s, ctx.id, body.name, body.credits)
         created = {"op": "create_workspace", "workspace": ws.name, "credits": ws.credits}
         record_audit(s, ctx.id, ctx.caller.actor, "create_workspace", "", created)
         return jsonify(name=ws.name, credits=ws.credits), 201
@@ -115,11 +110,11 @@ def get_members(org: str) -> Response:
 
 
 def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberChange) -> None:
-    """422 for an unknown role, 409 for an IdP-managed member, 403 beyond ``manages``."""
+    """422 for roles the role model refuses, 409 for an IdP-managed member, 403 beyond
+    ``manages``."""
     model, acting = ctx.role_model, ctx.caller.role
-    if body.org_role is not None and body.org_role not in model.org_roles:
-        roles = ", ".join(model.org_roles)
-        raise ApiProblem(422, "invalid input", f"expected one of {roles}", "org_role")
+    role = body.org_role or (current.org_role if current else model.default_org_role)
+    check_member_roles(model, role, body.workspaces or {})
     if current is not None and current.origin == "idp":
         why = "the identity provider manages this member; change its groups instead"
         raise ApiProblem(409, "conflict", why, "email")

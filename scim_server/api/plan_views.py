@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from mappings.authority import refusal_for_admin_action
 from mappings.operations import Plan
 from mappings.render import render_markdown, render_text
 from scim_server.api import bp
@@ -19,7 +20,6 @@ from scim_server.api.context import (
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import list_plans, plan_json
-from sync.authority import refusal_for_admin_action
 from sync.plans import create_plan, get_plan
 
 __all__: list[str] = []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import update
 
 from mappings.directory import Directory
 from sync import mirror
@@ -165,3 +166,51 @@ def test_the_demo_plans_applies_and_shows_an_incremental_plan(tmp_path: Path) ->
     assert result.output.count("Plan: 0 to add, 1 to change, 0 to remove.") == len(SAMPLES)
     assert (tmp_path / "demo.sqlite3").exists()
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 12 * len(SAMPLES)
+
+
+def _members(org: str) -> dict[str, tuple[str, dict[str, tuple[str, ...]]]]:
+    factory = open_database(Settings.from_env())
+    with factory() as s:
+        from sync.orgs import get_org
+        from sync.platform import load_state
+
+        state = load_state(s, get_org(s, org).id)
+    return {m.email: (m.org_role, dict(m.workspaces)) for m in state.members}
+
+
+def test_member_add_refuses_two_roles_where_a_workspace_holds_one(cli: CliRunner) -> None:
+    """shareofmodel workspaces hold one role: viewer,editor is one line, exit 1, nothing stored."""
+    _ok(cli, "db", "upgrade")
+    _ok(cli, "org", "create", "Som", "--role-model", "shareofmodel", "--credits", "100")
+    _ok(cli, "workspace", "create", "--org", "Som", "brand-a")
+    args = ["member", "add", "--org", "Som", "g@x.com", "--role", "guest"]
+    result = cli.invoke(main, [*args, "--workspace", "brand-a=viewer,editor"])
+    assert (result.exit_code, result.output.strip().splitlines()) == (
+        1,
+        ["error: workspaces.brand-a: role model 'shareofmodel' allows one role per workspace"],
+    )
+    assert _members("Som") == {}
+    _ok(cli, *args, "--workspace", "brand-a=editor")
+    assert _members("Som") == {"g@x.com": ("guest", {"brand-a": ("editor",)})}
+
+
+def test_workspace_create_on_a_plan_the_role_model_does_not_list_gets_the_smallest_limit(
+    cli: CliRunner,
+) -> None:
+    """An org whose plan is not in the model's list stops at the smallest limit, as plans do."""
+    _ok(cli, "db", "upgrade")
+    _ok(cli, "org", "create", "Som", "--role-model", "shareofmodel")
+    factory = open_database(Settings.from_env())
+    with factory.begin() as s:
+        from sync.models import Organisation
+
+        s.execute(update(Organisation).values(plan="trial"))
+    _ok(cli, "workspace", "create", "--org", "Som", "one")
+    result = cli.invoke(main, ["workspace", "create", "--org", "Som", "two"])
+    assert (result.exit_code, result.output.strip().splitlines()) == (
+        1,
+        [
+            "error: the trial plan is not one of shareofmodel's plans (pro, enterprise):"
+            " it gets the smallest limit, 1 workspace; the org has 1"
+        ],
+    )

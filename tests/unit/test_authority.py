@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from mappings.operations import Operation, Plan
-from mappings.presets import load_role_model
-from mappings.state import Member, Organisation, PlatformState
-from sync.authority import (
+from mappings.authority import (
     key_roles,
     refusal_for_admin_action,
     refusal_for_mapping,
@@ -13,6 +10,9 @@ from sync.authority import (
     refusal_for_plan,
     refusal_for_workspace_change,
 )
+from mappings.operations import Operation, Plan
+from mappings.presets import load_role_model
+from mappings.state import Member, Organisation, PlatformState
 
 SOTERAI = load_role_model("soterai")
 ANNOTATION = load_role_model("annotation")

@@ -116,7 +116,13 @@ def test_shareofmodel_pro_plan_cannot_create_a_second_workspace() -> None:
                 "new",
                 "workspace new does not exist",
             ),
-            Skipped("create_workspace", "", "plan_limit", "new", "plan pro allows 1 workspace(s)"),
+            Skipped(
+                "create_workspace",
+                "",
+                "plan_limit",
+                "new",
+                "the pro plan allows 1 workspace; the org has 1",
+            ),
         )
     )
 

@@ -9,8 +9,9 @@ from openapi_spec_validator import validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.directory import Directory
 from sync.models import AuditEntry, Member, Workspace
-from tests.e2e.admin.conftest import Seeded
+from tests.e2e.admin.conftest import Seeded, directory_of
 
 SOTERAI_MEMBERS = [
     ("olga@acme.com", "owner", "joined", "idp", {}),
@@ -18,6 +19,16 @@ SOTERAI_MEMBERS = [
     ("max@acme.com", "manager", "joined", "manual", {}),
     ("mia@acme.com", "member", "joined", "manual", {}),
 ]
+
+
+OWNERS_MAPPING = """\
+role_model: soterai
+rules:
+  - group: "Owners"
+    org_role: owner
+policy:
+  max_removals: 5
+"""
 
 
 def _soterai(seed: Callable[..., Seeded], name: str = "acme") -> Seeded:
@@ -306,3 +317,90 @@ def test_annotation_keys_manage_only_the_workspace_roles_below_them(
     assert (refused.status_code, refused.json["field"]) == (403, "workspaces")
     members = client.get("/api/v1/orgs/ann/members", headers=org.auth("project_manager"))
     assert [m["email"] for m in members.json["members"]] == ["a@ann.com"]
+
+
+def test_an_invited_owner_does_not_let_the_last_joined_owner_be_demoted(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """boss is the only joined owner: inviting newowner as owner, then demoting boss, is a 409."""
+    org = seed("solo", "soterai", ["owner"], [("boss@acme.com", "owner", "joined", "manual", {})])
+    invited = client.put(
+        "/api/v1/orgs/solo/members",
+        headers=org.auth("owner"),
+        json={"email": "newowner@acme.com", "org_role": "owner"},
+    )
+    assert (invited.status_code, invited.json["status"]) == (201, "invited")
+    r = client.put(
+        "/api/v1/orgs/solo/members",
+        headers=org.auth("owner"),
+        json={"email": "boss@acme.com", "org_role": "member"},
+    )
+    assert (r.status_code, r.json["detail"]) == (
+        409,
+        "boss@acme.com is the last owner who has joined; make someone else owner first",
+    )
+    after = client.get("/api/v1/orgs/solo/members/boss@acme.com", headers=org.auth("owner"))
+    assert after.json["org_role"] == "owner"
+
+
+def test_a_plan_removing_the_last_joined_owner_keeps_them_while_an_owner_is_invited(
+    client: FlaskClient,
+    seed: Callable[..., Seeded],
+    put_directory: Callable[[int, Directory], None],
+    save_version: Callable[[int, str], int],
+) -> None:
+    """The IdP drops boss, the only joined owner; the invited owner does not count: last_owner."""
+    org = seed(
+        "solo",
+        "soterai",
+        ["owner"],
+        [
+            ("boss@acme.com", "owner", "joined", "idp", {}),
+            ("newowner@acme.com", "owner", "invited", "idp", {}),
+        ],
+    )
+    put_directory(org.id, directory_of({"newowner@acme.com": ["Owners"]}))
+    save_version(org.id, OWNERS_MAPPING)
+    made = client.post("/api/v1/orgs/solo/plans", headers=org.auth("owner"), json={})
+    assert made.status_code == 201, made.json
+    plan = made.json["plan"]
+    assert [o for o in plan["operations"] if o["user"] == "boss@acme.com"] == []
+    assert [(s["op"], s["user"], s["why"]) for s in plan["skipped"]] == [
+        ("remove_from_org", "boss@acme.com", "last_owner")
+    ]
+
+
+def test_a_workspace_role_is_refused_to_an_org_role_that_covers_every_workspace(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """shareofmodel viewers see every workspace, aihub admins manage them: 422, nothing stored."""
+    som = seed(
+        "som",
+        "shareofmodel",
+        ["owner"],
+        [("v@x.com", "viewer", "joined", "manual", {})],
+        workspaces={"a": 0},
+    )
+    hub = seed(
+        "hub",
+        "aihub",
+        ["admin"],
+        [("ad@x.com", "admin", "joined", "manual", {})],
+        workspaces={"alpha": 0},
+    )
+    viewer = client.put(
+        "/api/v1/orgs/som/members",
+        headers=som.auth("owner"),
+        json={"email": "v@x.com", "workspaces": {"a": ["editor"]}},
+    )
+    admin = client.put(
+        "/api/v1/orgs/hub/members",
+        headers=hub.auth("admin"),
+        json={"email": "ad@x.com", "workspaces": {"alpha": ["user"]}},
+    )
+    assert (viewer.status_code, viewer.json["field"]) == (422, "workspaces.a")
+    assert (admin.status_code, admin.json["field"]) == (422, "workspaces.alpha")
+    assert "manager in every workspace" in admin.json["detail"]
+    for org, name, who in ((som, "som", "owner"), (hub, "hub", "admin")):
+        members = client.get(f"/api/v1/orgs/{name}/members", headers=org.auth(who)).json
+        assert [m["workspaces"] for m in members["members"]] == [{}]
