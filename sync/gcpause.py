@@ -1,0 +1,44 @@
+"""Pausing Python's cyclic garbage collector for a whole process entry point.
+
+Planning, applying or mirroring 100,000 users allocates millions of small acyclic
+objects next to a directory of millions more; every full collection walks all of them
+(about a quarter of the time of a 100k-user plan). Reference counting still frees
+everything while the collector rests.
+
+The collector is process-wide state, so the pause belongs to whoever owns the process's
+work: a CLI command, a scheduler job, a benchmark. Never the core, never a web request:
+web workers serve on several threads, and toggles from request threads race. Scheduler
+jobs do run on several threads too, so the pause is counted under a lock: the first to
+enter switches the collector off, the last to leave switches it back on (if it was on).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["cyclic_gc_paused"]
+
+_lock = threading.Lock()
+_holders = 0
+_resume = False  # whether the collector was on when the first holder paused it
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (usable as a decorator too)."""
+    global _holders, _resume
+    with _lock:
+        if _holders == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0 and _resume:
+                gc.enable()
