@@ -10,6 +10,10 @@ work: a CLI command, a scheduler job, a benchmark. Never the core, never a web r
 web workers serve on several threads, and toggles from request threads race. Scheduler
 jobs do run on several threads too, so the pause is counted under a lock: the first to
 enter switches the collector off, the last to leave switches it back on (if it was on).
+
+A web worker never pauses it: it settles the collector once, when its app is built
+(``settle_for_serving``), so that the objects a big org's request holds are not walked
+again and again while the request runs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["cyclic_gc_paused"]
+__all__ = ["SERVING_YOUNG_THRESHOLD", "cyclic_gc_paused", "settle_for_serving"]
+
+# Objects a request allocates die by reference counting when it ends; at the default 700
+# the youngest generation was collected about 180 times, and the whole heap more than once,
+# during one SCIM write's reconcile of a 5,000-user org (2x its CPU time).
+SERVING_YOUNG_THRESHOLD = 50_000
 
 _lock = threading.Lock()
 _holders = 0
@@ -42,3 +51,11 @@ def cyclic_gc_paused() -> Iterator[None]:
             _holders -= 1
             if _holders == 0 and _resume:
                 gc.enable()
+
+
+def settle_for_serving() -> None:
+    """Set a web worker's collector once its app is built: start-up objects frozen out of
+    collections, the youngest generation collected less often."""
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(SERVING_YOUNG_THRESHOLD, middle, oldest)

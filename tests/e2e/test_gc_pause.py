@@ -4,11 +4,14 @@ cyclic garbage collector off (one interleaving of two threads would leave it off
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,7 +21,7 @@ from tests.e2e.conftest import group, user
 from tests.e2e.test_scim_reconcile import AIHUB, org_with_mapping
 
 THREADS = 4
-WRITES_PER_THREAD = 25
+WRITES_PER_THREAD = 10
 
 
 @pytest.fixture
@@ -74,6 +77,26 @@ def test_concurrent_scim_writes_leave_the_garbage_collector_on(
     assert {s for statuses in results for s in statuses} <= {200, 201, 204}
     assert seen_off == []
     assert gc.isenabled()
+
+
+def test_a_gunicorn_worker_settles_its_collector_once_its_app_is_built(tmp_path: Path) -> None:
+    """gunicorn's worker hook (``rolebridge serve`` and the documented config both use it)
+    freezes start-up objects, raises the youngest generation's threshold, leaves gc on."""
+    probe = (
+        "import gc; from scim_server.gunicorn_conf import post_worker_init; "
+        "post_worker_init(None); "
+        "print(gc.isenabled(), gc.get_freeze_count() > 0, gc.get_threshold()[0])"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.stdout.split() == ["True", "True", "50000"]
 
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

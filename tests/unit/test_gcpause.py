@@ -48,7 +48,13 @@ def test_only_the_pause_helper_touches_the_garbage_collector() -> None:
 def test_only_process_entry_points_pause_the_collector() -> None:
     """The pause is taken by CLI commands and the scheduler's job, never by the core or a
     module a web request runs through."""
-    assert _importers("sync.gcpause", "mappings.gcpause") == ENTRY_POINTS
+    pausers = _importers("sync.gcpause.cyclic_gc_paused", "mappings.gcpause")
+    assert pausers == ENTRY_POINTS
+
+
+def test_only_the_web_worker_hook_settles_the_collector() -> None:
+    """A web worker settles its collector once, in gunicorn's worker hook."""
+    assert _importers("sync.gcpause.settle_for_serving") == {"scim_server/gunicorn_conf.py"}
 
 
 def test_the_import_check_sees_a_gc_import(tmp_path: pathlib.Path) -> None:
