@@ -54,8 +54,7 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 
 def settle_for_serving() -> None:
-    """Set a web worker's collector once its app is built: start-up objects frozen out of
-    collections, the youngest generation collected less often."""
+    """Settle a web worker's collector once: start-up objects frozen, young ones rarer."""
     gc.freeze()
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(SERVING_YOUNG_THRESHOLD, middle, oldest)
