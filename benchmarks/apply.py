@@ -29,6 +29,7 @@ from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMe
 from mappings.plan import make_plan
 from sync import mirror
 from sync.db import make_engine, make_session_factory, upgrade
+from sync.gcpause import cyclic_gc_paused
 from sync.mappingstore import save_mapping
 from sync.models import Base
 from sync.orgs import create_org
@@ -125,4 +126,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with cyclic_gc_paused():  # this process's entry point, as a CLI command's
+        main()

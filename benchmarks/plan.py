@@ -21,6 +21,7 @@ import random
 import sys
 import time
 import tracemalloc
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from mappings import (
     make_plan,
     parse_mapping,
 )
+from sync.gcpause import cyclic_gc_paused  # this process's entry point, as a CLI command's
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SCOPE_PARTS = 100  # "Staff" holds 100 nested groups that hold the users
@@ -173,9 +175,16 @@ def main() -> None:
     parser.add_argument("--workspaces", type=int, default=1_000)
     parser.add_argument("--memberships", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--collector-on",
+        action="store_true",
+        help="Leave the cyclic garbage collector on (as in a web request's preview).",
+    )
     args = parser.parse_args()
-    for n in args.users:
-        print(measure(n, args.groups, args.workspaces, args.memberships, args.repeat), flush=True)
+    with nullcontext() if args.collector_on else cyclic_gc_paused():
+        for n in args.users:
+            line = measure(n, args.groups, args.workspaces, args.memberships, args.repeat)
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from scim_server.app import create_app
 from sync import mirror
 from sync.apikeys import create_api_key
 from sync.db import make_engine, make_session_factory, upgrade
+from sync.gcpause import settle_for_serving
 from sync.mappingstore import save_mapping
 from sync.models import Base, Member, Workspace, WorkspaceRole
 from sync.orgs import create_org
@@ -164,6 +165,7 @@ def run(url: str, name: str, users: int, runs: int, instance: Path) -> None:
     upgrade(engine)
     key, _ = _seed(engine, users)
     app = create_app(Settings(database_url=url, instance_path=instance, secret_key="bench"))
+    settle_for_serving()  # as each gunicorn worker does once its app is built
     client = app.test_client()
     auth = {"Authorization": f"Bearer {key}"}
     first = client.post("/api/v1/orgs/Bench/preview", headers=auth, json={"document": DRAFT})

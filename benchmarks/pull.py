@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.snapshot import DropLimit, check_snapshot
 from sync.db import make_engine, make_session_factory
+from sync.gcpause import cyclic_gc_paused
 from sync.heldsnapshot import HeldSnapshot, hold
 from sync.mappingstore import save_mapping
 from sync.mirror import replace_snapshot
@@ -196,4 +197,5 @@ def _bench(args: argparse.Namespace, url: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with cyclic_gc_paused():  # this process's entry point, as the scheduler's job or `sync`
+        main()

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from mappings.directory import Directory, identity_key
 from mappings.fingerprint import fingerprint
-from mappings.gcpause import cyclic_gc_paused
 from mappings.mapping import Policy, RoleMapping
 from mappings.operations import (
     IDENTITY_CHANGE,
@@ -52,19 +51,18 @@ def make_plan(
     """Resolve, plan and fingerprint. ``users`` restricts the plan to these keys or IdP ids;
     ``complete=False`` (a snapshot in doubt) turns every removal into a skipped one;
     ``earlier_losses``: losses already applied to the org within the policy's window."""
-    with cyclic_gc_paused():
-        desired = resolve(directory, mapping, role_model)
-        plan = plan_changes(
-            desired,
-            state,
-            mapping.policy,
-            role_model,
-            now=now,
-            users=users,
-            complete=complete,
-            earlier_losses=earlier_losses,
-        )
-        return replace(plan, fingerprint=fingerprint(directory, state, mapping, role_model))
+    desired = resolve(directory, mapping, role_model)
+    plan = plan_changes(
+        desired,
+        state,
+        mapping.policy,
+        role_model,
+        now=now,
+        users=users,
+        complete=complete,
+        earlier_losses=earlier_losses,
+    )
+    return replace(plan, fingerprint=fingerprint(directory, state, mapping, role_model))
 
 
 def plan_changes(

@@ -9,6 +9,9 @@ engine after the fork (no preloading), so no database connection crosses process
 Metrics: with several workers prometheus-client runs in multiprocess mode. Its directory
 is ``PROMETHEUS_MULTIPROC_DIR`` if set, else a fresh temporary one; it is emptied when
 gunicorn starts, and a worker that exits is marked dead so its live gauges are dropped.
+
+Garbage collector: each worker settles it once when its app is built
+(``sync.gcpause.settle_for_serving``); requests never switch it off.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["child_exit", "prepare_metrics_dir"]
+__all__ = ["child_exit", "post_worker_init", "prepare_metrics_dir"]
 
 
 def prepare_metrics_dir() -> Path:
@@ -42,6 +45,13 @@ def child_exit(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def post_worker_init(_worker: Any) -> None:
+    """gunicorn hook: settle the worker's garbage collector once, its app built."""
+    from sync.gcpause import settle_for_serving
+
+    settle_for_serving()
 
 
 prepare_metrics_dir()

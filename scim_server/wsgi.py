@@ -37,7 +37,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 def serve(host: str, port: int, *, workers: int = 2, threads: int = 4) -> None:
     """Run gunicorn on ``host:port`` until interrupted."""
-    from scim_server.gunicorn_conf import child_exit, prepare_metrics_dir
+    from scim_server.gunicorn_conf import child_exit, post_worker_init, prepare_metrics_dir
 
     prepare_metrics_dir()
     _Server(
@@ -49,6 +49,7 @@ def serve(host: str, port: int, *, workers: int = 2, threads: int = 4) -> None:
             "accesslog": None,
             "preload_app": False,
             "child_exit": child_exit,
+            "post_worker_init": post_worker_init,
             "control_socket_disable": True,  # one per user and host otherwise (gunicorn 25+)
         }
     ).run()

@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
-from mappings.gcpause import cyclic_gc_paused
 from sync import models
 
 __all__ = ["HeldSnapshot", "held_directory", "hold", "mirrored"]
@@ -59,7 +58,6 @@ def mirrored(directory: Directory) -> Directory:
     return Directory(users=tuple(users[k] for k in sorted(users)), groups=tuple(groups))
 
 
-@cyclic_gc_paused()
 def hold(session: Session, org_id: int, directory: Directory) -> HeldSnapshot | None:
     """The snapshot a pull just mirrored in this transaction, or None when other sources
     of the org have rows too (the reconcile then reads the merged mirror)."""

@@ -18,7 +18,6 @@ from mappings.directory import Directory, GroupMember
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
 from mappings.errors import InputError
-from mappings.gcpause import cyclic_gc_paused
 from sync.errors import Conflict, NotFound
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
 from sync.snapshot import SnapshotChanges, chunks, group_values, replace_snapshot, user_values
@@ -227,7 +226,6 @@ def _delete_references(session: Session, source_id: int, kind: str, values: Sequ
         )
 
 
-@cyclic_gc_paused()
 def load_directory(session: Session, org_id: int) -> Directory:
     """Every source of the org merged into one ``Directory`` (sorted by id, so stable).
 

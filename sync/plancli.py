@@ -11,6 +11,7 @@ import click
 
 from mappings.render import render_json
 from sync.commands import RENDERERS, one_line_errors, open_database, org_id_by_name
+from sync.gcpause import cyclic_gc_paused
 
 __all__ = ["apply_command", "approve_command", "plan_command", "plans_command", "reconcile_command"]
 
@@ -21,6 +22,7 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
 @click.option("--org", required=True, help="Organisation name.")
 @click.option("--out", type=_FILE, default=None, help="Also write the plan as JSON here.")
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
+@cyclic_gc_paused()
 def plan_command(org: str, out: Path | None, fmt: str) -> None:
     """Plan the org from the live directory and store the plan for `apply`."""
     from mappings.operations import Plan
@@ -44,6 +46,7 @@ def plan_command(org: str, out: Path | None, fmt: str) -> None:
 @click.command("apply")
 @click.option("--org", required=True, help="Organisation name.")
 @click.argument("plan")
+@cyclic_gc_paused()
 def apply_command(org: str, plan: str) -> None:
     """Apply exactly a saved plan (its id) or a plan file, if it is not stale."""
     from sync.files import load_plan
@@ -89,6 +92,7 @@ def plans_command(org: str, status: str | None) -> None:
 @click.argument("plan_id", type=int)
 @click.option("--fingerprint", default=None, help="Approve only if the plan has this fingerprint.")
 @click.option("--by", "approver", default="cli", help="Who approves (recorded).")
+@cyclic_gc_paused()
 def approve_command(org: str, plan_id: int, fingerprint: str | None, approver: str) -> None:
     """Approve a held or pending plan, bound to its fingerprint. A held plan is applied at
     once (re-planned first if the directory changed, within the same approval); exit 1
@@ -132,6 +136,7 @@ def _approval_outcome(org: str, asked: int, got: int, status: str, body: dict[st
 @click.option("--org", required=True, help="Organisation name.")
 @click.option("--dry-run", is_flag=True, help="Only print the plan.")
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
+@cyclic_gc_paused()
 def reconcile_command(org: str, dry_run: bool, fmt: str) -> None:
     """Plan the org and apply the plan (or store it for approval when it is held)."""
     from sync.reconcile import reconcile

@@ -29,6 +29,7 @@ from mappings import (
 )
 from mappings.state import parse_time
 from sync.files import load_directory, load_mapping, load_state
+from sync.gcpause import cyclic_gc_paused
 
 __all__ = ["EXAMPLES", "explain_command", "mapping_group", "preview_command", "run_preview"]
 
@@ -94,6 +95,7 @@ def run_preview(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are."
 )
 @click.option("--now", default=None, help="Pretend it is this ISO 8601 time (invite ages).")
+@cyclic_gc_paused()
 def preview_command(
     org: str | None,
     mapping: Path | None,
@@ -126,6 +128,7 @@ def preview_command(
 @click.option("--directory", type=_FILE, default=None, help="Directory: SCIM users and groups.")
 @click.option("--state", type=_FILE, default=None, help="Accepted for symmetry with preview.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@cyclic_gc_paused()
 def explain_command(
     user: str,
     org: str | None,

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from mappings.errors import RolebridgeError
-from mappings.gcpause import cyclic_gc_paused
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
 from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
@@ -73,7 +72,6 @@ class PullResult:
     plan_id: int | None = None  # the saved plan (e.g. the one a held run waits on)
 
 
-@cyclic_gc_paused()
 def run_pull(
     session_factory: sessionmaker[Session],
     source_id: int,
@@ -283,7 +281,6 @@ def same_directory(a: Directory, b: Directory) -> bool:
     return groups(a) == groups(b)
 
 
-@cyclic_gc_paused()
 def source_directory(session: Session, source_id: int) -> Directory | None:
     """The mirror of one source as a ``Directory`` (None before its first snapshot)."""
     u, g, m = models.DirectoryUser, models.DirectoryGroup, models.DirectoryMembership

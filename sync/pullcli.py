@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.errors import RolebridgeError
 from mappings.snapshot import DropLimit
 from sync.db import make_engine_for, make_session_factory
+from sync.gcpause import cyclic_gc_paused
 from sync.models import Organisation, Source, SyncRun
 from sync.pull import LOCK_WAIT_SECONDS, PullResult, org_pull_lock, run_pull
 from sync.scheduler import PullScheduler, parse_schedule
@@ -231,6 +232,7 @@ _DONE = frozenset({"applied", "empty", "planned"})  # anything else exits 1
     show_default=True,
     help="Seconds to wait for another pull of the org to finish.",
 )
+@cyclic_gc_paused()
 def sync_command(
     org_ref: str, source_name: str | None, dry_run: bool, force: bool, wait: float
 ) -> None:

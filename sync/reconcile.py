@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from mappings.fingerprint import fingerprint
-from mappings.gcpause import cyclic_gc_paused
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
 from mappings.plan import make_plan
@@ -93,7 +92,6 @@ def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Sess
         yield session
 
 
-@cyclic_gc_paused()
 def gather(
     session: Session,
     org_id: int,
@@ -239,7 +237,6 @@ def _lock(session: Session, org_id: int) -> None:
         )
 
 
-@cyclic_gc_paused()
 def _reconcile_locked(
     session: Session,
     org_id: int,

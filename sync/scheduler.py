@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import InputError
 from sync import logs
+from sync.gcpause import cyclic_gc_paused
 from sync.models import Source, utcnow
 from sync.pull import LOCK_WAIT_SECONDS, org_pull_lock, run_pull
 from sync.sources.factory import PULL_KINDS
@@ -121,7 +122,8 @@ def run_scheduled_pull(source_id: int) -> None:
     """The job: claim the tick, take the org's lock, run the pull (errors land in the run)."""
     logs.clear()
     try:
-        _run_scheduled_pull(source_id)
+        with cyclic_gc_paused():  # counted: pulls overlapping on the pool threads share it
+            _run_scheduled_pull(source_id)
     finally:
         logs.clear()  # the pool thread's next job starts without this org's context
 

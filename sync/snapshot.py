@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from mappings.directory import Directory, identity_key
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
-from mappings.gcpause import cyclic_gc_paused
 from sync.bulk import insert_rows
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
 
@@ -74,7 +73,6 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-@cyclic_gc_paused()
 def replace_snapshot(
     session: Session, org_id: int, source_id: int, directory: Directory
 ) -> SnapshotChanges:
