@@ -49,12 +49,23 @@ def plan_rendered(plan_id: int, fmt: str) -> Response:
 
 @bp.post("/plans/<id:plan_id>/approve")
 def plan_approve(plan_id: int) -> BaseResponse:
-    """Approve by the fingerprint shown on the page."""
+    """Approve by the fingerprint shown on the page; a held plan is applied at once, and the
+    page shown next is the plan that now stands (re-planned if the directory moved on)."""
     with write_session() as s:
         ctx = org_context(s, caller().org_name)
-        approve_as_caller(s, ctx, plan_id, request.form.get("fingerprint", ""))
-    flash(f"Plan #{plan_id} approved.", "ok")
-    return redirect(url_for("admin.plan_detail", plan_id=plan_id), 303)
+        row = approve_as_caller(s, ctx, plan_id, request.form.get("fingerprint", ""))
+        now_id, status = row.id, row.status
+        lapse = (row.body.get("held") or {}).get("detail", "")
+    if status == "applied" and now_id == plan_id:
+        flash(f"Plan #{plan_id} approved and applied.", "ok")
+    elif status == "applied":
+        flash(f"Plan #{plan_id} approved; the directory had moved on, so it was re-planned "
+              f"as #{now_id} within the approval and applied.", "ok")  # fmt: skip
+    elif status in ("held", "pending"):
+        flash(f"Nothing applied: {lapse}. Plan #{now_id} waits for approval.", "error")
+    else:
+        flash(f"Plan #{plan_id} approved.", "ok")
+    return redirect(url_for("admin.plan_detail", plan_id=now_id), 303)
 
 
 @bp.post("/plans/<id:plan_id>/apply")
