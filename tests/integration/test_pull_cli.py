@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.cli import main
+from rolebridge.cli import main
 from sync.mappingstore import save_mapping
 from sync.models import Source
 from sync.orgs import create_org
@@ -88,7 +88,7 @@ def test_a_reference_is_stored_as_is_and_bad_input_is_one_line_and_changes_nothi
     for extra in bad:
         code, output = _add_okta(cli_env, okta.url, *extra)
         assert code == 1, output
-        assert len(output.strip().splitlines()) == 1 and output.startswith("Error: ")
+        assert len(output.strip().splitlines()) == 1 and output.startswith("error: ")
     with session_factory() as s:
         assert [src.name for src in s.scalars(select(Source))] == ["okta"]
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from mappings.directory import Directory
+from rolebridge.cli import main
+from rolebridge.cli.common import database
 from sync import mirror
-from sync.cli import main
-from sync.commands import open_database
 from sync.samples import SAMPLES, sample_directory
 from sync.settings import Settings
 
@@ -34,8 +34,7 @@ def _ok(cli: CliRunner, *args: str) -> Result:
 
 
 def _snapshot(org: str, directory: Directory) -> None:
-    factory = open_database(Settings.from_env())
-    with factory.begin() as s:
+    with database(Settings.from_env()) as factory, factory.begin() as s:
         from sync.orgs import get_org
 
         org_id = get_org(s, org).id
@@ -169,8 +168,7 @@ def test_the_demo_plans_applies_and_shows_an_incremental_plan(tmp_path: Path) ->
 
 
 def _members(org: str) -> dict[str, tuple[str, dict[str, tuple[str, ...]]]]:
-    factory = open_database(Settings.from_env())
-    with factory() as s:
+    with database(Settings.from_env()) as factory, factory() as s:
         from sync.orgs import get_org
         from sync.platform import load_state
 
@@ -200,8 +198,7 @@ def test_workspace_create_on_a_plan_the_role_model_does_not_list_gets_the_smalle
     """An org whose plan is not in the model's list stops at the smallest limit, as plans do."""
     _ok(cli, "db", "upgrade")
     _ok(cli, "org", "create", "Som", "--role-model", "shareofmodel")
-    factory = open_database(Settings.from_env())
-    with factory.begin() as s:
+    with database(Settings.from_env()) as factory, factory.begin() as s:
         from sync.models import Organisation
 
         s.execute(update(Organisation).values(plan="trial"))

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mappings import Directory, PlatformState, apply_to_state, load_role_model, make_plan
-from sync.cli import main
+from rolebridge.cli import main
 from sync.files import load_mapping
 from tests.unit.builders import NOW
 
