@@ -211,3 +211,40 @@ def test_workspace_create_on_a_plan_the_role_model_does_not_list_gets_the_smalle
             " it gets the smallest limit, 1 workspace; the org has 1"
         ],
     )
+
+
+def test_every_command_takes_the_org_by_id_and_listings_print_json(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """--org 1 names the org as its name does; plans, audit and token list print JSON lines."""
+    _ok(cli, "db", "upgrade")
+    _ok(cli, "org", "create", "Acme", "--role-model", "soterai")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(SAMPLES["soterai"].mapping)
+    _ok(cli, "mapping", "set", "--org", "1", str(mapping))
+    _snapshot("Acme", sample_directory(SAMPLES["soterai"], users=3))
+    _ok(cli, "plan", "--org", "1")
+    [planned] = _ok(cli, "plans", "--org", "1", "--format", "json").output.splitlines()
+    assert json.loads(planned) | {"created_at": None, "fingerprint": None} == {
+        "id": 1,
+        "status": "pending",
+        "created_at": None,
+        "fingerprint": None,
+        "summary": {"invite": 3},
+        "held": None,
+    }
+    _ok(cli, "apply", "--org", "1", "1")
+    audit = [
+        json.loads(line)
+        for line in _ok(cli, "audit", "--org", "1", "--format", "json").output.splitlines()
+    ]
+    assert [(e["actor"], e["plan"]) for e in audit] == [("cli apply", 1)] * 3
+    _ok(cli, "token", "create", "--org", "1", "--name", "okta")
+    [token] = _ok(cli, "token", "list", "--org", "1", "--format", "json").output.splitlines()
+    assert json.loads(token) | {"created_at": None} == {
+        "id": 1, "org": "Acme", "name": "okta", "created_at": None, "revoked_at": None
+    }  # fmt: skip
+    versions = _ok(cli, "mapping", "versions", "--org", "1", "--format", "json").output
+    assert [json.loads(v)["version"] for v in versions.splitlines()] == [1]
+    unknown = cli.invoke(main, ["plans", "--org", "2"])
+    assert (unknown.exit_code, unknown.output) == (1, "error: --org: no organisation '2'\n")
