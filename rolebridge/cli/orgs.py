@@ -13,7 +13,7 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.orgs import add_member, create_org, create_workspace, list_orgs
+from sync.orgs import add_member, create_org, create_workspace, get_org, list_orgs
 
 __all__ = ["member_group", "org_group", "workspace_group"]
 
@@ -69,7 +69,8 @@ def workspace_create_command(org: str, name: str, credits: int) -> None:
         found = org_id(factory, org)
         with one_line_errors(), factory.begin() as session:
             ws = create_workspace(session, found, name, credits)
-            click.echo(f"created workspace {ws.name} in {org} ({ws.credits} credits)")
+            where = get_org(session, found).name  # --org may have been the id
+            click.echo(f"created workspace {ws.name} in {where} ({ws.credits} credits)")
 
 
 @click.group("member")
@@ -109,6 +110,7 @@ def member_add_command(
         found = org_id(factory, org)
         with one_line_errors(), factory.begin() as session:
             member = add_member(session, found, email, role, workspaces=grants, status=status)
+            where = get_org(session, found).name  # --org may have been the id
             click.echo(
-                f"added {member.email} to {org} as {member.org_role} ({member.status}, manual)"
+                f"added {member.email} to {where} as {member.org_role} ({member.status}, manual)"
             )
