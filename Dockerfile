@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY mappings mappings
 COPY sync sync
 COPY scim_server scim_server
+COPY rolebridge rolebridge
 RUN python -m venv /opt/rolebridge \
     && /opt/rolebridge/bin/pip install . \
     && /opt/rolebridge/bin/python -m pip uninstall -y pip

@@ -20,7 +20,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-LINTED := mappings sync scim_server tests benchmarks
+LINTED := mappings sync scim_server rolebridge tests benchmarks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)

@@ -14,24 +14,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mappings.directory import Directory
 from mappings.explain import Explanation, explain
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
 from mappings.plan import plan_changes
 from mappings.resolve import resolve
 from mappings.rolemodel import RoleModel
+from mappings.state import PlatformState
 from sync.errors import NotFound
 from sync.mappingstore import current_mapping, parse_document
 from sync.mirror import load_directory
 from sync.models import MappingVersion
-from sync.orgs import get_org, role_model_for
+from sync.orgs import get_org, role_model_for, role_model_of
 from sync.platform import load_state
+from sync.reconcile import gather
 
 __all__ = [
     "VersionDiff",
     "diff_versions",
     "explain_user",
     "explanation_json",
+    "org_inputs",
     "preview_draft",
     "version_document",
 ]
@@ -52,6 +56,17 @@ def _mapping(session: Session, org_id: int, document: str | None) -> tuple[RoleM
     if document is None:
         return current_mapping(session, org_id).mapping, model
     return parse_document(document, org.role_model), model
+
+
+def org_inputs(
+    session: Session, org_id: int, draft: RoleMapping | None = None
+) -> tuple[RoleMapping, RoleModel, Directory, PlatformState]:
+    """(mapping, role model, directory, state) of an org; ``draft`` replaces its saved mapping."""
+    model = role_model_of(session, org_id)
+    if draft is None:
+        inputs = gather(session, org_id)
+        return inputs.mapping, model, inputs.directory, inputs.state
+    return draft, model, load_directory(session, org_id), load_state(session, org_id)
 
 
 def preview_draft(session: Session, org_id: int, document: str, *, now: datetime) -> Plan:

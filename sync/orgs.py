@@ -28,6 +28,7 @@ __all__ = [
     "check_member_roles",
     "create_org",
     "create_workspace",
+    "find_org",
     "get_org",
     "list_orgs",
     "role_model_for",
@@ -53,6 +54,16 @@ def get_org(session: Session, org: int | str) -> Organisation:
         found = session.scalar(select(Organisation).where(Organisation.name == org))
     if found is None:
         raise NotFound(f"no organisation {org!r}")
+    return found
+
+
+def find_org(session: Session, ref: str) -> Organisation:
+    """An org by name or, when no org has that name and it is a number, by id."""
+    found = session.scalar(select(Organisation).where(Organisation.name == ref))
+    if found is None and ref.isdigit():
+        found = session.get(Organisation, int(ref))
+    if found is None:
+        raise NotFound(f"no organisation {ref!r}")
     return found
 
 

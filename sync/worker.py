@@ -1,4 +1,4 @@
-"""``rolebridge outbox work``: the long-running outbox worker (one or more per deployment).
+"""The long-running outbox worker behind ``rolebridge outbox work`` (one or more per deployment).
 
 It delivers due emails every ``--interval`` seconds until stopped (SIGTERM or Ctrl-C
 ends it between rounds). Several workers may share one PostgreSQL database: each round
@@ -13,19 +13,23 @@ import threading
 import time
 from types import FrameType
 
-import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from sync import logs
-from sync.db import make_engine_for, make_session_factory
 from sync.outbox import deliver
 from sync.settings import Settings
 
-__all__ = ["outbox_work_command", "work"]
+__all__ = ["work"]
 
 _log = logs.get_logger("rolebridge.outbox")
 
 
-def work(settings: Settings, interval: float, max_runtime: float | None = None) -> int:
+def work(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    interval: float,
+    max_runtime: float | None = None,
+) -> int:
     """Deliver due emails every ``interval`` seconds; returns the number sent."""
     stop = threading.Event()
 
@@ -34,8 +38,6 @@ def work(settings: Settings, interval: float, max_runtime: float | None = None) 
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
-    engine = make_engine_for(settings)
-    factory = make_session_factory(engine)
     deadline = None if max_runtime is None else time.monotonic() + max_runtime
     sent = 0
     try:
@@ -56,17 +58,4 @@ def work(settings: Settings, interval: float, max_runtime: float | None = None) 
             stop.wait(interval)
     except KeyboardInterrupt:
         pass
-    finally:
-        engine.dispose()
     return sent
-
-
-@click.command("work")
-@click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds.")
-@click.option("--max-runtime", default=None, type=float, help="Stop after this many seconds.")
-def outbox_work_command(interval: float, max_runtime: float | None) -> None:
-    """Deliver due emails every few seconds until stopped."""
-    settings = Settings.from_env()
-    logs.configure_logging(settings.log_level, settings.log_format)
-    sent = work(settings, interval, max_runtime)
-    click.echo(f"outbox worker stopped after sending {sent}", err=True)

@@ -60,7 +60,7 @@ def _bin_dir(tmp_path: Path) -> Path:
     shim.mkdir(exist_ok=True)
     script = shim / "rolebridge"
     script.write_text(
-        f'#!/bin/sh\nexec {sys.executable} -c "from sync.cli import main; main()" "$@"\n'
+        f'#!/bin/sh\nexec {sys.executable} -c "from rolebridge.cli import main; main()" "$@"\n'
     )
     script.chmod(0o755)
     for tool in ("gunicorn",):

@@ -7,8 +7,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from rolebridge.cli import main
 from sync.apikeys import verify_api_key
-from sync.cli import main
 from sync.models import ApiKey, Organisation
 
 
@@ -39,11 +39,11 @@ def test_apikey_create_prints_a_working_key_once(
 
 
 def test_apikey_create_refuses_an_unknown_role_or_org_in_one_line(runner: CliRunner) -> None:
-    """A role outside the role model or a missing org: one line naming the option, exit 2."""
+    """A role outside the role model or a missing org: one line naming the option, exit 1."""
     bad_role = runner.invoke(main, ["apikey", "create", "--org", "acme", "--role", "admin"])
     bad_org = runner.invoke(main, ["apikey", "create", "--org", "nope", "--role", "owner"])
-    assert bad_role.exit_code == 2 and "--role" in bad_role.output
-    assert bad_org.exit_code == 2 and "--org" in bad_org.output
+    assert bad_role.exit_code == 1 and "--role" in bad_role.output
+    assert bad_org.exit_code == 1 and "--org" in bad_org.output
     assert runner.invoke(main, ["apikey", "list", "--org", "acme"]).output == ""
 
 

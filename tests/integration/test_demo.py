@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sync.cli import main
+from rolebridge.cli import main
 
 
 def test_demo_prints_a_plan_applies_it_and_prints_the_incremental_plan(

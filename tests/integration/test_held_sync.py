@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from rolebridge.cli import main
 from scim_server.api.context import SESSION_FACTORY_KEY
 from scim_server.app import create_app
 from sync.apikeys import create_api_key
-from sync.cli import main
 from sync.mappingstore import save_mapping
 from sync.models import SavedPlan, Source
 from sync.orgs import create_org

@@ -52,7 +52,9 @@ def test_two_workers_send_each_due_email_exactly_once(
     )
     totals: list[int] = []
     workers = [
-        threading.Thread(target=lambda: totals.append(work(settings, 0.05, max_runtime=1.0)))
+        threading.Thread(
+            target=lambda: totals.append(work(session_factory, settings, 0.05, max_runtime=1.0))
+        )
         for _ in range(2)
     ]
     for worker in workers:

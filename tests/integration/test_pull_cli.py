@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.cli import main
+from rolebridge.cli import main
 from sync.mappingstore import save_mapping
 from sync.models import Source
 from sync.orgs import create_org
@@ -88,7 +89,7 @@ def test_a_reference_is_stored_as_is_and_bad_input_is_one_line_and_changes_nothi
     for extra in bad:
         code, output = _add_okta(cli_env, okta.url, *extra)
         assert code == 1, output
-        assert len(output.strip().splitlines()) == 1 and output.startswith("Error: ")
+        assert len(output.strip().splitlines()) == 1 and output.startswith("error: ")
     with session_factory() as s:
         assert [src.name for src in s.scalars(select(Source))] == ["okta"]
 
@@ -111,3 +112,26 @@ def test_sync_dry_run_prints_the_plan_and_sync_applies_it(
     failed = CliRunner().invoke(main, ["sync", "--org", "Acme"], env=cli_env)
     assert failed.exit_code == 1
     assert "configuration:" in failed.output and "refused the credentials" in failed.output
+
+
+def test_source_list_and_sync_print_json_and_take_the_org_by_id(
+    session_factory: sessionmaker[Session], okta: FakeOkta, cli_env: dict[str, str]
+) -> None:
+    """`source list` and `sync` with --org ID --format json print one JSON object per line."""
+    org_id = _org(session_factory)
+    assert _add_okta(cli_env, okta.url, "--secret-env", "OKTA_TOKEN")[0] == 0
+    args = ["sync", "--org", str(org_id), "--dry-run", "--format", "json"]
+    dry = CliRunner().invoke(main, args, env=cli_env)
+    assert dry.exit_code == 0, dry.output
+    [run] = [json.loads(line) for line in dry.stdout.splitlines()]
+    assert (run["source"], run["outcome"], run["error"]) == ("okta", "planned", None)
+    assert run["plan"]["summary"]["invite"] == 5 and run["counts"]["users"] > 0
+    listing = CliRunner().invoke(
+        main, ["source", "list", "--org", str(org_id), "--format", "json"], env=cli_env
+    )
+    assert listing.exit_code == 0, listing.output
+    [source] = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert {k: source[k] for k in ("org", "name", "kind", "secret", "enabled")} == {
+        "org": "Acme", "name": "okta", "kind": "okta", "secret": "encrypted", "enabled": True
+    }  # fmt: skip
+    assert source["last_run"]["outcome"] == "planned"

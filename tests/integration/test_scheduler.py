@@ -121,7 +121,7 @@ def test_two_scheduler_processes_sync_each_org_once_per_tick(
         "RB_TEST_OKTA_TOKEN": okta.state.api_token,
         "ROLEBRIDGE_LOG_LEVEL": "WARNING",
     }
-    code = "from sync.cli import main; main()"
+    code = "from rolebridge.cli import main; main()"
     args = [sys.executable, "-c", code, "scheduler", "--refresh", "0.5", "--max-runtime", "8"]
     logs = [tmp_path / f"scheduler-{i}.log" for i in range(2)]
     procs = []
@@ -171,7 +171,7 @@ def test_the_scheduler_process_stops_cleanly_on_sigterm(
         "RB_TEST_OKTA_TOKEN": okta.state.api_token,
         "ROLEBRIDGE_LOG_LEVEL": "WARNING",
     }
-    code = "from sync.cli import main; main()"
+    code = "from rolebridge.cli import main; main()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "scheduler", "--refresh", "0.5"], cwd=ROOT, env=env
     )

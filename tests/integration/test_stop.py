@@ -73,7 +73,7 @@ def _env(engine: Engine, okta: FakeOkta) -> dict[str, str]:
 
 
 def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    code = "from sync.cli import main; main()"
+    code = "from rolebridge.cli import main; main()"
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
@@ -114,7 +114,7 @@ def _terminate(proc: subprocess.Popen[str]) -> tuple[int, float, str, str]:
 
 
 def _sync(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
-    code = "from sync.cli import main; main()"
+    code = "from rolebridge.cli import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, "sync", "--org", "Acme", *extra],
         cwd=ROOT,

@@ -12,9 +12,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from mappings.directory import Directory
+from rolebridge.cli import main
+from rolebridge.cli.common import database
 from sync import mirror
-from sync.cli import main
-from sync.commands import open_database
 from sync.samples import SAMPLES, sample_directory
 from sync.settings import Settings
 
@@ -34,8 +34,7 @@ def _ok(cli: CliRunner, *args: str) -> Result:
 
 
 def _snapshot(org: str, directory: Directory) -> None:
-    factory = open_database(Settings.from_env())
-    with factory.begin() as s:
+    with database(Settings.from_env()) as factory, factory.begin() as s:
         from sync.orgs import get_org
 
         org_id = get_org(s, org).id
@@ -169,8 +168,7 @@ def test_the_demo_plans_applies_and_shows_an_incremental_plan(tmp_path: Path) ->
 
 
 def _members(org: str) -> dict[str, tuple[str, dict[str, tuple[str, ...]]]]:
-    factory = open_database(Settings.from_env())
-    with factory() as s:
+    with database(Settings.from_env()) as factory, factory() as s:
         from sync.orgs import get_org
         from sync.platform import load_state
 
@@ -200,8 +198,7 @@ def test_workspace_create_on_a_plan_the_role_model_does_not_list_gets_the_smalle
     """An org whose plan is not in the model's list stops at the smallest limit, as plans do."""
     _ok(cli, "db", "upgrade")
     _ok(cli, "org", "create", "Som", "--role-model", "shareofmodel")
-    factory = open_database(Settings.from_env())
-    with factory.begin() as s:
+    with database(Settings.from_env()) as factory, factory.begin() as s:
         from sync.models import Organisation
 
         s.execute(update(Organisation).values(plan="trial"))
@@ -214,3 +211,40 @@ def test_workspace_create_on_a_plan_the_role_model_does_not_list_gets_the_smalle
             " it gets the smallest limit, 1 workspace; the org has 1"
         ],
     )
+
+
+def test_every_command_takes_the_org_by_id_and_listings_print_json(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """--org 1 names the org as its name does; plans, audit and token list print JSON lines."""
+    _ok(cli, "db", "upgrade")
+    _ok(cli, "org", "create", "Acme", "--role-model", "soterai")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(SAMPLES["soterai"].mapping)
+    _ok(cli, "mapping", "set", "--org", "1", str(mapping))
+    _snapshot("Acme", sample_directory(SAMPLES["soterai"], users=3))
+    _ok(cli, "plan", "--org", "1")
+    [planned] = _ok(cli, "plans", "--org", "1", "--format", "json").output.splitlines()
+    assert json.loads(planned) | {"created_at": None, "fingerprint": None} == {
+        "id": 1,
+        "status": "pending",
+        "created_at": None,
+        "fingerprint": None,
+        "summary": {"invite": 3},
+        "held": None,
+    }
+    _ok(cli, "apply", "--org", "1", "1")
+    audit = [
+        json.loads(line)
+        for line in _ok(cli, "audit", "--org", "1", "--format", "json").output.splitlines()
+    ]
+    assert [(e["actor"], e["plan"]) for e in audit] == [("cli apply", 1)] * 3
+    _ok(cli, "token", "create", "--org", "1", "--name", "okta")
+    [token] = _ok(cli, "token", "list", "--org", "1", "--format", "json").output.splitlines()
+    assert json.loads(token) | {"created_at": None} == {
+        "id": 1, "org": "Acme", "name": "okta", "created_at": None, "revoked_at": None
+    }  # fmt: skip
+    versions = _ok(cli, "mapping", "versions", "--org", "1", "--format", "json").output
+    assert [json.loads(v)["version"] for v in versions.splitlines()] == [1]
+    unknown = cli.invoke(main, ["plans", "--org", "2"])
+    assert (unknown.exit_code, unknown.output) == (1, "error: --org: no organisation '2'\n")

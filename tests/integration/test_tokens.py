@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.cli import main
+from rolebridge.cli import main
 from sync.models import Organisation, ScimToken
 from sync.tokens import find_tenant, hash_token
 
@@ -57,9 +57,9 @@ def test_a_revoked_token_stops_authenticating(
 
 
 def test_token_commands_name_an_unknown_org_in_one_line(runner: CliRunner, acme: None) -> None:
-    """An unknown org is one error line and exit code 2."""
+    """An unknown org or token is one error line and exit code 1 (2 means changes)."""
     result = runner.invoke(main, ["token", "create", "--org", "nope"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stderr.strip() == "error: no organisation named 'nope'"
     revoked = runner.invoke(main, ["token", "revoke", "--org", "acme", "99"])
-    assert revoked.exit_code == 2 and "no token 99" in revoked.stderr
+    assert revoked.exit_code == 1 and "no token 99" in revoked.stderr

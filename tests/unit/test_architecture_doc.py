@@ -12,7 +12,16 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "architecture.md"
-CITING = ("mappings", "sync", "scim_server", "tests", "benchmarks", "examples", "scripts")
+CITING = (
+    "mappings",
+    "sync",
+    "scim_server",
+    "rolebridge",
+    "tests",
+    "benchmarks",
+    "examples",
+    "scripts",
+)
 CITATION = re.compile(r"docs/architecture\.md\)?\s+section\s+(\d+(?:\.\d+)?)")
 # a design document outside the repository, or by its old name
 FOREIGN = re.compile(r"\bDESIGN(?:\.md|\s+section|\s+invariant)|\.\./shared/")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 from mappings import Directory, PlatformState, apply_to_state, load_role_model, make_plan
-from sync.cli import main
+from rolebridge.cli import main
 from sync.files import load_mapping
 from tests.unit.builders import NOW
 
@@ -227,3 +228,39 @@ def test_mapping_validate_refuses_a_format_spec_in_a_template(
         "error: m.yaml:4: rules[0].workspace: bad template: use {name} with a capture name "
         "only (no format spec, conversion, index or attribute)\n",
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["preview"], ["plans"], ["preview", "--format", "yaml"], ["no-such-command"]],
+    ids=["no inputs", "missing --org", "bad choice", "unknown command"],
+)
+def test_a_usage_error_is_one_line_and_exit_1_so_that_2_only_means_changes(
+    args: list[str],
+) -> None:
+    """Click's usage errors leave as one `error:` line and exit 1, never click's 2."""
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    [line] = result.output.splitlines()
+    assert line.startswith("error: ")
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, f"{prefix}{name} "))
+    return found
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    """`--help` explains each option of each command (and each command has a docstring)."""
+    missing = [
+        f"{name} {param.opts[0]}" if isinstance(param, click.Option) else name
+        for name, command in _commands(main)
+        for param in [*command.params, command]
+        if (isinstance(param, click.Option) and not param.help)
+        or (param is command and not command.help)
+    ]
+    assert missing == []

@@ -16,7 +16,7 @@ import sys
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PACKAGES = ("mappings", "sync", "scim_server")
+PACKAGES = ("mappings", "sync", "scim_server", "rolebridge")
 OWN = {*PACKAGES, "__future__"}
 
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_rolebridge_variable_is_in_the_readme_table() -> None:
     """Each ROLEBRIDGE_* name used by the code has a row in the README's variable table."""
     used = set()
-    for package in ("sync", "scim_server"):
+    for package in ("sync", "scim_server", "rolebridge"):
         for path in (ROOT / package).rglob("*.py"):
             used |= set(re.findall(r"ROLEBRIDGE_[A-Z_]+[A-Z]", path.read_text()))
     readme = (ROOT / "README.md").read_text()

@@ -11,11 +11,11 @@ import threading
 from sync.gcpause import cyclic_gc_paused
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PACKAGES = ("mappings", "sync", "scim_server")
+PACKAGES = ("mappings", "sync", "scim_server", "rolebridge")
 ENTRY_POINTS = {  # modules that own a process's work: CLI commands and the scheduler's job
-    "sync/plancli.py",
-    "sync/preview.py",
-    "sync/pullcli.py",
+    "rolebridge/cli/mapping.py",
+    "rolebridge/cli/plans.py",
+    "rolebridge/cli/sources.py",
     "sync/scheduler.py",
 }
 

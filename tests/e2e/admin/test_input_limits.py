@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
-from sync.cli import main
+from rolebridge.cli import main
 from sync.models import MappingVersion
 from tests.e2e.admin.conftest import Seeded, directory_of
 from tests.e2e.admin.test_api_mapping import MAPPING, PEOPLE

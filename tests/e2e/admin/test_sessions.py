@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from rolebridge.cli import main
 from scim_server.api.context import SESSION_FACTORY_KEY
 from scim_server.app import create_app
 from sync.apikeys import verify_api_key
-from sync.cli import main
 from sync.models import AdminSession, utcnow
 from sync.settings import Settings
 from tests.e2e.admin.conftest import Seeded

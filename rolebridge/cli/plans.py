@@ -1,5 +1,4 @@
-"""CLI commands on saved plans: plan, plans, apply, approve, and reconcile. Errors are one
-line on stderr and exit status 1 (as in ``sync.commands``)."""
+"""``rolebridge plan|plans|apply|approve|reconcile``: saved plans and reconciliation."""
 
 from __future__ import annotations
 
@@ -9,29 +8,46 @@ from typing import Any
 
 import click
 
+from mappings.operations import Plan
 from mappings.render import render_json
-from sync.commands import RENDERERS, one_line_errors, open_database, org_id_by_name
+from rolebridge.cli.common import (
+    FILE,
+    database,
+    echo_json_lines,
+    format_option,
+    one_line_errors,
+    org_id,
+    org_option,
+)
+from rolebridge.cli.mapping import RENDERERS
+from sync.files import load_plan
 from sync.gcpause import cyclic_gc_paused
+from sync.plans import apply_saved, approve, create_plan, list_plans
+from sync.reconcile import reconcile
 
 __all__ = ["apply_command", "approve_command", "plan_command", "plans_command", "reconcile_command"]
 
-_FILE = click.Path(path_type=Path, dir_okay=False)
+_PLAN_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(RENDERERS)),
+    default="text",
+    show_default=True,
+    help="How to print the plan.",
+)
 
 
 @click.command("plan")
-@click.option("--org", required=True, help="Organisation name.")
-@click.option("--out", type=_FILE, default=None, help="Also write the plan as JSON here.")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
+@org_option()
+@click.option("--out", type=FILE, default=None, help="Also write the plan as JSON here.")
+@_PLAN_FORMAT
 @cyclic_gc_paused()
 def plan_command(org: str, out: Path | None, fmt: str) -> None:
     """Plan the org from the live directory and store the plan for `apply`."""
-    from mappings.operations import Plan
-    from sync.plans import create_plan
-
-    factory = open_database()
-    org_id = org_id_by_name(factory, org)
-    with one_line_errors():
-        saved = create_plan(factory, org_id, trigger="cli plan")
+    with database() as factory:
+        found = org_id(factory, org)
+        with one_line_errors():
+            saved = create_plan(factory, found, trigger="cli plan")
     plan = Plan.from_dict(saved.body)
     click.echo(RENDERERS[fmt](plan), nl=False)
     if out is not None:
@@ -44,68 +60,75 @@ def plan_command(org: str, out: Path | None, fmt: str) -> None:
 
 
 @click.command("apply")
-@click.option("--org", required=True, help="Organisation name.")
+@org_option()
 @click.argument("plan")
 @cyclic_gc_paused()
 def apply_command(org: str, plan: str) -> None:
     """Apply exactly a saved plan (its id) or a plan file, if it is not stale."""
-    from sync.files import load_plan
-    from sync.plans import apply_saved
-
-    factory = open_database()
-    org_id = org_id_by_name(factory, org)
-    with one_line_errors():
-        target = int(plan) if plan.isdigit() else load_plan(plan)
-        plan_id, result = apply_saved(factory, org_id, target, actor="cli apply")
+    with database() as factory:
+        found = org_id(factory, org)
+        with one_line_errors():
+            target = int(plan) if plan.isdigit() else load_plan(plan)
+            plan_id, result = apply_saved(factory, found, target, actor="cli apply")
     parts = ", ".join(f"{n} {op}" for op, n in result.summary.items()) or "nothing to do"
     click.echo(f"applied plan {plan_id}: {parts}; {result.messages} email(s) queued")
 
 
+def _plan_line(row: dict[str, Any]) -> str:
+    summary = ", ".join(f"{n} {op}" for op, n in row["summary"].items())
+    held = row["held"]
+    why = f"  held: {held['why']}" if isinstance(held, dict) else ""
+    return f"{row['id']}\t{row['status']}\t{row['created_at']:%Y-%m-%d %H:%M}\t" + (
+        f"{summary or 'no changes'}{why}"
+    )
+
+
 @click.command("plans")
-@click.option("--org", required=True, help="Organisation name.")
+@org_option()
 @click.option(
     "--status",
     type=click.Choice(["pending", "held", "approved", "applied", "stale"]),
     default=None,
     help="Only plans with this status.",
 )
-def plans_command(org: str, status: str | None) -> None:
+@format_option
+def plans_command(org: str, status: str | None, fmt: str) -> None:
     """List the org's saved plans, newest first: id, status, what they do, why held."""
-    from sync.plans import list_plans
-
-    factory = open_database()
-    org_id = org_id_by_name(factory, org)
-    with factory() as session:
-        rows = list_plans(session, org_id, status)
+    with database() as factory:
+        found = org_id(factory, org)
+        with factory() as session:
+            rows = [
+                {
+                    "id": row.id,
+                    "status": row.status,
+                    "created_at": row.created_at,
+                    "fingerprint": row.body.get("fingerprint"),
+                    "summary": row.body.get("summary", {}),
+                    "held": row.body.get("held"),
+                }
+                for row in list_plans(session, found, status)
+            ]
+    if fmt == "json":
+        echo_json_lines({**row, "created_at": row["created_at"].isoformat()} for row in rows)
+        return
     for row in rows:
-        summary = ", ".join(f"{n} {op}" for op, n in row.body.get("summary", {}).items())
-        held = row.body.get("held")
-        why = f"  held: {held['why']}" if isinstance(held, dict) else ""
-        click.echo(
-            f"{row.id}\t{row.status}\t{row.created_at:%Y-%m-%d %H:%M}\t"
-            f"{summary or 'no changes'}{why}"
-        )
+        click.echo(_plan_line(row))
 
 
 @click.command("approve")
-@click.option("--org", required=True, help="Organisation name.")
+@org_option()
 @click.argument("plan_id", type=int)
 @click.option("--fingerprint", default=None, help="Approve only if the plan has this fingerprint.")
-@click.option("--by", "approver", default="cli", help="Who approves (recorded).")
+@click.option("--by", "approver", default="cli", show_default=True, help="Who approves (recorded).")
 @cyclic_gc_paused()
 def approve_command(org: str, plan_id: int, fingerprint: str | None, approver: str) -> None:
     """Approve a held or pending plan, bound to its fingerprint. A held plan is applied at
     once (re-planned first if the directory changed, within the same approval); exit 1
     when the approval lapsed and a fresh plan waits instead."""
-    from sync.plans import approve
-
-    factory = open_database()
-    try:
-        org_id = org_id_by_name(factory, org)
+    with database() as factory:
+        found = org_id(factory, org)
         with one_line_errors():
-            row = approve(factory, org_id, plan_id, approver=approver, fingerprint=fingerprint)
-    finally:
-        factory.kw["bind"].dispose()  # close pooled connections before the process ends
+            row = approve(factory, found, plan_id, approver=approver, fingerprint=fingerprint)
     waits = row.status in ("held", "pending")
     click.echo(_approval_outcome(org, plan_id, row.id, row.status, row.body), err=waits)
     if waits:
@@ -133,18 +156,16 @@ def _approval_outcome(org: str, asked: int, got: int, status: str, body: dict[st
 
 
 @click.command("reconcile")
-@click.option("--org", required=True, help="Organisation name.")
+@org_option()
 @click.option("--dry-run", is_flag=True, help="Only print the plan.")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text")
+@_PLAN_FORMAT
 @cyclic_gc_paused()
 def reconcile_command(org: str, dry_run: bool, fmt: str) -> None:
     """Plan the org and apply the plan (or store it for approval when it is held)."""
-    from sync.reconcile import reconcile
-
-    factory = open_database()
-    org_id = org_id_by_name(factory, org)
-    with one_line_errors():
-        result = reconcile(factory, org_id, dry_run=dry_run, trigger="cli reconcile")
+    with database() as factory:
+        found = org_id(factory, org)
+        with one_line_errors():
+            result = reconcile(factory, found, dry_run=dry_run, trigger="cli reconcile")
     click.echo(RENDERERS[fmt](result.plan), nl=False)
     suffix = f" (plan {result.plan_id})" if result.plan_id else ""
     click.echo(f"{result.status}{suffix}", err=True)

@@ -1,0 +1,83 @@
+"""``rolebridge apikey create|list|revoke``: an org's admin API keys."""
+
+from __future__ import annotations
+
+import click
+
+from mappings.authority import key_roles
+from mappings.errors import InputError
+from rolebridge.cli.common import (
+    database,
+    echo_json_lines,
+    fail,
+    format_option,
+    org_id,
+    org_option,
+)
+from sync.apikeys import create_api_key, list_api_keys, revoke_api_key
+from sync.orgs import role_model_of
+
+__all__ = ["apikey_group"]
+
+
+@click.group("apikey")
+def apikey_group() -> None:
+    """Admin API keys of an organisation."""
+
+
+@apikey_group.command("create")
+@org_option()
+@click.option("--role", required=True, help="A role of the org's role model.")
+@click.option("--name", default="", help="A label, e.g. who holds the key.")
+def create(org: str, role: str, name: str) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    with database() as factory:
+        found = org_id(factory, org)
+        try:
+            with factory.begin() as session:
+                roles = key_roles(role_model_of(session, found))
+                info, key = create_api_key(session, found, role, roles, name)
+        except InputError as e:
+            fail(f"--{e.where or 'role'}: {e.message}")
+    click.echo(f"API key {info.id} for {org} (role {role}); shown once, keep it safe:")
+    click.echo(key)
+
+
+@apikey_group.command("list")
+@org_option()
+@format_option
+def list_(org: str, fmt: str) -> None:
+    """List the keys of an org (never the keys themselves)."""
+    with database() as factory:
+        found = org_id(factory, org)
+        with factory() as session:
+            keys = list_api_keys(session, found)
+    if fmt == "json":
+        echo_json_lines(
+            {
+                "id": k.id,
+                "role": k.role,
+                "name": k.name,
+                "created_at": k.created_at.isoformat(),
+                "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            }
+            for k in keys
+        )
+        return
+    for k in keys:
+        state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+        click.echo(f"{k.id}\t{k.role}\t{state}\t{k.name}")
+
+
+@apikey_group.command("revoke")
+@org_option()
+@click.argument("key_id", type=int)
+def revoke(org: str, key_id: int) -> None:
+    """Revoke a key by id; it stops working at once."""
+    with database() as factory:
+        found = org_id(factory, org)
+        with factory.begin() as session:
+            revoked = revoke_api_key(session, found, key_id)
+    if not revoked:
+        fail(f"KEY_ID: no active key {key_id} in {org!r}")
+    click.echo(f"revoked key {key_id}")

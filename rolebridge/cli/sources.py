@@ -1,0 +1,376 @@
+"""``rolebridge source add|list``, ``sync`` and ``scheduler``: directories pulled from an
+IdP's API.
+
+Secrets are read from an environment variable or a file, never from the command line,
+and are stored encrypted (``ROLEBRIDGE_SECRET_KEY``) or as a reference; they are never
+printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.render import render_text
+from mappings.snapshot import DropLimit
+from rolebridge.cli.common import (
+    database,
+    echo_json_lines,
+    fail,
+    format_option,
+    one_line_errors,
+    org_id,
+    org_option,
+    settings,
+)
+from sync.gcpause import cyclic_gc_paused
+from sync.logs import configure_logging
+from sync.orgs import get_org
+from sync.pull import LOCK_WAIT_SECONDS, PullResult, org_pull_lock, run_pull
+from sync.scheduler import PullScheduler, parse_schedule
+from sync.secrets import seal_secret
+from sync.settings import Settings
+from sync.sources.catalog import add_source, list_sources, pulled_sources
+from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
+
+__all__ = ["scheduler_command", "source_group", "sync_command"]
+
+
+def _read_secret(env: str | None, file: str | None, reference: bool, key: str) -> str:
+    """The value to store for a secret given as --secret-env or --secret-file."""
+    if bool(env) == bool(file):
+        fail("give the secret as exactly one of --secret-env NAME or --secret-file PATH")
+    if reference:
+        return f"env:{env}" if env else f"file:{Path(str(file)).resolve()}"
+    if env:
+        value = os.environ.get(env, "")
+        if not value:
+            fail(f"environment variable {env} is empty or not set")
+    else:
+        try:
+            value = Path(str(file)).read_text().strip()
+        except OSError as exc:
+            fail(f"{file}: {exc.strerror}")
+    with one_line_errors():
+        return seal_secret(value, key)
+
+
+@click.group("source")
+def source_group() -> None:
+    """Directory sources pulled from an IdP's API."""
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        org_option(),
+        click.option("--name", default=None, help="Source name (default: the kind)."),
+        click.option("--schedule", default=None, help="'15m', '6h' or a cron line (UTC)."),
+        click.option(
+            "--max-user-drop",
+            default="10%",
+            show_default=True,
+            help="Hold a snapshot that loses more users than this (a count or a percentage).",
+        ),
+        click.option("--secret-env", default=None, help="Read the secret from this variable."),
+        click.option("--secret-file", default=None, help="Read the secret from this file."),
+        click.option(
+            "--reference", is_flag=True, help="Store env:/file: reference, not the value."
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@source_group.group("add")
+def add_group() -> None:
+    """Add a pulled source to an organisation."""
+
+
+def _add(kind: str, config: dict[str, Any], opts: dict[str, Any]) -> None:
+    configured = settings()
+    with one_line_errors():
+        if opts["schedule"]:
+            parse_schedule(opts["schedule"])
+        DropLimit.parse(opts["max_user_drop"])
+    secret = _read_secret(
+        opts["secret_env"], opts["secret_file"], opts["reference"], configured.secret_key
+    )
+    config = {k: v for k, v in config.items() if v is not None}
+    config["max_user_drop"] = opts["max_user_drop"]
+    name = opts["name"] or kind
+    with database(configured) as factory:
+        found = org_id(factory, opts["org"])
+        with one_line_errors(), factory.begin() as session:
+            add_source(session, found, name, kind, config, secret, opts["schedule"])
+            org_name = get_org(session, found).name
+    form = secret if secret.startswith(("env:", "file:")) else "encrypted"
+    click.echo(f"added {kind} source {name!r} to {org_name!r} (secret: {form})")
+
+
+@add_group.command("okta")
+@_common
+@click.option("--org-url", required=True, help="https://acme.okta.com")
+@click.option("--client-id", default=None, help="OAuth service app (secret = its private key).")
+@click.option("--key-id", default=None, help="The service app key's id (kid).")
+def add_okta(org_url: str, client_id: str | None, key_id: str | None, **opts: Any) -> None:
+    """Okta: an API token, or a service app's private key with --client-id."""
+    auth = "private_key_jwt" if client_id else "token"
+    config = {"org_url": org_url, "auth": auth, "client_id": client_id, "key_id": key_id}
+    _add("okta", config, opts)
+
+
+@add_group.command("graph")
+@_common
+@click.option("--tenant", "tenant_id", required=True, help="The Entra tenant id.")
+@click.option("--client-id", required=True, help="The app registration's client id.")
+@click.option("--thumbprint", default=None, help="Certificate x5t (secret = its private key).")
+@click.option("--delta", is_flag=True, help="Use delta queries after the first pull.")
+@click.option("--authority", default=None, help="Token authority URL (default: Microsoft's).")
+@click.option("--graph-url", default=None, help="Graph API base URL (default: Microsoft's).")
+def add_graph(
+    tenant_id: str,
+    client_id: str,
+    thumbprint: str | None,
+    delta: bool,
+    authority: str | None,
+    graph_url: str | None,
+    **opts: Any,
+) -> None:
+    """Microsoft Graph: a client secret, or a certificate key with --thumbprint."""
+    config = {
+        "tenant_id": tenant_id,
+        "client_id": client_id,
+        "auth": "certificate" if thumbprint else "secret",
+        "thumbprint": thumbprint,
+        "delta": delta,
+        "authority": authority,
+        "graph_url": graph_url,
+    }
+    _add("graph", config, opts)
+
+
+@add_group.command("scim-pull")
+@_common
+@click.option("--base-url", required=True, help="The SCIM base, e.g. https://x/scim/v2")
+def add_scim_pull(base_url: str, **opts: Any) -> None:
+    """Any SCIM 2.0 server (secret = its bearer token)."""
+    _add("scim-pull", {"base_url": base_url}, opts)
+
+
+@source_group.command("list")
+@org_option(required=False, help="Only this organisation (name or id).")
+@format_option
+def list_command(org: str | None, fmt: str) -> None:
+    """Sources with their schedule and last run (secrets are never shown)."""
+    rows: list[dict[str, Any]] = []
+    with database() as factory:
+        only = org_id(factory, org) if org else None
+        with factory() as session:
+            for listed in list_sources(session, only):
+                source, last = listed.source, listed.last_run
+                rows.append(
+                    {
+                        "org": listed.org,
+                        "id": source.id,
+                        "name": source.name,
+                        "kind": source.kind,
+                        "schedule": source.schedule,
+                        "enabled": source.enabled,
+                        "secret": listed.secret_form or None,
+                        "last_run": last and {
+                            "started_at": last.started_at.isoformat(),
+                            "outcome": last.outcome,
+                        },
+                    }
+                )  # fmt: skip
+    if fmt == "json":
+        echo_json_lines(rows)
+        return
+    table = Table("org", "id", "name", "kind", "schedule", "enabled", "secret", "last run")
+    for row in rows:
+        last = row["last_run"]
+        ran = f"{last['started_at'][:16].replace('T', ' ')} {last['outcome']}" if last else "never"
+        table.add_row(
+            row["org"], str(row["id"]), row["name"], row["kind"], row["schedule"] or "-",
+            "yes" if row["enabled"] else "no", row["secret"] or "-", ran,
+        )  # fmt: skip
+    Console().print(table)
+
+
+_DONE = frozenset({"applied", "empty", "planned"})  # anything else exits 1
+
+
+@click.command("sync")
+@org_option()
+@click.option("--source", "source_name", default=None, help="Only this source.")
+@click.option("--dry-run", is_flag=True, help="Fetch and plan; change nothing.")
+@click.option("--force", is_flag=True, help="Use a snapshot the completeness gate holds.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=LOCK_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for another pull of the org to finish.",
+)
+@format_option
+@cyclic_gc_paused()
+def sync_command(
+    org: str, source_name: str | None, dry_run: bool, force: bool, wait: float, fmt: str
+) -> None:
+    """Pull the org's sources now, reconcile, print the plan.
+
+    Exit status 0 when every run applied its plan or had nothing to do (with --dry-run:
+    planned); 1 when a run failed, was suspicious, was held or pending (approve the plan
+    it names), was stopped, or could not start. SIGTERM stops it within seconds.
+    """
+    configured = settings()
+    stop = StopSignal(DEFAULT_GRACE_SECONDS)
+    with database(configured) as factory, stop.on_signals(factory, exit_code=1):
+        run = _Run(factory, configured, dry_run, force, stop, fmt == "json")
+        done = run.all(org, source_name, wait)
+    if not done:
+        raise SystemExit(1)
+
+
+class _Run:
+    """One ``sync`` command: its sources pulled in turn, each reported as it ends."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        configured: Settings,
+        dry_run: bool,
+        force: bool,
+        stop: StopSignal,
+        as_json: bool,
+    ) -> None:
+        self.factory, self.settings, self.stop = factory, configured, stop
+        self.dry_run, self.force, self.as_json = dry_run, force, as_json
+        self.console = Console(soft_wrap=True)  # long errors and plan lines stay whole lines
+
+    def all(self, org: str, source_name: str | None, wait: float) -> bool:
+        """Pull each source of the org; True when every run ended well."""
+        found = org_id(self.factory, org)
+        with self.factory() as session:
+            sources = [(s.id, s.name) for s in pulled_sources(session, found, source_name)]
+            org_name = get_org(session, found).name
+        if not sources:
+            fail(f"no pulled source {source_name or ''} in {org!r}".replace("  ", " "))
+        done = True
+        for source_id, name in sources:
+            if self.stop.is_set:
+                fail(f"{name}: not started: {self.stop.reason}")
+            with org_pull_lock(self.factory, found, wait=wait, stop=self.stop) as acquired:
+                if not acquired:
+                    fail(_not_acquired(org_name, wait, self.stop))
+                result = self.pull(source_id, name)
+            self.report(name, result, org_name)
+            done = done and result.outcome in _DONE
+        return done
+
+    def pull(self, source_id: int, name: str) -> PullResult:
+        """Run one pull, with a progress display in text mode."""
+        if self.as_json:
+            return self._run_pull(source_id, None)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            kinds = ("pages", "users", "groups")
+            tasks = {k: bar.add_task(f"{name}: 0 {k}", total=None) for k in kinds}
+            seen = dict.fromkeys(tasks, 0)
+
+            def progress(kind: str, n: int) -> None:
+                if kind in tasks:
+                    seen[kind] += n
+                    description = f"{name}: {seen[kind]} {kind}"
+                    bar.update(tasks[kind], advance=n, description=description)
+
+            return self._run_pull(source_id, progress)
+
+    def _run_pull(self, source_id: int, progress: Callable[[str, int], None] | None) -> PullResult:
+        return run_pull(
+            self.factory,
+            source_id,
+            secret_key=self.settings.secret_key,
+            dry_run=self.dry_run,
+            force=self.force,
+            trigger="cli",
+            progress=progress,
+            stop=self.stop,
+        )
+
+    def report(self, name: str, result: PullResult, org_name: str) -> None:
+        """Print how the run ended (a JSON line with --format json)."""
+        if self.as_json:
+            echo_json_lines([_result_json(name, result)])
+            return
+        _report(self.console, name, result, org_name)
+
+
+def _result_json(name: str, result: PullResult) -> dict[str, Any]:
+    return {
+        "source": name,
+        "outcome": result.outcome,
+        "run": result.run_id,
+        "counts": dict(result.counts),
+        "error": result.error,
+        "plan_id": result.plan_id,
+        "plan": result.plan.to_dict() if result.plan is not None else None,
+    }
+
+
+def _not_acquired(org_name: str, wait: float, stop: StopSignal) -> str:
+    if stop.is_set:
+        return f"not started: {stop.reason}"
+    return (
+        f"another pull of {org_name!r} is running (waited {wait:g} s for it); "
+        "try again later or give --wait more seconds"
+    )
+
+
+def _report(console: Console, name: str, result: PullResult, org_name: str) -> None:
+    counts = result.counts
+    console.print(
+        f"{name}: {result.outcome} (run {result.run_id}; {counts.get('pages', 0)} pages, "
+        f"{counts.get('users', 0)} users, {counts.get('groups', 0)} groups)",
+        markup=False,
+        soft_wrap=True,
+    )
+    if result.error:  # one line, never wrapped: operators grep for it
+        console.print(f"{name}: {result.error}", markup=False, soft_wrap=True)
+    if result.plan is not None:
+        console.print(render_text(result.plan), markup=False, highlight=False, soft_wrap=True)
+    if result.outcome in ("held", "pending") and result.plan_id is not None:
+        command = f"rolebridge approve --org {shlex.quote(org_name)} {result.plan_id}"
+        console.print(
+            f"{name}: plan {result.plan_id} waits for approval; approve and apply it with: "
+            f"{command}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@click.command("scheduler")
+@click.option("--refresh", default=30.0, show_default=True, help="Seconds between re-reads.")
+@click.option("--max-runtime", default=None, type=float, help="Stop after this many seconds.")
+@click.option("--workers", default=4, show_default=True, help="Pulls run at the same time.")
+def scheduler_command(refresh: float, max_runtime: float | None, workers: int) -> None:
+    """Run scheduled pulls in this process until interrupted."""
+    configured = settings()
+    configure_logging(configured.log_level, configured.log_format)
+    with database(configured) as factory:
+        PullScheduler(
+            factory,
+            secret_key=configured.secret_key,
+            refresh_seconds=refresh,
+            workers=workers,
+        ).run(max_runtime)
