@@ -11,6 +11,7 @@ import click
 
 from mappings.render import render_json
 from sync.commands import RENDERERS, one_line_errors, open_database, org_id_by_name
+from sync.models import PLAN_STATUSES, PlanStatus
 
 __all__ = ["apply_command", "approve_command", "plan_command", "plans_command", "reconcile_command"]
 
@@ -62,11 +63,11 @@ def apply_command(org: str, plan: str) -> None:
 @click.option("--org", required=True, help="Organisation name.")
 @click.option(
     "--status",
-    type=click.Choice(["pending", "held", "approved", "applied", "stale"]),
+    type=click.Choice(PLAN_STATUSES),
     default=None,
     help="Only plans with this status.",
 )
-def plans_command(org: str, status: str | None) -> None:
+def plans_command(org: str, status: PlanStatus | None) -> None:
     """List the org's saved plans, newest first: id, status, what they do, why held."""
     from sync.plans import list_plans
 
