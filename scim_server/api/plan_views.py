@@ -16,7 +16,7 @@ from scim_server.api.context import (
     org_context,
     read_session,
     session_factory,
-    write_session,
+    transaction,
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import list_plans, plan_json
@@ -69,7 +69,7 @@ def show_plan(org: str, plan_id: int) -> Response:
 @bp.post("/orgs/<org>/plans/<id:plan_id>/approve")
 def post_approve(org: str, plan_id: int) -> Response:
     """Approve a waiting plan by the fingerprint the approver saw."""
-    with write_session() as s:
+    with transaction() as s:
         ctx = org_context(s, org)
         body = PlanApproval.model_validate(json_body())
         return jsonify(plan_json(approve_as_caller(s, ctx, plan_id, body.fingerprint)))
