@@ -87,7 +87,7 @@ SkipReason = Literal[
 SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 
 # Why a plan waits for an admin.
-HeldWhy = Literal["max_removals", "review", "suspicious_snapshot"]
+HeldWhy = Literal["max_removals", "review"]
 
 
 def is_op_kind(value: object) -> TypeGuard[OpKind]:
