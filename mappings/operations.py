@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeGuard, assert_never, get_args
 
 from mappings.errors import InputError
 from mappings.rolemodel import RoleModel
@@ -21,16 +21,22 @@ __all__ = [
     "OP_KINDS",
     "SKIP_REASONS",
     "Held",
+    "HeldWhy",
+    "LossKind",
+    "OpKind",
     "Operation",
     "Plan",
     "Reason",
+    "SkipReason",
     "Skipped",
+    "is_op_kind",
+    "is_skip_reason",
     "loss_kind",
 ]
 
 # The order operations are listed and applied in: create workspaces before granting
 # into them, renames before anything keyed by the new email, removals last.
-OP_KINDS = (
+OpKind = Literal[
     "create_workspace",
     "rename_member",
     "invite",
@@ -43,18 +49,30 @@ OP_KINDS = (
     "suspend",
     "revoke_invite",
     "remove_from_org",
+]
+OP_KINDS: tuple[OpKind, ...] = get_args(OpKind)
+REMOVAL_KINDS: tuple[OpKind, ...] = (
+    "remove_from_org",
+    "revoke_invite",
+    "suspend",
+    "remove_from_workspace",
 )
-REMOVAL_KINDS = ("remove_from_org", "revoke_invite", "suspend", "remove_from_workspace")
 
 # What a member can lose, in the order summaries list them; ``max_removals`` budgets them all.
-LOSS_KINDS = ("removal", "suspension", "demotion", "workspace", "rename", "identity_change")
+LossKind = Literal["removal", "suspension", "demotion", "workspace", "rename", "identity_change"]
+LOSS_KINDS: tuple[LossKind, ...] = get_args(LossKind)
 # The operations that may be a loss (``loss_kind`` decides), for reading losses back.
-LOSS_OPS = (*REMOVAL_KINDS, "set_org_role", "set_workspace_roles", "rename_member")
+LOSS_OPS: tuple[OpKind, ...] = (
+    *REMOVAL_KINDS,
+    "set_org_role",
+    "set_workspace_roles",
+    "rename_member",
+)
 # The detail of a rename whose new address is the IdP's user name because it sent no email
 # (Graph's ``mail`` gone missing): reported as an identity change, not an ordinary rename.
 IDENTITY_CHANGE = "identity change: the IdP sent no email, so its user name replaces the address"
 
-SKIP_REASONS = (
+SkipReason = Literal[
     "protected_role",
     "last_owner",
     "not_permitted",
@@ -65,7 +83,21 @@ SKIP_REASONS = (
     "unknown_workspace",
     "incomplete_snapshot",
     "identity_conflict",
-)
+]
+SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
+
+# Why a plan waits for an admin.
+HeldWhy = Literal["max_removals", "review"]
+
+
+def is_op_kind(value: object) -> TypeGuard[OpKind]:
+    """Whether ``value`` names a kind of operation."""
+    return value in OP_KINDS
+
+
+def is_skip_reason(value: object) -> TypeGuard[SkipReason]:
+    """Whether ``value`` names a reason an operation is skipped."""
+    return value in SKIP_REASONS
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -84,7 +116,7 @@ class Reason:
 class Operation:
     """One change; only the fields of its ``op`` are set (docs/architecture.md section 6.1)."""
 
-    op: str
+    op: OpKind
     user: str = ""  # normalised email; empty for create_workspace
     workspace: str | None = None
     org_role: str | None = None  # invite
@@ -130,7 +162,8 @@ class Operation:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "operation") -> Operation:
         """Read the JSON form back."""
-        if not isinstance(d, Mapping) or d.get("op") not in OP_KINDS:
+        kind = d.get("op") if isinstance(d, Mapping) else None
+        if not is_op_kind(kind):
             raise InputError(f"'op' must be one of {', '.join(OP_KINDS)}", where)
 
         def seq(v: Any) -> Any:
@@ -140,7 +173,7 @@ class Operation:
             Reason(int(r["rule"]), tuple(r.get("groups", ()))) for r in d.get("reason", ())
         )
         return cls(
-            op=d["op"],
+            op=kind,
             user=d.get("user", ""),
             workspace=d.get("workspace"),
             org_role=d.get("org_role"),
@@ -156,25 +189,30 @@ class Operation:
         )
 
 
-def loss_kind(op: Operation, model: RoleModel, status: str | None) -> str | None:
+def loss_kind(op: Operation, model: RoleModel, status: str | None) -> LossKind | None:
     """What ``op`` takes from a member whose status before it is ``status``, or None."""
-    kind = op.op
-    if kind in ("remove_from_org", "revoke_invite"):
-        return "removal"  # a pending invite withdrawn is access taken away too
-    if kind == "suspend":
-        return "suspension"
-    if kind == "remove_from_workspace":
-        return "workspace"
-    if kind == "set_org_role":
-        lower = model.org_rank(str(op.to)) < model.org_rank(str(op.from_))
-        return "demotion" if lower else None
-    if kind == "set_workspace_roles":
-        return "workspace" if _lowered(_roles(op.from_), _roles(op.to), model) else None
-    if kind == "rename_member" and status == "joined":
-        # a joined member signs in with the address: renaming it locks them out until
-        # they sign in again under the new one
-        return "identity_change" if op.detail == IDENTITY_CHANGE else "rename"
-    return None
+    match op.op:
+        case "remove_from_org" | "revoke_invite":
+            return "removal"  # a pending invite withdrawn is access taken away too
+        case "suspend":
+            return "suspension"
+        case "remove_from_workspace":
+            return "workspace"
+        case "set_org_role":
+            lower = model.org_rank(str(op.to)) < model.org_rank(str(op.from_))
+            return "demotion" if lower else None
+        case "set_workspace_roles":
+            return "workspace" if _lowered(_roles(op.from_), _roles(op.to), model) else None
+        case "rename_member":
+            if status != "joined":
+                return None
+            # a joined member signs in with the address: renaming it locks them out until
+            # they sign in again under the new one
+            return "identity_change" if op.detail == IDENTITY_CHANGE else "rename"
+        case "create_workspace" | "invite" | "resend_invite" | "reactivate" | "add_to_workspace":
+            return None
+        case _:
+            assert_never(op.op)
 
 
 def _roles(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -197,9 +235,9 @@ def _lowered(before: tuple[str, ...], after: tuple[str, ...], model: RoleModel) 
 class Skipped:
     """An operation the mapping asked for but the role model or policy refused."""
 
-    op: str
+    op: OpKind
     user: str
-    why: str
+    why: SkipReason
     workspace: str | None = None
     detail: str | None = None  # human words, e.g. "org role editor covers workspace viewer"
 
@@ -226,11 +264,11 @@ class Held:
     by kind (``LOSS_KINDS``), ``earlier`` the losses already applied within the policy's
     ``removal_window``; together they are more than ``limit``."""
 
-    why: str  # "max_removals", "review", "suspicious_snapshot"
+    why: HeldWhy
     detail: str = ""
     removals: int | None = None
     limit: int | None = None
-    losses: Mapping[str, int] | None = None
+    losses: Mapping[LossKind, int] | None = None
     earlier: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

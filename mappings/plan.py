@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import assert_never
 
 from mappings.directory import Directory, identity_key
 from mappings.fingerprint import fingerprint
@@ -19,10 +20,14 @@ from mappings.operations import (
     IDENTITY_CHANGE,
     LOSS_KINDS,
     Held,
+    LossKind,
     Operation,
+    OpKind,
     Plan,
     Reason,
     Skipped,
+    SkipReason,
+    is_skip_reason,
     loss_kind,
 )
 from mappings.resolve import Desired, DesiredUser, resolve
@@ -92,7 +97,7 @@ class _Pending:
     ops: list[Operation] = field(default_factory=list)
 
 
-_LOSES_TOP = ("set_org_role", "suspend", "remove_from_org")
+_LOSES_TOP: tuple[OpKind, ...] = ("set_org_role", "suspend", "remove_from_org")
 
 
 def _after_ops(members: Mapping[str, Member], ops: list[Operation]) -> dict[str, tuple[str, str]]:
@@ -103,14 +108,27 @@ def _after_ops(members: Mapping[str, Member], ops: list[Operation]) -> dict[str,
         if m is None:
             continue
         role, status = after.get(op.user, (m.org_role, m.status))
-        if op.op == "set_org_role":
-            role = str(op.to)
-        elif op.op == "reactivate":
-            status = "joined"
-        elif op.op == "suspend":
-            status = "suspended"
-        elif op.op in ("remove_from_org", "revoke_invite"):
-            status = "gone"
+        match op.op:
+            case "set_org_role":
+                role = str(op.to)
+            case "reactivate":
+                status = "joined"
+            case "suspend":
+                status = "suspended"
+            case "remove_from_org" | "revoke_invite":
+                status = "gone"
+            case (
+                "create_workspace"
+                | "rename_member"
+                | "invite"
+                | "resend_invite"
+                | "add_to_workspace"
+                | "set_workspace_roles"
+                | "remove_from_workspace"
+            ):
+                pass  # neither the org role nor the status changes
+            case _:
+                assert_never(op.op)
         after[op.user] = (role, status)
     return after
 
@@ -136,7 +154,7 @@ class _Planner:
         self.skipped: list[Skipped] = []
         self.pending: list[_Pending] = []
         self.workspaces = {w.name: w.credits for w in state.workspaces}
-        self.missing_ws: dict[str, str] = {}  # workspace -> why it is not there
+        self.missing_ws: dict[str, SkipReason] = {}  # workspace -> why it is not there
         self._covering: dict[str, bool] = {}
         self.inactive_ids = {
             uid for d in desired.users.values() if not d.active for uid in d.idp_ids
@@ -195,7 +213,7 @@ class _Planner:
     def _permitted(self, *roles: str) -> bool:
         return all(self.model.may_manage(self.policy.acting_role, r) for r in roles)
 
-    def _skip(self, op: Operation, why: str, detail: str | None = None) -> None:
+    def _skip(self, op: Operation, why: SkipReason, detail: str | None = None) -> None:
         self.skipped.append(Skipped(op.op, op.user, why, op.workspace, detail))
 
     def _emit(self, op: Operation, manual: bool) -> bool:
@@ -266,7 +284,7 @@ class _Planner:
             if m.status == "invited" and self._age_over(m, self.model.invites.expire_after_days):
                 self._removal(Operation("revoke_invite", key, detail=_EXPIRED), m, manual)
             return
-        op = "revoke_invite" if m.status == "invited" else "remove_from_org"
+        op: OpKind = "revoke_invite" if m.status == "invited" else "remove_from_org"
         why = self._why_not_desired(key)
         self._removal(Operation(op, key, detail=why), m, manual)
         if op == "remove_from_org" and not self.model.removal_cascades_to_workspaces:
@@ -416,9 +434,11 @@ class _Planner:
             if refusal is None:
                 self.ops.append(op)
                 self.workspaces[ws] = credits
-            else:
+            elif is_skip_reason(refusal.reason):
                 self.missing_ws[ws] = refusal.reason
                 self._skip(op, refusal.reason, refusal.detail)
+            else:  # new_workspace_refusal refuses only for a plan or credit limit
+                raise ValueError(f"not a reason to skip: {refusal.reason}")
 
     def _wanted(self, p: _Pending) -> Mapping[str, tuple[str, ...]]:
         if not (self.model.implicit_single_workspace_membership and len(self.workspaces) == 1):
@@ -527,11 +547,11 @@ class _Planner:
             return Held("review", "the mapping's policy asks for an admin's approval")
         return None
 
-    def _losses(self, ops: tuple[Operation, ...]) -> dict[str, set[str]]:
+    def _losses(self, ops: tuple[Operation, ...]) -> dict[LossKind, set[str]]:
         """The people who lose something, by kind of loss (``loss_kind``)."""
         status = {m.email: m.status for m in self.state.members}
         status.update((m.key, m.status) for m in self.state.members)
-        found: dict[str, set[str]] = {}
+        found: dict[LossKind, set[str]] = {}
         for op in ops:
             before = status.get(str(op.from_) if op.op == "rename_member" else op.user)
             kind = loss_kind(op, self.model, before)
@@ -539,8 +559,8 @@ class _Planner:
                 found.setdefault(kind, set()).add(op.user)
         return {k: found[k] for k in LOSS_KINDS if k in found}
 
-    def _over_budget(self, lost: int, limit: int, by_kind: dict[str, int]) -> Held:
-        kinds = ", ".join(f"{n} {_LOSS_WORDS[k]}" for k, n in by_kind.items())
+    def _over_budget(self, lost: int, limit: int, by_kind: dict[LossKind, int]) -> Held:
+        kinds = ", ".join(f"{n} {_loss_words(k)}" for k, n in by_kind.items())
         detail = f"{lost} user(s) lose access or a role ({kinds})"
         if self.earlier_losses:
             window = self.policy.removal_window
@@ -557,11 +577,19 @@ class _Planner:
         )
 
 
-_LOSS_WORDS = {
-    "removal": "removed",
-    "suspension": "suspended",
-    "demotion": "demoted",
-    "workspace": "losing a workspace role",
-    "rename": "renamed",
-    "identity_change": "identity changes (email replaced by the IdP user name)",
-}
+def _loss_words(kind: LossKind) -> str:
+    match kind:
+        case "removal":
+            return "removed"
+        case "suspension":
+            return "suspended"
+        case "demotion":
+            return "demoted"
+        case "workspace":
+            return "losing a workspace role"
+        case "rename":
+            return "renamed"
+        case "identity_change":
+            return "identity changes (email replaced by the IdP user name)"
+        case _:
+            assert_never(kind)

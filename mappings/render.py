@@ -5,26 +5,27 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping
+from typing import Literal, assert_never
 
 from mappings.explain import Explanation
-from mappings.operations import OP_KINDS, Operation, Plan, Reason, Skipped
+from mappings.operations import OP_KINDS, Operation, OpKind, Plan, Reason, Skipped, is_op_kind
 
-__all__ = ["render_explanation", "render_json", "render_markdown", "render_text"]
+__all__ = ["render_explanation", "render_json", "render_markdown", "render_text", "sign"]
 
-_SIGN = {
-    "create_workspace": "+",
-    "invite": "+",
-    "add_to_workspace": "+",
-    "reactivate": "+",
-    "rename_member": "~",
-    "resend_invite": "~",
-    "set_org_role": "~",
-    "set_workspace_roles": "~",
-    "suspend": "-",
-    "remove_from_workspace": "-",
-    "revoke_invite": "-",
-    "remove_from_org": "-",
-}
+Sign = Literal["+", "~", "-"]
+
+
+def sign(kind: OpKind) -> Sign:
+    """``+`` for an operation that adds, ``-`` for one that takes away, ``~`` otherwise."""
+    match kind:
+        case "create_workspace" | "invite" | "add_to_workspace" | "reactivate":
+            return "+"
+        case "rename_member" | "resend_invite" | "set_org_role" | "set_workspace_roles":
+            return "~"
+        case "suspend" | "remove_from_workspace" | "revoke_invite" | "remove_from_org":
+            return "-"
+        case _:
+            assert_never(kind)
 
 
 def _roles(value: object) -> str:
@@ -36,21 +37,32 @@ def _roles(value: object) -> str:
 def describe(op: Operation) -> str:
     """The words of one operation, without its sign or reason."""
     ws = f" in {op.workspace}" if op.workspace else ""
-    if op.op == "invite":
-        mail = "" if op.notify else " (no email)"
-        return f"invite {op.user} as {op.org_role}{mail}"
-    if op.op == "create_workspace":
-        return f"create_workspace {op.workspace} ({op.credits} credits)"
-    if op.op == "resend_invite" and op.invited_at is not None:
-        return f"resend_invite {op.user} (invited {op.invited_at:%Y-%m-%d})"
-    if op.op == "rename_member":
-        return f"rename_member {op.from_} -> {op.to}"
-    if op.op in ("set_org_role", "set_workspace_roles"):
-        return f"{op.op} {op.user}{ws} {_roles(op.from_)} -> {_roles(op.to)}"
-    if op.op == "add_to_workspace":
-        mail = " (no email)" if op.notify is False else ""
-        return f"add_to_workspace {op.user}{ws} as {_roles(op.roles)}{mail}"
-    return f"{op.op} {op.user}{ws}"
+    match op.op:
+        case "invite":
+            mail = "" if op.notify else " (no email)"
+            return f"invite {op.user} as {op.org_role}{mail}"
+        case "create_workspace":
+            return f"create_workspace {op.workspace} ({op.credits} credits)"
+        case "resend_invite" if op.invited_at is not None:
+            return f"resend_invite {op.user} (invited {op.invited_at:%Y-%m-%d})"
+        case "rename_member":
+            return f"rename_member {op.from_} -> {op.to}"
+        case "set_org_role" | "set_workspace_roles":
+            return f"{op.op} {op.user}{ws} {_roles(op.from_)} -> {_roles(op.to)}"
+        case "add_to_workspace":
+            mail = " (no email)" if op.notify is False else ""
+            return f"add_to_workspace {op.user}{ws} as {_roles(op.roles)}{mail}"
+        case (
+            "resend_invite"
+            | "reactivate"
+            | "suspend"
+            | "remove_from_workspace"
+            | "revoke_invite"
+            | "remove_from_org"
+        ):
+            return f"{op.op} {op.user}{ws}"
+        case _:
+            assert_never(op.op)
 
 
 def _reason(reasons: Iterable[Reason]) -> str:
@@ -68,7 +80,7 @@ def summary_text(summary: Mapping[str, int]) -> str:
     """``Plan: 2 to add, 1 to change, 1 to remove.`` with the counts per kind."""
     counts = {"+": 0, "~": 0, "-": 0}
     for kind, n in summary.items():
-        counts[_SIGN.get(kind, "~")] += n
+        counts[sign(kind) if is_op_kind(kind) else "~"] += n
     return f"Plan: {counts['+']} to add, {counts['~']} to change, {counts['-']} to remove."
 
 
@@ -85,7 +97,7 @@ def render_text(plan: Plan) -> str:
         lines.append("No changes. The platform matches the directory.")
     for op in plan.operations:
         reason = _reason(op.reason) or (op.detail or "")
-        lines.append(f"  {_SIGN[op.op]} {describe(op)}" + (f"    [{reason}]" if reason else ""))
+        lines.append(f"  {sign(op.op)} {describe(op)}" + (f"    [{reason}]" if reason else ""))
     if plan.skipped:
         lines += ["", "Skipped:"]
         lines += [f"  ! {_skip_text(s)}" for s in plan.skipped]
@@ -120,7 +132,7 @@ def render_markdown(plan: Plan) -> str:
         for op in plan.operations:
             words = describe(op).removeprefix(op.op).strip().removeprefix(op.user).strip()
             lines.append(
-                f"| {_SIGN[op.op]} | `{op.op}` | {_md_cell(op.user or '')} | {_md_cell(words)} "
+                f"| {sign(op.op)} | `{op.op}` | {_md_cell(op.user or '')} | {_md_cell(words)} "
                 f"| {_md_cell(_reason(op.reason) or op.detail or '')} |"
             )
     else:

@@ -22,6 +22,7 @@ from sync.errors import Conflict
 from sync.models import (
     AuditEntry,
     Member,
+    PlanStatus,
     SavedPlan,
     Source,
     SyncRun,
@@ -224,7 +225,7 @@ def list_audit(
 
 
 def list_plans(
-    session: Session, org_id: int, statuses: Sequence[str] = (), limit: int = 100
+    session: Session, org_id: int, statuses: Sequence[PlanStatus] = (), limit: int = 100
 ) -> list[dict[str, object]]:
     """Saved plans of the org (optionally only some statuses), newest first."""
     query = select(SavedPlan).where(SavedPlan.org_id == org_id)

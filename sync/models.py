@@ -7,7 +7,7 @@ immutable ids (``ext_id``), so a renamed group or a changed email is an update.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, TypeGuard, get_args
 
 from sqlalchemy import (
     JSON,
@@ -36,14 +36,27 @@ __all__ = [
     "Member",
     "Organisation",
     "OutboxMessage",
+    "PLAN_STATUSES",
+    "PlanStatus",
     "SavedPlan",
     "ScimToken",
     "Source",
     "SyncRun",
     "Workspace",
     "WorkspaceRole",
+    "is_plan_status",
     "utcnow",
 ]
+
+# A saved plan waits (pending review, or held), is approved, applied, or stale (its inputs
+# moved on before it was applied).
+PlanStatus = Literal["pending", "held", "approved", "applied", "stale"]
+PLAN_STATUSES: tuple[PlanStatus, ...] = get_args(PlanStatus)
+
+
+def is_plan_status(value: object) -> TypeGuard[PlanStatus]:
+    """Whether ``value`` names a saved plan's status."""
+    return value in PLAN_STATUSES
 
 
 def utcnow() -> datetime:
@@ -306,7 +319,7 @@ class SavedPlan(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     fingerprint: Mapped[str] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(20))  # pending|held|approved|applied|stale
+    status: Mapped[PlanStatus] = mapped_column(String(20))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)  # Plan.to_dict()
     trigger: Mapped[str] = mapped_column(String(200), default="")
     mapping_version: Mapped[int | None] = mapped_column(Integer, default=None)

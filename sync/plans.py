@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import assert_never
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.operations import Plan
 from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
-from sync.models import SavedPlan, utcnow
+from sync.models import PlanStatus, SavedPlan, utcnow
 from sync.platform import ApplyResult, apply_plan
 from sync.reconcile import (
     Inputs,
@@ -28,6 +29,7 @@ from sync.reconcile import (
     reconcile,
     reconcile_in,
     save_plan,
+    waiting_status,
 )
 
 __all__ = ["apply_saved", "approve", "approve_plan", "create_plan", "get_plan", "list_plans"]
@@ -44,7 +46,7 @@ def create_plan(
     """Plan the org from its current inputs and store the plan (``held`` if it must wait)."""
     result = reconcile(session_factory, org_id, dry_run=True, users=users, trigger=trigger, now=now)
     plan = result.plan
-    status = "held" if plan.held is not None and plan.held.why != "review" else "pending"
+    status = waiting_status(plan)
     with write_session(session_factory) as session:
         version = gather(session, org_id).mapping_version
         return save_plan(
@@ -66,7 +68,9 @@ def get_plan(session: Session, org_id: int, plan_id: int) -> SavedPlan:
     return row
 
 
-def list_plans(session: Session, org_id: int, status: str | None = None) -> Sequence[SavedPlan]:
+def list_plans(
+    session: Session, org_id: int, status: PlanStatus | None = None
+) -> Sequence[SavedPlan]:
     """The org's saved plans, newest first, optionally of one status."""
     query = select(SavedPlan).where(SavedPlan.org_id == org_id)
     if status is not None:
@@ -93,9 +97,7 @@ def approve_plan(
     if fingerprint is not None and fingerprint != row.fingerprint:
         raise PlanError(f"plan {plan_id} has fingerprint {row.fingerprint}, not {fingerprint}")
     held = row.body.get("held") is not None
-    # a held plan a later pull re-planned (stale) may still be approved: its approval
-    # then covers the plan that replaced it, as far as it reaches
-    if row.status not in ("pending", "held") and not (held and row.status == "stale"):
+    if not _awaits_approval(row.status, held):
         raise PlanError(f"plan {plan_id} is {row.status}; only pending or held plans need approval")
     row.status, row.approved_by, row.approved_at = "approved", approver, now or utcnow()
     session.flush()
@@ -112,6 +114,20 @@ def approve_plan(
         session.refresh(row)
         return row
     return get_plan(session, org_id, result.plan_id)
+
+
+def _awaits_approval(status: PlanStatus, held: bool) -> bool:
+    match status:
+        case "pending" | "held":
+            return True
+        case "stale":
+            # a held plan a later pull re-planned may still be approved: its approval
+            # then covers the plan that replaced it, as far as it reaches
+            return held
+        case "approved" | "applied":
+            return False
+        case _:
+            assert_never(status)
 
 
 def approve(

@@ -13,12 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import String, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from mappings.operations import LOSS_OPS, OP_KINDS, Operation, Plan, loss_kind
+from mappings.operations import LOSS_OPS, OP_KINDS, Operation, OpKind, Plan, loss_kind
 from mappings.rolemodel import RoleModel
 from mappings.state import Member as StateMember
 from mappings.state import Organisation as StateOrganisation
@@ -165,12 +165,12 @@ def apply_plan(
         ctx.statuses[m.email] = m.status
     before = dict(ctx.statuses)
     ctx.workspaces = _workspace_ids(session, org_id)
-    by_kind: dict[str, list[Operation]] = {}
+    by_kind: dict[OpKind, list[Operation]] = {}
     for op in plan.operations:
         by_kind.setdefault(op.op, []).append(op)
     for kind in OP_KINDS:
         if kind in by_kind:
-            _HANDLERS[kind](ctx, by_kind[kind])
+            _handler(kind)(ctx, by_kind[kind])
     insert_rows(session, _table("outbox"), ctx.messages)
     details = body["operations"] if body is not None else None
     if details is None or len(details) != len(plan.operations):
@@ -403,17 +403,35 @@ def _revoke(ctx: _Context, ops: list[Operation]) -> None:
     _remove_members(ctx, ops)
 
 
-_HANDLERS: dict[str, Callable[[_Context, list[Operation]], None]] = {
-    "create_workspace": _create_workspaces,
-    "rename_member": _rename,
-    "invite": _invite,
-    "resend_invite": _resend,
-    "reactivate": _reactivate,
-    "set_org_role": _set_org_role,
-    "add_to_workspace": _add_to_workspace,
-    "set_workspace_roles": _set_workspace_roles,
-    "remove_from_workspace": _remove_from_workspace,
-    "suspend": _suspend,
-    "revoke_invite": _revoke,
-    "remove_from_org": _remove_members,
-}
+_Handler = Callable[[_Context, list[Operation]], None]
+
+
+def _handler(kind: OpKind) -> _Handler:
+    """The bulk statement(s) that carry out every operation of ``kind``."""
+    match kind:
+        case "create_workspace":
+            return _create_workspaces
+        case "rename_member":
+            return _rename
+        case "invite":
+            return _invite
+        case "resend_invite":
+            return _resend
+        case "reactivate":
+            return _reactivate
+        case "set_org_role":
+            return _set_org_role
+        case "add_to_workspace":
+            return _add_to_workspace
+        case "set_workspace_roles":
+            return _set_workspace_roles
+        case "remove_from_workspace":
+            return _remove_from_workspace
+        case "suspend":
+            return _suspend
+        case "revoke_invite":
+            return _revoke
+        case "remove_from_org":
+            return _remove_members
+        case _:
+            assert_never(kind)

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +36,7 @@ from sync.db import write_session
 from sync.heldsnapshot import HeldSnapshot, held_directory
 from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
-from sync.models import SavedPlan, SyncRun, utcnow
+from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.orgs import get_org, role_model_for
 from sync.platform import ApplyResult, apply_plan, load_state, losses_since
 
@@ -50,6 +50,7 @@ __all__ = [
     "reconcile",
     "reconcile_in",
     "save_plan",
+    "waiting_status",
 ]
 
 _LOCK_CLASS = 0x52420001  # "RB" + 1: the advisory lock space of org reconciles
@@ -77,7 +78,7 @@ class ReconcileResult:
     """What a reconcile did. ``status``: ``planned`` (dry run), ``empty``, ``applied``,
     ``held`` (waits for approval) or ``pending`` (``apply: review``)."""
 
-    status: str
+    status: Literal["planned", "empty", "applied", "held", "pending"]
     plan: Plan
     plan_id: int | None = None
     run_id: int | None = None
@@ -120,7 +121,7 @@ def save_plan(
     org_id: int,
     plan: Plan,
     *,
-    status: str,
+    status: PlanStatus,
     trigger: str,
     mapping_version: int | None = None,
     users: Collection[str] | None = None,
@@ -326,7 +327,7 @@ def _reapproved(
 ) -> SavedPlan:
     """The fresh plan (the waiting one, if a pull already stored it), approved by the
     approval of the plan it replaces."""
-    status = "pending" if plan.held is not None and plan.held.why == "review" else "held"
+    status = waiting_status(plan)
     saved = save_plan(
         session,
         org_id,
@@ -339,6 +340,11 @@ def _reapproved(
     saved.approved_by, saved.approved_at = approved.approved_by, approved.approved_at
     approved.status = "stale"  # superseded by the fresh plan
     return saved
+
+
+def waiting_status(plan: Plan) -> Literal["pending", "held"]:
+    """How a saved plan waits: ``held`` for a hold, ``pending`` when only review is asked."""
+    return "held" if plan.held is not None and plan.held.why != "review" else "pending"
 
 
 def _act(
@@ -357,7 +363,7 @@ def _act(
         approved = approval.row
         if approved is None:
             plan = approval.explain(plan)
-            status = "pending" if plan.held is not None and plan.held.why == "review" else "held"
+            status = waiting_status(plan)
             saved = save_plan(
                 session,
                 org_id,

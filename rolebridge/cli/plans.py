@@ -22,6 +22,7 @@ from rolebridge.cli.common import (
 from rolebridge.cli.mapping import RENDERERS
 from sync.files import load_plan
 from sync.gcpause import cyclic_gc_paused
+from sync.models import PLAN_STATUSES, PlanStatus
 from sync.plans import apply_saved, approve, create_plan, list_plans
 from sync.reconcile import reconcile
 
@@ -87,12 +88,12 @@ def _plan_line(row: dict[str, Any]) -> str:
 @org_option()
 @click.option(
     "--status",
-    type=click.Choice(["pending", "held", "approved", "applied", "stale"]),
+    type=click.Choice(PLAN_STATUSES),
     default=None,
     help="Only plans with this status.",
 )
 @format_option
-def plans_command(org: str, status: str | None, fmt: str) -> None:
+def plans_command(org: str, status: PlanStatus | None, fmt: str) -> None:
     """List the org's saved plans, newest first: id, status, what they do, why held."""
     with database() as factory:
         found = org_id(factory, org)

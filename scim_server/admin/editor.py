@@ -17,7 +17,7 @@ from scim_server.api.context import (
     json_object,
     org_context,
     read_session,
-    write_session,
+    transaction,
 )
 from sync.admin_store import record_audit
 from sync.drafts import diff_versions, explain_user, preview_draft
@@ -79,7 +79,7 @@ def mapping_submit() -> str | BaseResponse:
 
 
 def _save(document: str) -> str | BaseResponse:
-    with write_session() as s:
+    with transaction() as s:
         ctx = org_context(s, caller().org_name)
         try:
             mapping = parse_document(document, ctx.role_model.name)

@@ -10,7 +10,7 @@ from mappings.render import render_markdown, render_text
 from scim_server.admin import bp
 from scim_server.admin.planrows import plan_table
 from scim_server.api.actions import apply_as_caller, approve_as_caller
-from scim_server.api.context import caller, org_context, read_session, write_session
+from scim_server.api.context import caller, org_context, read_session, transaction
 from sync.admin_store import list_plans, plan_json
 from sync.plans import get_plan
 
@@ -51,7 +51,7 @@ def plan_rendered(plan_id: int, fmt: str) -> Response:
 def plan_approve(plan_id: int) -> BaseResponse:
     """Approve by the fingerprint shown on the page; a held plan is applied at once, and the
     page shown next is the plan that now stands (re-planned if the directory moved on)."""
-    with write_session() as s:
+    with transaction() as s:
         ctx = org_context(s, caller().org_name)
         row = approve_as_caller(s, ctx, plan_id, request.form.get("fingerprint", ""))
         now_id, status = row.id, row.status

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mappings.mapping import RoleMapping
-from mappings.operations import REMOVAL_KINDS, Operation, Plan, Reason
-from mappings.render import describe, summary_text
+from mappings.operations import Operation, Plan, Reason
+from mappings.render import describe, sign, summary_text
 
 __all__ = ["PlanTable", "Row", "plan_table"]
 
-_ADDS = ("create_workspace", "invite", "add_to_workspace", "reactivate")
+_KINDS = {"+": "add", "~": "change", "-": "remove"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +49,9 @@ def _reason_text(reason: Reason, mapping: RoleMapping | None) -> str:
 
 
 def _row(op: Operation, mapping: RoleMapping | None) -> Row:
-    if op.op in _ADDS:
-        sign, kind = "+", "add"
-    elif op.op in REMOVAL_KINDS:
-        sign, kind = "-", "remove"
-    else:
-        sign, kind = "~", "change"
+    mark = sign(op.op)
     reasons = tuple(_reason_text(r, mapping) for r in op.reason)
-    return Row(sign, kind, op.op, op.user, describe(op), reasons)
+    return Row(mark, _KINDS[mark], op.op, op.user, describe(op), reasons)
 
 
 def plan_table(plan: Plan, mapping: RoleMapping | None = None) -> PlanTable:

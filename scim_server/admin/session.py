@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms.validators import ValidationError
 
 from scim_server.admin import bp
-from scim_server.api.context import read_session, write_session
+from scim_server.api.context import read_session, transaction
 from scim_server.throttle import count_failure
 from sync import logs
 from sync.apikeys import verify_api_key
@@ -74,7 +74,7 @@ def sign_in() -> str | BaseResponse:
     """Sign in with an API key; the cookie keeps only a new session's id."""
     if request.method == "POST":
         key = request.form.get("api_key", "").strip()
-        with write_session() as s:
+        with transaction() as s:
             principal = verify_api_key(s, key)
             session_id = (
                 None if principal is None else start_sign_in(s, principal.key_id, _lifetime())
@@ -97,7 +97,7 @@ def sign_out() -> Response | BaseResponse:
     """End the session on the server, then forget it in the browser."""
     session_id = session.get("sid")
     if isinstance(session_id, str):
-        with write_session() as s:
+        with transaction() as s:
             end_sign_in(s, session_id)
     session.clear()
     return redirect(url_for("admin.sign_in"))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "BODIES",
     "MappingDraft",
-    "MemberChange",
+    "MemberRoles",
     "PlanApproval",
     "PlanRequest",
     "WorkspaceCreate",
@@ -28,8 +28,8 @@ class WorkspaceCreate(_Body):
     credits: int = Field(default=0, ge=0)
 
 
-class MemberChange(_Body):
-    """Add a manual member, or change a member's org role and workspace roles."""
+class MemberRoles(_Body):
+    """A member's org role and workspace roles: a new manual member, or a change to one."""
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     org_role: str | None = None
@@ -59,7 +59,7 @@ PlanFormat = Literal["json", "text", "markdown"]
 
 BODIES: tuple[type[BaseModel], ...] = (
     WorkspaceCreate,
-    MemberChange,
+    MemberRoles,
     MappingDraft,
     PlanRequest,
     PlanApproval,

@@ -30,7 +30,7 @@ __all__ = [
     "org_context",
     "read_session",
     "session_factory",
-    "write_session",
+    "transaction",
 ]
 
 SESSION_FACTORY_KEY = "rolebridge.session_factory"
@@ -60,8 +60,8 @@ def read_session() -> Iterator[Session]:
 
 
 @contextmanager
-def write_session() -> Iterator[Session]:
-    """A unit of work: committed on success, rolled back on any error."""
+def transaction() -> Iterator[Session]:
+    """A transaction for a request's writes: committed on success, rolled back on any error."""
     with session_factory().begin() as s:
         yield s
 

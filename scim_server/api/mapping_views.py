@@ -18,7 +18,7 @@ from scim_server.api.context import (
     json_body,
     org_context,
     read_session,
-    write_session,
+    transaction,
 )
 from sync.admin_store import record_audit
 from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
@@ -57,7 +57,7 @@ def validate_mapping(org: str) -> Response:
 @bp.put("/orgs/<org>/mapping")
 def save_mapping_version(org: str) -> tuple[Response, int]:
     """Save a draft as the next version (only within what the key's role manages)."""
-    with write_session() as s:
+    with transaction() as s:
         ctx = org_context(s, org)
         body = MappingDraft.model_validate(json_body())
         mapping = parse_document(body.document, ctx.role_model.name)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from scim_server.api import bp
 from scim_server.api.bodies import (
     MappingDraft,
-    MemberChange,
+    MemberRoles,
     PlanApproval,
     PlanRequest,
     WorkspaceCreate,
@@ -27,7 +27,7 @@ __all__ = ["openapi_document"]
 # endpoint -> request body model
 _BODIES: dict[str, type[BaseModel]] = {
     "api.add_workspace": WorkspaceCreate,
-    "api.put_member": MemberChange,
+    "api.put_member": MemberRoles,
     "api.validate_mapping": MappingDraft,
     "api.save_mapping": MappingDraft,
     "api.preview": MappingDraft,

@@ -14,7 +14,7 @@ from mappings.authority import (
 )
 from mappings.state import Member, format_time
 from scim_server.api import bp
-from scim_server.api.bodies import MemberChange, WorkspaceCreate
+from scim_server.api.bodies import MemberRoles, WorkspaceCreate
 from scim_server.api.context import (
     OrgContext,
     caller,
@@ -22,7 +22,7 @@ from scim_server.api.context import (
     json_body,
     org_context,
     read_session,
-    write_session,
+    transaction,
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import count_members_by_role, record_audit, set_member
@@ -91,7 +91,7 @@ def list_workspaces(org: str) -> Response:
 @bp.post("/orgs/<org>/workspaces")
 def add_workspace(org: str) -> tuple[Response, int]:
     """Create a workspace within the org's plan and credit rules."""
-    with write_session() as s:
+    with transaction() as s:
         ctx = org_context(s, org)
         body = WorkspaceCreate.model_validate(json_body())
         deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
@@ -109,7 +109,7 @@ def get_members(org: str) -> Response:
         return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
 
 
-def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberChange) -> None:
+def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberRoles) -> None:
     """422 for roles the role model refuses, 409 for an IdP-managed member, 403 beyond
     ``manages``."""
     model, acting = ctx.role_model, ctx.caller.role
@@ -131,9 +131,9 @@ def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberCh
 @bp.put("/orgs/<org>/members")
 def put_member(org: str) -> tuple[Response, int]:
     """Add a manual member or change a member's roles, within what the key's role manages."""
-    with write_session() as s:
+    with transaction() as s:
         ctx = org_context(s, org)
-        body = MemberChange.model_validate(json_body())
+        body = MemberRoles.model_validate(json_body())
         members = {m.key: m for m in load_state(s, ctx.id).members}
         current = members.get(body.email.strip().casefold())
         if current is None and body.org_role is None:

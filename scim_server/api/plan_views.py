@@ -16,24 +16,23 @@ from scim_server.api.context import (
     org_context,
     read_session,
     session_factory,
-    write_session,
+    transaction,
 )
 from scim_server.api.problems import ApiProblem
 from sync.admin_store import list_plans, plan_json
+from sync.models import PLAN_STATUSES, is_plan_status
 from sync.plans import create_plan, get_plan
 
 __all__: list[str] = []
-
-_STATUSES = ("pending", "held", "approved", "applied", "stale")
 
 
 @bp.get("/orgs/<org>/plans")
 def get_plans(org: str) -> Response:
     """Saved plans, newest first; ``status=pending,held`` lists those waiting."""
-    wanted = [x for x in request.args.get("status", "").split(",") if x]
-    bad = [x for x in wanted if x not in _STATUSES]
-    if bad:
-        raise ApiProblem(422, "invalid input", f"expected {', '.join(_STATUSES)}", "status")
+    asked = [x for x in request.args.get("status", "").split(",") if x]
+    wanted = [x for x in asked if is_plan_status(x)]
+    if len(wanted) != len(asked):
+        raise ApiProblem(422, "invalid input", f"expected {', '.join(PLAN_STATUSES)}", "status")
     with read_session() as s:
         ctx = org_context(s, org)
         return jsonify(plans=list_plans(s, ctx.id, wanted))
@@ -70,7 +69,7 @@ def show_plan(org: str, plan_id: int) -> Response:
 @bp.post("/orgs/<org>/plans/<id:plan_id>/approve")
 def post_approve(org: str, plan_id: int) -> Response:
     """Approve a waiting plan by the fingerprint the approver saw."""
-    with write_session() as s:
+    with transaction() as s:
         ctx = org_context(s, org)
         body = PlanApproval.model_validate(json_body())
         return jsonify(plan_json(approve_as_caller(s, ctx, plan_id, body.fingerprint)))

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from rolebridge.cli import main
+from sync.samples import SAMPLES
 
 
 def test_demo_prints_a_plan_applies_it_and_prints_the_incremental_plan(
@@ -21,6 +22,6 @@ def test_demo_prints_a_plan_applies_it_and_prints_the_incremental_plan(
     assert "+ invite person0@example.com as owner" in result.output
     assert "-> applied" in result.output
     assert "~ set_org_role person11@example.com guest -> owner" in result.output
-    for preset in ("aihub", "soterai", "annotation"):
+    for preset in SAMPLES:
         assert f"== {preset}-demo (role model {preset}): first plan" in result.output
     assert (tmp_path / "instance" / "demo.sqlite3").exists()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +13,6 @@ from sync.models import Source, SyncRun
 from sync.pull import PullResult, run_pull
 from sync.sources.base import RetryPolicy
 from tests.fakes.okta import FakeOkta
-from tests.fakes.seed import seed_okta
 from tests.integration.pullsetup import SECRET_KEY, mirror_size, pull_org, roles
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=5.0)
@@ -25,14 +24,6 @@ SOM = {
     "dan@acme.com": ("editor", "invited"),
     "eve@acme.com": ("viewer", "invited"),
 }
-
-
-@pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    seed_okta(fake)
-    yield fake
-    fake.close()
 
 
 def _setup(

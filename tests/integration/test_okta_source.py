@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from joserfc.jwk import RSAKey
@@ -17,17 +16,9 @@ from sync.sources.base import (
 )
 from sync.sources.okta import OktaConfig, OktaSource
 from tests.fakes.okta import FakeOkta
-from tests.fakes.seed import PEOPLE, seed_okta
+from tests.fakes.seed import PEOPLE
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=5.0)
-
-
-@pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    seed_okta(fake)
-    yield fake
-    fake.close()
 
 
 def _source(

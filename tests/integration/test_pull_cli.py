@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,9 @@ from sync.models import Source
 from sync.orgs import create_org
 from sync.secrets import resolve_secret
 from tests.fakes.okta import FakeOkta
-from tests.fakes.seed import seed_okta
 from tests.integration.pullsetup import MAPPINGS, roles
 
 KEY = "cli-test-secret-key"
-
-
-@pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    seed_okta(fake)
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,19 +21,10 @@ from sync.models import Source, SyncRun
 from sync.orgs import create_org
 from sync.scheduler import PullScheduler, claim_tick, min_gap, parse_schedule
 from tests.fakes.okta import FakeOkta
-from tests.fakes.seed import seed_okta
 from tests.integration.pullsetup import MAPPINGS
 from tests.secretscan import SCAN
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    seed_okta(fake)
-    yield fake
-    fake.close()
 
 
 def _add_source(

@@ -20,20 +20,11 @@ from sync.mappingstore import save_mapping
 from sync.models import Source, SyncRun
 from sync.orgs import create_org
 from tests.fakes.okta import FakeOkta
-from tests.fakes.seed import seed_okta
 from tests.fakes.tcpproxy import TcpProxy
 from tests.integration.pullsetup import MAPPINGS, roles
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUND = 15.0  # seconds from SIGTERM to exit: the grace (5 s) and a slow machine's margin
-
-
-@pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    seed_okta(fake)
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

@@ -9,13 +9,20 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from mappings import Directory, PlatformState, apply_to_state, load_role_model, make_plan
+from mappings import (
+    PRESETS,
+    Directory,
+    PlatformState,
+    apply_to_state,
+    load_role_model,
+    make_plan,
+)
 from rolebridge.cli import main
 from sync.files import load_mapping
 from tests.unit.builders import NOW
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PRESET_NAMES = ["aihub", "annotation", "generic", "shareofmodel", "soterai"]
+PRESET_NAMES = sorted(PRESETS)
 
 
 def _preview(preset: str, *extra: str, state: str | None = None) -> Result:

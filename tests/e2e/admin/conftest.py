@@ -130,3 +130,48 @@ def save_version(session_factory: sessionmaker[Session]) -> Callable[[int, str],
             return save_mapping(s, org_id, document, created_by="test").version
 
     return _save
+
+
+MAPPING = """\
+role_model: soterai
+rules:
+  - group: "Owners"
+    org_role: owner
+  - group: "Managers"
+    org_role: manager
+  - group: "Staff"
+    org_role: member
+policy:
+  unmapped: remove
+  max_removals: 5
+"""
+
+PEOPLE = {
+    "olga@acme.com": ["Owners", "Staff"],
+    "max@acme.com": ["Managers", "Staff"],
+    "nina@acme.com": ["Staff"],
+    "paul@acme.com": ["Staff"],
+}
+
+
+@pytest.fixture
+def acme(
+    seed: Callable[..., Seeded],
+    put_directory: Callable[[int, Directory], None],
+    save_version: Callable[[int, str], int],
+) -> Seeded:
+    """A soterai org with PEOPLE's directory and MAPPING saved: olga owner, max manager,
+    gone@ a member the IdP no longer has."""
+    org = seed(
+        "acme",
+        "soterai",
+        ["owner", "manager", "member"],
+        [
+            ("olga@acme.com", "owner", "joined", "idp", {}),
+            ("max@acme.com", "manager", "joined", "idp", {}),
+            ("gone@acme.com", "member", "joined", "idp", {}),
+        ],
+    )
+    put_directory(org.id, directory_of(PEOPLE))
+    save_version(org.id, MAPPING)
+    return org

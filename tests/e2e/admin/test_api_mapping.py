@@ -4,57 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from sync.models import AuditEntry, Base, Member
-from tests.e2e.admin.conftest import Seeded, directory_of
-
-MAPPING = """\
-role_model: soterai
-rules:
-  - group: "Owners"
-    org_role: owner
-  - group: "Managers"
-    org_role: manager
-  - group: "Staff"
-    org_role: member
-policy:
-  unmapped: remove
-  max_removals: 5
-"""
-
-PEOPLE = {
-    "olga@acme.com": ["Owners", "Staff"],
-    "max@acme.com": ["Managers", "Staff"],
-    "nina@acme.com": ["Staff"],
-    "paul@acme.com": ["Staff"],
-}
-
-
-@pytest.fixture
-def acme(
-    seed: Callable[..., Seeded],
-    put_directory: Callable[[int, Directory], None],
-    save_version: Callable[[int, str], int],
-) -> Seeded:
-    """A soterai org: olga owner, max manager, gone@ a member the IdP no longer has."""
-    org = seed(
-        "acme",
-        "soterai",
-        ["owner", "manager", "member"],
-        [
-            ("olga@acme.com", "owner", "joined", "idp", {}),
-            ("max@acme.com", "manager", "joined", "idp", {}),
-            ("gone@acme.com", "member", "joined", "idp", {}),
-        ],
-    )
-    put_directory(org.id, directory_of(PEOPLE))
-    save_version(org.id, MAPPING)
-    return org
+from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, directory_of
 
 
 def _row_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:

@@ -255,9 +255,9 @@ def test_the_openapi_document_lists_every_api_route(client: FlaskClient) -> None
     assert "/api/v1/orgs/{org}/members" in doc["paths"]
     put = doc["paths"]["/api/v1/orgs/{org}/members"]["put"]
     assert put["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "MemberChange"
+        "MemberRoles"
     )
-    assert "email" in doc["components"]["schemas"]["MemberChange"]["properties"]
+    assert "email" in doc["components"]["schemas"]["MemberRoles"]["properties"]
     validate(doc)  # a valid OpenAPI 3.1 document, or this raises naming the problem
 
 

@@ -9,8 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.models import Source
-from tests.e2e.admin.conftest import Seeded
-from tests.e2e.admin.test_api_mapping import MAPPING, PEOPLE
+from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded
 from tests.fakes.scim import FakeScim
 
 

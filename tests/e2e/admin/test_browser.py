@@ -16,8 +16,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from mappings.directory import Directory
-from tests.e2e.admin.conftest import Seeded, directory_of
-from tests.e2e.admin.test_api_mapping import MAPPING, PEOPLE
+from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, directory_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output"

@@ -7,7 +7,6 @@ admin paths and queries, a JSON list where an object belongs, CR/LF in ``next``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,29 +15,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mappings.directory import Directory
 from rolebridge.cli import main
 from sync.models import MappingVersion
-from tests.e2e.admin.conftest import Seeded, directory_of
-from tests.e2e.admin.test_api_mapping import MAPPING, PEOPLE
+from tests.e2e.admin.conftest import MAPPING, Seeded
 from tests.e2e.admin.test_pages import _csrf, _sign_in
 
 DEEP_JSON = '{"document":' * 1000 + '"x"' + "}" * 1000
 DEEP_YAML = "role_model: soterai\nrules: " + "[" * 10_000 + "]" * 10_000 + "\n"
 HUGE = "9" * 5000
-
-
-@pytest.fixture
-def acme(
-    seed: Callable[..., Seeded],
-    put_directory: Callable[[int, Directory], None],
-    save_version: Callable[[int, str], int],
-) -> Seeded:
-    """A soterai org with one saved mapping version."""
-    org = seed("acme", "soterai", ["owner"], [("olga@acme.com", "owner", "joined", "idp", {})])
-    put_directory(org.id, directory_of(PEOPLE))
-    save_version(org.id, MAPPING)
-    return org
 
 
 def _versions(session_factory: sessionmaker[Session]) -> int:

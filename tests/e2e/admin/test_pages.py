@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory
 from sync.apikeys import revoke_api_key, verify_api_key
 from sync.models import MappingVersion
-from tests.e2e.admin.conftest import Seeded, directory_of
-from tests.e2e.admin.test_api_mapping import MAPPING, PEOPLE
+from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, directory_of
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -38,7 +37,7 @@ def acme(
     put_directory: Callable[[int, Directory], None],
     save_version: Callable[[int, str], int],
 ) -> Seeded:
-    """The soterai org of the API tests, with its directory and mapping."""
+    """The soterai org of the API tests before max joined: olga owner, gone@ a member."""
     org = seed(
         "acme",
         "soterai",

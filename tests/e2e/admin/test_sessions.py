@@ -4,7 +4,6 @@ for every copy of the cookie and in every process."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,12 +52,6 @@ def _copy(app: Flask, cookie: str) -> FlaskClient:
 def _sent_to_sign_in(client: FlaskClient) -> bool:
     r = client.get("/admin/")
     return r.status_code == 302 and "/admin/sign-in" in r.headers["Location"]
-
-
-@pytest.fixture
-def acme(seed: Callable[..., Seeded]) -> Seeded:
-    """An org with an owner key."""
-    return seed("acme", "soterai", ["owner"])
 
 
 @pytest.fixture
