@@ -183,13 +183,10 @@ def _replace_and_reconcile(
         source.delta_link = pulled.cursor
         source.force_next = False
         held = hold(session, org_id, pulled.directory)
-    result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held)
+    result = reconcile(
+        session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held, run_id=run_id
+    )
     counts["plan"] = dict(result.plan.summary)
-    if result.run_id is not None:  # one pull, one row: the reconcile's row joins this one
-        with session_factory.begin() as session:
-            extra = session.get(SyncRun, result.run_id)
-            if extra is not None:
-                session.delete(extra)
     return _finish(
         session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
     )
