@@ -23,7 +23,6 @@ def user_values(user: DirectoryUser) -> dict[str, Any]:
         "user_name_key": identity_key(user.user_name),
         "external_id": user.external_id,
         "display_name": user.display_name,
-        "email_key": identity_key(user.emails[0]) if user.emails else None,
         "emails": list(user.emails),
         "roles": list(user.roles),
         "active": user.active,
