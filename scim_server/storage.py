@@ -57,9 +57,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import limits, records
 from scim_server.filters import Translation, comparison_key, sort_column, translate
-from sync.bulk import chunks
 from sync.mirror import rows as mirror
-from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, utcnow
+from sync.mirror.read import members_of
+from sync.models import DirectoryGroup, DirectoryUser, utcnow
 from sync.reconcile import locked
 from sync.tokens import Tenant
 
@@ -239,15 +239,16 @@ class SqlScimStorage(ScimStorage):
                 columns = records.user_columns(resource)
                 _check_lengths(DirectoryUser, columns)
                 self._check_user_name(op, columns["user_name_key"], None)
-                row = DirectoryUser(**columns, scim_key=columns["user_name_key"])
-                op.touched.users.add(self._fill(op, row, resource, now))
+                columns["scim_key"] = columns["user_name_key"]
+                row = self._insert(op, DirectoryUser, columns, resource, now)
+                op.touched.users.add(row.ext_id)
             else:
                 columns = records.group_columns(resource)
                 _check_lengths(DirectoryGroup, columns)
                 self._check_display_name(op, columns["display_name_key"], None)
                 members = self._resolve_members(op, _members(resource))
-                row = DirectoryGroup(**columns, scim_key=columns["display_name_key"])
-                self._fill(op, row, resource, now)
+                columns["scim_key"] = columns["display_name_key"]
+                row = self._insert(op, DirectoryGroup, columns, resource, now)
                 mirror.insert_members(op.session, row.id, members)
                 op.touched.groups.add(row.ext_id)
             resource.id = row.ext_id
@@ -364,12 +365,20 @@ class SqlScimStorage(ScimStorage):
             raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
         return cast(Row, row)
 
-    def _fill(self, op: _Operation, row: Row, resource: Resource[Any], now: Any) -> str:
-        row.org_id = op.tenant.org_id
-        row.source_id = op.tenant.source_id
-        row.ext_id = uuid.uuid4().hex  # the service provider assigns ids (RFC 7643 3.1)
-        mirror.insert_row(op.session, row, records.document(resource), now)
-        return row.ext_id
+    def _insert(
+        self,
+        op: _Operation,
+        table: type[Row],
+        columns: dict[str, Any],
+        resource: Resource[Any],
+        now: Any,
+    ) -> Row:
+        tenant = op.tenant
+        ext_id = uuid.uuid4().hex  # the service provider assigns ids (RFC 7643 section 3.1)
+        document = records.document(resource)
+        return mirror.insert_row(
+            op.session, table, (tenant.org_id, tenant.source_id, ext_id), columns, document, now
+        )
 
     def _check_user_name(self, op: _Operation, key: str, own_id: int | None) -> None:
         query = select(DirectoryUser.id).where(
@@ -410,22 +419,11 @@ class SqlScimStorage(ScimStorage):
 
     def _members_of(self, op: _Operation, group_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = {}
-        for chunk in chunks(group_ids):
-            rows = op.db.execute(
-                select(
-                    DirectoryMembership.group_id,
-                    DirectoryMembership.member_type,
-                    DirectoryMembership.member_value,
-                    DirectoryMembership.display,
-                )
-                .where(DirectoryMembership.group_id.in_(chunk))
-                .order_by(DirectoryMembership.group_id, DirectoryMembership.member_value)
-            )
-            for group_id, kind, value, display in rows:
-                entry = {"value": value, "type": kind, "$ref": f"{kind}s/{value}"}
-                if display:
-                    entry["display"] = display
-                found.setdefault(group_id, []).append(entry)
+        for group_id, kind, value, display in members_of(op.db, group_ids):
+            entry = {"value": value, "type": kind, "$ref": f"{kind}s/{value}"}
+            if display:
+                entry["display"] = display
+            found.setdefault(group_id, []).append(entry)
         return found
 
     # -- members ----------------------------------------------------------

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, select
 from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, GroupMember
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
 from mappings.gcpause import cyclic_gc_paused
+from sync.bulk import chunks
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser
 
-__all__ = ["load_directory", "source_directory"]
+__all__ = ["load_directory", "members_of", "source_directory"]
 
 
 @cyclic_gc_paused()
@@ -81,6 +85,22 @@ def source_directory(session: Session, org_id: int, source_id: int) -> Directory
     """The mirror of one source (None before its first snapshot)."""
     directory = load_directory(session, org_id, source_id)
     return directory if directory.users or directory.groups else None
+
+
+def members_of(db: Session | Connection, group_ids: Sequence[int]) -> Iterator[Any]:
+    """(group id, member type, value, display) of these groups' direct members, by group
+    and value; ``db`` may be a bare connection (a SCIM read)."""
+    for chunk in chunks(group_ids):
+        yield from db.execute(
+            select(
+                DirectoryMembership.group_id,
+                DirectoryMembership.member_type,
+                DirectoryMembership.member_value,
+                DirectoryMembership.display,
+            )
+            .where(DirectoryMembership.group_id.in_(chunk))
+            .order_by(DirectoryMembership.group_id, DirectoryMembership.member_value)
+        )
 
 
 def _scope(

@@ -70,8 +70,17 @@ def ensure_source(session: Session, org_id: int, kind: str, name: str) -> Source
 # -- users and groups ---------------------------------------------------------------
 
 
-def insert_row(session: Session, row: Row, resource: dict[str, Any] | None, now: Any) -> Row:
-    """Add a new user or group row (its org, source, ext_id and columns already set)."""
+def insert_row(
+    session: Session,
+    table: type[Row],
+    ids: tuple[int, int, str],
+    values: Mapping[str, Any],
+    resource: dict[str, Any] | None,
+    now: Any,
+) -> Row:
+    """Add a new user or group row; ``ids``: its org, source and the source's id for it."""
+    org_id, source_id, ext_id = ids
+    row = table(org_id=org_id, source_id=source_id, ext_id=ext_id, **values)
     row.resource = resource
     row.version = 1
     row.created_at = now
@@ -120,9 +129,10 @@ def upsert_user(
     )
     values = user_values(user)
     if row is None:
-        new = DirectoryUser(org_id=org_id, source_id=source_id, ext_id=user.id, **values)
-        insert_row(session, new, resource, utcnow())
-        return new
+        ids = (org_id, source_id, user.id)
+        return cast(
+            DirectoryUser, insert_row(session, DirectoryUser, ids, values, resource, utcnow())
+        )
     update_row(session, row, values, resource)
     return row
 
@@ -147,8 +157,10 @@ def upsert_group(
     )
     values = group_values(group)
     if row is None:
-        row = DirectoryGroup(org_id=org_id, source_id=source_id, ext_id=group.id, **values)
-        insert_row(session, row, resource, utcnow())
+        ids = (org_id, source_id, group.id)
+        row = cast(
+            DirectoryGroup, insert_row(session, DirectoryGroup, ids, values, resource, utcnow())
+        )
     else:
         update_row(session, row, values, resource)
     session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id == row.id))
