@@ -33,10 +33,10 @@ from sync.db import make_engine, make_session_factory
 from sync.gcpause import cyclic_gc_paused
 from sync.heldsnapshot import HeldSnapshot, hold
 from sync.mappingstore import save_mapping
-from sync.mirror import replace_snapshot
+from sync.mirror import replace_snapshot, source_directory
 from sync.models import Base, Source
 from sync.orgs import create_org
-from sync.pull import run_pull, same_directory, source_directory
+from sync.pull import run_pull, same_directory
 from sync.reconcile import reconcile
 from sync.secrets import seal_secret
 from sync.sources.okta import OktaConfig, OktaSource
@@ -103,7 +103,7 @@ def _one_run(
     figures: dict[str, float] = {}
     source = OktaSource(OktaConfig(org_url=url, api_token="okta-api-token"))
     with factory() as s:
-        previous = _phase("load previous mirror", figures, source_directory, s, source_id)
+        previous = _phase("load previous mirror", figures, source_directory, s, org_id, source_id)
     snapshot = _phase("fetch (total)", figures, source.fetch, previous)
     assert source.client is not None
     figures["  of which waiting on the IdP"] = source.client.waited

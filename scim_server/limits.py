@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import String
 
 from scim_server.app import ROW_ID_MAX
-from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser
+from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Member
 from sync.nesting import MAX_DEPTH
 
 __all__ = [
@@ -54,7 +54,6 @@ _USER_COLUMNS = {
     "user_name_key": "userName",
     "external_id": "externalId",
     "display_name": "displayName",
-    "email_key": "emails",
 }
 _GROUP_COLUMNS = {
     "display_name": "displayName",
@@ -67,6 +66,7 @@ def scim_lengths() -> dict[str, dict[str, int]]:
     """The longest value of each stored SCIM attribute, by resource type."""
     user = {attr: _length(getattr(DirectoryUser, col)) for col, attr in _USER_COLUMNS.items()}
     group = {attr: _length(getattr(DirectoryGroup, col)) for col, attr in _GROUP_COLUMNS.items()}
+    user["emails"] = _length(Member.email)
     group["members.value"] = _length(DirectoryMembership.member_value)
     group["members.display"] = _length(DirectoryMembership.display)
     return {"User": user, "Group": group}
@@ -81,6 +81,9 @@ def length_refusal(resource_type: str, columns: Mapping[str, Any]) -> str | None
         limit = _length(getattr(table, column))
         if isinstance(value, str) and len(value) > limit:
             return f"{attribute}: at most {limit} characters"
+    emails = columns.get("emails") if resource_type == "User" else None
+    if emails and len(emails[0]) > _length(Member.email):  # the primary becomes a member's key
+        return f"emails: at most {_length(Member.email)} characters"
     return None
 
 

@@ -13,7 +13,9 @@ from typing import Any
 
 from scim2_models import Meta, Resource
 
-from mappings.directory import identity_key
+from mappings.directory import DirectoryGroup as DirGroup
+from mappings.directory import DirectoryUser as DirUser
+from sync.mirror import group_values, user_values
 from sync.models import DirectoryGroup, DirectoryUser
 
 __all__ = [
@@ -55,30 +57,24 @@ def meta(row: DirectoryUser | DirectoryGroup, resource_type: str) -> Meta:
 
 
 def user_columns(resource: Resource[Any]) -> dict[str, Any]:
-    """The indexed columns of a user row."""
-    user_name: str = resource.user_name  # type: ignore[attr-defined]
-    emails = _emails(resource)
-    return {
-        "user_name": user_name,
-        "user_name_key": identity_key(user_name),  # unique per org: one key, one member
-        "external_id": resource.external_id,
-        "display_name": getattr(resource, "display_name", None),
-        "email_key": identity_key(emails[0]) if emails else None,
-        "emails": emails,
-        "roles": role_names(resource),
+    """The indexed columns of a user row (the mirror's ``user_values``)."""
+    user = DirUser(
+        id=resource.id or "",
+        user_name=resource.user_name,  # type: ignore[attr-defined]
+        emails=tuple(_emails(resource)),
+        external_id=resource.external_id,
         # a user who never sent ``active`` is active (RFC 7643 leaves it unassigned)
-        "active": getattr(resource, "active", None) is not False,
-    }
+        active=getattr(resource, "active", None) is not False,
+        display_name=getattr(resource, "display_name", None),
+        roles=tuple(role_names(resource)),
+    )
+    return user_values(user)
 
 
 def group_columns(resource: Resource[Any]) -> dict[str, Any]:
-    """The indexed columns of a group row."""
+    """The indexed columns of a group row (the mirror's ``group_values``)."""
     display_name: str = resource.display_name or ""  # type: ignore[attr-defined]
-    return {
-        "display_name": display_name,
-        "display_name_key": identity_key(display_name),
-        "external_id": resource.external_id,
-    }
+    return group_values(DirGroup(resource.id or "", display_name, resource.external_id))
 
 
 def _emails(resource: Resource[Any]) -> list[str]:

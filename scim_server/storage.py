@@ -49,24 +49,22 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     bindparam,
-    delete,
     func,
-    insert,
     select,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import limits, records
 from scim_server.filters import Translation, comparison_key, sort_column, translate
-from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, utcnow
+from sync.mirror import rows as mirror
+from sync.mirror.read import members_of
+from sync.models import DirectoryGroup, DirectoryUser, utcnow
 from sync.reconcile import locked
 from sync.tokens import Tenant
 
 __all__ = ["AfterWrite", "MemberChange", "SqlScimStorage", "Touched", "wants_members"]
 
-_CHUNK = 500
 _DEEP = 1000  # from this offset on, a page is found by ids first (a deferred join)
 _COLUMNS = ("id", "ext_id", "resource", "created_at", "updated_at", "version")
 
@@ -163,7 +161,9 @@ class SqlScimStorage(ScimStorage):
                     yield
                     if op.touched and self.after_write is not None:
                         session.flush()
-                        op.touched.users |= self._users_under(op, op.touched.groups)
+                        op.touched.users |= mirror.users_under(
+                            session, tenant.source_id, op.touched.groups
+                        )
                         self.after_write(session, op.tenant, op.touched)
                 finally:
                     self._current.reset(token)
@@ -239,16 +239,17 @@ class SqlScimStorage(ScimStorage):
                 columns = records.user_columns(resource)
                 _check_lengths(DirectoryUser, columns)
                 self._check_user_name(op, columns["user_name_key"], None)
-                row = DirectoryUser(**columns, scim_key=columns["user_name_key"])
-                op.touched.users.add(self._fill(op, row, resource, now))
+                columns["scim_key"] = columns["user_name_key"]
+                row = self._insert(op, DirectoryUser, columns, resource, now)
+                op.touched.users.add(row.ext_id)
             else:
                 columns = records.group_columns(resource)
                 _check_lengths(DirectoryGroup, columns)
                 self._check_display_name(op, columns["display_name_key"], None)
                 members = self._resolve_members(op, _members(resource))
-                row = DirectoryGroup(**columns, scim_key=columns["display_name_key"])
-                self._fill(op, row, resource, now)
-                self._insert_members(op, row.id, members)
+                columns["scim_key"] = columns["display_name_key"]
+                row = self._insert(op, DirectoryGroup, columns, resource, now)
+                mirror.insert_members(op.session, row.id, members)
                 op.touched.groups.add(row.ext_id)
             resource.id = row.ext_id
             resource.meta = records.meta(row, resource_type.name or "")
@@ -278,13 +279,9 @@ class SqlScimStorage(ScimStorage):
                 self._check_display_name(op, columns["display_name_key"], row.id)
                 columns["scim_key"] = columns["display_name_key"]
                 wanted = self._resolve_members(op, _members(resource))
-                self._replace_members(op, row, wanted)
+                _touch(op, mirror.replace_members(op.session, row.id, wanted))
                 op.touched.groups.add(row.ext_id)  # a rename can change every member's roles
-            for name, value in columns.items():
-                setattr(row, name, value)
-            row.resource = records.document(resource)
-            self._bump(row)
-            op.session.flush()
+            mirror.update_row(op.session, row, columns, records.document(resource))
             resource.meta = records.meta(row, resource_type.name or "")
             return resource
 
@@ -302,10 +299,8 @@ class SqlScimStorage(ScimStorage):
             if isinstance(row, DirectoryUser):
                 op.touched.users.add(row.ext_id)
             else:
-                op.touched.users |= self._users_under(op, {row.ext_id})
-            self._leave_groups(op, row.ext_id)
-            op.session.delete(row)
-            op.session.flush()
+                op.touched.users |= mirror.users_under(op.session, row.source_id, {row.ext_id})
+            mirror.delete_row(op.session, row)
 
     # -- the member fast path -------------------------------------------
 
@@ -322,12 +317,16 @@ class SqlScimStorage(ScimStorage):
             row = self._row(op, resource_type, resource_id, lock=True)
             assert isinstance(row, DirectoryGroup)
             if change.replace is not None:
-                changed = self._replace_members(op, row, self._resolve_members(op, change.replace))
+                wanted = self._resolve_members(op, change.replace)
+                changed = mirror.replace_members(op.session, row.id, wanted)
             else:
-                changed = self._remove_members(op, row, change.remove)
-                changed |= self._add_members(op, row, self._resolve_members(op, change.add))
+                changed = mirror.remove_members(op.session, row.id, change.remove)
+                changed |= mirror.add_members(
+                    op.session, row.id, self._resolve_members(op, change.add)
+                )
+            _touch(op, changed)
             if changed:
-                self._bump(row)
+                mirror.bump(row)
                 op.session.flush()
             return self._build(op, resource_type, [row], members)[0]
 
@@ -366,22 +365,20 @@ class SqlScimStorage(ScimStorage):
             raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
         return cast(Row, row)
 
-    def _fill(self, op: _Operation, row: Row, resource: Resource[Any], now: Any) -> str:
-        row.org_id = op.tenant.org_id
-        row.source_id = op.tenant.source_id
-        row.ext_id = uuid.uuid4().hex
-        row.resource = records.document(resource)
-        row.version = 1
-        row.created_at = now
-        row.updated_at = now
-        op.session.add(row)
-        op.session.flush()
-        return row.ext_id
-
-    @staticmethod
-    def _bump(row: Row) -> None:
-        row.version += 1
-        row.updated_at = utcnow()
+    def _insert(
+        self,
+        op: _Operation,
+        table: type[Row],
+        columns: dict[str, Any],
+        resource: Resource[Any],
+        now: Any,
+    ) -> Row:
+        tenant = op.tenant
+        ext_id = uuid.uuid4().hex  # the service provider assigns ids (RFC 7643 section 3.1)
+        document = records.document(resource)
+        return mirror.insert_row(
+            op.session, table, (tenant.org_id, tenant.source_id, ext_id), columns, document, now
+        )
 
     def _check_user_name(self, op: _Operation, key: str, own_id: int | None) -> None:
         query = select(DirectoryUser.id).where(
@@ -422,22 +419,11 @@ class SqlScimStorage(ScimStorage):
 
     def _members_of(self, op: _Operation, group_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = {}
-        for chunk in _chunks(group_ids):
-            rows = op.db.execute(
-                select(
-                    DirectoryMembership.group_id,
-                    DirectoryMembership.member_type,
-                    DirectoryMembership.member_value,
-                    DirectoryMembership.display,
-                )
-                .where(DirectoryMembership.group_id.in_(chunk))
-                .order_by(DirectoryMembership.group_id, DirectoryMembership.member_value)
-            )
-            for group_id, kind, value, display in rows:
-                entry = {"value": value, "type": kind, "$ref": f"{kind}s/{value}"}
-                if display:
-                    entry["display"] = display
-                found.setdefault(group_id, []).append(entry)
+        for group_id, kind, value, display in members_of(op.db, group_ids):
+            entry = {"value": value, "type": kind, "$ref": f"{kind}s/{value}"}
+            if display:
+                entry["display"] = display
+            found.setdefault(group_id, []).append(entry)
         return found
 
     # -- members ----------------------------------------------------------
@@ -447,138 +433,11 @@ class SqlScimStorage(ScimStorage):
     ) -> dict[str, tuple[str, str | None]]:
         """Member value -> (type, display); a value that is no member of the tenant is refused."""
         values = list(dict.fromkeys(value for value, _ in members))
-        kinds: dict[str, str] = {}
-        for table, kind in ((DirectoryUser, "User"), (DirectoryGroup, "Group")):
-            for chunk in _chunks(values):
-                query = select(table.ext_id).where(*self._scope(op, table), table.ext_id.in_(chunk))
-                kinds.update(dict.fromkeys(op.session.scalars(query), kind))
+        kinds = mirror.member_types(op.session, op.tenant.source_id, values)
         unknown = [value for value in values if value not in kinds]
         if unknown:
             raise InvalidValueException(detail=f"members: no user or group with id {unknown[0]!r}")
         return {value: (kinds[value], display) for value, display in members}
-
-    def _insert_members(
-        self, op: _Operation, group_id: int, members: dict[str, tuple[str, str | None]]
-    ) -> None:
-        rows = [
-            {"group_id": group_id, "member_type": kind, "member_value": value, "display": display}
-            for value, (kind, display) in members.items()
-        ]
-        for chunk in _chunks(rows):
-            op.session.execute(insert(DirectoryMembership), chunk)
-
-    def _existing_members(self, op: _Operation, group_id: int) -> dict[str, str]:
-        rows = op.session.execute(
-            select(DirectoryMembership.member_value, DirectoryMembership.member_type).where(
-                DirectoryMembership.group_id == group_id
-            )
-        )
-        return {value: kind for value, kind in rows}
-
-    def _replace_members(
-        self, op: _Operation, row: DirectoryGroup, wanted: dict[str, tuple[str, str | None]]
-    ) -> bool:
-        existing = self._existing_members(op, row.id)
-        removed = frozenset(existing) - frozenset(wanted)
-        changed = self._remove_members(op, row, removed)
-        added = {value: entry for value, entry in wanted.items() if value not in existing}
-        changed |= self._add_members(op, row, added)
-        return changed
-
-    def _add_members(
-        self, op: _Operation, row: DirectoryGroup, members: dict[str, tuple[str, str | None]]
-    ) -> bool:
-        present: set[str] = set()
-        for chunk in _chunks(list(members)):
-            present.update(
-                op.session.scalars(
-                    select(DirectoryMembership.member_value).where(
-                        DirectoryMembership.group_id == row.id,
-                        DirectoryMembership.member_value.in_(chunk),
-                    )
-                )
-            )
-        new = {value: entry for value, entry in members.items() if value not in present}
-        self._insert_members(op, row.id, new)
-        self._touch_members(op, new)
-        return bool(new)
-
-    def _remove_members(self, op: _Operation, row: DirectoryGroup, values: frozenset[str]) -> bool:
-        removed = 0
-        for chunk in _chunks(sorted(values)):
-            kinds = op.session.execute(
-                select(DirectoryMembership.member_value, DirectoryMembership.member_type).where(
-                    DirectoryMembership.group_id == row.id,
-                    DirectoryMembership.member_value.in_(chunk),
-                )
-            ).all()
-            self._touch_members(op, {value: (kind, None) for value, kind in kinds})
-            op.session.execute(
-                delete(DirectoryMembership).where(
-                    DirectoryMembership.group_id == row.id,
-                    DirectoryMembership.member_value.in_(chunk),
-                )
-            )
-            removed += len(kinds)
-        return removed > 0
-
-    @staticmethod
-    def _touch_members(op: _Operation, members: dict[str, tuple[str, str | None]]) -> None:
-        for value, (kind, _) in members.items():
-            if kind == "User":
-                op.touched.users.add(value)
-            else:
-                op.touched.groups.add(value)  # a nested group: all its users' roles may change
-
-    def _users_under(self, op: _Operation, groups: set[str]) -> set[str]:
-        """The users in these groups, directly or through nested groups."""
-        users: set[str] = set()
-        seen: set[str] = set()
-        frontier = set(groups)
-        while frontier:
-            seen |= frontier
-            next_frontier: set[str] = set()
-            for chunk in _chunks(sorted(frontier)):
-                ids = select(DirectoryGroup.id).where(
-                    *self._scope(op, DirectoryGroup), DirectoryGroup.ext_id.in_(chunk)
-                )
-                rows = op.session.execute(
-                    select(DirectoryMembership.member_type, DirectoryMembership.member_value).where(
-                        DirectoryMembership.group_id.in_(ids)
-                    )
-                )
-                for kind, value in rows:
-                    if kind == "User":
-                        users.add(value)
-                    elif value not in seen:
-                        next_frontier.add(value)
-            frontier = next_frontier
-        return users
-
-    def _leave_groups(self, op: _Operation, ext_id: str) -> None:
-        """Remove a deleted resource from the tenant's groups, changing their versions."""
-        groups = select(DirectoryGroup.id).where(*self._scope(op, DirectoryGroup))
-        holders = list(
-            op.session.scalars(
-                select(DirectoryMembership.group_id).where(
-                    DirectoryMembership.member_value == ext_id,
-                    DirectoryMembership.group_id.in_(groups),
-                )
-            )
-        )
-        if not holders:
-            return
-        op.session.execute(
-            delete(DirectoryMembership).where(
-                DirectoryMembership.member_value == ext_id,
-                DirectoryMembership.group_id.in_(holders),
-            )
-        )
-        op.session.execute(
-            update(DirectoryGroup)
-            .where(DirectoryGroup.id.in_(holders))
-            .values(version=DirectoryGroup.version + 1, updated_at=utcnow())
-        )
 
     # -- searching ------------------------------------------------------
 
@@ -816,6 +675,10 @@ def _attribute(path: Any, *, whole: bool = False) -> str:
     return text if whole else text.split(".", 1)[0].split("[", 1)[0]
 
 
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def _touch(op: _Operation, members: dict[str, str]) -> None:
+    """Record added or removed members (value -> type) as touched by the operation."""
+    for value, kind in members.items():
+        if kind == "User":
+            op.touched.users.add(value)
+        else:
+            op.touched.groups.add(value)  # a nested group: all its users' roles may change

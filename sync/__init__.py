@@ -4,9 +4,10 @@ The store's public functions, each taking a Session (``with session_factory.begi
 
 - ``sync.db``: ``make_engine``, ``make_session_factory``, ``upgrade``, ``check_schema``
 - ``sync.orgs``: ``create_org``, ``get_org``, ``find_org``, ``create_workspace``, ``add_member``
-- ``sync.mirror``: ``ensure_source``, ``upsert_user``/``delete_user``, ``upsert_group``/
-  ``delete_group``, ``add_group_members``/``remove_group_members``, ``replace_snapshot``,
-  ``load_directory``
+- ``sync.mirror`` (the directory tables' one reader and writer): ``ensure_source``,
+  ``upsert_user``/``delete_user``, ``upsert_group``/``delete_group``,
+  ``add_group_members``/``remove_group_members``, ``replace_snapshot``, ``load_directory``,
+  ``source_directory``; the SCIM service's per-row writes in ``sync.mirror.rows``
 - ``sync.platform``: ``load_state``, ``apply_plan``
 - ``sync.mappingstore``: ``save_mapping``, ``current_mapping``, ``list_versions``
 - ``sync.reconcile``: ``reconcile`` (takes the session factory; one per org at a time)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from sync import models
+from sync.mirror.values import member_type
 
 __all__ = ["HeldSnapshot", "held_directory", "hold", "mirrored"]
 
@@ -44,8 +45,7 @@ def mirrored(directory: Directory) -> Directory:
         firsts.setdefault(group.id, group)
         found = members.setdefault(group.id, ({}, {}))
         for m in group.members:
-            kind = m.type if m.type in ("User", "Group") else None
-            kind = kind or ("Group" if m.value in group_ids else "User")
+            kind = member_type(m, group_ids)
             bucket = found[0] if kind == "User" else found[1]
             if m.value not in bucket:
                 bucket[m.value] = m if m.type == kind else GroupMember(m.value, kind)

@@ -229,7 +229,6 @@ class DirectoryUser(Base):
         Index("uq_dir_users_source_scim_key", "source_id", "scim_key", unique=True),
         Index("ix_dir_users_org_username", "org_id", "user_name_key"),
         Index("ix_dir_users_org_external", "org_id", "external_id"),
-        Index("ix_dir_users_org_email", "org_id", "email_key"),
         Index("ix_dir_users_org_modified", "org_id", "updated_at"),
     )
 
@@ -242,7 +241,6 @@ class DirectoryUser(Base):
     scim_key: Mapped[str | None] = mapped_column(String(320), default=None)  # see the docstring
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     display_name: Mapped[str | None] = mapped_column(String(320), default=None)
-    email_key: Mapped[str | None] = mapped_column(String(320), default=None)  # primary, casefold
     emails: Mapped[list[str]] = mapped_column(JSON, default=list)  # primary first
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

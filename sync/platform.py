@@ -24,12 +24,11 @@ from mappings.state import Member as StateMember
 from mappings.state import Organisation as StateOrganisation
 from mappings.state import PlatformState
 from mappings.state import Workspace as StateWorkspace
-from sync.bulk import insert_rows
+from sync.bulk import chunks, insert_rows
 from sync.errors import PlanError
 from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
 from sync.orgs import get_org, role_model_for
 from sync.outbox import invite_message
-from sync.snapshot import chunks
 
 __all__ = ["ApplyResult", "apply_plan", "load_state", "losses_since"]
 

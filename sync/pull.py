@@ -22,19 +22,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
+from mappings.directory import Directory, GroupMember
 from mappings.errors import RolebridgeError
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
 from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
-from sync import models
 from sync.errors import NotFound
 from sync.heldsnapshot import hold
 from sync.mappingstore import current_mapping
-from sync.mirror import SnapshotChanges, replace_snapshot
+from sync.mirror import SnapshotChanges, replace_snapshot, source_directory
 from sync.models import Source, SyncRun, utcnow
 from sync.reconcile import gather, plan_for, reconcile
 from sync.secrets import resolve_secret
@@ -48,7 +47,6 @@ __all__ = [
     "org_pull_lock",
     "run_pull",
     "same_directory",
-    "source_directory",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,7 +103,7 @@ def run_pull(
         run_id, org_id = run.id, source.org_id
         kind, config, stored = source.kind, dict(source.config), source.secret
         cursor, forced = source.delta_link, force or source.force_next
-        previous = source_directory(session, source.id)
+        previous = source_directory(session, source.org_id, source.id)
     retry = _stoppable(retry, stop)
     with stop.tracking(run_id) if stop is not None else nullcontext():
         counts: dict[str, Any] = {}
@@ -181,13 +179,10 @@ def _replace_and_reconcile(
         source.delta_link = pulled.cursor
         source.force_next = False
         held = hold(session, org_id, pulled.directory)
-    result = reconcile(session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held)
+    result = reconcile(
+        session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held, run_id=run_id
+    )
     counts["plan"] = dict(result.plan.summary)
-    if result.run_id is not None:  # one pull, one row: the reconcile's row joins this one
-        with session_factory.begin() as session:
-            extra = session.get(SyncRun, result.run_id)
-            if extra is not None:
-                session.delete(extra)
     return _finish(
         session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
     )
@@ -201,9 +196,6 @@ def _dry_plan(
     now: datetime | None,
 ) -> Plan:
     """The plan the snapshot would give, computed in a transaction that is rolled back."""
-
-    from sync.mirror import replace_snapshot
-
     with session_factory() as session:
         try:
             replace_snapshot(session, org_id, source_id, directory)
@@ -279,53 +271,6 @@ def same_directory(a: Directory, b: Directory) -> bool:
         return {(g.id, g.display_name, g.external_id, frozenset(g.members)) for g in d.groups}
 
     return groups(a) == groups(b)
-
-
-def source_directory(session: Session, source_id: int) -> Directory | None:
-    """The mirror of one source as a ``Directory`` (None before its first snapshot)."""
-    u, g, m = models.DirectoryUser, models.DirectoryGroup, models.DirectoryMembership
-    users = tuple(
-        DirectoryUser(
-            id=ext_id,
-            user_name=user_name,
-            emails=tuple(emails or ()),
-            external_id=external_id,
-            active=active,
-            display_name=display_name,
-            roles=tuple(roles or ()),
-        )
-        for ext_id, user_name, emails, external_id, active, display_name, roles in session.execute(
-            select(
-                u.ext_id, u.user_name, u.emails, u.external_id, u.active, u.display_name, u.roles
-            )
-            .where(u.source_id == source_id)
-            .order_by(u.ext_id)
-        )
-    )
-    members: dict[int, list[GroupMember]] = {}
-    for group_id, kind, value in session.execute(
-        select(m.group_id, m.member_type, m.member_value)
-        .join(g, g.id == m.group_id)
-        .where(g.source_id == source_id)
-        .order_by(m.member_value)
-    ):
-        members.setdefault(group_id, []).append(GroupMember(value, kind))
-    groups = tuple(
-        DirectoryGroup(
-            id=ext_id,
-            display_name=display_name,
-            external_id=external_id,
-            members=tuple(members.get(row_id, ())),
-        )
-        for row_id, ext_id, display_name, external_id in session.execute(
-            select(g.id, g.ext_id, g.display_name, g.external_id)
-            .where(g.source_id == source_id)
-            .order_by(g.ext_id)
-        )
-    )
-    if not users and not groups:
-        return None
-    return Directory(users=users, groups=groups)
 
 
 @contextmanager

@@ -33,6 +33,7 @@ from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.approvals import Approval, standing_approval
 from sync.db import write_session
+from sync.errors import NotFound
 from sync.heldsnapshot import HeldSnapshot, held_directory
 from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
@@ -165,12 +166,15 @@ def reconcile(
     now: datetime | None = None,
     complete: bool = True,
     held: HeldSnapshot | None = None,
+    run_id: int | None = None,
 ) -> ReconcileResult:
     """Plan the org (only ``users``, by email or IdP id, when given) and, unless
     ``dry_run``, apply it or store it for approval, all in one transaction.
 
     ``complete=False`` says a snapshot may be partial: the plan then removes no one.
     ``held``: the directory a pull just mirrored, used instead of reading it back.
+    ``run_id``: the caller's run (a pull's), which the reconcile writes into and the
+    caller closes, failed or not; without it the reconcile records a run of its own.
     """
     now = now or utcnow()
     if dry_run:
@@ -179,8 +183,10 @@ def reconcile(
         plan = plan_for(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
     try:
-        return _reconcile(session_factory, org_id, users, trigger, now, complete, held)
+        return _reconcile(session_factory, org_id, users, trigger, now, complete, held, run_id)
     except Exception as exc:
+        if run_id is not None:
+            raise  # the caller's run says it failed
         # the work was rolled back; the run history still says it failed, and why
         with session_factory.begin() as session:
             session.add(
@@ -204,9 +210,10 @@ def _reconcile(
     now: datetime,
     complete: bool,
     held: HeldSnapshot | None,
+    run_id: int | None,
 ) -> ReconcileResult:
     with locked(session_factory, org_id) as session:
-        return _reconcile_locked(session, org_id, users, trigger, now, complete, held)
+        return _reconcile_locked(session, org_id, users, trigger, now, complete, held, run_id)
 
 
 def reconcile_in(
@@ -246,6 +253,7 @@ def _reconcile_locked(
     now: datetime,
     complete: bool,
     held: HeldSnapshot | None = None,
+    run_id: int | None = None,
 ) -> ReconcileResult:
     inputs = gather(session, org_id, held, now)
     plan = plan_for(inputs, now, users, complete)
@@ -256,15 +264,27 @@ def _reconcile_locked(
         plan = plan_for(inputs, now, None, complete)
     approval = standing_approval(session, org_id, plan)  # read before it is retired as stale
     _retire_stale_plans(session, org_id, plan.fingerprint)
-    run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
-    session.add(run)
+    run = _run(session, org_id, trigger, now, run_id)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
     run.finished_at = utcnow()
     run.outcome = result.status
     run.plan_id = result.plan_id
-    run.counts = dict(plan.summary)
+    summary = dict(plan.summary)
+    run.counts = summary if run_id is None else {**run.counts, "plan": summary}
     session.flush()
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+
+
+def _run(session: Session, org_id: int, trigger: str, now: datetime, run_id: int | None) -> SyncRun:
+    """The caller's run, or a new one of this reconcile's own."""
+    if run_id is not None:
+        run = session.get(SyncRun, run_id)
+        if run is None:
+            raise NotFound(f"no run with id {run_id}")
+        return run
+    run = SyncRun(org_id=org_id, trigger=trigger, started_at=now)
+    session.add(run)
+    return run
 
 
 def _retire_stale_plans(session: Session, org_id: int, current: str) -> None:

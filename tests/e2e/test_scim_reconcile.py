@@ -169,7 +169,6 @@ def test_a_group_patch_adding_a_thousand_members_reconciles_them_in_one_pass(
                 ext_id=i,
                 user_name=f"u{i}@acme.com",
                 user_name_key=f"u{i}@acme.com",
-                email_key=f"u{i}@acme.com",
                 emails=[f"u{i}@acme.com"],
                 resource={"userName": f"u{i}@acme.com"},
                 created_at=now,

@@ -65,7 +65,7 @@ def test_a_renamed_email_and_group_are_updates_not_delete_and_create(
     assert changes == mirror.SnapshotChanges(users_updated=1, groups_updated=1)
     with session_factory() as s:
         row = s.scalars(select(UserRow).where(UserRow.ext_id == "u1")).one()
-        assert (row.id, row.email_key, row.version) == (before, "alice.smith@acme.com", 2)
+        assert (row.id, row.emails, row.version) == (before, ["alice.smith@acme.com"], 2)
         assert mirror.load_directory(s, org_id).groups[0].display_name == "Platform"
 
 

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.models import Source, SyncRun
+from sync.orgs import create_org
 from sync.pull import PullResult, run_pull
+from sync.secrets import seal_secret
 from sync.sources.base import RetryPolicy
 from tests.fakes.okta import FakeOkta
 from tests.integration.pullsetup import SECRET_KEY, mirror_size, pull_org, roles
@@ -281,3 +283,35 @@ def test_a_run_left_running_by_a_dead_process_is_closed_as_abandoned(
     runs = _runs(session_factory)
     assert runs[0][0] == "abandoned" and "stopped before it recorded" in (runs[0][1] or "")
     assert runs[1] == ("applied", None)
+
+
+def test_a_pull_that_fails_in_its_reconcile_leaves_one_run_row_that_says_why(
+    session_factory: sessionmaker[Session], okta: FakeOkta
+) -> None:
+    """Pulled before its mapping is saved, the reconcile fails; the pull's one row says so."""
+    with session_factory.begin() as s:
+        org = create_org(s, "no mapping yet", "shareofmodel")
+        config = {"org_url": okta.url, "auth": "token", "page_size": 2}
+        secret = seal_secret(okta.state.api_token, SECRET_KEY)
+        source = Source(org_id=org.id, name="okta", kind="okta", config=config, secret=secret)
+        s.add(source)
+        s.flush()
+        source_id = source.id
+    result = _pull(session_factory, source_id)
+    assert result.outcome == "failed"
+    assert _runs(session_factory) == [("failed", result.error)]
+
+
+def test_an_applied_pull_leaves_one_run_row_holding_the_plan(
+    session_factory: sessionmaker[Session], okta: FakeOkta
+) -> None:
+    """The reconcile writes into the pull's run: one row, with the plan it applied."""
+    _, source_id = _setup(session_factory, okta)
+    result = _pull(session_factory, source_id)
+    with session_factory() as s:
+        runs = s.scalars(select(SyncRun)).all()
+        assert [(r.id, r.outcome, r.plan_id) for r in runs] == [
+            (result.run_id, "applied", result.plan_id)
+        ]
+        assert result.plan is not None
+        assert runs[0].counts["plan"] == dict(result.plan.summary)

@@ -7,22 +7,21 @@ differ are inserted, updated or deleted, a few statements per table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from mappings.directory import Directory, identity_key
+from mappings.directory import Directory
 from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
-from sync.bulk import insert_rows
+from sync.bulk import chunks, insert_rows
+from sync.mirror.values import group_values, member_type, user_values
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
 
-__all__ = ["SnapshotChanges", "chunks", "group_values", "replace_snapshot", "user_values"]
-
-_CHUNK = 2000  # rows per IN (...) list; well under SQLite's and psycopg's parameter limits
+__all__ = ["SnapshotChanges", "replace_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,35 +41,6 @@ class SnapshotChanges:
     def changed(self) -> bool:
         """Whether anything changed at all."""
         return any(getattr(self, name) for name in self.__slots__)
-
-
-def user_values(user: DirUser) -> dict[str, Any]:
-    """The mirror columns of a directory user."""
-    return {
-        "user_name": user.user_name,
-        "user_name_key": identity_key(user.user_name),
-        "external_id": user.external_id,
-        "display_name": user.display_name,
-        "email_key": identity_key(user.emails[0]) if user.emails else None,
-        "emails": list(user.emails),
-        "roles": list(user.roles),
-        "active": user.active,
-    }
-
-
-def group_values(group: DirGroup) -> dict[str, Any]:
-    """The mirror columns of a directory group."""
-    return {
-        "display_name": group.display_name,
-        "display_name_key": identity_key(group.display_name),
-        "external_id": group.external_id,
-    }
-
-
-def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    """``values`` in slices small enough for one IN (...) list."""
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 def replace_snapshot(
@@ -192,9 +162,7 @@ def _replace_memberships(
     wanted: set[tuple[int, str, str]] = set()
     for group in directory.groups:
         for m in group.members:
-            kind = m.type if m.type in ("User", "Group") else None
-            kind = kind or ("Group" if m.value in group_ext_ids else "User")
-            wanted.add((group_ids[group.id], kind, m.value))
+            wanted.add((group_ids[group.id], member_type(m, group_ext_ids), m.value))
     groups = select(DirectoryGroup.id).where(DirectoryGroup.source_id == source_id)
     have = set(
         session.execute(
