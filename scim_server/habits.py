@@ -8,6 +8,9 @@ subclass and a ``ScimHandler`` subclass:
 
 - Entra sends the enterprise ``manager`` as a bare id string (in POST, PUT and
   PATCH); it becomes ``{"value": id}`` before validation.
+- Entra's member value objects carry ``displayName`` beside ``value`` (SCIM's
+  sub-attribute is ``display``); it is dropped before validation, so a remove by
+  value matches the member.
 - Entra puts value-path filters such as ``emails[type eq "work"].value`` in the
   keys of a path-less PATCH value; each becomes its own operation with that path.
 - PATCH answers 200 with the resource (Okta reads it back; RFC 7644 §3.5.2 allows
@@ -57,6 +60,7 @@ __all__ = [
     "check_search",
     "member_change",
     "normalise_manager",
+    "drop_member_display_names",
     "split_filtered_keys",
 ]
 
@@ -94,6 +98,29 @@ def _operations(payload: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(operations, list):
         return []
     return [operation for operation in operations if isinstance(operation, dict)]
+
+
+def drop_member_display_names(payload: Any) -> Any:
+    """Drop Entra's ``displayName`` from the member value objects of a PatchOp body."""
+    if not isinstance(payload, dict):
+        return payload
+    for operation in _operations(payload):
+        path = str(operation.get("path") or "").casefold()
+        value = operation.get("value")
+        if path in ("members", f"{GROUP}:members".casefold()):
+            _drop_display_names(value)
+        elif not path and isinstance(value, dict):
+            for key, members in value.items():
+                if key.casefold() == "members":
+                    _drop_display_names(members)
+    return payload
+
+
+def _drop_display_names(members: Any) -> None:
+    for member in members if isinstance(members, list) else [members]:
+        if isinstance(member, dict):
+            for key in [k for k in member if k.casefold() == "displayname"]:
+                del member[key]
 
 
 def split_filtered_keys(payload: Any) -> Any:
@@ -135,7 +162,8 @@ def _normalised(body: bytes) -> bytes:
     except ValueError:
         return body  # the library answers invalidSyntax
     _check_paths(payload)
-    return json.dumps(split_filtered_keys(normalise_manager(payload))).encode()
+    payload = drop_member_display_names(normalise_manager(payload))
+    return json.dumps(split_filtered_keys(payload)).encode()
 
 
 def _check_paths(payload: Any) -> None:

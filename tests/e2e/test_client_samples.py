@@ -17,6 +17,7 @@ SAMPLES = [
     "entra-users-aadOptscim062020.json",
     "entra-groups.json",
     "entra-groups-aadOptscim062020.json",
+    "entra-groups-remove-members.json",
     "entra-app-roles.json",
 ]
 

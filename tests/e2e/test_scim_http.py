@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -261,3 +262,40 @@ def test_a_read_by_an_org_without_a_scim_source_creates_one_that_lasts(
     with session_factory() as session:
         stored = session.scalars(select(DirectoryUser.source_id)).one()
         assert stored == source_id and created["userName"] == "bob@acme.com"
+
+
+@pytest.mark.parametrize("remove_op", ["Remove", "remove", "REMOVE"])
+@pytest.mark.parametrize("add_op", ["Add", "add"])
+def test_members_named_by_entras_display_name_are_added_and_removed(
+    scim: Scim, add_op: str, remove_op: str
+) -> None:
+    """Entra's member objects carry ``displayName`` beside ``value``; it is ignored."""
+    kept = scim.post("/Users", user("kept@acme.com")).json
+    gone = scim.post("/Users", user("new_user@acme.com")).json
+    made = scim.post("/Groups", group("Staff")).json
+    assert kept is not None and gone is not None and made is not None
+    members = [
+        {"displayName": "kept", "value": kept["id"]},
+        {"displayName": "new_user", "value": gone["id"]},
+    ]
+    added = scim.patch(
+        f"/Groups/{made['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": add_op, "path": "members", "value": members}],
+        },
+    )
+    assert added.status_code == 200, added.json
+    assert added.json is not None
+    assert sorted(m["value"] for m in added.json["members"]) == sorted([kept["id"], gone["id"]])
+    removed = scim.patch(
+        f"/Groups/{made['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": remove_op, "path": "members", "value": members[1:]}],
+        },
+    )
+    assert removed.status_code == 200, removed.json
+    after = scim.get(f"/Groups/{made['id']}").json
+    assert after is not None
+    assert [m["value"] for m in after["members"]] == [kept["id"]]
