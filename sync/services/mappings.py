@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import refusal_for_mapping
 from sync.admin_store import record_audit
 from sync.db import write_session
-from sync.errors import Conflict, Forbidden
+from sync.errors import Forbidden
 from sync.mappingstore import parse_document
 from sync.mappingstore import save_mapping as store_version
-from sync.models import MappingVersion
 from sync.orgs import get_org, role_model_for
 from sync.reconcile import lock_org
 
@@ -39,7 +37,6 @@ def save_mapping(
     *,
     actor: str,
     role: str | None,
-    expected_version: int | None = None,
 ) -> SavedVersion:
     """Save ``document`` as the org's next version for ``actor`` acting as ``role`` (None:
     the host's operator, beyond the role model), with one audit entry."""
@@ -53,18 +50,6 @@ def save_mapping(
         )
         if refusal is not None:
             raise Forbidden(refusal, "policy.acting_role")
-        _check_expected(session, row.id, expected_version)
         version = store_version(session, row.id, document, created_by=actor).version
         record_audit(session, row.id, actor, SAVE_MAPPING, "", {"version": version})
         return SavedVersion(row.id, row.name, version)
-
-
-def _check_expected(session: Session, org_id: int, expected: int | None) -> None:
-    """Refuse a save made against a version that is no longer the newest."""
-    if expected is None:
-        return
-    latest = session.scalar(
-        select(func.max(MappingVersion.version)).where(MappingVersion.org_id == org_id)
-    )
-    if (latest or 0) != expected:
-        raise Conflict(f"the mapping is at version {latest or 0}, not {expected}: reload it")
