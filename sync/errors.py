@@ -2,6 +2,7 @@
 
 RolebridgeError (mappings.errors)
  +-- StoreError            a request the database state does not allow
+      +-- Forbidden        the caller's role does not manage what it asks for
       +-- NotFound         no such org, workspace, member, plan or token
       +-- Conflict         the name or email is taken
       +-- LimitError       the org's plan or credits do not allow it
@@ -13,7 +14,15 @@ from __future__ import annotations
 
 from mappings.errors import RolebridgeError
 
-__all__ = ["Conflict", "LimitError", "NotFound", "PlanError", "StalePlan", "StoreError"]
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "LimitError",
+    "NotFound",
+    "PlanError",
+    "StalePlan",
+    "StoreError",
+]
 
 
 class StoreError(RolebridgeError):
@@ -22,6 +31,14 @@ class StoreError(RolebridgeError):
 
 class NotFound(StoreError, LookupError):
     """No such org, workspace, member, plan or token."""
+
+
+class Forbidden(StoreError):
+    """The caller's role does not manage what it asks for; ``field`` names the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Conflict(StoreError, ValueError):

@@ -6,24 +6,22 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from mappings.authority import refusal_for_mapping
 from mappings.errors import InputError
 from scim_server.admin import bp
 from scim_server.admin.planrows import plan_table
 from scim_server.api.context import (
     caller,
-    deny_unless_allowed,
     int_arg,
     json_object,
     org_context,
     read_session,
-    transaction,
+    session_factory,
 )
-from sync.admin_store import record_audit
 from sync.drafts import diff_versions, explain_user, preview_draft
 from sync.errors import NotFound
-from sync.mappingstore import current_mapping, list_versions, parse_document, save_mapping
+from sync.mappingstore import current_mapping, list_versions, parse_document
 from sync.models import utcnow
+from sync.services.mappings import save_mapping
 
 __all__ = ["explain_fragment", "mapping_diff", "mapping_editor", "preview_fragment"]
 
@@ -79,17 +77,14 @@ def mapping_submit() -> str | BaseResponse:
 
 
 def _save(document: str) -> str | BaseResponse:
-    with transaction() as s:
+    with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        try:
-            mapping = parse_document(document, ctx.role_model.name)
-        except InputError as e:
-            return render_template("admin/mapping.html", document=document, version=None, error=e)
-        refusal = refusal_for_mapping(ctx.role_model, ctx.caller.role, mapping.policy.acting_role)
-        deny_unless_allowed(refusal, "policy.acting_role")
-        row = save_mapping(s, ctx.id, document, created_by=ctx.caller.actor)
-        record_audit(s, ctx.id, ctx.caller.actor, "save_mapping", "", {"version": row.version})
-    flash(f"Saved as version {row.version}.", "ok")
+    who = ctx.caller
+    try:
+        saved = save_mapping(session_factory(), ctx.id, document, actor=who.actor, role=who.role)
+    except InputError as e:
+        return render_template("admin/mapping.html", document=document, version=None, error=e)
+    flash(f"Saved as version {saved.version}.", "ok")
     return redirect(url_for("admin.mapping_editor"), 303)
 
 

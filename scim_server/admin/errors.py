@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from mappings.errors import RolebridgeError
 from scim_server.admin import bp
 from scim_server.api.problems import ApiProblem
-from sync.errors import NotFound
+from sync.errors import Forbidden, NotFound
 
 __all__: list[str] = []
 
@@ -37,6 +37,11 @@ def _problem(e: ApiProblem) -> tuple[str, int] | BaseResponse:
 @bp.errorhandler(NotFound)
 def _not_found(e: NotFound) -> tuple[str, int] | BaseResponse:
     return _back(str(e), 404)
+
+
+@bp.errorhandler(Forbidden)
+def _forbidden(e: Forbidden) -> tuple[str, int] | BaseResponse:
+    return _back(str(e), 403)
 
 
 @bp.errorhandler(RolebridgeError)

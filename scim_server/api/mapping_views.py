@@ -6,24 +6,22 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from mappings.authority import refusal_for_mapping
 from mappings.errors import InputError
 from mappings.render import render_text
 from mappings.state import format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MappingDraft
 from scim_server.api.context import (
-    deny_unless_allowed,
     int_arg,
     json_body,
     org_context,
     read_session,
-    transaction,
+    session_factory,
 )
-from sync.admin_store import record_audit
 from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
-from sync.mappingstore import current_mapping, list_versions, parse_document, save_mapping
+from sync.mappingstore import current_mapping, list_versions, parse_document
 from sync.models import utcnow
+from sync.services.mappings import save_mapping
 
 __all__: list[str] = []
 
@@ -57,16 +55,12 @@ def validate_mapping(org: str) -> Response:
 @bp.put("/orgs/<org>/mapping")
 def save_mapping_version(org: str) -> tuple[Response, int]:
     """Save a draft as the next version (only within what the key's role manages)."""
-    with transaction() as s:
+    with read_session() as s:
         ctx = org_context(s, org)
-        body = MappingDraft.model_validate(json_body())
-        mapping = parse_document(body.document, ctx.role_model.name)
-        refusal = refusal_for_mapping(ctx.role_model, ctx.caller.role, mapping.policy.acting_role)
-        deny_unless_allowed(refusal, "policy.acting_role")
-        row = save_mapping(s, ctx.id, body.document, created_by=ctx.caller.actor)
-        detail = {"op": "save_mapping", "version": row.version}
-        record_audit(s, ctx.id, ctx.caller.actor, "save_mapping", "", detail)
-        return jsonify(version=row.version), 201
+    body = MappingDraft.model_validate(json_body())
+    who = ctx.caller
+    saved = save_mapping(session_factory(), ctx.id, body.document, actor=who.actor, role=who.role)
+    return jsonify(version=saved.version), 201
 
 
 @bp.get("/orgs/<org>/mapping/versions")

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from mappings.errors import InputError
-from sync.errors import Conflict, LimitError, NotFound, PlanError, StalePlan
+from sync.errors import Conflict, Forbidden, LimitError, NotFound, PlanError, StalePlan
 
 __all__ = ["ApiProblem", "problem_response", "register_error_handlers"]
 
@@ -75,6 +75,10 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(NotFound)
     def _not_found(e: NotFound) -> Response:
         return problem_response(404, "not found", str(e))
+
+    @bp.errorhandler(Forbidden)
+    def _forbidden(e: Forbidden) -> Response:
+        return problem_response(403, "forbidden", str(e), e.field)
 
     @bp.errorhandler(Conflict)
     def _conflict(e: Conflict) -> Response:

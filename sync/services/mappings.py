@@ -1,0 +1,55 @@
+"""Saving an org's mapping: authority, transaction, org lock, validation, the new
+version and its audit entry, the same from every entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.authority import refusal_for_mapping
+from sync.admin_store import record_audit
+from sync.db import write_session
+from sync.errors import Forbidden
+from sync.mappingstore import parse_document
+from sync.mappingstore import save_mapping as store_version
+from sync.orgs import get_org, role_model_for
+from sync.reconcile import lock_org
+
+__all__ = ["SAVE_MAPPING", "SavedVersion", "save_mapping"]
+
+SAVE_MAPPING = "save_mapping"
+
+
+@dataclass(frozen=True, slots=True)
+class SavedVersion:
+    """The mapping version a save made."""
+
+    org_id: int
+    org_name: str
+    version: int
+
+
+def save_mapping(
+    session_factory: sessionmaker[Session],
+    org: int | str,
+    document: str,
+    *,
+    actor: str,
+    role: str | None,
+) -> SavedVersion:
+    """Save ``document`` as the org's next version for ``actor`` acting as ``role`` (None:
+    the host's operator, beyond the role model), with one audit entry."""
+    with write_session(session_factory) as session:
+        row = get_org(session, org)
+        lock_org(session, row.id)
+        model = role_model_for(row.role_model)
+        mapping = parse_document(document, row.role_model)
+        refusal = (
+            None if role is None else refusal_for_mapping(model, role, mapping.policy.acting_role)
+        )
+        if refusal is not None:
+            raise Forbidden(refusal, "policy.acting_role")
+        version = store_version(session, row.id, document, created_by=actor).version
+        record_audit(session, row.id, actor, SAVE_MAPPING, "", {"version": version})
+        return SavedVersion(row.id, row.name, version)
