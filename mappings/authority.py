@@ -15,13 +15,15 @@ one sentence saying why not. The HTTP edge turns a refusal into a 403 problem.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from mappings.operations import Operation, Plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 
 __all__ = [
+    "Caller",
     "key_roles",
     "refusal_for_admin_action",
     "refusal_for_mapping",
@@ -30,6 +32,27 @@ __all__ = [
     "refusal_for_plan",
     "roles_touched",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks for a change, as every service takes it.
+
+    ``actor`` is the name written in the audit log (``apikey:<name>``, ``cli``,
+    ``admin:<key name>``...). ``role`` is the role of the org's role model the caller acts
+    as; None is the host's operator (the CLI), beyond the role model. ``workspaces``
+    names, for a workspace-scoped caller, the role it holds in each workspace it may
+    manage; empty means the caller's authority is org-wide.
+    """
+
+    actor: str
+    role: str | None
+    workspaces: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def operator(self) -> bool:
+        """The host's operator: not bounded by the role model."""
+        return self.role is None
 
 
 def key_roles(model: RoleModel) -> tuple[str, ...]:
