@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import psycopg
 from alembic import command
@@ -34,7 +34,10 @@ __all__ = [
     "FOREIGN_TABLES",
     "DatabaseBounds",
     "SchemaError",
+    "Session",
+    "SessionFactory",
     "alembic_config",
+    "check_ready",
     "check_schema",
     "create_schema_for_tests",
     "database_unavailable",
@@ -44,6 +47,10 @@ __all__ = [
     "upgrade",
     "write_session",
 ]
+
+SessionFactory: TypeAlias = sessionmaker[Session]
+"""The unit-of-work factory the edge and the commands hand to ``sync`` (they hold it,
+never query through it)."""
 
 UPGRADE_HINT = "run `rolebridge db upgrade`"
 FOREIGN_TABLES = ("apscheduler_jobs",)  # APScheduler's job store shares our database
@@ -225,6 +232,14 @@ def check_schema(engine: Engine) -> None:
             f"the database schema is at {', '.join(sorted(current))}, this rolebridge needs "
             f"{', '.join(sorted(heads))}: {UPGRADE_HINT}"
         )
+
+
+def check_ready(engine: Engine) -> None:
+    """``check_schema``, with an unreachable database a ``SchemaError`` saying so."""
+    try:
+        check_schema(engine)
+    except exc.SQLAlchemyError as error:
+        raise SchemaError(f"the database is unreachable ({type(error).__name__})") from None
 
 
 def create_schema_for_tests(engine: Engine) -> None:

@@ -25,7 +25,7 @@ from mappings.state import PlatformState
 from sync.errors import NotFound
 from sync.mappingstore import current_mapping, parse_document
 from sync.mirror import load_directory
-from sync.models import MappingVersion
+from sync.models import MappingVersion, utcnow
 from sync.orgs import get_org, role_model_for, role_model_of
 from sync.platform import load_state
 from sync.reconcile import gather
@@ -69,7 +69,9 @@ def org_inputs(
     return draft, model, load_directory(session, org_id), load_state(session, org_id)
 
 
-def preview_draft(session: Session, org_id: int, document: str, *, now: datetime) -> Plan:
+def preview_draft(
+    session: Session, org_id: int, document: str, *, now: datetime | None = None
+) -> Plan:
     """The plan a draft mapping would make against the live mirror and platform state.
 
     A preview is never applied, so it carries no fingerprint (saving the mapping and
@@ -77,7 +79,8 @@ def preview_draft(session: Session, org_id: int, document: str, *, now: datetime
     """
     mapping, model = _mapping(session, org_id, document)
     desired = resolve(load_directory(session, org_id), mapping, model)
-    return plan_changes(desired, load_state(session, org_id), mapping.policy, model, now=now)
+    state = load_state(session, org_id)
+    return plan_changes(desired, state, mapping.policy, model, now=now or utcnow())
 
 
 def explain_user(

@@ -30,7 +30,11 @@ class StoreError(RolebridgeError):
 
 
 class NotFound(StoreError, LookupError):
-    """No such org, workspace, member, plan or token."""
+    """No such org, workspace, member, plan, source or token; ``field`` names the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Forbidden(StoreError):
@@ -42,7 +46,11 @@ class Forbidden(StoreError):
 
 
 class Conflict(StoreError, ValueError):
-    """The name or email is taken."""
+    """The name or email is taken, or the thing is busy; ``field`` names the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class LimitError(StoreError):

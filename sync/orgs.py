@@ -10,6 +10,7 @@ unless the mapping's policy says otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -24,13 +25,18 @@ from sync.errors import Conflict, LimitError, NotFound
 from sync.models import Member, Organisation, Workspace, WorkspaceRole, utcnow
 
 __all__ = [
+    "OrgView",
+    "WorkspaceView",
     "add_member",
+    "count_members_by_role",
     "check_member_roles",
     "create_org",
     "create_workspace",
     "find_org",
     "get_org",
     "list_orgs",
+    "list_workspaces",
+    "org_view",
     "role_model_for",
     "role_model_of",
 ]
@@ -185,3 +191,46 @@ def add_member(
     session.add_all(WorkspaceRole(member_id=member.id, workspace_id=w, role=r) for w, r in rows)
     session.flush()
     return member
+
+
+@dataclass(frozen=True, slots=True)
+class OrgView:
+    """An org as read: its name, role model preset, commercial plan and credit pool."""
+
+    id: int
+    name: str
+    role_model: str
+    plan: str
+    credits: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceView:
+    """A workspace as read: its name and the credits it reserves."""
+
+    name: str
+    credits: int
+
+
+def org_view(session: Session, org: int | str) -> OrgView:
+    """An org by id or by name as a value; ``NotFound`` otherwise."""
+    row = get_org(session, org)
+    return OrgView(row.id, row.name, row.role_model, row.plan, row.credits)
+
+
+def list_workspaces(session: Session, org_id: int) -> list[WorkspaceView]:
+    """The org's workspaces by name."""
+    rows = session.scalars(
+        select(Workspace).where(Workspace.org_id == org_id).order_by(Workspace.name)
+    )
+    return [WorkspaceView(w.name, w.credits) for w in rows]
+
+
+def count_members_by_role(session: Session, org_id: int) -> dict[str, int]:
+    """How many members hold each org role."""
+    rows = session.execute(
+        select(Member.org_role, func.count())
+        .where(Member.org_id == org_id)
+        .group_by(Member.org_role)
+    )
+    return {role: int(n) for role, n in rows}

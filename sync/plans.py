@@ -9,16 +9,18 @@ within it, and otherwise waits, held, with the reason the approval lapsed."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import assert_never
+from typing import Any, assert_never
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.operations import Plan
+from mappings.state import format_time
 from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
-from sync.models import PlanStatus, SavedPlan, utcnow
+from sync.models import PLAN_STATUSES, PlanStatus, SavedPlan, is_plan_status, utcnow
 from sync.platform import ApplyResult, apply_plan
 from sync.reconcile import (
     Inputs,
@@ -26,13 +28,83 @@ from sync.reconcile import (
     lock_org,
     locked,
     plan_for,
-    reconcile,
     reconcile_in,
     save_plan,
     waiting_status,
 )
 
-__all__ = ["apply_saved", "approve", "approve_plan", "create_plan", "get_plan", "list_plans"]
+__all__ = [
+    "PLAN_STATUSES",
+    "PlanRecord",
+    "PlanStatus",
+    "apply_saved",
+    "apply_saved_in",
+    "approve",
+    "approve_plan",
+    "create_plan",
+    "create_plan_in",
+    "get_plan",
+    "is_plan_status",
+    "list_plans",
+    "mark_stale",
+    "plan_json",
+    "read_plan",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """A saved plan as read back: its status, who approved it, and its body
+    (``Plan.to_dict()``)."""
+
+    id: int
+    status: PlanStatus
+    fingerprint: str
+    trigger: str
+    created_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    applied_at: datetime | None
+    body: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: SavedPlan) -> PlanRecord:
+        """The value of a row."""
+        return cls(
+            row.id,
+            row.status,
+            row.fingerprint,
+            row.trigger,
+            row.created_at,
+            row.approved_by,
+            row.approved_at,
+            row.applied_at,
+            dict(row.body or {}),
+        )
+
+    @property
+    def plan(self) -> Plan:
+        """The plan itself."""
+        return Plan.from_dict(self.body)
+
+
+def plan_json(p: PlanRecord, with_body: bool = True) -> dict[str, object]:
+    """A saved plan as the API shows it."""
+    out: dict[str, object] = {
+        "id": p.id,
+        "status": p.status,
+        "fingerprint": p.fingerprint,
+        "trigger": p.trigger,
+        "created_at": format_time(p.created_at),
+        "approved_by": p.approved_by,
+        "approved_at": format_time(p.approved_at),
+        "applied_at": format_time(p.applied_at),
+        "summary": p.body.get("summary", {}),
+        "held": p.body.get("held"),
+    }
+    if with_body:
+        out["plan"] = p.body
+    return out
 
 
 def create_plan(
@@ -43,21 +115,32 @@ def create_plan(
     users: Collection[str] | None = None,
     now: datetime | None = None,
 ) -> SavedPlan:
-    """Plan the org from its current inputs and store the plan (``held`` if it must wait)."""
-    result = reconcile(session_factory, org_id, dry_run=True, users=users, trigger=trigger, now=now)
-    plan = result.plan
-    status = waiting_status(plan)
-    with write_session(session_factory) as session:
-        version = gather(session, org_id).mapping_version
-        return save_plan(
-            session,
-            org_id,
-            plan,
-            status=status,
-            trigger=trigger,
-            mapping_version=version,
-            users=users,
-        )
+    """``create_plan_in`` in its own locked transaction."""
+    with locked(session_factory, org_id) as session:
+        return create_plan_in(session, org_id, trigger=trigger, users=users, now=now)
+
+
+def create_plan_in(
+    session: Session,
+    org_id: int,
+    *,
+    trigger: str,
+    users: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> SavedPlan:
+    """Plan the org from its current inputs and store the plan (``held`` if it must wait),
+    with the mapping version the inputs were read at. The caller holds the org lock."""
+    inputs = gather(session, org_id, now=now)
+    plan = plan_for(inputs, now or utcnow(), users)
+    return save_plan(
+        session,
+        org_id,
+        plan,
+        status=waiting_status(plan),
+        trigger=trigger,
+        mapping_version=inputs.mapping_version,
+        users=users,
+    )
 
 
 def get_plan(session: Session, org_id: int, plan_id: int) -> SavedPlan:
@@ -68,14 +151,25 @@ def get_plan(session: Session, org_id: int, plan_id: int) -> SavedPlan:
     return row
 
 
+def read_plan(session: Session, org_id: int, plan_id: int) -> PlanRecord:
+    """A saved plan of the org as a value; ``NotFound`` otherwise."""
+    return PlanRecord.of(get_plan(session, org_id, plan_id))
+
+
 def list_plans(
-    session: Session, org_id: int, status: PlanStatus | None = None
-) -> Sequence[SavedPlan]:
-    """The org's saved plans, newest first, optionally of one status."""
+    session: Session,
+    org_id: int,
+    statuses: Sequence[PlanStatus] = (),
+    limit: int | None = None,
+) -> list[PlanRecord]:
+    """The org's saved plans, newest first, optionally only of some statuses."""
     query = select(SavedPlan).where(SavedPlan.org_id == org_id)
-    if status is not None:
-        query = query.where(SavedPlan.status == status)
-    return session.scalars(query.order_by(SavedPlan.id.desc())).all()
+    if statuses:
+        query = query.where(SavedPlan.status.in_(statuses))
+    query = query.order_by(SavedPlan.created_at.desc(), SavedPlan.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [PlanRecord.of(row) for row in session.scalars(query)]
 
 
 def approve_plan(
@@ -151,54 +245,64 @@ def apply_saved(
     actor: str,
     now: datetime | None = None,
 ) -> tuple[int, ApplyResult]:
-    """Apply a saved plan (by id) or a plan file's plan exactly as it is, if its
-    fingerprint matches the current inputs and it needs no approval or has one."""
+    """``apply_saved_in`` in its own locked transaction; a stale saved plan is marked
+    ``stale``."""
     now = now or utcnow()
     try:
-        return _apply(session_factory, org_id, plan, actor, now)
+        with locked(session_factory, org_id) as session:
+            row, result = apply_saved_in(session, org_id, plan, actor=actor, now=now)
+            return row.id, result
     except StalePlan:
-        if isinstance(plan, int):
-            with write_session(session_factory) as session:
-                row = get_plan(session, org_id, plan)
-                if row.status in ("pending", "held", "approved"):
-                    row.status = "stale"
+        mark_stale(session_factory, org_id, plan)
         raise
 
 
-def _apply(
-    session_factory: sessionmaker[Session],
+def mark_stale(session_factory: sessionmaker[Session], org_id: int, plan: int | Plan) -> None:
+    """After a ``StalePlan``: a saved plan (by id) still waiting can never apply."""
+    if isinstance(plan, int):
+        with write_session(session_factory) as session:
+            row = get_plan(session, org_id, plan)
+            if row.status in ("pending", "held", "approved"):
+                row.status = "stale"
+
+
+def apply_saved_in(
+    session: Session,
     org_id: int,
     plan: int | Plan,
+    *,
     actor: str,
     now: datetime,
-) -> tuple[int, ApplyResult]:
-    with locked(session_factory, org_id) as session:
-        row, body = _resolve(session, org_id, plan)
-        inputs = gather(session, org_id)
-        if body.fingerprint != inputs.fingerprint:
-            raise StalePlan(
-                f"stale plan: the directory, members or mapping changed since "
-                f"{_name(row)} was made; make a new plan"
-            )
-        if row is None:
-            body = _checked_file(body, inputs, now)
-            row = save_plan(
-                session,
-                org_id,
-                body,
-                status="pending",
-                trigger=actor,
-                mapping_version=inputs.mapping_version,
-            )
-        if row.status == "applied":
-            raise PlanError(f"plan {row.id} was already applied")
-        if body.held is not None and row.status != "approved":
-            raise PlanError(
-                f"plan {row.id} is held ({body.held.why}: {body.held.detail}); approve it first"
-            )
-        result = apply_plan(session, org_id, body, actor=actor, plan_id=row.id, now=now)
-        row.status, row.applied_at = "applied", now
-        return row.id, result
+) -> tuple[SavedPlan, ApplyResult]:
+    """Apply a saved plan (by id) or a plan file's plan exactly as it is, if its
+    fingerprint matches the current inputs and it needs no approval or has one. The
+    caller holds the org lock."""
+    row, body = _resolve(session, org_id, plan)
+    inputs = gather(session, org_id)
+    if body.fingerprint != inputs.fingerprint:
+        raise StalePlan(
+            f"stale plan: the directory, members or mapping changed since "
+            f"{_name(row)} was made; make a new plan"
+        )
+    if row is None:
+        body = _checked_file(body, inputs, now)
+        row = save_plan(
+            session,
+            org_id,
+            body,
+            status="pending",
+            trigger=actor,
+            mapping_version=inputs.mapping_version,
+        )
+    if row.status == "applied":
+        raise PlanError(f"plan {row.id} was already applied")
+    if body.held is not None and row.status != "approved":
+        raise PlanError(
+            f"plan {row.id} is held ({body.held.why}: {body.held.detail}); approve it first"
+        )
+    result = apply_plan(session, org_id, body, actor=actor, plan_id=row.id, now=now)
+    row.status, row.applied_at = "applied", now
+    return row, result
 
 
 def _name(row: SavedPlan | None) -> str:

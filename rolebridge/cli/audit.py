@@ -35,7 +35,7 @@ def audit_command(org: str, user: str | None, limit: int, fmt: str, as_json: boo
                     "workspace": row.workspace,
                     "detail": row.detail,
                 }
-                for row in list_audit(session, found, user, limit)
+                for row in list_audit(session, found, user, limit=limit)
             ]
     if as_json or fmt == "json":
         echo_json_lines(

@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import RolebridgeError
-from sync.db import check_schema, make_engine_for, make_session_factory
+from sync.db import SessionFactory, check_ready, make_engine_for, make_session_factory
 from sync.errors import NotFound
 from sync.orgs import find_org
 from sync.settings import Settings
@@ -72,22 +70,19 @@ def settings() -> Settings:
 
 
 @contextmanager
-def database(configured: Settings | None = None) -> Iterator[sessionmaker[Session]]:
+def database(configured: Settings | None = None) -> Iterator[SessionFactory]:
     """The session factory of the configured database, refused unless fully migrated;
     its engine is disposed when the command ends."""
     engine = make_engine_for(configured or settings())
     try:
         with one_line_errors():
-            try:
-                check_schema(engine)
-            except SQLAlchemyError as exc:
-                fail(f"the database is unreachable ({type(exc).__name__})")
+            check_ready(engine)
         yield make_session_factory(engine)
     finally:
         engine.dispose()
 
 
-def org_id(factory: sessionmaker[Session], ref: str) -> int:
+def org_id(factory: SessionFactory, ref: str) -> int:
     """The id of the org named ``ref`` (or whose id it is); unknown is one line, exit 1."""
     with factory() as session:
         try:

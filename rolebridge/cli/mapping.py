@@ -24,6 +24,7 @@ from mappings import (
     render_markdown,
     render_text,
 )
+from mappings.authority import Caller
 from mappings.state import parse_time
 from rolebridge.cli.common import (
     FILE,
@@ -196,7 +197,7 @@ def mapping_set_command(org: str, file: Path) -> None:
             load_mapping(file, model)  # file:line errors
             document = file.read_text(encoding="utf-8")
             # The operator on the host holds no API key: the role model does not bound it.
-            saved = save_mapping(factory, found, document, actor="cli", role=None)
+            saved = save_mapping(factory, found, document, Caller("cli", None))
     click.echo(f"saved mapping version {saved.version} for {saved.org_name}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mappings.authority import Caller
 from rolebridge.cli.common import (
     database,
     echo_json_lines,
@@ -13,7 +14,8 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.orgs import add_member, create_org, create_workspace, get_org, list_orgs
+from sync.orgs import add_member, create_org, get_org, list_orgs
+from sync.services.workspaces import create_workspace
 
 __all__ = ["member_group", "org_group", "workspace_group"]
 
@@ -67,10 +69,10 @@ def workspace_create_command(org: str, name: str, credits: int) -> None:
     """Create a workspace within the org's plan and credits."""
     with database() as factory:
         found = org_id(factory, org)
-        with one_line_errors(), factory.begin() as session:
-            ws = create_workspace(session, found, name, credits)
-            where = get_org(session, found).name  # --org may have been the id
-            click.echo(f"created workspace {ws.name} in {where} ({ws.credits} credits)")
+        with one_line_errors():
+            made = create_workspace(factory, found, name, credits, Caller("cli", None))
+    ws = made.workspace  # the org's name, since --org may have been the id
+    click.echo(f"created workspace {ws.name} in {made.org_name} ({ws.credits} credits)")
 
 
 @click.group("member")

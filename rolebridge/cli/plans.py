@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mappings.operations import Plan
+from mappings.authority import Caller
 from mappings.render import render_json
 from rolebridge.cli.common import (
     FILE,
@@ -22,9 +22,9 @@ from rolebridge.cli.common import (
 from rolebridge.cli.mapping import RENDERERS
 from sync.files import load_plan
 from sync.gcpause import cyclic_gc_paused
-from sync.models import PLAN_STATUSES, PlanStatus
-from sync.plans import apply_saved, approve, create_plan, list_plans
-from sync.reconcile import reconcile
+from sync.plans import PLAN_STATUSES, PlanStatus, list_plans
+from sync.services.plans import apply_plan, approve_plan, create_plan
+from sync.services.reconcile import reconcile
 
 __all__ = ["apply_command", "approve_command", "plan_command", "plans_command", "reconcile_command"]
 
@@ -48,8 +48,8 @@ def plan_command(org: str, out: Path | None, fmt: str) -> None:
     with database() as factory:
         found = org_id(factory, org)
         with one_line_errors():
-            saved = create_plan(factory, found, trigger="cli plan")
-    plan = Plan.from_dict(saved.body)
+            saved = create_plan(factory, found, Caller("cli plan", None))
+    plan = saved.plan
     click.echo(RENDERERS[fmt](plan), nl=False)
     if out is not None:
         out.write_text(render_json(plan), encoding="utf-8")
@@ -70,7 +70,8 @@ def apply_command(org: str, plan: str) -> None:
         found = org_id(factory, org)
         with one_line_errors():
             target = int(plan) if plan.isdigit() else load_plan(plan)
-            plan_id, result = apply_saved(factory, found, target, actor="cli apply")
+            done = apply_plan(factory, found, target, Caller("cli apply", None))
+    plan_id, result = done.record.id, done.result
     parts = ", ".join(f"{n} {op}" for op, n in result.summary.items()) or "nothing to do"
     click.echo(f"applied plan {plan_id}: {parts}; {result.messages} email(s) queued")
 
@@ -107,7 +108,7 @@ def plans_command(org: str, status: PlanStatus | None, fmt: str) -> None:
                     "summary": row.body.get("summary", {}),
                     "held": row.body.get("held"),
                 }
-                for row in list_plans(session, found, status)
+                for row in list_plans(session, found, (status,) if status else ())
             ]
     if fmt == "json":
         echo_json_lines({**row, "created_at": row["created_at"].isoformat()} for row in rows)
@@ -129,7 +130,9 @@ def approve_command(org: str, plan_id: int, fingerprint: str | None, approver: s
     with database() as factory:
         found = org_id(factory, org)
         with one_line_errors():
-            row = approve(factory, found, plan_id, approver=approver, fingerprint=fingerprint)
+            row = approve_plan(
+                factory, found, plan_id, Caller(approver, None), fingerprint=fingerprint
+            )
     waits = row.status in ("held", "pending")
     click.echo(_approval_outcome(org, plan_id, row.id, row.status, row.body), err=waits)
     if waits:
@@ -166,7 +169,7 @@ def reconcile_command(org: str, dry_run: bool, fmt: str) -> None:
     with database() as factory:
         found = org_id(factory, org)
         with one_line_errors():
-            result = reconcile(factory, found, dry_run=dry_run, trigger="cli reconcile")
+            result = reconcile(factory, found, Caller("cli reconcile", None), dry_run=dry_run)
     click.echo(RENDERERS[fmt](result.plan), nl=False)
     suffix = f" (plan {result.plan_id})" if result.plan_id else ""
     click.echo(f"{result.status}{suffix}", err=True)

@@ -18,8 +18,8 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.authority import Caller
 from mappings.render import render_text
 from mappings.snapshot import DropLimit
 from rolebridge.cli.common import (
@@ -32,14 +32,18 @@ from rolebridge.cli.common import (
     org_option,
     settings,
 )
+from sync.db import SessionFactory
 from sync.gcpause import cyclic_gc_paused
 from sync.logs import configure_logging
 from sync.orgs import get_org
-from sync.pull import LOCK_WAIT_SECONDS, PullResult, org_pull_lock, run_pull
+from sync.pull import LOCK_WAIT_SECONDS, PullResult
 from sync.scheduler import PullScheduler, parse_schedule
 from sync.secrets import seal_secret
+from sync.services.sources import PullBusy, run_source
 from sync.settings import Settings
 from sync.sources.catalog import add_source, list_sources, pulled_sources
+from sync.sources.kind import SourceKind
+from sync.sources.registry import KINDS
 from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
 
 __all__ = ["scheduler_command", "source_group", "sync_command"]
@@ -117,54 +121,35 @@ def _add(kind: str, config: dict[str, Any], opts: dict[str, Any]) -> None:
     click.echo(f"added {kind} source {name!r} to {org_name!r} (secret: {form})")
 
 
-@add_group.command("okta")
-@_common
-@click.option("--org-url", required=True, help="https://acme.okta.com")
-@click.option("--client-id", default=None, help="OAuth service app (secret = its private key).")
-@click.option("--key-id", default=None, help="The service app key's id (kid).")
-def add_okta(org_url: str, client_id: str | None, key_id: str | None, **opts: Any) -> None:
-    """Okta: an API token, or a service app's private key with --client-id."""
-    auth = "private_key_jwt" if client_id else "token"
-    config = {"org_url": org_url, "auth": auth, "client_id": client_id, "key_id": key_id}
-    _add("okta", config, opts)
+_COMMON_KEYS = (
+    "org",
+    "name",
+    "schedule",
+    "max_user_drop",
+    "secret_env",
+    "secret_file",
+    "reference",
+)
 
 
-@add_group.command("graph")
-@_common
-@click.option("--tenant", "tenant_id", required=True, help="The Entra tenant id.")
-@click.option("--client-id", required=True, help="The app registration's client id.")
-@click.option("--thumbprint", default=None, help="Certificate x5t (secret = its private key).")
-@click.option("--delta", is_flag=True, help="Use delta queries after the first pull.")
-@click.option("--authority", default=None, help="Token authority URL (default: Microsoft's).")
-@click.option("--graph-url", default=None, help="Graph API base URL (default: Microsoft's).")
-def add_graph(
-    tenant_id: str,
-    client_id: str,
-    thumbprint: str | None,
-    delta: bool,
-    authority: str | None,
-    graph_url: str | None,
-    **opts: Any,
-) -> None:
-    """Microsoft Graph: a client secret, or a certificate key with --thumbprint."""
-    config = {
-        "tenant_id": tenant_id,
-        "client_id": client_id,
-        "auth": "certificate" if thumbprint else "secret",
-        "thumbprint": thumbprint,
-        "delta": delta,
-        "authority": authority,
-        "graph_url": graph_url,
-    }
-    _add("graph", config, opts)
+def _add_command(kind: SourceKind) -> click.Command:
+    """``source add <kind>``: the common options, then the kind's own settings."""
+
+    def command(**values: Any) -> None:
+        opts = {key: values.pop(key) for key in _COMMON_KEYS}
+        _add(kind.name, kind.settle(values), opts)
+
+    for f in reversed(kind.fields):
+        if f.flag:
+            option = click.option(f.option_name, f.name, is_flag=True, help=f.help)
+        else:
+            option = click.option(f.option_name, f.name, required=f.required, help=f.help)
+        command = option(command)
+    return click.command(kind.name, help=kind.summary)(_common(command))
 
 
-@add_group.command("scim-pull")
-@_common
-@click.option("--base-url", required=True, help="The SCIM base, e.g. https://x/scim/v2")
-def add_scim_pull(base_url: str, **opts: Any) -> None:
-    """Any SCIM 2.0 server (secret = its bearer token)."""
-    _add("scim-pull", {"base_url": base_url}, opts)
+for _kind in KINDS.values():
+    add_group.add_command(_add_command(_kind))
 
 
 @source_group.command("list")
@@ -177,15 +162,15 @@ def list_command(org: str | None, fmt: str) -> None:
         only = org_id(factory, org) if org else None
         with factory() as session:
             for listed in list_sources(session, only):
-                source, last = listed.source, listed.last_run
+                last = listed.last_run
                 rows.append(
                     {
                         "org": listed.org,
-                        "id": source.id,
-                        "name": source.name,
-                        "kind": source.kind,
-                        "schedule": source.schedule,
-                        "enabled": source.enabled,
+                        "id": listed.id,
+                        "name": listed.name,
+                        "kind": listed.kind,
+                        "schedule": listed.schedule,
+                        "enabled": listed.enabled,
                         "secret": listed.secret_form or None,
                         "last_run": last and {
                             "started_at": last.started_at.isoformat(),
@@ -247,7 +232,7 @@ class _Run:
 
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        factory: SessionFactory,
         configured: Settings,
         dry_run: bool,
         force: bool,
@@ -262,26 +247,26 @@ class _Run:
         """Pull each source of the org; True when every run ended well."""
         found = org_id(self.factory, org)
         with self.factory() as session:
-            sources = [(s.id, s.name) for s in pulled_sources(session, found, source_name)]
+            names = [s.name for s in pulled_sources(session, found, source_name)]
             org_name = get_org(session, found).name
-        if not sources:
+        if not names:
             fail(f"no pulled source {source_name or ''} in {org!r}".replace("  ", " "))
         done = True
-        for source_id, name in sources:
+        for name in names:
             if self.stop.is_set:
                 fail(f"{name}: not started: {self.stop.reason}")
-            with org_pull_lock(self.factory, found, wait=wait, stop=self.stop) as acquired:
-                if not acquired:
-                    fail(_not_acquired(org_name, wait, self.stop))
-                result = self.pull(source_id, name)
+            try:
+                result = self.pull(found, name, wait)
+            except PullBusy:
+                fail(_not_acquired(org_name, wait, self.stop))
             self.report(name, result, org_name)
             done = done and result.outcome in _DONE
         return done
 
-    def pull(self, source_id: int, name: str) -> PullResult:
+    def pull(self, org: int, name: str, wait: float) -> PullResult:
         """Run one pull, with a progress display in text mode."""
         if self.as_json:
-            return self._run_pull(source_id, None)
+            return self._run_pull(org, name, wait, None)
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=True) as bar:
             kinds = ("pages", "users", "groups")
@@ -294,19 +279,24 @@ class _Run:
                     description = f"{name}: {seen[kind]} {kind}"
                     bar.update(tasks[kind], advance=n, description=description)
 
-            return self._run_pull(source_id, progress)
+            return self._run_pull(org, name, wait, progress)
 
-    def _run_pull(self, source_id: int, progress: Callable[[str, int], None] | None) -> PullResult:
-        return run_pull(
-            self.factory,
-            source_id,
-            secret_key=self.settings.secret_key,
-            dry_run=self.dry_run,
-            force=self.force,
-            trigger="cli",
-            progress=progress,
-            stop=self.stop,
-        )
+    def _run_pull(
+        self, org: int, name: str, wait: float, progress: Callable[[str, int], None] | None
+    ) -> PullResult:
+        with one_line_errors():
+            return run_source(
+                self.factory,
+                org,
+                name,
+                Caller("cli", None),
+                secret_key=self.settings.secret_key,
+                wait=wait,
+                dry_run=self.dry_run,
+                force=self.force,
+                progress=progress,
+                stop=self.stop,
+            )
 
     def report(self, name: str, result: PullResult, org_name: str) -> None:
         """Print how the run ended (a JSON line with --format json)."""

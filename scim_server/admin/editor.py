@@ -20,7 +20,6 @@ from scim_server.api.context import (
 from sync.drafts import diff_versions, explain_user, preview_draft
 from sync.errors import NotFound
 from sync.mappingstore import current_mapping, list_versions, parse_document
-from sync.models import utcnow
 from sync.services.mappings import save_mapping
 
 __all__ = ["explain_fragment", "mapping_diff", "mapping_editor", "preview_fragment"]
@@ -32,7 +31,7 @@ def _preview_context(document: str) -> dict[str, object]:
         ctx = org_context(s, caller().org_name)
         try:
             mapping = parse_document(document, ctx.role_model.name)
-            plan = preview_draft(s, ctx.id, document, now=utcnow())
+            plan = preview_draft(s, ctx.id, document)
         except InputError as e:
             return {"error": e}
     return {"table": plan_table(plan, mapping), "plan": plan}
@@ -79,9 +78,8 @@ def mapping_submit() -> str | BaseResponse:
 def _save(document: str) -> str | BaseResponse:
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-    who = ctx.caller
     try:
-        saved = save_mapping(session_factory(), ctx.id, document, actor=who.actor, role=who.role)
+        saved = save_mapping(session_factory(), ctx.id, document, ctx.authority)
     except InputError as e:
         return render_template("admin/mapping.html", document=document, version=None, error=e)
     flash(f"Saved as version {saved.version}.", "ok")

@@ -6,25 +6,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from mappings.errors import InputError
 from mappings.state import Member, parse_time
 from scim_server.admin import bp
-from scim_server.api.actions import run_source_as_caller
-from scim_server.api.context import caller, org_context, read_session
-from sync.admin_store import (
-    count_members_by_role,
-    list_audit,
-    list_plans,
-    list_runs,
-    list_sources,
-)
+from scim_server.api.context import caller, org_context, read_session, session_factory
+from sync.audit import audit_json, list_audit
 from sync.drafts import explain_user
 from sync.errors import NotFound
-from sync.models import Organisation, Workspace
+from sync.orgs import count_members_by_role, list_workspaces, org_view
+from sync.plans import list_plans, plan_json
 from sync.platform import load_state
+from sync.runs import list_runs, run_json
+from sync.services.sources import run_source
+from sync.settings import Settings
+from sync.sources.catalog import org_sources, source_json
 
 __all__ = ["audit", "member_detail", "overview", "runs", "source_run"]
 
@@ -43,8 +41,8 @@ def overview() -> str:
     query = request.args.get("q", "").strip()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        org = s.get(Organisation, ctx.id)
-        workspaces = s.query(Workspace).filter_by(org_id=ctx.id).order_by(Workspace.name).all()
+        org = org_view(s, ctx.id)
+        workspaces = list_workspaces(s, ctx.id)
         by_role = count_members_by_role(s, ctx.id)
         return render_template(
             "admin/overview.html",
@@ -55,8 +53,11 @@ def overview() -> str:
             query=query,
             shown=MEMBERS_SHOWN,
             workspaces=workspaces,
-            sources=list_sources(s, ctx.id),
-            waiting=list_plans(s, ctx.id, ("pending", "held")),
+            sources=[source_json(x) for x in org_sources(s, ctx.id)],
+            waiting=[
+                plan_json(p, with_body=False)
+                for p in list_plans(s, ctx.id, ("pending", "held"), limit=100)
+            ],
         )
 
 
@@ -65,7 +66,8 @@ def runs() -> str:
     """Run history, newest first."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        return render_template("admin/runs.html", runs=list_runs(s, ctx.id))
+        runs = [run_json(r) for r in list_runs(s, ctx.id)]
+    return render_template("admin/runs.html", runs=runs)
 
 
 @bp.get("/audit")
@@ -82,7 +84,7 @@ def audit() -> tuple[str, int]:
         error, since, until = str(e), None, None
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        entries = list_audit(s, ctx.id, user, since, until)
+        entries = [audit_json(e) for e in list_audit(s, ctx.id, user, since, until)]
     page = render_template("admin/audit.html", entries=entries, error=error, args=request.args)
     return page, 422 if error else 200
 
@@ -100,7 +102,7 @@ def member_detail(email: str) -> str:
             explanation, error = explain_user(s, ctx.id, member.key), None
         except NotFound as e:  # no mapping saved yet
             explanation, error = None, str(e)
-        entries = list_audit(s, ctx.id, member.key, limit=20)
+        entries = [audit_json(e) for e in list_audit(s, ctx.id, member.key, limit=20)]
     return render_template(
         "admin/member.html", m=member, e=explanation, error=error, entries=entries
     )
@@ -111,6 +113,9 @@ def source_run(name: str) -> BaseResponse:
     """Pull a source now; the outcome is on the runs page."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-    run_id = run_source_as_caller(ctx, name)
-    flash(f"Pulled {name}: run #{run_id}.", "ok")
+    settings: Settings = current_app.extensions["rolebridge.settings"]
+    result = run_source(
+        session_factory(), ctx.id, name, ctx.authority, secret_key=settings.secret_key
+    )
+    flash(f"Pulled {name}: run #{result.run_id}.", "ok")
     return redirect(url_for("admin.runs"), 303)

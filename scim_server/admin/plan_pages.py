@@ -5,14 +5,12 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from mappings.operations import Plan
 from mappings.render import render_markdown, render_text
 from scim_server.admin import bp
 from scim_server.admin.planrows import plan_table
-from scim_server.api.actions import apply_as_caller, approve_as_caller
-from scim_server.api.context import caller, org_context, read_session, transaction
-from sync.admin_store import list_plans, plan_json
-from sync.plans import get_plan
+from scim_server.api.context import caller, org_context, read_session, session_factory
+from sync.plans import list_plans, plan_json, read_plan
+from sync.services.plans import apply_plan, approve_plan
 
 __all__ = ["plan_apply", "plan_approve", "plan_detail", "plan_rendered", "plans"]
 
@@ -22,7 +20,8 @@ def plans() -> str:
     """Every saved plan, newest first."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        return render_template("admin/plans.html", plans=list_plans(s, ctx.id))
+        listed = [plan_json(p, with_body=False) for p in list_plans(s, ctx.id, limit=100)]
+    return render_template("admin/plans.html", plans=listed)
 
 
 @bp.get("/plans/<id:plan_id>")
@@ -30,9 +29,9 @@ def plan_detail(plan_id: int) -> str:
     """One plan as a diff table, with approve and apply."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        row = get_plan(s, ctx.id, plan_id)
-        plan = Plan.from_dict(row.body)
-        info = plan_json(row, with_body=False)
+        row = read_plan(s, ctx.id, plan_id)
+    plan = row.plan
+    info = plan_json(row, with_body=False)
     return render_template("admin/plan.html", info=info, plan=plan, table=plan_table(plan))
 
 
@@ -41,7 +40,7 @@ def plan_rendered(plan_id: int, fmt: str) -> Response:
     """The plan as ``terraform plan``-like text or as Markdown for a review comment."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        plan = Plan.from_dict(get_plan(s, ctx.id, plan_id).body)
+        plan = read_plan(s, ctx.id, plan_id).plan
     if fmt == "text":
         return Response(render_text(plan), mimetype="text/plain")
     return Response(render_markdown(plan), mimetype="text/markdown")
@@ -51,11 +50,12 @@ def plan_rendered(plan_id: int, fmt: str) -> Response:
 def plan_approve(plan_id: int) -> BaseResponse:
     """Approve by the fingerprint shown on the page; a held plan is applied at once, and the
     page shown next is the plan that now stands (re-planned if the directory moved on)."""
-    with transaction() as s:
+    with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        row = approve_as_caller(s, ctx, plan_id, request.form.get("fingerprint", ""))
-        now_id, status = row.id, row.status
-        lapse = (row.body.get("held") or {}).get("detail", "")
+    fingerprint = request.form.get("fingerprint", "")
+    row = approve_plan(session_factory(), ctx.id, plan_id, ctx.authority, fingerprint=fingerprint)
+    now_id, status = row.id, row.status
+    lapse = (row.body.get("held") or {}).get("detail", "")
     if status == "applied" and now_id == plan_id:
         flash(f"Plan #{plan_id} approved and applied.", "ok")
     elif status == "applied":
@@ -73,6 +73,6 @@ def plan_apply(plan_id: int) -> BaseResponse:
     """Apply the plan while its fingerprint still matches."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        result = apply_as_caller(s, ctx, plan_id)
-    flash(f"Plan #{plan_id} applied: {result.applied} operations.", "ok")
+    done = apply_plan(session_factory(), ctx.id, plan_id, ctx.authority)
+    flash(f"Plan #{plan_id} applied: {done.result.applied} operations.", "ok")
     return redirect(url_for("admin.plan_detail", plan_id=plan_id), 303)

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g, request
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest
 
+from mappings.authority import Caller
 from mappings.rolemodel import RoleModel
 from scim_server.api.problems import ApiProblem
 from scim_server.limits import INTEGER_MAX, parse_integer
 from sync.apikeys import ApiPrincipal
-from sync.models import Organisation
-from sync.orgs import role_model_for
+from sync.db import Session, SessionFactory
+from sync.errors import NotFound
+from sync.orgs import org_view, role_model_for
 
 __all__ = [
     "SESSION_FACTORY_KEY",
@@ -45,10 +45,15 @@ class OrgContext:
     role_model: RoleModel
     caller: ApiPrincipal
 
+    @property
+    def authority(self) -> Caller:
+        """The caller as the services take it: its audit name and its role."""
+        return Caller(self.caller.actor, self.caller.role)
 
-def session_factory() -> sessionmaker[Session]:
+
+def session_factory() -> SessionFactory:
     """The app's unit-of-work factory."""
-    factory: sessionmaker[Session] = current_app.extensions[SESSION_FACTORY_KEY]
+    factory: SessionFactory = current_app.extensions[SESSION_FACTORY_KEY]
     return factory
 
 
@@ -75,7 +80,10 @@ def caller() -> ApiPrincipal:
 def org_context(session: Session, org_name: str) -> OrgContext:
     """The named org if it is the caller's own; 404 otherwise (no cross-org hints)."""
     who = caller()
-    org = session.scalars(select(Organisation).where(Organisation.id == who.org_id)).first()
+    try:
+        org = org_view(session, who.org_id)
+    except NotFound:
+        org = None
     if org is None or org.name != org_name:
         raise ApiProblem(404, "not found", f"no organisation named {org_name!r}", "org")
     return OrgContext(org.id, org.name, role_model_for(org.role_model), who)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from mappings.state import parse_time
 from scim_server.api import bp
-from scim_server.api.actions import run_source_as_caller
-from scim_server.api.context import org_context, read_session
-from sync.admin_store import list_audit, list_runs, list_sources, run_json
-from sync.models import SyncRun
+from scim_server.api.context import org_context, read_session, session_factory
+from sync.audit import audit_json, list_audit
+from sync.runs import get_run, list_runs, run_json
+from sync.services.sources import run_source as run_source_now
+from sync.settings import Settings
+from sync.sources.catalog import org_sources, source_json
 
 __all__: list[str] = []
 
@@ -25,7 +27,7 @@ def get_runs(org: str) -> Response:
     """The org's recent reconcile and pull runs, newest first."""
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(runs=list_runs(s, ctx.id))
+        return jsonify(runs=[run_json(r) for r in list_runs(s, ctx.id)])
 
 
 @bp.get("/orgs/<org>/audit")
@@ -35,7 +37,7 @@ def get_audit(org: str) -> Response:
     with read_session() as s:
         ctx = org_context(s, org)
         entries = list_audit(s, ctx.id, request.args.get("user"), since, until)
-        return jsonify(entries=entries)
+        return jsonify(entries=[audit_json(e) for e in entries])
 
 
 @bp.get("/orgs/<org>/sources")
@@ -43,7 +45,7 @@ def get_sources(org: str) -> Response:
     """The org's directory sources with their last run."""
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(sources=list_sources(s, ctx.id))
+        return jsonify(sources=[source_json(x) for x in org_sources(s, ctx.id)])
 
 
 @bp.post("/orgs/<org>/sources/<name>/run")
@@ -51,8 +53,8 @@ def run_source(org: str, name: str) -> Response:
     """Pull a source now and reconcile; 409 while another pull of the org runs."""
     with read_session() as s:
         ctx = org_context(s, org)
-    run_id = run_source_as_caller(ctx, name)
+    settings: Settings = current_app.extensions["rolebridge.settings"]
+    factory = session_factory()
+    result = run_source_now(factory, ctx.id, name, ctx.authority, secret_key=settings.secret_key)
     with read_session() as s:
-        run = s.get(SyncRun, run_id)
-        assert run is not None
-        return jsonify(run_json(run))
+        return jsonify(run_json(get_run(s, ctx.id, result.run_id)))

@@ -20,7 +20,6 @@ from scim_server.api.context import (
 )
 from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
 from sync.mappingstore import current_mapping, list_versions, parse_document
-from sync.models import utcnow
 from sync.services.mappings import save_mapping
 
 __all__: list[str] = []
@@ -58,8 +57,7 @@ def save_mapping_version(org: str) -> tuple[Response, int]:
     with read_session() as s:
         ctx = org_context(s, org)
     body = MappingDraft.model_validate(json_body())
-    who = ctx.caller
-    saved = save_mapping(session_factory(), ctx.id, body.document, actor=who.actor, role=who.role)
+    saved = save_mapping(session_factory(), ctx.id, body.document, ctx.authority)
     return jsonify(version=saved.version), 201
 
 
@@ -95,7 +93,7 @@ def preview(org: str) -> Response:
     with read_session() as s:
         ctx = org_context(s, org)
         body = MappingDraft.model_validate(json_body())
-        plan = preview_draft(s, ctx.id, body.document, now=utcnow())
+        plan = preview_draft(s, ctx.id, body.document)
     return jsonify(plan=plan.to_dict(), text=render_text(plan))
 
 

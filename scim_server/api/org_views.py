@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify
-from sqlalchemy import select
 
-from mappings.authority import (
-    refusal_for_admin_action,
-    refusal_for_member_change,
-    refusal_for_workspace_change,
-)
+from mappings.authority import refusal_for_member_change, refusal_for_workspace_change
 from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberRoles, WorkspaceCreate
@@ -22,13 +17,21 @@ from scim_server.api.context import (
     json_body,
     org_context,
     read_session,
+    session_factory,
     transaction,
 )
 from scim_server.api.problems import ApiProblem
-from sync.admin_store import count_members_by_role, record_audit, set_member
-from sync.models import Organisation, Workspace
-from sync.orgs import check_member_roles, create_workspace
+from sync.admin_store import set_member
+from sync.audit import record_audit
+from sync.orgs import (
+    WorkspaceView,
+    check_member_roles,
+    count_members_by_role,
+    org_view,
+)
+from sync.orgs import list_workspaces as workspaces_of
 from sync.platform import load_state
+from sync.services.workspaces import create_workspace
 
 __all__ = ["member_json"]
 
@@ -46,11 +49,8 @@ def member_json(m: Member) -> dict[str, Any]:
     }
 
 
-def _workspaces(session: Any, org_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Workspace).where(Workspace.org_id == org_id).order_by(Workspace.name)
-    )
-    return [{"name": w.name, "credits": w.credits} for w in rows]
+def _workspaces(listed: list[WorkspaceView]) -> list[dict[str, Any]]:
+    return [{"name": w.name, "credits": w.credits} for w in listed]
 
 
 @bp.get("/orgs")
@@ -65,8 +65,7 @@ def get_org(org: str) -> Response:
     """The org: role model, plan, credits, workspaces and members per role."""
     with read_session() as s:
         ctx = org_context(s, org)
-        row = s.get(Organisation, ctx.id)
-        assert row is not None
+        row = org_view(s, ctx.id)
         return jsonify(
             name=row.name,
             role_model=row.role_model,
@@ -74,7 +73,7 @@ def get_org(org: str) -> Response:
             credits=row.credits,
             org_roles=list(ctx.role_model.org_roles),
             workspace_roles=list(ctx.role_model.workspace_roles),
-            workspaces=_workspaces(s, ctx.id),
+            workspaces=_workspaces(workspaces_of(s, ctx.id)),
             members_by_role=count_members_by_role(s, ctx.id),
             caller={"role": ctx.caller.role, "key_id": ctx.caller.key_id},
         )
@@ -85,20 +84,17 @@ def list_workspaces(org: str) -> Response:
     """The org's workspaces and their credits."""
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(workspaces=_workspaces(s, ctx.id))
+        return jsonify(workspaces=_workspaces(workspaces_of(s, ctx.id)))
 
 
 @bp.post("/orgs/<org>/workspaces")
 def add_workspace(org: str) -> tuple[Response, int]:
     """Create a workspace within the org's plan and credit rules."""
-    with transaction() as s:
+    with read_session() as s:
         ctx = org_context(s, org)
-        body = WorkspaceCreate.model_validate(json_body())
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
-        ws = create_workspace(s, ctx.id, body.name, body.credits)
-        created = {"op": "create_workspace", "workspace": ws.name, "credits": ws.credits}
-        record_audit(s, ctx.id, ctx.caller.actor, "create_workspace", "", created)
-        return jsonify(name=ws.name, credits=ws.credits), 201
+    body = WorkspaceCreate.model_validate(json_body())
+    made = create_workspace(session_factory(), ctx.id, body.name, body.credits, ctx.authority)
+    return jsonify(name=made.workspace.name, credits=made.workspace.credits), 201
 
 
 @bp.get("/orgs/<org>/members")

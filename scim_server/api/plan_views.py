@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from mappings.authority import refusal_for_admin_action
-from mappings.operations import Plan
 from mappings.render import render_markdown, render_text
 from scim_server.api import bp
-from scim_server.api.actions import apply_as_caller, approve_as_caller
 from scim_server.api.bodies import PlanApproval, PlanRequest
 from scim_server.api.context import (
-    deny_unless_allowed,
     json_body,
     org_context,
     read_session,
     session_factory,
-    transaction,
 )
 from scim_server.api.problems import ApiProblem
-from sync.admin_store import list_plans, plan_json
-from sync.models import PLAN_STATUSES, is_plan_status
-from sync.plans import create_plan, get_plan
+from sync.plans import PLAN_STATUSES, is_plan_status, list_plans, plan_json, read_plan
+from sync.services.plans import apply_plan, approve_plan, create_plan
 
 __all__: list[str] = []
 
@@ -35,7 +29,8 @@ def get_plans(org: str) -> Response:
         raise ApiProblem(422, "invalid input", f"expected {', '.join(PLAN_STATUSES)}", "status")
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(plans=list_plans(s, ctx.id, wanted))
+        listed = list_plans(s, ctx.id, wanted, limit=100)
+        return jsonify(plans=[plan_json(p, with_body=False) for p in listed])
 
 
 @bp.post("/orgs/<org>/plans")
@@ -44,8 +39,7 @@ def post_plan(org: str) -> tuple[Response, int]:
     with read_session() as s:
         ctx = org_context(s, org)
         body = PlanRequest.model_validate(json_body())
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
-    row = create_plan(session_factory(), ctx.id, trigger=ctx.caller.actor, users=body.users)
+    row = create_plan(session_factory(), ctx.id, ctx.authority, users=body.users)
     return jsonify(plan_json(row)), 201
 
 
@@ -57,10 +51,10 @@ def show_plan(org: str, plan_id: int) -> Response:
         raise ApiProblem(422, "invalid input", "expected json, text or markdown", "format")
     with read_session() as s:
         ctx = org_context(s, org)
-        row = get_plan(s, ctx.id, plan_id)
-        if fmt == "json":
-            return jsonify(plan_json(row))
-        plan = Plan.from_dict(row.body)
+        row = read_plan(s, ctx.id, plan_id)
+    if fmt == "json":
+        return jsonify(plan_json(row))
+    plan = row.plan
     if fmt == "text":
         return Response(render_text(plan), mimetype="text/plain")
     return Response(render_markdown(plan), mimetype="text/markdown")
@@ -69,10 +63,13 @@ def show_plan(org: str, plan_id: int) -> Response:
 @bp.post("/orgs/<org>/plans/<id:plan_id>/approve")
 def post_approve(org: str, plan_id: int) -> Response:
     """Approve a waiting plan by the fingerprint the approver saw."""
-    with transaction() as s:
+    with read_session() as s:
         ctx = org_context(s, org)
-        body = PlanApproval.model_validate(json_body())
-        return jsonify(plan_json(approve_as_caller(s, ctx, plan_id, body.fingerprint)))
+    body = PlanApproval.model_validate(json_body())
+    row = approve_plan(
+        session_factory(), ctx.id, plan_id, ctx.authority, fingerprint=body.fingerprint
+    )
+    return jsonify(plan_json(row))
 
 
 @bp.post("/orgs/<org>/plans/<id:plan_id>/apply")
@@ -80,8 +77,7 @@ def post_apply(org: str, plan_id: int) -> Response:
     """Apply a plan (approved if it was held) while its fingerprint still matches."""
     with read_session() as s:
         ctx = org_context(s, org)
-        result = apply_as_caller(s, ctx, plan_id)
-    with read_session() as s:
-        out = plan_json(get_plan(s, ctx.id, plan_id))
-    out["applied"] = {"operations": result.applied, "summary": dict(result.summary)}
+    done = apply_plan(session_factory(), ctx.id, plan_id, ctx.authority)
+    out = plan_json(done.record)
+    out["applied"] = {"operations": done.result.applied, "summary": dict(done.result.summary)}
     return jsonify(out)

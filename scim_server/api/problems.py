@@ -74,7 +74,7 @@ def register_error_handlers(bp: Blueprint) -> None:
 
     @bp.errorhandler(NotFound)
     def _not_found(e: NotFound) -> Response:
-        return problem_response(404, "not found", str(e))
+        return problem_response(404, "not found", str(e), e.field)
 
     @bp.errorhandler(Forbidden)
     def _forbidden(e: Forbidden) -> Response:
@@ -82,7 +82,7 @@ def register_error_handlers(bp: Blueprint) -> None:
 
     @bp.errorhandler(Conflict)
     def _conflict(e: Conflict) -> Response:
-        return problem_response(409, "conflict", str(e))
+        return problem_response(409, "conflict", str(e), e.field)
 
     @bp.errorhandler(LimitError)
     def _limit(e: LimitError) -> Response:

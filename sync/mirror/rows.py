@@ -22,6 +22,7 @@ from sync.bulk import chunks
 from sync.errors import Conflict, NotFound
 from sync.mirror.values import MEMBER_TYPES, group_values, member_type, user_values
 from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
+from sync.sources.registry import PULL_KINDS
 
 __all__ = [
     "SOURCE_KINDS",
@@ -45,7 +46,7 @@ __all__ = [
     "users_under",
 ]
 
-SOURCE_KINDS = ("scim", "okta", "graph", "scim-pull")
+SOURCE_KINDS = ("scim", *PULL_KINDS)  # pushed to /scim/v2, or pulled (sync.sources.registry)
 
 Row = DirectoryUser | DirectoryGroup
 Members = Mapping[str, tuple[str, str | None]]

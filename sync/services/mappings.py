@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mappings.authority import refusal_for_mapping
-from sync.admin_store import record_audit
+from mappings.authority import Caller, refusal_for_mapping
+from sync.audit import record_audit
 from sync.db import write_session
 from sync.errors import Forbidden
 from sync.mappingstore import parse_document
@@ -34,22 +34,21 @@ def save_mapping(
     session_factory: sessionmaker[Session],
     org: int | str,
     document: str,
-    *,
-    actor: str,
-    role: str | None,
+    caller: Caller,
 ) -> SavedVersion:
-    """Save ``document`` as the org's next version for ``actor`` acting as ``role`` (None:
-    the host's operator, beyond the role model), with one audit entry."""
+    """Save ``document`` as the org's next version for the caller (the operator, with no
+    role, is not bounded by the role model), with one audit entry."""
     with write_session(session_factory) as session:
         row = get_org(session, org)
         lock_org(session, row.id)
         model = role_model_for(row.role_model)
         mapping = parse_document(document, row.role_model)
+        role = caller.role
         refusal = (
             None if role is None else refusal_for_mapping(model, role, mapping.policy.acting_role)
         )
         if refusal is not None:
             raise Forbidden(refusal, "policy.acting_role")
-        version = store_version(session, row.id, document, created_by=actor).version
-        record_audit(session, row.id, actor, SAVE_MAPPING, "", {"version": version})
+        version = store_version(session, row.id, document, created_by=caller.actor).version
+        record_audit(session, row.id, caller.actor, SAVE_MAPPING, "", {"version": version})
         return SavedVersion(row.id, row.name, version)

@@ -1,5 +1,6 @@
 """The sources an org has configured: add one, list them with their last run, find the
-pulled ones. Secrets arrive already sealed (or as env:/file: references)."""
+pulled ones, find one to run now. Secrets arrive already sealed (or as env:/file:
+references) and are never listed, only the form they are stored in."""
 
 from __future__ import annotations
 
@@ -9,11 +10,33 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.errors import Conflict
-from sync.models import Organisation, Source, SyncRun
-from sync.sources.factory import PULL_KINDS
+from mappings.errors import InputError
+from sync.errors import Conflict, NotFound
+from sync.models import Organisation, Source
+from sync.runs import RunRecord, last_run, run_json
+from sync.sources.registry import PULL_KINDS, find_kind
 
-__all__ = ["SourceListing", "add_source", "list_sources", "pulled_sources", "secret_form"]
+__all__ = [
+    "SourceListing",
+    "SourceRef",
+    "add_source",
+    "list_sources",
+    "org_sources",
+    "pullable_source",
+    "pulled_sources",
+    "secret_form",
+    "source_json",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """A source by its id, name and kind."""
+
+    id: int
+    org_id: int
+    name: str
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +44,13 @@ class SourceListing:
     """A source as listed: never its secret, only the form it is stored in."""
 
     org: str
-    source: Source
+    id: int
+    name: str
+    kind: str
+    schedule: str | None
+    enabled: bool
     secret_form: str
-    last_run: SyncRun | None
+    last_run: RunRecord | None
 
 
 def add_source(
@@ -34,8 +61,16 @@ def add_source(
     config: dict[str, Any],
     secret: str,
     schedule: str | None,
-) -> Source:
-    """Add a source to the org; ``Conflict`` when the org already has one of that name."""
+) -> SourceRef:
+    """Add a pulled source to the org: ``InputError`` for a kind the registry lacks or
+    a required setting missing, ``Conflict`` when the org already has a source of that
+    name."""
+    found = find_kind(kind)
+    if found is None:
+        raise InputError(f"must be one of {', '.join(PULL_KINDS)}, not {kind!r}", "kind")
+    missing = found.missing(config)
+    if missing:
+        raise InputError(f"a {kind} source needs {', '.join(missing)}", missing[0])
     taken = select(Source.id).where(Source.org_id == org_id, Source.name == name)
     if session.scalar(taken) is not None:
         org = session.get(Organisation, org_id)
@@ -46,7 +81,7 @@ def add_source(
     )
     session.add(source)
     session.flush()
-    return source
+    return SourceRef(source.id, org_id, name, kind)
 
 
 def secret_form(secret: str | None) -> str:
@@ -60,21 +95,56 @@ def list_sources(session: Session, org_id: int | None = None) -> list[SourceList
     query = select(Source, Organisation.name).join(Organisation)
     if org_id is not None:
         query = query.where(Source.org_id == org_id)
-    listed = []
-    for source, org_name in session.execute(query.order_by(Source.id)):
-        last = session.scalar(
-            select(SyncRun)
-            .where(SyncRun.source_id == source.id)
-            .order_by(SyncRun.id.desc())
-            .limit(1)
+    return [
+        SourceListing(
+            org_name,
+            source.id,
+            source.name,
+            source.kind,
+            source.schedule,
+            source.enabled,
+            secret_form(source.secret),
+            last_run(session, source.org_id, source.id),
         )
-        listed.append(SourceListing(org_name, source, secret_form(source.secret), last))
-    return listed
+        for source, org_name in session.execute(query.order_by(Source.id))
+    ]
 
 
-def pulled_sources(session: Session, org_id: int, name: str | None = None) -> list[Source]:
+def org_sources(session: Session, org_id: int) -> list[SourceListing]:
+    """The org's sources by name, with their last run."""
+    return sorted(list_sources(session, org_id), key=lambda listed: listed.name)
+
+
+def source_json(listed: SourceListing) -> dict[str, object]:
+    """A source as the API shows it."""
+    last = listed.last_run
+    return {
+        "name": listed.name,
+        "kind": listed.kind,
+        "schedule": listed.schedule,
+        "enabled": listed.enabled,
+        "last_run": run_json(last) if last else None,
+    }
+
+
+def pulled_sources(session: Session, org_id: int, name: str | None = None) -> list[SourceRef]:
     """The org's sources pulled from an IdP's API (only ``name`` when given), by id."""
     query = select(Source).where(Source.org_id == org_id, Source.kind.in_(PULL_KINDS))
     if name:
         query = query.where(Source.name == name)
-    return list(session.scalars(query.order_by(Source.id)))
+    return [
+        SourceRef(s.id, s.org_id, s.name, s.kind)
+        for s in session.scalars(query.order_by(Source.id))
+    ]
+
+
+def pullable_source(session: Session, org_id: int, name: str) -> SourceRef:
+    """The org's source called ``name`` if it can be pulled now: ``NotFound`` when the
+    org has none, ``InputError`` for the pushed (SCIM) source."""
+    source = session.scalar(select(Source).where(Source.org_id == org_id, Source.name == name))
+    if source is None:
+        raise NotFound(f"no source named {name!r}", "name")
+    if source.kind not in PULL_KINDS:
+        detail = "a pushed (SCIM) source has nothing to pull; create a plan instead"
+        raise InputError(detail, "name")
+    return SourceRef(source.id, org_id, source.name, source.kind)

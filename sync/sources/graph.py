@@ -15,7 +15,7 @@ delta link means the state expired: the source reads everything again from scrat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +33,10 @@ from sync.sources.base import (
     SnapshotError,
     in_parallel,
 )
+from sync.sources.kind import ConfigField, SourceKind
 from sync.sources.oauth import client_credentials_session
 
-__all__ = ["GraphConfig", "GraphSource", "graph_user"]
+__all__ = ["KIND", "GraphConfig", "GraphSource", "graph_user"]
 
 USER_FIELDS = "id,userPrincipalName,mail,displayName,accountEnabled"
 _USER = "#microsoft.graph.user"
@@ -450,3 +451,42 @@ def _group_head(raw: Any, where: str) -> tuple[str, str]:
 
 def _ignore(kind: str, n: int) -> None:
     return None
+
+
+def _build(
+    config: Mapping[str, Any], secret: str, retry: RetryPolicy | None, bounds: Bounds
+) -> GraphSource:
+    certificate = config.get("auth") == "certificate"
+    cfg = GraphConfig(
+        tenant_id=str(config.get("tenant_id", "")),
+        client_id=str(config.get("client_id", "")),
+        client_secret=None if certificate else secret,
+        certificate_key=secret if certificate else None,
+        certificate_thumbprint=config.get("thumbprint"),
+        authority=str(config.get("authority") or "https://login.microsoftonline.com"),
+        graph_url=str(config.get("graph_url") or "https://graph.microsoft.com"),
+        delta=bool(config.get("delta", False)),
+        page_size=int(config.get("page_size", 999)),
+        concurrency=int(config.get("concurrency", 4)),
+    )
+    return GraphSource(cfg, retry=retry, bounds=bounds)
+
+
+def _settle(config: dict[str, Any]) -> dict[str, Any]:
+    return config | {"auth": "certificate" if config.get("thumbprint") else "secret"}
+
+
+KIND = SourceKind(
+    name="graph",
+    summary="Microsoft Graph: a client secret, or a certificate key with --thumbprint.",
+    fields=(
+        ConfigField("tenant_id", "The Entra tenant id.", required=True, option="--tenant"),
+        ConfigField("client_id", "The app registration's client id.", required=True),
+        ConfigField("thumbprint", "Certificate x5t (secret = its private key)."),
+        ConfigField("delta", "Use delta queries after the first pull.", flag=True),
+        ConfigField("authority", "Token authority URL (default: Microsoft's)."),
+        ConfigField("graph_url", "Graph API base URL (default: Microsoft's)."),
+    ),
+    build=_build,
+    settle=_settle,
+)

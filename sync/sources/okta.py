@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +36,10 @@ from sync.sources.base import (
     in_parallel,
     retry_after_seconds,
 )
+from sync.sources.kind import ConfigField, SourceKind
 from sync.sources.oauth import client_credentials_session
 
-__all__ = ["INACTIVE_STATUSES", "OktaConfig", "OktaSource", "okta_user"]
+__all__ = ["INACTIVE_STATUSES", "KIND", "OktaConfig", "OktaSource", "okta_user"]
 
 INACTIVE_STATUSES = frozenset({"DEPROVISIONED", "SUSPENDED", "STAGED"})
 DEFAULT_SCOPES = "okta.users.read okta.groups.read"
@@ -333,3 +334,40 @@ def _check_counts(
 
 def _ignore(kind: str, n: int) -> None:
     return None
+
+
+def _build(
+    config: Mapping[str, Any], secret: str, retry: RetryPolicy | None, bounds: Bounds
+) -> OktaSource:
+    common: dict[str, Any] = {
+        "org_url": str(config.get("org_url", "")),
+        "page_size": int(config.get("page_size", 200)),
+        "concurrency": int(config.get("concurrency", 4)),
+    }
+    if config.get("auth", "token") == "token":
+        return OktaSource(OktaConfig(api_token=secret, **common), retry=retry, bounds=bounds)
+    cfg = OktaConfig(
+        client_id=str(config.get("client_id", "")),
+        private_key=secret,
+        key_id=config.get("key_id"),
+        scopes=str(config.get("scopes", DEFAULT_SCOPES)),
+        **common,
+    )
+    return OktaSource(cfg, retry=retry, bounds=bounds)
+
+
+def _settle(config: dict[str, Any]) -> dict[str, Any]:
+    return config | {"auth": "private_key_jwt" if config.get("client_id") else "token"}
+
+
+KIND = SourceKind(
+    name="okta",
+    summary="Okta: an API token, or a service app's private key with --client-id.",
+    fields=(
+        ConfigField("org_url", "https://acme.okta.com", required=True),
+        ConfigField("client_id", "OAuth service app (secret = its private key)."),
+        ConfigField("key_id", "The service app key's id (kid)."),
+    ),
+    build=_build,
+    settle=_settle,
+)

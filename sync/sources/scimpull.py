@@ -10,7 +10,7 @@ snapshot unusable rather than silently smaller.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +28,9 @@ from sync.sources.base import (
     Snapshot,
     SnapshotError,
 )
+from sync.sources.kind import ConfigField, SourceKind
 
-__all__ = ["ScimPullConfig", "ScimPullSource"]
+__all__ = ["KIND", "ScimPullConfig", "ScimPullSource"]
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
@@ -179,3 +180,22 @@ def _known(directory: Directory) -> None:
 
 def _ignore(kind: str, n: int) -> None:
     return None
+
+
+def _build(
+    config: Mapping[str, Any], secret: str, retry: RetryPolicy | None, bounds: Bounds
+) -> ScimPullSource:
+    cfg = ScimPullConfig(
+        base_url=str(config.get("base_url", "")),
+        token=secret,
+        page_size=int(config.get("page_size", 100)),
+    )
+    return ScimPullSource(cfg, retry=retry, bounds=bounds)
+
+
+KIND = SourceKind(
+    name="scim-pull",
+    summary="Any SCIM 2.0 server (secret = its bearer token).",
+    fields=(ConfigField("base_url", "The SCIM base, e.g. https://x/scim/v2", required=True),),
+    build=_build,
+)

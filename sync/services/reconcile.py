@@ -1,0 +1,39 @@
+"""Reconciling an org now, as a use case (``rolebridge reconcile``): plan the whole org
+from its inputs and apply the plan, or store it for approval when it is held
+(docs/architecture.md section 3.7). ``sync.reconcile.reconcile`` opens the transaction,
+takes the org lock, records the run and writes an audit entry per applied operation."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.authority import Caller
+from sync.orgs import get_org, role_model_for
+from sync.reconcile import ReconcileResult
+from sync.reconcile import reconcile as reconcile_org
+from sync.services.common import allow_admin_action
+
+__all__ = ["reconcile"]
+
+
+def reconcile(
+    session_factory: sessionmaker[Session],
+    org: int | str,
+    caller: Caller,
+    *,
+    dry_run: bool = False,
+    users: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> ReconcileResult:
+    """Plan the org (only ``users`` when given) and, unless ``dry_run``, act on the plan;
+    the caller's name is the run's trigger and the applier in the audit log."""
+    with session_factory() as session:
+        org_row = get_org(session, org)
+        allow_admin_action(role_model_for(org_row.role_model), caller)
+        org_id = org_row.id
+    return reconcile_org(
+        session_factory, org_id, dry_run=dry_run, users=users, trigger=caller.actor, now=now
+    )

@@ -1,0 +1,48 @@
+"""Creating a workspace, as a use case: the admin API and ``rolebridge workspace
+create``. Within the org's commercial plan and credit pool (``sync.orgs``, asking
+``mappings.rules``), under the org lock, with one ``create_workspace`` audit entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.authority import Caller
+from sync.audit import record_audit
+from sync.db import write_session
+from sync.orgs import WorkspaceView, get_org, role_model_for
+from sync.orgs import create_workspace as store_workspace
+from sync.reconcile import lock_org
+from sync.services.common import allow_admin_action
+
+__all__ = ["CREATE_WORKSPACE", "CreatedWorkspace", "create_workspace"]
+
+CREATE_WORKSPACE = "create_workspace"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedWorkspace:
+    """The workspace made, and the name of its org."""
+
+    org_name: str
+    workspace: WorkspaceView
+
+
+def create_workspace(
+    session_factory: sessionmaker[Session],
+    org: int | str,
+    name: str,
+    credits: int,
+    caller: Caller,
+) -> CreatedWorkspace:
+    """Create the workspace ``name`` reserving ``credits``; ``LimitError`` past the plan
+    or the credit pool, ``Conflict`` when the name is taken."""
+    with write_session(session_factory) as session:
+        org_row = get_org(session, org)
+        lock_org(session, org_row.id)
+        allow_admin_action(role_model_for(org_row.role_model), caller)
+        ws = store_workspace(session, org_row.id, name, credits)
+        detail = {"op": CREATE_WORKSPACE, "workspace": ws.name, "credits": ws.credits}
+        record_audit(session, org_row.id, caller.actor, CREATE_WORKSPACE, "", detail)
+        return CreatedWorkspace(org_row.name, WorkspaceView(ws.name, ws.credits))
