@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.fakes.graph import FakeGraph
 from tests.fakes.okta import FakeOkta
 
@@ -32,3 +34,26 @@ def seed_graph(fake: FakeGraph) -> None:
     fake.add_group("g-contractors", "Contractors", ["aad-4"])
     fake.add_group("g-editors", "SOM Editors", ["aad-2", "aad-3", "g-contractors"])
     fake.add_group("g-viewers", "SOM Viewers", ["aad-5", "aad-4"])
+
+
+def scim_directory() -> dict[str, Any]:
+    """The five people and three groups as SCIM resources."""
+    users = [
+        {
+            "id": f"s-{uid}",
+            "userName": login,
+            "active": True,
+            "emails": [{"value": login, "primary": True}],
+        }
+        for uid, login in PEOPLE
+    ]
+    groups = [
+        {"id": "sg-1", "displayName": "SOM Owners", "members": [{"value": "s-00u1"}]},
+        {
+            "id": "sg-2",
+            "displayName": "SOM Editors",
+            "members": [{"value": "s-00u2"}, {"value": "s-00u3"}, {"value": "s-00u4"}],
+        },
+        {"id": "sg-3", "displayName": "SOM Viewers", "members": [{"value": "s-00u5"}]},
+    ]
+    return {"users": users, "groups": groups}

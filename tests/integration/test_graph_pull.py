@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,18 +9,9 @@ from sync.models import Source
 from sync.pull import PullResult, run_pull
 from sync.sources.base import RetryPolicy
 from tests.fakes.graph import FakeGraph
-from tests.fakes.seed import seed_graph
 from tests.integration.pullsetup import SECRET_KEY, mirror_size, pull_org, roles
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=5.0)
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    fake = FakeGraph()
-    seed_graph(fake)
-    yield fake
-    fake.close()
 
 
 def _setup(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from joserfc.jwk import RSAKey
@@ -17,17 +16,8 @@ from sync.sources.base import (
 )
 from sync.sources.graph import GraphConfig, GraphSource
 from tests.fakes.graph import FakeGraph
-from tests.fakes.seed import seed_graph
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=5.0)
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    fake = FakeGraph()
-    seed_graph(fake)
-    yield fake
-    fake.close()
 
 
 def _config(fake: FakeGraph, **kw: object) -> GraphConfig:

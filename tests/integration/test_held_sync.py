@@ -5,7 +5,6 @@ Through the CLI and the admin API."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,15 +43,13 @@ def email(uid: str) -> str:
 
 
 @pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    fake.add_user("00u1", "ann@acme.com")
+def okta(bare_okta: FakeOkta) -> FakeOkta:
+    bare_okta.add_user("00u1", "ann@acme.com")
     for uid in [*VIEWERS, "00v21"]:
-        fake.add_user(uid, email(uid))
-    fake.add_group("00gOwners", "SOM Owners", ["00u1"])
-    fake.add_group("00gViewers", "SOM Viewers", list(VIEWERS))
-    yield fake
-    fake.close()
+        bare_okta.add_user(uid, email(uid))
+    bare_okta.add_group("00gOwners", "SOM Owners", ["00u1"])
+    bare_okta.add_group("00gViewers", "SOM Viewers", list(VIEWERS))
+    return bare_okta
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ editor, SOM Owners -> owner, ``max_removals: 10%``) whose members have joined.""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,17 +70,15 @@ def _seed_graph(fake: FakeGraph, people: int, editors: int) -> None:
 
 
 @pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    yield fake
-    fake.close()
+def okta(bare_okta: FakeOkta) -> FakeOkta:
+    """An empty Okta org: each test adds its hundreds of people."""
+    return bare_okta
 
 
 @pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    fake = FakeGraph()
-    yield fake
-    fake.close()
+def graph(bare_graph: FakeGraph) -> FakeGraph:
+    """An empty Graph tenant: each test adds its hundreds of people."""
+    return bare_graph
 
 
 def _pull(factory: sessionmaker[Session], source_id: int, **kw: object) -> PullResult:

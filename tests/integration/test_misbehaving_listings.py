@@ -24,10 +24,9 @@ from sync.sources.base import RetryPolicy
 from tests.fakes.graph import FakeGraph
 from tests.fakes.okta import FakeOkta
 from tests.fakes.scim import FakeScim
-from tests.fakes.seed import seed_graph, seed_okta
+from tests.fakes.seed import scim_directory
 from tests.fakes.server import Catcher
 from tests.integration.pullsetup import SECRET_KEY, mirror_size, pull_org, roles
-from tests.integration.test_scimpull_source import scim_directory
 
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=5.0)
 
@@ -50,36 +49,27 @@ def catcher() -> Iterator[Catcher]:
 
 
 @pytest.fixture
-def okta() -> Iterator[Idp]:
-    fake = FakeOkta()
-    seed_okta(fake)
-    config = {"org_url": fake.url, "auth": "token", "page_size": 2, "concurrency": 1}
-    yield Idp("okta", fake, config, fake.state.api_token)
-    fake.close()
+def okta(okta: FakeOkta) -> Idp:
+    config = {"org_url": okta.url, "auth": "token", "page_size": 2, "concurrency": 1}
+    return Idp("okta", okta, config, okta.state.api_token)
 
 
 @pytest.fixture
-def graph() -> Iterator[Idp]:
-    fake = FakeGraph()
-    seed_graph(fake)
+def graph(graph: FakeGraph) -> Idp:
     config = {
-        "tenant_id": fake.state.tenant,
+        "tenant_id": graph.state.tenant,
         "client_id": "app-1",
-        "authority": fake.url,
-        "graph_url": fake.url,
+        "authority": graph.url,
+        "graph_url": graph.url,
         "page_size": 2,
         "concurrency": 1,
     }
-    yield Idp("graph", fake, config, "s3cret-value")
-    fake.close()
+    return Idp("graph", graph, config, "s3cret-value")
 
 
 @pytest.fixture
-def scim() -> Iterator[Idp]:
-    fake = FakeScim()
-    fake.load(scim_directory())
-    yield Idp("scim-pull", fake, {"base_url": fake.url, "page_size": 2}, fake.token)
-    fake.close()
+def scim(scim: FakeScim) -> Idp:
+    return Idp("scim-pull", scim, {"base_url": scim.url, "page_size": 2}, scim.token)
 
 
 def _failed_without_loss(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,19 +17,11 @@ from sync.settings import Settings
 from sync.sources.base import RetryPolicy
 from sync.tokens import create_token
 from tests.fakes.scim import FakeScim
+from tests.fakes.seed import scim_directory
 from tests.fakes.server import LoopbackServer
 from tests.integration.pullsetup import MAPPINGS, SECRET_KEY, pull_org, roles
-from tests.integration.test_scimpull_source import scim_directory
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=5.0)
-
-
-@pytest.fixture
-def scim() -> Iterator[FakeScim]:
-    fake = FakeScim()
-    fake.load(scim_directory())
-    yield fake
-    fake.close()
 
 
 def test_a_scim_pull_feeds_the_org_and_a_truncated_read_removes_no_one(

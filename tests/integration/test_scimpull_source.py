@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 from mappings.directory import Directory
@@ -16,40 +13,9 @@ from sync.sources.base import (
 )
 from sync.sources.scimpull import ScimPullConfig, ScimPullSource
 from tests.fakes.scim import FakeScim
-from tests.fakes.seed import PEOPLE
+from tests.fakes.seed import scim_directory
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=5.0)
-
-
-def scim_directory() -> dict[str, Any]:
-    """The five people and three groups as SCIM resources."""
-    users = [
-        {
-            "id": f"s-{uid}",
-            "userName": login,
-            "active": True,
-            "emails": [{"value": login, "primary": True}],
-        }
-        for uid, login in PEOPLE
-    ]
-    groups = [
-        {"id": "sg-1", "displayName": "SOM Owners", "members": [{"value": "s-00u1"}]},
-        {
-            "id": "sg-2",
-            "displayName": "SOM Editors",
-            "members": [{"value": "s-00u2"}, {"value": "s-00u3"}, {"value": "s-00u4"}],
-        },
-        {"id": "sg-3", "displayName": "SOM Viewers", "members": [{"value": "s-00u5"}]},
-    ]
-    return {"users": users, "groups": groups}
-
-
-@pytest.fixture
-def scim() -> Iterator[FakeScim]:
-    fake = FakeScim()
-    fake.load(scim_directory())
-    yield fake
-    fake.close()
 
 
 def _source(fake: FakeScim, token: str | None = None) -> ScimPullSource:

@@ -154,24 +154,35 @@ PEOPLE = {
 }
 
 
+OLGA: MemberSpec = ("olga@acme.com", "owner", "joined", "idp", {})
+MAX: MemberSpec = ("max@acme.com", "manager", "joined", "idp", {})
+GONE: MemberSpec = ("gone@acme.com", "member", "joined", "idp", {})
+
+
 @pytest.fixture
-def acme(
+def seed_acme(
     seed: Callable[..., Seeded],
     put_directory: Callable[[int, Directory], None],
     save_version: Callable[[int, str], int],
-) -> Seeded:
-    """A soterai org with PEOPLE's directory and MAPPING saved: olga owner, max manager,
-    gone@ a member the IdP no longer has."""
-    org = seed(
-        "acme",
-        "soterai",
-        ["owner", "manager", "member"],
-        [
-            ("olga@acme.com", "owner", "joined", "idp", {}),
-            ("max@acme.com", "manager", "joined", "idp", {}),
-            ("gone@acme.com", "member", "joined", "idp", {}),
-        ],
-    )
-    put_directory(org.id, directory_of(PEOPLE))
-    save_version(org.id, MAPPING)
-    return org
+) -> Callable[..., Seeded]:
+    """Make the soterai org "acme" with PEOPLE's directory and a saved mapping: the keys
+    of ``roles``, the ``members`` given (olga owner and gone@ a member the IdP no longer
+    has, by default) and ``mapping`` (MAPPING by default)."""
+
+    def _make(
+        roles: list[str],
+        members: Sequence[MemberSpec] = (OLGA, GONE),
+        mapping: str = MAPPING,
+    ) -> Seeded:
+        org = seed("acme", "soterai", roles, list(members))
+        put_directory(org.id, directory_of(PEOPLE))
+        save_version(org.id, mapping)
+        return org
+
+    return _make
+
+
+@pytest.fixture
+def acme(seed_acme: Callable[..., Seeded]) -> Seeded:
+    """The soterai org: olga owner, max manager, gone@ a member the IdP no longer has."""
+    return seed_acme(["owner", "manager", "member"], (OLGA, MAX, GONE))

@@ -15,8 +15,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from mappings.directory import Directory
-from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, directory_of
+from tests.e2e.admin.conftest import MAPPING, Seeded
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output"
@@ -73,24 +72,9 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def acme(
-    seed: Callable[..., Seeded],
-    put_directory: Callable[[int, Directory], None],
-    save_version: Callable[[int, str], int],
-) -> Seeded:
+def acme(seed_acme: Callable[..., Seeded]) -> Seeded:
     """The soterai org with a directory; its saved mapping holds plans with any removal."""
-    org = seed(
-        "acme",
-        "soterai",
-        ["owner"],
-        [
-            ("olga@acme.com", "owner", "joined", "idp", {}),
-            ("gone@acme.com", "member", "joined", "idp", {}),
-        ],
-    )
-    put_directory(org.id, directory_of(PEOPLE))
-    save_version(org.id, MAPPING.replace("max_removals: 5", "max_removals: 0"))
-    return org
+    return seed_acme(["owner"], mapping=MAPPING.replace("max_removals: 5", "max_removals: 0"))
 
 
 def _sign_in(page: Any, url: str, key: str) -> None:

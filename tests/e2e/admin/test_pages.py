@@ -32,24 +32,9 @@ def _sign_in(client: FlaskClient, key: str) -> None:
 
 
 @pytest.fixture
-def acme(
-    seed: Callable[..., Seeded],
-    put_directory: Callable[[int, Directory], None],
-    save_version: Callable[[int, str], int],
-) -> Seeded:
+def acme(seed_acme: Callable[..., Seeded]) -> Seeded:
     """The soterai org of the API tests before max joined: olga owner, gone@ a member."""
-    org = seed(
-        "acme",
-        "soterai",
-        ["owner", "manager"],
-        [
-            ("olga@acme.com", "owner", "joined", "idp", {}),
-            ("gone@acme.com", "member", "joined", "idp", {}),
-        ],
-    )
-    put_directory(org.id, directory_of(PEOPLE))
-    save_version(org.id, MAPPING)
-    return org
+    return seed_acme(["owner", "manager"])
 
 
 def test_pages_need_a_signed_in_key(client: FlaskClient) -> None:
