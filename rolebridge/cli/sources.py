@@ -20,6 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mappings.authority import Caller
+from mappings.errors import RolebridgeError
 from mappings.render import render_text
 from mappings.snapshot import DropLimit
 from rolebridge.cli.common import (
@@ -259,6 +260,8 @@ class _Run:
                 result = self.pull(found, name, wait)
             except PullBusy:
                 fail(_not_acquired(org_name, wait, self.stop))
+            except RolebridgeError as exc:
+                fail(exc)
             self.report(name, result, org_name)
             done = done and result.outcome in _DONE
         return done
@@ -284,19 +287,18 @@ class _Run:
     def _run_pull(
         self, org: int, name: str, wait: float, progress: Callable[[str, int], None] | None
     ) -> PullResult:
-        with one_line_errors():
-            return run_source(
-                self.factory,
-                org,
-                name,
-                Caller("cli", None),
-                secret_key=self.settings.secret_key,
-                wait=wait,
-                dry_run=self.dry_run,
-                force=self.force,
-                progress=progress,
-                stop=self.stop,
-            )
+        return run_source(
+            self.factory,
+            org,
+            name,
+            Caller("cli", None),
+            secret_key=self.settings.secret_key,
+            wait=wait,
+            dry_run=self.dry_run,
+            force=self.force,
+            progress=progress,
+            stop=self.stop,
+        )
 
     def report(self, name: str, result: PullResult, org_name: str) -> None:
         """Print how the run ended (a JSON line with --format json)."""
