@@ -41,7 +41,7 @@ from sync import logs
 from sync.gcpause import cyclic_gc_paused
 from sync.models import Source, utcnow
 from sync.pull import LOCK_WAIT_SECONDS, org_pull_lock, run_pull
-from sync.sources.factory import PULL_KINDS
+from sync.sources.registry import PULL_KINDS
 from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
 
 __all__ = [

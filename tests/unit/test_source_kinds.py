@@ -17,11 +17,13 @@ from sync.sources.registry import KINDS, PULL_KINDS
 def test_the_registry_names_each_kind_by_its_own_declaration() -> None:
     """Each kind is registered under its name, fits the ``sources.kind`` column and
     settles to the settings it was given plus any it derives; the mirror knows them all."""
-    assert PULL_KINDS == tuple(KINDS) and set(PULL_KINDS) >= {"okta", "graph", "scim-pull"}
+    assert tuple(KINDS) == PULL_KINDS and set(PULL_KINDS) >= {"okta", "graph", "scim-pull"}
     for name, kind in KINDS.items():
         assert kind.name == name and len(name) <= 20
         assert kind.fields and kind.summary
-    assert SOURCE_KINDS == ("scim", *PULL_KINDS)
+        given = {f.name: "x" for f in kind.fields}
+        assert kind.settle(dict(given)).items() >= given.items()
+    assert ("scim", *PULL_KINDS) == SOURCE_KINDS
 
 
 def test_a_kind_the_registry_lacks_cannot_be_built() -> None:
