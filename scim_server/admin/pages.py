@@ -13,7 +13,13 @@ from mappings.errors import InputError
 from mappings.state import Member, parse_time
 from scim_server.admin import bp
 from scim_server.api.actions import run_source_as_caller
-from scim_server.api.context import caller, org_context, read_session
+from scim_server.api.context import (
+    authority,
+    caller,
+    org_context,
+    read_session,
+    session_factory,
+)
 from sync.admin_store import (
     count_members_by_role,
     list_audit,
@@ -25,8 +31,17 @@ from sync.drafts import explain_user
 from sync.errors import NotFound
 from sync.models import Organisation, Workspace
 from sync.platform import load_state
+from sync.services.members import remove_member, resend_invite
 
-__all__ = ["audit", "member_detail", "overview", "runs", "source_run"]
+__all__ = [
+    "audit",
+    "member_detail",
+    "member_remove",
+    "member_resend",
+    "overview",
+    "runs",
+    "source_run",
+]
 
 
 MEMBERS_SHOWN = 200  # a page, not the whole of a 10k-member org; the search narrows it
@@ -104,6 +119,26 @@ def member_detail(email: str) -> str:
     return render_template(
         "admin/member.html", m=member, e=explanation, error=error, entries=entries
     )
+
+
+@bp.post("/members/<path:email>/resend")
+def member_resend(email: str) -> BaseResponse:
+    """Send a pending invite again (the same rules as the API and the CLI)."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+    done = resend_invite(session_factory(), ctx.id, email, caller=authority(ctx))
+    flash(f"Invite to {done.email} sent again.", "ok")
+    return redirect(url_for("admin.member_detail", email=done.email), 303)
+
+
+@bp.post("/members/<path:email>/remove")
+def member_remove(email: str) -> BaseResponse:
+    """Remove a member (a pending invite is revoked)."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+    done = remove_member(session_factory(), ctx.id, email, caller=authority(ctx))
+    flash(f"{done.email} removed from {done.org_name}.", "ok")
+    return redirect(url_for("admin.overview"), 303)
 
 
 @bp.post("/sources/<name>/run")
