@@ -277,11 +277,14 @@ def _covered(
 ) -> Skipped | None:
     """A workspace role where the org role already gives every workspace: refused, for
     the workspaces asked for and for those the member keeps under a new org role."""
+    if change.kind not in ("invite", "set"):
+        return None
     role = change.org_role or (member.org_role if member else model.default_org_role)
-    after = dict(member.workspaces) if member is not None else {}
     asked = {ws: tuple(r) for ws, r in change.workspaces.items()}
-    after.update(asked)
-    for grants, hint in ((asked, ""), (after, "; take the workspace roles away first")):
+    checks = [(asked, "")]
+    if member is not None and role != member.org_role:  # the roles the member keeps
+        checks.append(({**member.workspaces, **asked}, "; take the workspace roles away first"))
+    for grants, hint in checks:
         refusal = member_roles_refusal(model, role, {k: v for k, v in grants.items() if v})
         if refusal is not None:
             ws = refusal.field.removeprefix("workspaces.")

@@ -128,3 +128,20 @@ def test_a_manual_plan_keeps_a_joined_owner_and_the_callers_reach(scenario: Any)
     after = apply_to_state(state, plan, model, now=NOW)
     if _joined_top(state, model.top_org_role):
         assert _joined_top(after, model.top_org_role) >= 1
+
+
+def test_a_promotion_past_guest_takes_the_workspace_roles_away_first() -> None:
+    """shareofmodel: a guest with a workspace role made viewer keeps a role viewers do not
+    take: refused (covered_by_org_role) until the request takes it away too."""
+    model = PRESETS["shareofmodel"]
+    state = _state(Member("g@x.io", "guest", origin="manual", workspaces={"w1": ("viewer",)}))
+    refused = plan_manual_change(
+        state, model, ManualChange("set", "g@x.io", "viewer"), OPERATOR, NOW
+    )
+    assert [(s.why, s.workspace) for s in refused.skipped] == [("covered_by_org_role", "w1")]
+    done = plan_manual_change(
+        state, model, ManualChange("set", "g@x.io", "viewer", {"w1": []}), OPERATOR, NOW
+    )
+    assert [o.op for o in done.operations] == ["set_org_role", "remove_from_workspace"]
+    removed = plan_manual_change(state, model, ManualChange("remove", "g@x.io"), OPERATOR, NOW)
+    assert [o.op for o in removed.operations] == ["remove_from_org"]
