@@ -20,15 +20,17 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
+from mappings.authority import Caller
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from scim_server.app import create_app
 from sync import mirror
 from sync.apikeys import create_api_key
 from sync.db import make_engine, make_session_factory, upgrade
 from sync.mappingstore import save_mapping
-from sync.orgs import add_member, create_org
+from sync.orgs import create_org
 from sync.reconcile import reconcile
 from sync.samples import SAMPLES
+from sync.services.members import invite_member
 from sync.settings import Settings
 
 # the shareofmodel sample mapping, with a removal limit of one so a plan is held
@@ -71,8 +73,8 @@ def _seed(url: str) -> str:
     reconcile(factory, org_id, dry_run=False, trigger="okta pull")
     with factory.begin() as s:  # kim and lou leave; ivan joins; a manual member stays
         mirror.replace_snapshot(s, org_id, source_id, _directory(GROUPS))
-        add_member(s, org_id, "auditor@partner.com", "viewer")
         _, key = create_api_key(s, org_id, "owner", ["owner"], name="platform admin")
+    invite_member(factory, org_id, "auditor@partner.com", "viewer", caller=Caller("docs", None))
     reconcile(factory, org_id, dry_run=False, trigger="okta pull")  # held: 2 removals > 1
     engine.dispose()
     return key

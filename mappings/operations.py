@@ -83,11 +83,12 @@ SkipReason = Literal[
     "unknown_workspace",
     "incomplete_snapshot",
     "identity_conflict",
+    "idp_managed",
 ]
 SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 
 # Why a plan waits for an admin.
-HeldWhy = Literal["max_removals", "review"]
+HeldWhy = Literal["max_removals", "review", "last_owner"]
 
 
 def is_op_kind(value: object) -> TypeGuard[OpKind]:

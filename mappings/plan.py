@@ -8,7 +8,7 @@ and credit limits) and records every refused operation in ``skipped`` with its r
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import assert_never
@@ -35,7 +35,7 @@ from mappings.rolemodel import RoleModel
 from mappings.rules import new_workspace_refusal, reachable_top_holders, top_holder_to_keep
 from mappings.state import Member, PlatformState
 
-__all__ = ["IMPLICIT_REASON", "make_plan", "plan_changes"]
+__all__ = ["IMPLICIT_REASON", "make_plan", "plan_changes", "standing_after"]
 
 IMPLICIT_REASON = Reason(-1, ("the org's only workspace",))
 _INACTIVE = "deactivated in the IdP"
@@ -100,8 +100,11 @@ class _Pending:
 _LOSES_TOP: tuple[OpKind, ...] = ("set_org_role", "suspend", "remove_from_org")
 
 
-def _after_ops(members: Mapping[str, Member], ops: list[Operation]) -> dict[str, tuple[str, str]]:
-    """(org role, status) after the plan of every member an operation touches."""
+def standing_after(
+    members: Mapping[str, Member], ops: Iterable[Operation]
+) -> dict[str, tuple[str, str]]:
+    """(org role, status) after ``ops`` of every member an operation touches (the input of
+    ``mappings.rules.top_holder_to_keep``)."""
     after: dict[str, tuple[str, str]] = {}
     for op in ops:
         m = members.get(op.user)
@@ -160,6 +163,7 @@ class _Planner:
             uid for d in desired.users.values() if not d.active for uid in d.idp_ids
         }
         self.conflicted = {uid: key for key, ids in desired.conflicts.items() for uid in ids}
+        self.last_owner_hold: str | None = None
 
     def run(self) -> Plan:
         self._renames()
@@ -301,14 +305,16 @@ class _Planner:
         return "not in the directory"
 
     def _deactivated(self, key: str, m: Member, manual: bool) -> None:
+        """A deactivated person loses access whatever their role: a protected role is no
+        shield (the last joined holder of the top role holds the plan, ``_last_owner``)."""
         if m.status == "invited":
-            self._removal(Operation("revoke_invite", key, detail=_INACTIVE), m, manual)
+            self._removal(Operation("revoke_invite", key, detail=_INACTIVE), m, manual, True)
         elif self.model.on_deactivate == "remove":
-            self._removal(Operation("remove_from_org", key, detail=_INACTIVE), m, manual)
+            self._removal(Operation("remove_from_org", key, detail=_INACTIVE), m, manual, True)
         elif m.status != "suspended":
-            self._removal(Operation("suspend", key, detail=_INACTIVE), m, manual)
+            self._removal(Operation("suspend", key, detail=_INACTIVE), m, manual, True)
 
-    def _removal(self, op: Operation, m: Member, manual: bool) -> None:
+    def _removal(self, op: Operation, m: Member, manual: bool, inactive: bool = False) -> None:
         if manual:
             self._emit(op, manual)
         elif not self._permitted(m.org_role):
@@ -317,7 +323,11 @@ class _Planner:
                 "not_permitted",
                 f"acting role {self.policy.acting_role} may not manage {m.org_role}",
             )
-        elif m.org_role in self.model.protected_org_roles and not self.policy.allow_protected:
+        elif (
+            not inactive
+            and m.org_role in self.model.protected_org_roles
+            and not self.policy.allow_protected
+        ):
             self._skip(op, "protected_role", f"{m.org_role} is protected")
         elif not self.complete:
             self._skip(op, "incomplete_snapshot", "the directory snapshot may be incomplete")
@@ -399,8 +409,16 @@ class _Planner:
         holders = reachable_top_holders(self.model, self.members)
         if not holders:
             return
-        keep = top_holder_to_keep(self.model, holders, _after_ops(self.members, self.ops))
+        keep = top_holder_to_keep(self.model, holders, standing_after(self.members, self.ops))
         if keep is None:
+            return
+        top = self.model.top_org_role
+        if any(o.user == keep and o.detail == _INACTIVE for o in self.ops):
+            # the last joined holder is deactivated in the IdP: an admin decides
+            self.last_owner_hold = (
+                f"{keep}, the last {top} who has joined, is deactivated in the IdP; "
+                f"make someone else {top} first, or approve to leave the org without one"
+            )
             return
         for op in [o for o in self.ops if o.user == keep and o.op in _LOSES_TOP]:
             self.ops.remove(op)
@@ -540,6 +558,8 @@ class _Planner:
     def _held(self, ops: tuple[Operation, ...]) -> Held | None:
         losses = self._losses(ops)
         lost = len(set().union(*losses.values())) if losses else 0
+        if self.last_owner_hold is not None:
+            return Held("last_owner", self.last_owner_hold)
         limit = self.policy.removal_limit(len(self.state.members))
         if limit is not None and lost and lost + self.earlier_losses > limit:
             return self._over_budget(lost, limit, {k: len(v) for k, v in losses.items()})

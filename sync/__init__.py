@@ -3,7 +3,7 @@
 The store's public functions, each taking a Session (``with session_factory.begin()``):
 
 - ``sync.db``: ``make_engine``, ``make_session_factory``, ``upgrade``, ``check_schema``
-- ``sync.orgs``: ``create_org``, ``get_org``, ``find_org``, ``create_workspace``, ``add_member``
+- ``sync.orgs``: ``create_org``, ``get_org``, ``find_org``, ``create_workspace``
 - ``sync.mirror`` (the directory tables' one reader and writer): ``ensure_source``,
   ``upsert_user``/``delete_user``, ``upsert_group``/``delete_group``,
   ``add_group_members``/``remove_group_members``, ``replace_snapshot``, ``load_directory``,

@@ -2,6 +2,7 @@
 
 RolebridgeError (mappings.errors)
  +-- StoreError            a request the database state does not allow
+      +-- Refused          a rule of the role model refused a change (``reason``: a skip reason)
       +-- Forbidden        the caller's role does not manage what it asks for
       +-- NotFound         no such org, workspace, member, plan or token
       +-- Conflict         the name or email is taken
@@ -20,6 +21,7 @@ __all__ = [
     "LimitError",
     "NotFound",
     "PlanError",
+    "Refused",
     "StalePlan",
     "StoreError",
 ]
@@ -27,6 +29,17 @@ __all__ = [
 
 class StoreError(RolebridgeError):
     """A request the database state does not allow."""
+
+
+class Refused(StoreError):
+    """A rule of the role model refused a change, which changed nothing. ``reason`` is the
+    plan's skip reason (``mappings.operations.SkipReason``: ``not_permitted``,
+    ``last_owner``...), ``field`` the input it is about."""
+
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.field = field
 
 
 class NotFound(StoreError, LookupError):

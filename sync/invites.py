@@ -35,8 +35,11 @@ def hash_token(token: str) -> str:
 
 
 def mint_token() -> tuple[str, str]:
-    """A fresh invite token and its hash; the token itself is never stored."""
+    """A fresh invite token and its hash; the token itself is never stored. It never
+    starts with ``-``, so ``rolebridge invite accept TOKEN`` never reads it as an option."""
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
     return token, hash_token(token)
 
 

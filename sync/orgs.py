@@ -1,35 +1,30 @@
-"""Organisations, their workspaces and manual members.
+"""Organisations and their workspaces.
 
 An org carries a role model preset, a commercial plan and a credit pool; creating a
 workspace asks the core's rules (``mappings.rules``) for the plan's limit and the
-credits (``LimitError`` says which), and so does adding a manual member for its roles.
-Manual members (origin ``manual``) are added here and left alone by reconciliation
-unless the mapping's policy says otherwise.
+credits (``LimitError`` says which). Members changed by hand are plans
+(``sync.services.members``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.presets import load_role_model
 from mappings.rolemodel import RoleModel
-from mappings.rules import member_roles_refusal, new_workspace_refusal
+from mappings.rules import new_workspace_refusal
 from sync.errors import Conflict, LimitError, NotFound
-from sync.models import Member, Organisation, Workspace, WorkspaceRole, utcnow
+from sync.models import Member, Organisation, Workspace
 
 __all__ = [
     "OrgView",
     "WorkspaceView",
-    "add_member",
     "count_members_by_role",
-    "check_member_roles",
     "create_org",
     "create_workspace",
     "find_org",
@@ -135,62 +130,6 @@ def create_workspace(session: Session, org_id: int, name: str, credits: int = 0)
     return workspace
 
 
-def check_member_roles(
-    model: RoleModel, org_role: str, workspaces: Mapping[str, Sequence[str]]
-) -> None:
-    """Raise ``InputError`` naming the field when the role model refuses these roles."""
-    refusal = member_roles_refusal(model, org_role, workspaces)
-    if refusal is not None:
-        raise InputError(refusal.detail, refusal.field)
-
-
-def add_member(
-    session: Session,
-    org_id: int,
-    email: str,
-    org_role: str,
-    *,
-    workspaces: Mapping[str, Sequence[str]] | None = None,
-    status: str = "joined",
-    now: datetime | None = None,
-) -> Member:
-    """Add a manual member (origin ``manual``) with an org role and workspace roles."""
-    org = get_org(session, org_id)
-    model = role_model_for(org.role_model)
-    key = identity_key(email)
-    if "@" not in key:
-        raise InputError(f"{email!r} is not an email address", "email")
-    check_member_roles(model, org_role, workspaces or {})
-    if status not in ("invited", "joined"):
-        raise InputError("must be invited or joined", "status")
-    existing = select(Member.id).where(Member.org_id == org_id, Member.email == key)
-    if session.scalar(existing) is not None:
-        raise Conflict(f"{key} is already a member of {org.name}")
-    names = dict(
-        session.execute(
-            select(Workspace.name, Workspace.id).where(Workspace.org_id == org_id)
-        ).all()
-    )
-    rows: list[tuple[int, str]] = []
-    for ws, roles in (workspaces or {}).items():
-        if ws not in names:
-            raise NotFound(f"no workspace {ws!r} in {org.name}")
-        rows.extend((names[ws], role) for role in sorted(set(roles)))
-    now = now or utcnow()
-    member = Member(
-        org_id=org_id,
-        email=key,
-        org_role=org_role,
-        status=status,
-        origin="manual",
-        invited_at=now if status == "invited" else None,
-        joined_at=now if status == "joined" else None,
-    )
-    session.add(member)
-    session.flush()
-    session.add_all(WorkspaceRole(member_id=member.id, workspace_id=w, role=r) for w, r in rows)
-    session.flush()
-    return member
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,5 +218,7 @@ def _email(row: OutboxMessage, settings: Settings, url: str) -> EmailMessage:
     message["Subject"] = row.subject
     message["Message-ID"] = f"<outbox-{row.id}-{row.org_id}@rolebridge>"
     message["X-Rolebridge-Outbox-Id"] = str(row.id)
-    message.set_content(row.body.replace(_URL, url))
+    text = row.body.replace(_URL, url)
+    # no quoted-printable: the link stays one line that can be copied from the file
+    message.set_content(text, cte="7bit" if text.isascii() else "8bit")
     return message

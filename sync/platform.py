@@ -102,6 +102,7 @@ class _Context:
     members: dict[str, int]  # email -> member id
     statuses: dict[str, str]
     workspaces: dict[str, int]  # name -> workspace id
+    origin: str = "idp"  # of the members invited
     messages: list[dict[str, Any]] = field(default_factory=list)
     unread: list[str] = field(default_factory=list)  # invited, ids not read back yet
 
@@ -140,12 +141,14 @@ def apply_plan(
     plan_id: int | None = None,
     now: datetime | None = None,
     body: Mapping[str, Any] | None = None,
+    origin: str = "idp",
 ) -> ApplyResult:
     """Carry out ``plan`` on the org in the caller's transaction; ``PlanError`` names the
     first operation that does not fit the current state (and nothing is kept).
 
     ``body``: the plan's JSON form if the caller has it already (the saved plan's), whose
-    operations are then the audit entries' details instead of being made again."""
+    operations are then the audit entries' details instead of being made again.
+    ``origin``: of the members the plan invites (``manual`` for a change made by hand)."""
     org = get_org(session, org_id)
     model = role_model_for(org.role_model)
     ctx = _Context(
@@ -156,6 +159,7 @@ def apply_plan(
         members={},
         statuses={},
         workspaces={},
+        origin=origin,
     )
     for m in session.execute(
         select(Member.id, Member.email, Member.status).where(Member.org_id == org_id)
@@ -288,7 +292,7 @@ def _invite(ctx: _Context, ops: list[Operation]) -> None:
                 "email": op.user,
                 "org_role": op.org_role,
                 "status": "invited",
-                "origin": "idp",
+                "origin": ctx.origin,
                 "idp_id": op.idp_id,
                 "invited_at": ctx.now,
                 "updated_at": ctx.now,

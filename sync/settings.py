@@ -7,12 +7,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "default_database_url"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Settings",
+    "default_database_url",
+    "record_served_url",
+    "served_url",
+]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+_SERVED = "served_url"  # in the instance folder: where ``rolebridge serve`` last listened
 
 
 def default_database_url(instance: Path) -> str:
     """The embedded default: a SQLite file under the instance folder."""
     return f"sqlite:///{(instance / 'rolebridge.sqlite3').resolve()}"
+
+
+def served_url(instance: Path) -> str | None:
+    """The address ``rolebridge serve`` listens on in this instance, when it recorded one
+    (it does when ``ROLEBRIDGE_BASE_URL`` is unset), so that every process's invite links
+    point at the port it was given."""
+    try:
+        return (instance / _SERVED).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def record_served_url(instance: Path, url: str) -> None:
+    """Record where ``rolebridge serve`` listens (read back by ``served_url``)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / _SERVED).write_text(url + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +49,7 @@ class Settings:
     secret_key: str = ""  # Flask session signing; generated into the instance folder if empty
     smtp_url: str | None = None  # smtp://user:pass@host:port ; None = write mail to a file
     mail_from: str = "rolebridge@localhost"
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = DEFAULT_BASE_URL  # where invite links point
     max_body_bytes: int = 5 * 1024 * 1024
     log_level: str = "INFO"
     log_format: str = "json"  # json | console
@@ -50,7 +75,7 @@ class Settings:
             secret_key=env.get("ROLEBRIDGE_SECRET_KEY", ""),
             smtp_url=env.get("ROLEBRIDGE_SMTP_URL") or None,
             mail_from=env.get("ROLEBRIDGE_MAIL_FROM", "rolebridge@localhost"),
-            base_url=env.get("ROLEBRIDGE_BASE_URL", "http://127.0.0.1:8000"),
+            base_url=env.get("ROLEBRIDGE_BASE_URL") or served_url(instance) or DEFAULT_BASE_URL,
             max_body_bytes=int(env.get("ROLEBRIDGE_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
             log_level=env.get("ROLEBRIDGE_LOG_LEVEL", "INFO"),
             log_format=env.get("ROLEBRIDGE_LOG_FORMAT", "json"),

@@ -18,7 +18,8 @@ from rolebridge.cli.audit import audit_command
 from rolebridge.cli.db import db_group
 from rolebridge.cli.demo import demo_command
 from rolebridge.cli.mapping import explain_command, mapping_group, preview_command
-from rolebridge.cli.orgs import member_group, org_group, workspace_group
+from rolebridge.cli.members import member_group
+from rolebridge.cli.orgs import org_group, workspace_group
 from rolebridge.cli.outbox import invite_group, outbox_group
 from rolebridge.cli.plans import (
     apply_command,

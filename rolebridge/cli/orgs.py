@@ -1,4 +1,4 @@
-"""``rolebridge org|workspace|member``: organisations, their workspaces, manual members."""
+"""``rolebridge org|workspace``: organisations and their workspaces."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ from mappings.authority import Caller
 from rolebridge.cli.common import (
     database,
     echo_json_lines,
-    fail,
     format_option,
     one_line_errors,
     org_id,
     org_option,
 )
-from sync.orgs import add_member, create_org, get_org, list_orgs
+from sync.orgs import list_orgs
+from sync.services.members import create_org_with_holder
 from sync.services.workspaces import create_workspace
 
-__all__ = ["member_group", "org_group", "workspace_group"]
+OPERATOR = Caller(actor="cli", role=None)
+
+__all__ = ["org_group", "workspace_group"]
 
 
 @click.group("org")
@@ -30,15 +32,34 @@ def org_group() -> None:
 @click.option("--role-model", required=True, help="Role model preset, e.g. shareofmodel.")
 @click.option("--plan", "plan_name", default=None, help="Commercial plan (pro, enterprise).")
 @click.option("--credits", type=click.IntRange(min=0), default=None, help="Credit pool.")
+@click.option(
+    "--owner",
+    "--admin",
+    "holder",
+    default=None,
+    metavar="EMAIL",
+    help="Invite this person as the first holder of the top org role (owner, admin...).",
+)
 def org_create_command(
-    name: str, role_model: str, plan_name: str | None, credits: int | None
+    name: str, role_model: str, plan_name: str | None, credits: int | None, holder: str | None
 ) -> None:
     """Create an organisation on a role model preset."""
-    with database() as factory, one_line_errors(), factory.begin() as session:
-        org = create_org(session, name, role_model, plan=plan_name, credits=credits)
+    with database() as factory, one_line_errors():
+        org = create_org_with_holder(
+            factory,
+            name,
+            role_model,
+            plan=plan_name,
+            credits=credits,
+            holder=holder,
+            caller=OPERATOR,
+        )
         click.echo(
             f"created organisation {org.name} (role model {org.role_model}, plan {org.plan})"
         )
+        if org.invited is not None and org.invited.member is not None:
+            m = org.invited.member
+            click.echo(f"invited {m.email} as {m.org_role}; the invite email is queued")
 
 
 @org_group.command("list")
@@ -70,49 +91,6 @@ def workspace_create_command(org: str, name: str, credits: int) -> None:
     with database() as factory:
         found = org_id(factory, org)
         with one_line_errors():
-            made = create_workspace(factory, found, name, credits, Caller("cli", None))
+            made = create_workspace(factory, found, name, credits, OPERATOR)
     ws = made.workspace  # the org's name, since --org may have been the id
     click.echo(f"created workspace {ws.name} in {made.org_name} ({ws.credits} credits)")
-
-
-@click.group("member")
-def member_group() -> None:
-    """Members added by hand (origin manual)."""
-
-
-def _grants(workspaces: tuple[str, ...]) -> dict[str, list[str]]:
-    grants: dict[str, list[str]] = {}
-    for item in workspaces:
-        name, sep, roles = item.partition("=")
-        if not sep or not name or not roles:
-            fail(f"--workspace {item!r}: expected NAME=ROLE[,ROLE]")
-        grants[name] = [r.strip() for r in roles.split(",") if r.strip()]
-    return grants
-
-
-@member_group.command("add")
-@org_option()
-@click.argument("email")
-@click.option("--role", required=True, help="Org role.")
-@click.option(
-    "--workspace",
-    "workspaces",
-    multiple=True,
-    metavar="NAME=ROLE[,ROLE]",
-    help="A workspace and the member's roles in it; repeatable.",
-)
-@click.option("--invited", is_flag=True, help="Add as a pending invite rather than joined.")
-def member_add_command(
-    org: str, email: str, role: str, workspaces: tuple[str, ...], invited: bool
-) -> None:
-    """Add a manual member; reconciliation leaves them alone unless the policy says otherwise."""
-    grants = _grants(workspaces)
-    status = "invited" if invited else "joined"
-    with database() as factory:
-        found = org_id(factory, org)
-        with one_line_errors(), factory.begin() as session:
-            member = add_member(session, found, email, role, workspaces=grants, status=status)
-            where = get_org(session, found).name  # --org may have been the id
-            click.echo(
-                f"added {member.email} to {where} as {member.org_role} ({member.status}, manual)"
-            )

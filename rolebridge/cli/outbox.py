@@ -50,7 +50,9 @@ def invite_group() -> None:
 @invite_group.command("accept")
 @click.argument("token")
 def invite_accept_command(token: str) -> None:
-    """Accept an invite: the member goes from invited to joined."""
+    """Accept an invite (its token, or the whole link): the member goes from invited to
+    joined."""
+    token = token.strip().rstrip("/").rsplit("/invite/", 1)[-1]
     with database() as factory, one_line_errors(), factory.begin() as session:
         member = accept_invite(session, token)
         click.echo(f"{member.email} has joined")

@@ -20,11 +20,20 @@ from sync.orgs import count_members_by_role, list_workspaces, org_view
 from sync.plans import list_plans, plan_json
 from sync.platform import load_state
 from sync.runs import list_runs, run_json
+from sync.services.members import remove_member, resend_invite
 from sync.services.sources import run_source
 from sync.settings import Settings
 from sync.sources.catalog import org_sources, source_json
 
-__all__ = ["audit", "member_detail", "overview", "runs", "source_run"]
+__all__ = [
+    "audit",
+    "member_detail",
+    "member_remove",
+    "member_resend",
+    "overview",
+    "runs",
+    "source_run",
+]
 
 
 MEMBERS_SHOWN = 200  # a page, not the whole of a 10k-member org; the search narrows it
@@ -106,6 +115,26 @@ def member_detail(email: str) -> str:
     return render_template(
         "admin/member.html", m=member, e=explanation, error=error, entries=entries
     )
+
+
+@bp.post("/members/<path:email>/resend")
+def member_resend(email: str) -> BaseResponse:
+    """Send a pending invite again (the same rules as the API and the CLI)."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+    done = resend_invite(session_factory(), ctx.id, email, caller=ctx.authority)
+    flash(f"Invite to {done.email} sent again.", "ok")
+    return redirect(url_for("admin.member_detail", email=done.email), 303)
+
+
+@bp.post("/members/<path:email>/remove")
+def member_remove(email: str) -> BaseResponse:
+    """Remove a member (a pending invite is revoked)."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+    done = remove_member(session_factory(), ctx.id, email, caller=ctx.authority)
+    flash(f"{done.email} removed from {done.org_name}.", "ok")
+    return redirect(url_for("admin.overview"), 303)
 
 
 @bp.post("/sources/<name>/run")

@@ -40,7 +40,8 @@ _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 _PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>[a-z_]+)>")
 _PROBLEM = {
-    "description": "a problem document naming the field",
+    "description": "a problem document naming the field (and the rule, in reason, when a "
+    "rule of the role model refused the change)",
     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
 
@@ -70,6 +71,7 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
             "401": _PROBLEM,
             "403": _PROBLEM,
             "404": _PROBLEM,
+            "409": _PROBLEM,
             "422": _PROBLEM,
         },
     }
@@ -106,6 +108,11 @@ def openapi_document() -> dict[str, Any]:
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "field": {"type": "string", "description": "the field or place the problem is about"},
+            "reason": {
+                "type": "string",
+                "description": "the rule that refused a change: not_permitted, last_owner, "
+                "protected_role, idp_managed, covered_by_org_role, plan_limit, credit_limit...",
+            },
         },
     }
     return {

@@ -6,31 +6,21 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from mappings.authority import refusal_for_member_change, refusal_for_workspace_change
 from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberRoles, WorkspaceCreate
 from scim_server.api.context import (
-    OrgContext,
     caller,
-    deny_unless_allowed,
     json_body,
     org_context,
     read_session,
     session_factory,
-    transaction,
 )
 from scim_server.api.problems import ApiProblem
-from sync.admin_store import set_member
-from sync.audit import record_audit
-from sync.orgs import (
-    WorkspaceView,
-    check_member_roles,
-    count_members_by_role,
-    org_view,
-)
+from sync.orgs import WorkspaceView, count_members_by_role, org_view
 from sync.orgs import list_workspaces as workspaces_of
 from sync.platform import load_state
+from sync.services.members import remove_member, resend_invite, revoke_invite, set_member
 from sync.services.workspaces import create_workspace
 
 __all__ = ["member_json"]
@@ -105,45 +95,50 @@ def get_members(org: str) -> Response:
         return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
 
 
-def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberRoles) -> None:
-    """422 for roles the role model refuses, 409 for an IdP-managed member, 403 beyond
-    ``manages``."""
-    model, acting = ctx.role_model, ctx.caller.role
-    role = body.org_role or (current.org_role if current else model.default_org_role)
-    check_member_roles(model, role, body.workspaces or {})
-    if current is not None and current.origin == "idp":
-        why = "the identity provider manages this member; change its groups instead"
-        raise ApiProblem(409, "conflict", why, "email")
-    before = current.org_role if current else None
-    deny_unless_allowed(refusal_for_member_change(model, acting, before, body.org_role), "org_role")
-    if body.workspaces is not None:
-        now = current.workspaces if current else {}
-        held = [r for ws in body.workspaces for r in now.get(ws, ())]
-        given = [r for roles in body.workspaces.values() for r in roles]
-        refusal = refusal_for_workspace_change(model, acting, held, given)
-        deny_unless_allowed(refusal, "workspaces")
-
-
 @bp.put("/orgs/<org>/members")
 def put_member(org: str) -> tuple[Response, int]:
-    """Add a manual member or change a member's roles, within what the key's role manages."""
-    with transaction() as s:
+    """Invite a member by hand or change a member's roles, as a plan of the role model."""
+    with read_session() as s:
         ctx = org_context(s, org)
-        body = MemberRoles.model_validate(json_body())
-        members = {m.key: m for m in load_state(s, ctx.id).members}
-        current = members.get(body.email.strip().casefold())
-        if current is None and body.org_role is None:
-            body = body.model_copy(update={"org_role": ctx.role_model.default_org_role})
-        _check_member_change(ctx, current, body)
-        member, created = set_member(
-            s, ctx.id, ctx.role_model, body.email, body.org_role, body.workspaces
-        )
-        detail: dict[str, object] = body.model_dump(exclude_none=True) | {"created": created}
-        if current is not None:
-            detail["from"] = current.org_role
-        record_audit(s, ctx.id, ctx.caller.actor, "set_member", member.email, detail)
-        after = {m.key: m for m in load_state(s, ctx.id).members}[member.email]
-        return jsonify(member_json(after)), 201 if created else 200
+    body = MemberRoles.model_validate(json_body())
+    done = set_member(
+        session_factory(),
+        ctx.id,
+        body.email,
+        body.org_role,
+        body.workspaces,
+        caller=ctx.authority,
+    )
+    assert done.member is not None
+    return jsonify(member_json(done.member)), 201 if done.created else 200
+
+
+@bp.delete("/orgs/<org>/members/<path:email>")
+def delete_member(org: str, email: str) -> Response:
+    """Remove a member (a pending invite is revoked); access ends at once."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+    done = remove_member(session_factory(), ctx.id, email, caller=ctx.authority)
+    return jsonify(email=done.email, operations=[o.to_dict() for o in done.plan.operations])
+
+
+@bp.post("/orgs/<org>/members/<path:email>/resend")
+def resend_member_invite(org: str, email: str) -> Response:
+    """Send a pending invite again (an expired one is renewed)."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+    done = resend_invite(session_factory(), ctx.id, email, caller=ctx.authority)
+    assert done.member is not None
+    return jsonify(member_json(done.member))
+
+
+@bp.post("/orgs/<org>/members/<path:email>/revoke")
+def revoke_member_invite(org: str, email: str) -> Response:
+    """Withdraw a pending invite: its link stops working."""
+    with read_session() as s:
+        ctx = org_context(s, org)
+    done = revoke_invite(session_factory(), ctx.id, email, caller=ctx.authority)
+    return jsonify(email=done.email, operations=[o.to_dict() for o in done.plan.operations])
 
 
 @bp.get("/orgs/<org>/members/<path:email>")

@@ -3,7 +3,8 @@
     ApiProblem             an HTTP status, a title, a detail and the field it is about
      +-- raised by views   (403 refused by role, 404 not found, 409 conflict, 422 invalid)
     InputError/MappingError from the core -> 422 naming ``where``
-    sync.errors: NotFound 404, Conflict 409, LimitError 422, StalePlan/PlanError 409
+    sync.errors: NotFound 404, Conflict 409, LimitError 422, StalePlan/PlanError 409,
+    Refused by its reason (``refused_status``), the reason code in ``reason``
     pydantic ValidationError                 -> 422 naming the first field
     werkzeug HTTPException                   -> its status, as a problem
     anything else                            -> 500 "internal error", details logged only
@@ -21,9 +22,17 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from mappings.errors import InputError
-from sync.errors import Conflict, Forbidden, LimitError, NotFound, PlanError, StalePlan
+from sync.errors import (
+    Conflict,
+    Forbidden,
+    LimitError,
+    NotFound,
+    PlanError,
+    Refused,
+    StalePlan,
+)
 
-__all__ = ["ApiProblem", "problem_response", "register_error_handlers"]
+__all__ = ["ApiProblem", "problem_response", "refused_status", "register_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +49,37 @@ class ApiProblem(Exception):
 
 
 def problem_response(
-    status: int, title: str, detail: str = "", field: str | None = None
+    status: int, title: str, detail: str = "", field: str | None = None, reason: str | None = None
 ) -> Response:
-    """A ``application/problem+json`` response."""
+    """A ``application/problem+json`` response; ``reason``: the rule's code, when a rule
+    of the role model refused the request."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if field is not None:
         body["field"] = field
+    if reason is not None:
+        body["reason"] = reason
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="rolebridge"'
     return response
+
+
+_REFUSED: dict[str, tuple[int, str]] = {
+    "not_permitted": (403, "forbidden"),
+    "last_owner": (409, "conflict"),
+    "protected_role": (409, "conflict"),
+    "idp_managed": (409, "conflict"),
+}
+
+
+def refused_status(reason: str) -> tuple[int, str]:
+    """The status and title of a change a rule refused: 403 beyond the caller's role, 409
+    against the org's state, 422 against the plan, credits or the role model's shape."""
+    return _REFUSED.get(reason, (422, "refused by the role model"))
 
 
 def _pydantic_field(error: ValidationError) -> str:
@@ -79,6 +105,11 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(Forbidden)
     def _forbidden(e: Forbidden) -> Response:
         return problem_response(403, "forbidden", str(e), e.field)
+
+    @bp.errorhandler(Refused)
+    def _refused(e: Refused) -> Response:
+        status, title = refused_status(e.reason)
+        return problem_response(status, title, str(e), e.field, e.reason)
 
     @bp.errorhandler(Conflict)
     def _conflict(e: Conflict) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -166,8 +167,10 @@ class _Inbox:
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[str, _Inbox]]:
-    """A real SMTP server on a loopback port."""
+def smtp_server(caplog: pytest.LogCaptureFixture) -> Iterator[tuple[str, _Inbox]]:
+    """A real SMTP server on a loopback port. Its own debug log (every DATA line it
+    reads, invite links included) is off: it is the receiving server's, not ours."""
+    caplog.set_level(logging.WARNING, logger="mail.log")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.authority import Caller
 from mappings.errors import InputError, RoleModelError
 from sync.errors import Conflict, LimitError, NotFound
-from sync.orgs import add_member, create_org, create_workspace, get_org
+from sync.orgs import create_org, create_workspace, get_org
 from sync.platform import load_state
+from sync.services.members import invite_member
 
 
 def test_an_org_gets_its_preset_plan_and_credits(session_factory: sessionmaker[Session]) -> None:
@@ -62,24 +64,31 @@ def test_workspace_credits_never_pass_the_org_pool(session_factory: sessionmaker
 def test_a_manual_member_is_checked_against_the_role_model(
     session_factory: sessionmaker[Session],
 ) -> None:
-    """Roles and workspaces must exist; the member is stored with origin manual."""
+    """Roles and workspaces must exist; the member is invited with origin manual."""
     with session_factory.begin() as s:
         org = create_org(s, "Lab", "annotation")
         create_workspace(s, org.id, "labelling")
-        add_member(s, org.id, "Ann@Lab.example", "member", workspaces={"labelling": ["admin"]})
-        with pytest.raises(Conflict):
-            add_member(s, org.id, "ann@lab.example", "member")
-        with pytest.raises(InputError, match="org_role"):
-            add_member(s, org.id, "bob@lab.example", "boss")
-        with pytest.raises(NotFound, match="no workspace 'ghost'"):
-            add_member(s, org.id, "bob@lab.example", "member", workspaces={"ghost": ["member"]})
-        with pytest.raises(InputError, match="labelling: 'x' is not one of"):
-            add_member(s, org.id, "bob@lab.example", "member", workspaces={"labelling": ["x"]})
+    op = Caller("cli", None)
+    invite_member(
+        session_factory, org.id, "Ann@Lab.example", "member", {"labelling": ["admin"]}, caller=op
+    )
+    with pytest.raises(Conflict):
+        invite_member(session_factory, org.id, "ann@lab.example", "member", caller=op)
+    with pytest.raises(InputError, match="org_role"):
+        invite_member(session_factory, org.id, "bob@lab.example", "boss", caller=op)
+    with pytest.raises(InputError, match="no workspace named 'ghost'"):
+        invite_member(
+            session_factory, org.id, "bob@lab.example", "member", {"ghost": ["member"]}, caller=op
+        )
+    with pytest.raises(InputError, match="labelling: 'x' is not one of"):
+        invite_member(
+            session_factory, org.id, "bob@lab.example", "member", {"labelling": ["x"]}, caller=op
+        )
     with session_factory() as s:
         [ann] = load_state(s, org.id).members
     assert (ann.email, ann.origin, ann.status, dict(ann.workspaces)) == (
         "ann@lab.example",
         "manual",
-        "joined",
+        "invited",
         {"labelling": ("admin",)},
     )

@@ -145,7 +145,7 @@ def test_manual_members_explain_and_preview_work_on_the_database(
         "--workspace",
         "labelling=admin,developer",
     )
-    assert "added boss@lab.example to Lab as member (joined, manual)" in added.output
+    assert "invited boss@lab.example to Lab as member (manual)" in added.output
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(SAMPLES["annotation"].mapping)
     _ok(cli, "mapping", "set", "--org", "Lab", str(mapping))

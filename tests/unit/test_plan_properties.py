@@ -173,6 +173,8 @@ def test_the_last_owner_survives_any_mapping(scenario: Any) -> None:
     """An org with a joined holder of the top role still has one after the plan."""
     d, s, mapping, model = scenario
     plan = make_plan(d, s, mapping, model, now=NOW)
+    if plan.held is not None and plan.held.why == "last_owner":
+        return  # the last joined holder is deactivated in the IdP: the plan waits for an admin
     after = apply_to_state(s, plan, model, now=NOW)
     if _joined_top(s, model):
         assert _joined_top(after, model) >= 1
@@ -248,6 +250,8 @@ def test_a_plan_whose_losses_exceed_the_budget_is_held(scenario: Any, earlier: i
     lost = _people_losing(plan, s, model)
     limit = mapping.policy.removal_limit(len(s.members))
     over = limit is not None and lost > 0 and lost + earlier > limit
+    if plan.held is not None and plan.held.why == "last_owner":
+        return  # a hold for the last owner comes first
     assert (plan.held is not None and plan.held.why == "max_removals") == over
     if over:
         assert plan.held is not None and plan.held.removals == lost

@@ -146,7 +146,7 @@ def test_a_manager_may_add_a_manual_member_and_it_is_audited(
     )
     with session_factory.begin() as s:
         entry = s.scalars(select(AuditEntry)).one()
-    assert (entry.op, entry.user) == ("set_member", "new@acme.com")
+    assert (entry.op, entry.user) == ("invite", "new@acme.com")
     assert entry.actor.endswith(":manager key")
 
 
