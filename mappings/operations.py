@@ -83,6 +83,7 @@ SkipReason = Literal[
     "unknown_workspace",
     "incomplete_snapshot",
     "identity_conflict",
+    "role_not_on_plan",
 ]
 SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 
