@@ -19,7 +19,12 @@ from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.presets import load_role_model
 from mappings.rolemodel import RoleModel
-from mappings.rules import member_roles_refusal, new_workspace_refusal
+from mappings.rules import (
+    member_roles_refusal,
+    new_workspace_refusal,
+    plan_refusal,
+    workspaces_at_creation,
+)
 from sync.errors import Conflict, LimitError, NotFound
 from sync.models import Member, Organisation, Workspace, WorkspaceRole, utcnow
 
@@ -33,6 +38,7 @@ __all__ = [
     "list_orgs",
     "role_model_for",
     "role_model_of",
+    "workspace_names",
 ]
 
 
@@ -80,16 +86,17 @@ def create_org(
     plan: str | None = None,
     credits: int | None = None,
 ) -> Organisation:
-    """Create an org on a role model preset; ``plan`` must be one the preset knows."""
+    """Create an org on a role model preset. ``plan`` must be one the preset declares
+    (None: the preset's documented default plan); an org on a plan of exactly one
+    workspace starts with it, named after the org, holding the org's credits."""
     name = name.strip()
     if not name:
         raise InputError("an organisation needs a name", "name")
     model = role_model_for(role_model)
-    if model.plans:
-        plan = plan or ("enterprise" if "enterprise" in model.plans else next(iter(model.plans)))
-        if plan not in model.plans:
-            raise InputError(f"must be one of {', '.join(model.plans)}", "plan")
-    plan = plan or "enterprise"
+    plan = plan or model.plan_by_default or "enterprise"
+    refusal = plan_refusal(model, plan)
+    if refusal is not None:
+        raise InputError(refusal.detail, refusal.field)
     if credits is not None and credits < 0:
         raise InputError("must be a non-negative integer", "credits")
     if session.scalar(select(Organisation.id).where(Organisation.name == name)) is not None:
@@ -97,7 +104,19 @@ def create_org(
     org = Organisation(name=name, role_model=model.name, plan=plan, credits=credits)
     session.add(org)
     session.flush()
+    if workspaces_at_creation(model, plan):
+        reserved = (credits or 0) if model.workspace_credits else 0
+        session.add(Workspace(org_id=org.id, name=name, credits=reserved))
+        session.flush()
     return org
+
+
+def workspace_names(session: Session, org_id: int) -> list[str]:
+    """The names of the org's workspaces, sorted."""
+    rows = session.scalars(
+        select(Workspace.name).where(Workspace.org_id == org_id).order_by(Workspace.name)
+    )
+    return list(rows)
 
 
 def create_workspace(session: Session, org_id: int, name: str, credits: int = 0) -> Workspace:
@@ -130,10 +149,14 @@ def create_workspace(session: Session, org_id: int, name: str, credits: int = 0)
 
 
 def check_member_roles(
-    model: RoleModel, org_role: str, workspaces: Mapping[str, Sequence[str]]
+    model: RoleModel,
+    org_role: str,
+    workspaces: Mapping[str, Sequence[str]],
+    plan: str | None = None,
 ) -> None:
-    """Raise ``InputError`` naming the field when the role model refuses these roles."""
-    refusal = member_roles_refusal(model, org_role, workspaces)
+    """Raise ``InputError`` naming the field when the role model refuses these roles (on
+    the org's ``plan`` when given)."""
+    refusal = member_roles_refusal(model, org_role, workspaces, plan)
     if refusal is not None:
         raise InputError(refusal.detail, refusal.field)
 
@@ -154,7 +177,7 @@ def add_member(
     key = identity_key(email)
     if "@" not in key:
         raise InputError(f"{email!r} is not an email address", "email")
-    check_member_roles(model, org_role, workspaces or {})
+    check_member_roles(model, org_role, workspaces or {}, org.plan)
     if status not in ("invited", "joined"):
         raise InputError("must be invited or joined", "status")
     existing = select(Member.id).where(Member.org_id == org_id, Member.email == key)

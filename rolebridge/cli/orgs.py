@@ -13,7 +13,15 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.orgs import add_member, create_org, create_workspace, get_org, list_orgs
+from sync.orgs import (
+    add_member,
+    create_org,
+    create_workspace,
+    get_org,
+    list_orgs,
+    role_model_for,
+    workspace_names,
+)
 
 __all__ = ["member_group", "org_group", "workspace_group"]
 
@@ -26,17 +34,38 @@ def org_group() -> None:
 @org_group.command("create")
 @click.argument("name")
 @click.option("--role-model", required=True, help="Role model preset, e.g. shareofmodel.")
-@click.option("--plan", "plan_name", default=None, help="Commercial plan (pro, enterprise).")
-@click.option("--credits", type=click.IntRange(min=0), default=None, help="Credit pool.")
+@click.option(
+    "--plan",
+    "plan_name",
+    default=None,
+    help="Commercial plan, one the preset declares (default: the preset's default plan).",
+)
+@click.option(
+    "--credits",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Credit pool (default: unlimited).",
+)
 def org_create_command(
     name: str, role_model: str, plan_name: str | None, credits: int | None
 ) -> None:
-    """Create an organisation on a role model preset."""
+    """Create an organisation on a role model preset; the plan and credits it gets are
+    printed, defaults said as such."""
     with database() as factory, one_line_errors(), factory.begin() as session:
         org = create_org(session, name, role_model, plan=plan_name, credits=credits)
-        click.echo(
-            f"created organisation {org.name} (role model {org.role_model}, plan {org.plan})"
-        )
+        model = role_model_for(org.role_model)
+        plan = org.plan
+        if plan_name is None:
+            plans = ", ".join(model.plans) or "any"
+            plan = f"{plan} (the {model.name} default; --plan: {plans})"
+        pool = "unlimited" if org.credits is None else str(org.credits)
+        if credits is None:
+            pool += " (the default; --credits N caps the pool)"
+        click.echo(f"created organisation {org.name} (role model {org.role_model})")
+        click.echo(f"  plan: {plan}")
+        click.echo(f"  credits: {pool}")
+        for ws in workspace_names(session, org.id):
+            click.echo(f"  workspace: {ws} (the {org.plan} plan's one workspace)")
 
 
 @org_group.command("list")

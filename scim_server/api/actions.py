@@ -13,6 +13,7 @@ from mappings.authority import refusal_for_admin_action, refusal_for_plan
 from mappings.operations import Plan
 from scim_server.api.context import (
     OrgContext,
+    authority,
     deny_unless_allowed,
     read_session,
     session_factory,
@@ -35,7 +36,7 @@ __all__ = [
 
 def check_plan_authority(s: Session, ctx: OrgContext, plan: Plan) -> None:
     """403 unless the caller's role manages every role the plan touches."""
-    refusal = refusal_for_plan(ctx.role_model, ctx.caller.role, plan, load_state(s, ctx.id))
+    refusal = refusal_for_plan(ctx.role_model, authority(ctx), plan, load_state(s, ctx.id))
     deny_unless_allowed(refusal)
 
 
@@ -48,12 +49,12 @@ def approve_as_caller(s: Session, ctx: OrgContext, plan_id: int, fingerprint: st
     row = get_plan(s, ctx.id, plan_id)
     before = load_state(s, ctx.id)
     deny_unless_allowed(
-        refusal_for_plan(ctx.role_model, ctx.caller.role, Plan.from_dict(row.body), before)
+        refusal_for_plan(ctx.role_model, authority(ctx), Plan.from_dict(row.body), before)
     )
     row = approve_plan(s, ctx.id, plan_id, approver=ctx.caller.actor, fingerprint=fingerprint)
     if row.id != plan_id and row.status == "applied":
         fresh = Plan.from_dict(row.body)
-        deny_unless_allowed(refusal_for_plan(ctx.role_model, ctx.caller.role, fresh, before))
+        deny_unless_allowed(refusal_for_plan(ctx.role_model, authority(ctx), fresh, before))
     detail = {"op": "approve_plan", "plan": plan_id, "fingerprint": row.fingerprint}
     record_audit(s, ctx.id, ctx.caller.actor, "approve_plan", "", detail, plan_id=plan_id)
     return row
@@ -68,7 +69,7 @@ def apply_as_caller(s: Session, ctx: OrgContext, plan_id: int) -> ApplyResult:
 
 def _pullable_source(ctx: OrgContext, name: str) -> int:
     with read_session() as s:
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
+        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, authority(ctx)))
         source = s.scalar(select(Source).where(Source.org_id == ctx.id, Source.name == name))
         if source is None:
             raise ApiProblem(404, "not found", f"no source named {name!r}", "name")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest
 
+from mappings.authority import Caller
 from mappings.rolemodel import RoleModel
 from scim_server.api.problems import ApiProblem
 from scim_server.limits import INTEGER_MAX, parse_integer
@@ -22,6 +23,7 @@ from sync.orgs import role_model_for
 __all__ = [
     "SESSION_FACTORY_KEY",
     "OrgContext",
+    "authority",
     "caller",
     "deny_unless_allowed",
     "int_arg",
@@ -70,6 +72,13 @@ def caller() -> ApiPrincipal:
     """The authenticated caller (set by the blueprint's auth hook)."""
     principal: ApiPrincipal = g.rolebridge_principal
     return principal
+
+
+def authority(ctx: OrgContext) -> Caller:
+    """The caller as the core weighs it: the key's actor, its org-wide role and the
+    workspace roles it carries (an admin page session signed in with the key alike)."""
+    who = ctx.caller
+    return Caller(actor=who.actor, role=who.role, workspaces=dict(who.workspaces))
 
 
 def org_context(session: Session, org_name: str) -> OrgContext:

@@ -8,15 +8,17 @@ from flask import Response, jsonify
 from sqlalchemy import select
 
 from mappings.authority import (
-    refusal_for_admin_action,
     refusal_for_member_change,
     refusal_for_workspace_change,
+    refusal_for_workspace_create,
+    visible_members,
 )
 from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberRoles, WorkspaceCreate
 from scim_server.api.context import (
     OrgContext,
+    authority,
     caller,
     deny_unless_allowed,
     json_body,
@@ -76,7 +78,11 @@ def get_org(org: str) -> Response:
             workspace_roles=list(ctx.role_model.workspace_roles),
             workspaces=_workspaces(s, ctx.id),
             members_by_role=count_members_by_role(s, ctx.id),
-            caller={"role": ctx.caller.role, "key_id": ctx.caller.key_id},
+            caller={
+                "role": ctx.caller.role,
+                "key_id": ctx.caller.key_id,
+                "workspaces": dict(ctx.caller.workspaces),
+            },
         )
 
 
@@ -94,7 +100,7 @@ def add_workspace(org: str) -> tuple[Response, int]:
     with transaction() as s:
         ctx = org_context(s, org)
         body = WorkspaceCreate.model_validate(json_body())
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
+        deny_unless_allowed(refusal_for_workspace_create(ctx.role_model, authority(ctx)))
         ws = create_workspace(s, ctx.id, body.name, body.credits)
         created = {"op": "create_workspace", "workspace": ws.name, "credits": ws.credits}
         record_audit(s, ctx.id, ctx.caller.actor, "create_workspace", "", created)
@@ -106,25 +112,26 @@ def get_members(org: str) -> Response:
     """Every member with org role, status, workspace roles and origin."""
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
+        members = visible_members(ctx.role_model, authority(ctx), load_state(s, ctx.id).members)
+        return jsonify(members=[member_json(m) for m in members])
 
 
-def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberRoles) -> None:
+def _check_member_change(
+    ctx: OrgContext, current: Member | None, body: MemberRoles, plan: str
+) -> None:
     """422 for roles the role model refuses, 409 for an IdP-managed member, 403 beyond
     ``manages``."""
-    model, acting = ctx.role_model, ctx.caller.role
+    model, acting = ctx.role_model, authority(ctx)
     role = body.org_role or (current.org_role if current else model.default_org_role)
-    check_member_roles(model, role, body.workspaces or {})
+    check_member_roles(model, role, body.workspaces or {}, plan)
     if current is not None and current.origin == "idp":
         why = "the identity provider manages this member; change its groups instead"
         raise ApiProblem(409, "conflict", why, "email")
     before = current.org_role if current else None
     deny_unless_allowed(refusal_for_member_change(model, acting, before, body.org_role), "org_role")
-    if body.workspaces is not None:
-        now = current.workspaces if current else {}
-        held = [r for ws in body.workspaces for r in now.get(ws, ())]
-        given = [r for roles in body.workspaces.values() for r in roles]
-        refusal = refusal_for_workspace_change(model, acting, held, given)
+    now = current.workspaces if current else {}
+    for ws, given in sorted((body.workspaces or {}).items()):
+        refusal = refusal_for_workspace_change(model, acting, now.get(ws, ()), given, ws)
         deny_unless_allowed(refusal, "workspaces")
 
 
@@ -134,11 +141,12 @@ def put_member(org: str) -> tuple[Response, int]:
     with transaction() as s:
         ctx = org_context(s, org)
         body = MemberRoles.model_validate(json_body())
-        members = {m.key: m for m in load_state(s, ctx.id).members}
+        before = load_state(s, ctx.id)
+        members = {m.key: m for m in before.members}
         current = members.get(body.email.strip().casefold())
         if current is None and body.org_role is None:
             body = body.model_copy(update={"org_role": ctx.role_model.default_org_role})
-        _check_member_change(ctx, current, body)
+        _check_member_change(ctx, current, body, before.organisation.plan)
         member, created = set_member(
             s, ctx.id, ctx.role_model, body.email, body.org_role, body.workspaces
         )
@@ -155,7 +163,8 @@ def get_member(org: str, email: str) -> Response:
     """One member."""
     with read_session() as s:
         ctx = org_context(s, org)
-        found = {m.key: m for m in load_state(s, ctx.id).members}.get(email.strip().casefold())
+        seen = visible_members(ctx.role_model, authority(ctx), load_state(s, ctx.id).members)
+        found = {m.key: m for m in seen}.get(email.strip().casefold())
         if found is None:
             raise ApiProblem(404, "not found", f"no member {email!r}", "email")
         return jsonify(member_json(found))

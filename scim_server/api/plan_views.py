@@ -11,6 +11,7 @@ from scim_server.api import bp
 from scim_server.api.actions import apply_as_caller, approve_as_caller
 from scim_server.api.bodies import PlanApproval, PlanRequest
 from scim_server.api.context import (
+    authority,
     deny_unless_allowed,
     json_body,
     org_context,
@@ -44,7 +45,7 @@ def post_plan(org: str) -> tuple[Response, int]:
     with read_session() as s:
         ctx = org_context(s, org)
         body = PlanRequest.model_validate(json_body())
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.caller.role))
+        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, authority(ctx)))
     row = create_plan(session_factory(), ctx.id, trigger=ctx.caller.actor, users=body.users)
     return jsonify(plan_json(row)), 201
 
