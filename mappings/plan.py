@@ -507,10 +507,11 @@ class _Planner:
             return
         wanted = self._wanted(p)
         current = p.member.workspaces if p.member else {}
+        if current and p.org_role in self.model.org_role_implies:
+            self._below_implied(p, current)
         if current == wanted:
             return  # nothing to do: the common case, checked at C speed
         if self._covers(p.org_role):
-            self._below_implied(p, current)
             for ws, roles in sorted(wanted.items()):
                 if set(current.get(ws, ())) != set(roles):
                     op = Operation("add_to_workspace", p.key, workspace=ws, roles=roles)
