@@ -9,11 +9,12 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from mappings.authority import visible_members
 from mappings.errors import InputError
 from mappings.state import Member, parse_time
 from scim_server.admin import bp
 from scim_server.api.actions import run_source_as_caller
-from scim_server.api.context import caller, org_context, read_session
+from scim_server.api.context import OrgContext, authority, caller, org_context, read_session
 from sync.admin_store import (
     count_members_by_role,
     list_audit,
@@ -37,6 +38,11 @@ def _matching(members: Sequence[Member], query: str) -> list[Member]:
     return [m for m in members if wanted in m.email]
 
 
+def _visible(ctx: OrgContext, members: Sequence[Member]) -> list[Member]:
+    """The members the signed-in key sees (per workspace where the model says so)."""
+    return visible_members(ctx.role_model, authority(ctx), members)
+
+
 @bp.get("/")
 def overview() -> str:
     """The org at a glance: members by role, workspaces, sources, plans waiting."""
@@ -51,7 +57,7 @@ def overview() -> str:
             org=org,
             model=ctx.role_model,
             by_role=[(r, by_role.get(r, 0)) for r in reversed(ctx.role_model.org_roles)],
-            members=_matching(load_state(s, ctx.id).members, query),
+            members=_matching(_visible(ctx, load_state(s, ctx.id).members), query),
             query=query,
             shown=MEMBERS_SHOWN,
             workspaces=workspaces,
@@ -92,7 +98,7 @@ def member_detail(email: str) -> str:
     """One member and why they hold each role under the saved mapping."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        members = {m.key: m for m in load_state(s, ctx.id).members}
+        members = {m.key: m for m in _visible(ctx, load_state(s, ctx.id).members)}
         member = members.get(email.strip().casefold())
         if member is None:
             raise NotFound(f"no member {email!r}")

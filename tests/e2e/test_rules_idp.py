@@ -53,11 +53,15 @@ class Org:
 
     def key(self, role: str, workspaces: Mapping[str, str] | None = None) -> dict[str, str]:
         """Headers of a new API key of ``role`` (and workspace roles)."""
+        return {"Authorization": f"Bearer {self.raw_key(role, workspaces)}"}
+
+    def raw_key(self, role: str, workspaces: Mapping[str, str] | None = None) -> str:
+        """A new API key of ``role`` (and workspace roles)."""
         with self.factory.begin() as s:
             model = load_role_model(_preset(s, self.id))
             roles = (*key_roles(model), role)
             _, key = create_api_key(s, self.id, role, roles, f"{role} key", workspaces)
-        return {"Authorization": f"Bearer {key}"}
+        return key
 
     def push(self, email: str, *groups: str) -> str:
         """Push a user over SCIM, and add them to these groups (made when missing)."""
@@ -587,6 +591,24 @@ def test_rule_annotation_visibility_per_workspace(make_org: Any) -> None:
         f"{url}/far@acme.com", headers=org.key("member", {"w1": "project_manager"})
     )
     assert hidden.status_code == 404
+
+
+def test_rule_annotation_visibility_per_workspace_in_the_admin_pages(make_org: Any) -> None:
+    """Signed in with a project manager's key of w1, the pages list only w1's members and
+    a member of w2 is not found."""
+    org = make_org("annotation", ANNOTATION, workspaces=("w1", "w2"))
+    with org.factory.begin() as s:
+        add_member(s, org.id, "dev@acme.com", "member", workspaces={"w1": ["member"]})
+        add_member(s, org.id, "far@acme.com", "member", workspaces={"w2": ["member"]})
+    page = org.client.get("/admin/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    key = org.raw_key("member", {"w1": "project_manager"})
+    signed = org.client.post("/admin/sign-in", data={"api_key": key, "csrf_token": token.group(1)})
+    assert signed.status_code == 302
+    overview = org.client.get("/admin/").get_data(as_text=True)
+    assert "dev@acme.com" in overview and "far@acme.com" not in overview
+    assert org.client.get("/admin/members/far@acme.com").status_code == 404
 
 
 # every platform ----------------------------------------------------------------------
