@@ -24,9 +24,10 @@ from mappings.presets import load_role_model
 from mappings.state import Member
 from rolebridge.cli import main
 from sync.apikeys import create_api_key
+from sync.housekeeping import housekeep
 from sync.mappingstore import save_mapping
 from sync.models import Member as MemberRow
-from sync.models import OutboxMessage, SavedPlan, Workspace, utcnow
+from sync.models import OutboxMessage, SavedPlan, utcnow
 from sync.orgs import add_member, create_org, create_workspace
 from sync.platform import load_state
 from sync.scheduler import PullScheduler, run_housekeeping
@@ -275,6 +276,31 @@ def test_rule_shareofmodel_removed_in_the_idp_removed_from_the_org(make_org: Any
     assert got["vi@acme.com"].status == "suspended"
 
 
+SOM_KEEP = SOM.replace("max_removals: 100", "max_removals: 100\n  unmapped: keep")
+
+
+def test_rule_shareofmodel_invite_expires_without_any_write(make_org: Any) -> None:
+    """An invite nobody accepted, of a person no rule maps any more, is revoked once it
+    is older than the preset's expiry, by the housekeeping round alone."""
+    org = make_org("shareofmodel", SOM_KEEP)
+    vid = org.push("vic@acme.com", "SOM Viewers")
+    found = org.scim.get('/Groups?filter=displayName eq "SOM Viewers"').json
+    assert found is not None
+    gid = found["Resources"][0]["id"]
+    drop = {"op": "remove", "path": f'members[value eq "{vid}"]'}
+    assert org.scim.patch(
+        f"/Groups/{gid}", {"schemas": [PATCH], "Operations": [drop]}
+    ).status_code in (200, 204)
+    assert org.members()["vic@acme.com"].status == "invited"  # unmapped: keep
+    days = load_role_model("shareofmodel").invites.expire_after_days
+    assert days is not None
+    assert housekeep(org.factory)[org.name] == "idle"
+    with org.factory.begin() as s:
+        s.execute(update(MemberRow).values(invited_at=utcnow() - timedelta(days=days + 1)))
+    assert housekeep(org.factory)[org.name] == "applied"
+    assert "vic@acme.com" not in org.members()
+
+
 # aihub -------------------------------------------------------------------------------
 
 AIHUB = """
@@ -316,7 +342,7 @@ def test_rule_aihub_invited_until_accepted_then_joined(
     assert org.members()["ann@acme.com"].status == "joined"
 
 
-def test_rule_aihub_reminders_and_expiries_without_any_write(make_org: Any) -> None:
+def test_rule_aihub_reminders_without_any_write(make_org: Any) -> None:
     """In an org fed only by SCIM, the scheduler's housekeeping job sends the reminder
     once the invite is old enough, with no write at all."""
     org = make_org("aihub", AIHUB)
@@ -650,13 +676,3 @@ def test_rule_policy_mapping_set_re_plans(make_org: Any, cli: CliRunner, tmp_pat
     out = _run(cli, "mapping", "set", "--org", org.name, str(path)).output
     assert "reconciled: applied" in out
     assert org.members()["max@acme.com"].org_role == "member"
-
-
-def test_rule_policy_workspaces_of_a_key_must_exist(make_org: Any) -> None:
-    """A key's workspaces are the org's: the stored scope names existing workspaces."""
-    org = make_org("aihub", AIHUB, workspaces=("alpha",))
-    org.key("user", {"alpha": "manager"})
-    with org.factory() as s:
-        assert s.scalars(select(Workspace.name).where(Workspace.org_id == org.id)).all() == [
-            "alpha"
-        ]
