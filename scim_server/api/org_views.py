@@ -13,6 +13,7 @@ from mappings.authority import (
     refusal_for_workspace_create,
     visible_members,
 )
+from mappings.rules import default_org_role_on
 from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberRoles, WorkspaceCreate
@@ -122,7 +123,7 @@ def _check_member_change(
     """422 for roles the role model refuses, 409 for an IdP-managed member, 403 beyond
     ``manages``."""
     model, acting = ctx.role_model, authority(ctx)
-    role = body.org_role or (current.org_role if current else model.default_org_role)
+    role = body.org_role or (current.org_role if current else default_org_role_on(model, plan))
     check_member_roles(model, role, body.workspaces or {}, plan)
     if current is not None and current.origin == "idp":
         why = "the identity provider manages this member; change its groups instead"
@@ -145,7 +146,8 @@ def put_member(org: str) -> tuple[Response, int]:
         members = {m.key: m for m in before.members}
         current = members.get(body.email.strip().casefold())
         if current is None and body.org_role is None:
-            body = body.model_copy(update={"org_role": ctx.role_model.default_org_role})
+            default = default_org_role_on(ctx.role_model, before.organisation.plan)
+            body = body.model_copy(update={"org_role": default})
         _check_member_change(ctx, current, body, before.organisation.plan)
         member, created = set_member(
             s, ctx.id, ctx.role_model, body.email, body.org_role, body.workspaces

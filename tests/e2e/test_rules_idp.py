@@ -501,6 +501,10 @@ def test_rule_soterai_member_role_enterprise_only(make_org: Any) -> None:
     body = {"email": "m@acme.com", "org_role": "member"}
     put = org.client.put(f"/api/v1/orgs/{org.name}/members", headers=org.key("owner"), json=body)
     assert put.status_code == 422 and put.json is not None and "enterprise" in put.json["detail"]
+    plain = {"email": "n@acme.com"}  # no role named: the lowest the team plan has
+    added = org.client.put(f"/api/v1/orgs/{org.name}/members", headers=org.key("owner"), json=plain)
+    assert added.status_code == 201 and added.json is not None
+    assert added.json["org_role"] == "manager"
 
 
 def test_rule_soterai_unknown_plan_refused(cli: CliRunner) -> None:
