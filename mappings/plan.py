@@ -178,6 +178,7 @@ class _Planner:
         # a joined, active member whose roles already match needs nothing: skip the work
         # (not with implicit workspace membership, which depends on the final workspaces)
         shortcut = not self.model.implicit_single_workspace_membership
+        implies = self.model.org_role_implies  # an implied role may take explicit ones away
         for key in keys:
             d, m = desired.get(key), members.get(key)
             if (
@@ -188,6 +189,7 @@ class _Planner:
                 and d.org_role == m.org_role
                 and d.user.active
                 and m.workspaces == d.workspaces
+                and not (m.workspaces and m.org_role in implies)
             ):
                 continue
             self._user(key, d, m)

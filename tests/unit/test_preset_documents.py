@@ -122,6 +122,18 @@ def test_aihub_admin_never_holds_a_lower_explicit_workspace_role() -> None:
     assert [(o.op, o.user, o.workspace) for o in plan.operations] == [
         ("remove_from_workspace", "ada@acme.com", "alpha")
     ]
+    # also when a rule still grants the explicit role (nothing else to change)
+    doc = {
+        "role_model": "aihub",
+        "rules": [
+            {"group": "Admins", "org_role": "admin"},
+            {"group": "Admins", "workspace": "alpha", "workspace_role": "user"},
+        ],
+    }
+    plan = plan_of(doc, d, s)
+    assert [(o.op, o.user, o.workspace) for o in plan.operations] == [
+        ("remove_from_workspace", "ada@acme.com", "alpha")
+    ]
 
 
 def test_a_percentage_max_removals_has_a_floor_count() -> None:
