@@ -36,7 +36,12 @@ from mappings.errors import InputError
 from mappings.operations import Operation, Plan, Skipped, SkipReason
 from mappings.plan import standing_after
 from mappings.rolemodel import RoleModel
-from mappings.rules import member_roles_refusal, reachable_top_holders, top_holder_to_keep
+from mappings.rules import (
+    default_org_role_on,
+    member_roles_refusal,
+    reachable_top_holders,
+    top_holder_to_keep,
+)
 from mappings.state import Member, PlatformState
 
 __all__ = [
@@ -54,7 +59,7 @@ ChangeKind = Literal["invite", "set", "remove", "resend", "revoke"]
 CHANGE_KINDS: tuple[ChangeKind, ...] = ("invite", "set", "remove", "resend", "revoke")
 BY_HAND = "changed by hand"
 _IDP = "the identity provider manages this member; change its groups instead"
-_INPUT_REASONS = ("unknown_role", "one_role_per_workspace")
+_INPUT_REASONS = ("unknown_role", "one_role_per_workspace", "role_not_on_plan")
 
 
 class NoSuchMember(InputError):
@@ -132,7 +137,8 @@ def _operations(
         return _leaving(model, change.kind, member)
     if change.kind == "invite" and member is not None:
         raise NotApplicable(f"{key} is already a member ({member.status})", "email")
-    role = change.org_role or (member.org_role if member else model.default_org_role)
+    plan = state.organisation.plan
+    role = change.org_role or (member.org_role if member else default_org_role_on(model, plan))
     grants = _grants(state, model, role, change.workspaces)
     if member is None:
         invite = Operation(
@@ -182,7 +188,7 @@ def _grants(
         if ws not in names:
             raise InputError(f"no workspace named {ws!r}", f"workspaces.{ws}")
         out[ws] = tuple(sorted(set(roles), key=model.workspace_rank))
-    refusal = member_roles_refusal(model, role, out)
+    refusal = member_roles_refusal(model, role, out, state.organisation.plan)
     if refusal is not None and refusal.reason in _INPUT_REASONS:
         raise InputError(refusal.detail, refusal.field)
     return out
@@ -220,7 +226,7 @@ def _refusal(
     denied = _not_permitted(state, model, ops, caller)
     if denied is not None:
         return denied
-    covered = _covered(model, change, member, ops)
+    covered = _covered(state, model, change, member, ops)
     if covered is not None:
         return covered
     protected = _protected(model, member, ops, caller)
@@ -273,13 +279,18 @@ def _not_permitted(
 
 
 def _covered(
-    model: RoleModel, change: ManualChange, member: Member | None, ops: list[Operation]
+    state: PlatformState,
+    model: RoleModel,
+    change: ManualChange,
+    member: Member | None,
+    ops: list[Operation],
 ) -> Skipped | None:
     """A workspace role where the org role already gives every workspace: refused, for
     the workspaces asked for and for those the member keeps under a new org role."""
     if change.kind not in ("invite", "set"):
         return None
-    role = change.org_role or (member.org_role if member else model.default_org_role)
+    plan = state.organisation.plan
+    role = change.org_role or (member.org_role if member else default_org_role_on(model, plan))
     asked = {ws: tuple(r) for ws, r in change.workspaces.items()}
     checks = [(asked, "")]
     if member is not None and role != member.org_role:  # the roles the member keeps

@@ -21,7 +21,15 @@ from mappings.rolemodel import RoleModel
 from mappings.rules import several_roles_refusal
 from mappings.template import check_template, is_template
 
-__all__ = ["Policy", "RoleMapping", "Rule", "Scope", "default_acting_role", "parse_mapping"]
+__all__ = [
+    "PERCENT_FLOOR",
+    "Policy",
+    "RoleMapping",
+    "Rule",
+    "Scope",
+    "default_acting_role",
+    "parse_mapping",
+]
 
 UNMAPPED = ("remove", "default_role", "keep")
 APPLY = ("auto", "review")
@@ -112,6 +120,10 @@ class Scope:
     groups: tuple[str, ...] = ()
 
 
+PERCENT_FLOOR = 1
+"""The fewest losses a positive percentage ``max_removals`` allows, whatever the org's size."""
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """What to do with unmapped and manual members, and the safety rails.
@@ -138,7 +150,10 @@ class Policy:
         if isinstance(self.max_removals, int):
             return self.max_removals
         percent = float(self.max_removals.rstrip("%"))
-        return int(members * percent // 100)
+        share = int(members * percent // 100)
+        # a share of a small org rounds to nothing: a positive percentage always lets
+        # PERCENT_FLOOR losses through, so a small org's first removal is not held
+        return max(share, PERCENT_FLOOR) if percent > 0 else share
 
     def window(self) -> timedelta | None:
         """How far back losses already applied count against ``max_removals``."""

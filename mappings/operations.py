@@ -84,6 +84,7 @@ SkipReason = Literal[
     "incomplete_snapshot",
     "identity_conflict",
     "idp_managed",
+    "role_not_on_plan",
 ]
 SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 

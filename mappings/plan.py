@@ -32,7 +32,13 @@ from mappings.operations import (
 )
 from mappings.resolve import Desired, DesiredUser, resolve
 from mappings.rolemodel import RoleModel
-from mappings.rules import new_workspace_refusal, reachable_top_holders, top_holder_to_keep
+from mappings.rules import (
+    new_workspace_refusal,
+    org_roles_on_plan,
+    reachable_top_holders,
+    role_not_on_plan,
+    top_holder_to_keep,
+)
 from mappings.state import Member, PlatformState
 
 __all__ = ["IMPLICIT_REASON", "make_plan", "plan_changes", "standing_after"]
@@ -164,6 +170,8 @@ class _Planner:
         }
         self.conflicted = {uid: key for key, ids in desired.conflicts.items() for uid in ids}
         self.last_owner_hold: str | None = None
+        self.plan_roles = frozenset(org_roles_on_plan(model, state.organisation.plan))
+        self._rule_ws: frozenset[str] | None = None
 
     def run(self) -> Plan:
         self._renames()
@@ -174,6 +182,7 @@ class _Planner:
         # a joined, active member whose roles already match needs nothing: skip the work
         # (not with implicit workspace membership, which depends on the final workspaces)
         shortcut = not self.model.implicit_single_workspace_membership
+        implies = self.model.org_role_implies  # an implied role may take explicit ones away
         for key in keys:
             d, m = desired.get(key), members.get(key)
             if (
@@ -184,6 +193,7 @@ class _Planner:
                 and d.org_role == m.org_role
                 and d.user.active
                 and m.workspaces == d.workspaces
+                and not (m.workspaces and m.org_role in implies)
             ):
                 continue
             self._user(key, d, m)
@@ -334,6 +344,14 @@ class _Planner:
         else:
             self.ops.append(op)
 
+    def _not_on_plan(self, op: Operation, role: str) -> bool:
+        """Skip ``op`` when the org's commercial plan has no ``role``."""
+        if role in self.plan_roles:
+            return False
+        plan = self.state.organisation.plan
+        self._skip(op, "role_not_on_plan", role_not_on_plan(self.model, role, plan))
+        return True
+
     def _invite(self, key: str, d: DesiredUser) -> None:
         op = Operation(
             "invite",
@@ -343,6 +361,8 @@ class _Planner:
             idp_id=d.user.id,
             reason=d.reasons_for(d.org_role),
         )
+        if self._not_on_plan(op, d.org_role):
+            return
         if not self._permitted(d.org_role):
             self._skip(
                 op,
@@ -375,6 +395,8 @@ class _Planner:
             )
             if manual:
                 self._emit(op, manual)
+            elif self._not_on_plan(op, d.org_role):
+                pass
             elif not self._permitted(m.org_role, d.org_role):
                 self._skip(
                     op,
@@ -458,13 +480,40 @@ class _Planner:
             else:  # new_workspace_refusal refuses only for a plan or credit limit
                 raise ValueError(f"not a reason to skip: {refusal.reason}")
 
+    def _rule_workspaces(self) -> frozenset[str]:
+        """Every workspace some rule grants someone (memoised)."""
+        if self._rule_ws is None:
+            self._rule_ws = frozenset(
+                g.workspace
+                for d in self.d.users.values()
+                for g in d.grants
+                if g.workspace is not None
+            )
+        return self._rule_ws
+
     def _wanted(self, p: _Pending) -> Mapping[str, tuple[str, ...]]:
-        if not (self.model.implicit_single_workspace_membership and len(self.workspaces) == 1):
+        """The workspace roles the user should hold. With implicit single-workspace
+        membership, a person in an org of one workspace is a member of it; that member
+        role is kept when more workspaces appear, in any workspace no rule grants."""
+        if not self.model.implicit_single_workspace_membership:
+            return p.desired.workspaces
+        base = self.model.workspace_roles[0]
+        implicit: set[str] = set()
+        if len(self.workspaces) == 1:
+            implicit.update(self.workspaces)
+        if p.member is not None:
+            ruled = self._rule_workspaces()
+            implicit.update(
+                ws
+                for ws, roles in p.member.workspaces.items()
+                if base in roles and ws in self.workspaces and ws not in ruled
+            )
+        if not implicit:
             return p.desired.workspaces
         wanted = dict(p.desired.workspaces)
-        (only,) = self.workspaces
-        roles = set(wanted.get(only, ())) | {self.model.workspace_roles[0]}
-        wanted[only] = tuple(sorted(roles, key=self.model.workspace_rank))
+        for ws in implicit:
+            roles = set(wanted.get(ws, ())) | {base}
+            wanted[ws] = tuple(sorted(roles, key=self.model.workspace_rank))
         return wanted
 
     def _ws_reason(self, p: _Pending, ws: str, roles: tuple[str, ...]) -> tuple[Reason, ...]:
@@ -478,6 +527,8 @@ class _Planner:
             return
         wanted = self._wanted(p)
         current = p.member.workspaces if p.member else {}
+        if current and p.org_role in self.model.org_role_implies:
+            self._below_implied(p, current)
         if current == wanted:
             return  # nothing to do: the common case, checked at C speed
         if self._covers(p.org_role):
@@ -522,6 +573,19 @@ class _Planner:
                 "remove_from_workspace", p.key, workspace=ws, detail="no rule grants this workspace"
             )
             self._ws_op(op, p, current[ws])
+
+    def _below_implied(self, p: _Pending, current: Mapping[str, tuple[str, ...]]) -> None:
+        """An org role that implies a workspace role (aihub's admin is manager in every
+        workspace) never also holds a lower explicit one: take the explicit one away."""
+        implied = self.model.org_role_implies.get(p.org_role)
+        if implied is None:
+            return
+        rank = self.model.workspace_rank(implied)
+        for ws, roles in sorted(current.items()):
+            if any(self.model.workspace_rank(r) < rank for r in roles):
+                detail = f"org role {p.org_role} is {implied} in every workspace"
+                op = Operation("remove_from_workspace", p.key, workspace=ws, detail=detail)
+                self._ws_op(op, p, roles)
 
     def _ws_op(self, op: Operation, p: _Pending, roles: tuple[str, ...]) -> None:
         if op.workspace in self.missing_ws and op.op != "remove_from_workspace":

@@ -23,15 +23,14 @@ _SHAREOFMODEL = RoleModel(
     # org viewers, editors and owners see every workspace: only guests take workspace roles
     workspace_roles_only_for=("guest",),
     protected_org_roles=("owner",),
-    manages={
-        "owner": ("guest", "viewer", "editor", "owner"),
-        "editor": ("guest", "viewer", "editor"),
-    },
+    # only organisation owners manage members, roles and workspaces; editors edit content
+    manages={"owner": ("guest", "viewer", "editor", "owner")},
     invites=InviteRules(
         notify_new=True, notify_existing=False, resend_after_days=7, expire_after_days=30
     ),
     on_deactivate="suspend",
-    plans={"pro": 1, "enterprise": None},
+    plans={"pro": 1, "enterprise": None},  # pro: one workspace, made with the org
+    default_plan="enterprise",
     workspace_credits=True,
 )
 
@@ -41,12 +40,15 @@ _AIHUB = RoleModel(
     default_org_role="user",
     workspace_roles=("user", "manager"),
     org_role_implies={"admin": "manager"},  # admins are in every workspace, for good
-    manages={"admin": ("user", "admin", "manager")},
+    # admins manage everyone; a workspace manager adds users to their own workspaces
+    manages={"admin": ("user", "admin", "manager"), "manager": ("user",)},
     removal_cascades_to_workspaces=True,
     invites=InviteRules(
         notify_new=True, notify_existing=True, resend_after_days=7, expire_after_days=None
     ),
     on_deactivate="suspend",
+    plans={"team": None, "enterprise": None},
+    default_plan="enterprise",
 )
 
 _SOTERAI = RoleModel(
@@ -58,6 +60,9 @@ _SOTERAI = RoleModel(
         notify_new=True, notify_existing=True, resend_after_days=3, expire_after_days=None
     ),
     on_deactivate="remove",  # removal revokes access at once
+    plans={"team": None, "enterprise": None},
+    default_plan="enterprise",
+    plan_roles={"member": ("enterprise",)},  # the member role is enterprise-only
 )
 
 _ANNOTATION = RoleModel(
@@ -77,6 +82,9 @@ _ANNOTATION = RoleModel(
         notify_new=True, notify_existing=True, resend_after_days=7, expire_after_days=30
     ),
     on_deactivate="suspend",
+    plans={"team": None, "enterprise": None},
+    default_plan="enterprise",
+    visibility_per_workspace=True,  # management and visibility are per workspace
 )
 
 _GENERIC = RoleModel(

@@ -53,6 +53,12 @@ class RoleModel:
     # plan name -> max workspaces (None = unlimited); empty = no plan limits
     plans: Mapping[str, int | None] = field(default_factory=dict)
     workspace_credits: bool = False  # workspaces carry credits bounded by the org's
+    # the plan an org gets when none is named (one of ``plans``); "" = the first plan
+    default_plan: str = ""
+    # org role -> the plans on which it exists; a role not listed exists on every plan
+    plan_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # members and their workspace roles are seen per workspace (docs/architecture.md 4.4)
+    visibility_per_workspace: bool = False
 
     @property
     def top_org_role(self) -> str:
@@ -76,6 +82,13 @@ class RoleModel:
     def may_manage(self, acting: str, role: str) -> bool:
         """Whether ``acting`` may assign or remove ``role``."""
         return role in self.manages.get(acting, ())
+
+    @property
+    def plan_by_default(self) -> str:
+        """The plan of an org created without one ("" when the model declares no plans)."""
+        if self.default_plan:
+            return self.default_plan
+        return next(iter(self.plans), "")
 
 
 _ON_DEACTIVATE = ("suspend", "remove")
@@ -158,6 +171,9 @@ _FIELDS = frozenset(
         "on_deactivate",
         "plans",
         "workspace_credits",
+        "default_plan",
+        "plan_roles",
+        "visibility_per_workspace",
     }
 )
 
@@ -194,8 +210,15 @@ def role_model_from_dict(d: Mapping[str, Any]) -> RoleModel:
             ("removal_cascades_to_workspaces", True),
             ("implicit_single_workspace_membership", False),
             ("workspace_credits", False),
+            ("visibility_per_workspace", False),
         )
     }
+    default_plan = d.get("default_plan", "")
+    if not isinstance(default_plan, str):
+        raise RoleModelError("must be a plan name", "default_plan")
+    plan_roles_raw = d.get("plan_roles", {})
+    if not isinstance(plan_roles_raw, Mapping):
+        raise RoleModelError("must map org role to the plans it exists on", "plan_roles")
     model = RoleModel(
         name=name,
         org_roles=org_roles,
@@ -210,6 +233,8 @@ def role_model_from_dict(d: Mapping[str, Any]) -> RoleModel:
         invites=_invites(d.get("invites")),
         on_deactivate=on_deactivate,
         plans=_plans(d.get("plans")),
+        default_plan=default_plan,
+        plan_roles={str(k): _names(v, f"plan_roles.{k}") for k, v in plan_roles_raw.items()},
         **flags,
     )
     validate_role_model(model)
@@ -236,6 +261,14 @@ def validate_role_model(model: RoleModel) -> None:
         for m in managed:
             if m not in org | ws:
                 raise RoleModelError(f"unknown role '{m}'", f"manages.{role}")
+    if model.default_plan and model.default_plan not in model.plans:
+        raise RoleModelError(f"unknown plan '{model.default_plan}'", "default_plan")
+    for role, on in model.plan_roles.items():
+        if role not in org:
+            raise RoleModelError(f"unknown org role '{role}'", "plan_roles")
+        for p in on:
+            if p not in model.plans:
+                raise RoleModelError(f"unknown plan '{p}'", f"plan_roles.{role}")
     cycle = _manages_cycle(model.manages)
     if cycle:
         raise RoleModelError(f"roles manage each other in a cycle: {' -> '.join(cycle)}", "manages")
@@ -293,4 +326,7 @@ def role_model_to_dict(model: RoleModel) -> dict[str, Any]:
         "on_deactivate": model.on_deactivate,
         "plans": dict(sorted(model.plans.items())),
         "workspace_credits": model.workspace_credits,
+        "default_plan": model.default_plan,
+        "plan_roles": {k: list(v) for k, v in sorted(model.plan_roles.items())},
+        "visibility_per_workspace": model.visibility_per_workspace,
     }

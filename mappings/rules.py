@@ -7,7 +7,10 @@ functions, so a rule is written once and the paths cannot disagree:
 - ``workspace_limit`` and ``new_workspace_refusal``: the commercial plan's workspace
   limit and the org's credit pool;
 - ``reachable_top_holders`` and ``top_holder_to_keep``: the org keeps a holder of the
-  top org role who has joined (an invited or suspended holder cannot sign in).
+  top org role who has joined (an invited or suspended holder cannot sign in);
+- ``plan_refusal``, ``org_roles_on_plan``, ``default_org_role_on`` and
+  ``workspaces_at_creation``: the commercial plans a model declares, the org roles each
+  plan has, and the workspace an org on a one-workspace plan starts with.
 
 A refusal is a value (``Refusal``): the edge turns it into an error naming the field.
 """
@@ -22,6 +25,11 @@ from mappings.rolemodel import RoleModel
 
 __all__ = [
     "REACHABLE",
+    "default_org_role_on",
+    "org_roles_on_plan",
+    "plan_refusal",
+    "role_not_on_plan",
+    "workspaces_at_creation",
     "Refusal",
     "Standing",
     "member_roles_refusal",
@@ -65,12 +73,18 @@ def several_roles_refusal(model: RoleModel, roles: Sequence[str]) -> str | None:
 
 
 def member_roles_refusal(
-    model: RoleModel, org_role: str, workspaces: Mapping[str, Sequence[str]]
+    model: RoleModel,
+    org_role: str,
+    workspaces: Mapping[str, Sequence[str]],
+    plan: str | None = None,
 ) -> Refusal | None:
     """Whether a member may hold ``org_role`` with these workspace roles (workspace ->
-    roles; an empty list takes the workspace away and is always allowed)."""
+    roles; an empty list takes the workspace away and is always allowed), in an org on
+    ``plan`` when given (some roles exist only on some plans)."""
     if org_role not in model.org_roles:
         return Refusal("unknown_role", f"must be one of {', '.join(model.org_roles)}", "org_role")
+    if plan is not None and org_role not in org_roles_on_plan(model, plan):
+        return Refusal("role_not_on_plan", role_not_on_plan(model, org_role, plan), "org_role")
     for ws, roles in workspaces.items():
         refusal = _workspace_refusal(model, org_role, roles)
         if refusal is not None:
@@ -107,6 +121,46 @@ def _workspace_refusal(
                 f"org role {org_role} is {implied} in every workspace, never {lower[0]}",
             )
     return None
+
+
+# plans ------------------------------------------------------------------------------
+
+
+def plan_refusal(model: RoleModel, plan: str) -> Refusal | None:
+    """Whether an org of this model may be on ``plan``: one of the plans it declares (a
+    model that declares none takes any plan)."""
+    if not model.plans or plan in model.plans:
+        return None
+    known = ", ".join(model.plans)
+    return Refusal("unknown_plan", f"{plan!r} is not a {model.name} plan; one of: {known}", "plan")
+
+
+def org_roles_on_plan(model: RoleModel, plan: str) -> tuple[str, ...]:
+    """The org roles an org on ``plan`` has (low -> high)."""
+    return tuple(
+        r for r in model.org_roles if r not in model.plan_roles or plan in model.plan_roles[r]
+    )
+
+
+def role_not_on_plan(model: RoleModel, role: str, plan: str) -> str:
+    """The sentence saying ``role`` does not exist on ``plan``."""
+    on = " and ".join(model.plan_roles.get(role, ()))
+    return f"the {role} role is on the {on} plan only; this org is on {plan}"
+
+
+def default_org_role_on(model: RoleModel, plan: str) -> str:
+    """The org role a new member gets on ``plan``: the model's default where the plan has
+    it, else the lowest role the plan has."""
+    roles = org_roles_on_plan(model, plan)
+    if model.default_org_role in roles:
+        return model.default_org_role
+    return roles[0] if roles else model.default_org_role
+
+
+def workspaces_at_creation(model: RoleModel, plan: str) -> int:
+    """How many workspaces an org on ``plan`` has from its creation: a plan of exactly
+    one workspace has it from the start (the org is that workspace)."""
+    return 1 if model.plans and workspace_limit(model, plan) == 1 else 0
 
 
 # workspaces ------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, render_template_string
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.db import write_session
 from sync.errors import NotFound
-from sync.invites import InviteExpired, accept_invite, find_invite
+from sync.invites import InviteExpired, find_invite
+from sync.services.replan import accept_and_replan
 
 __all__ = ["bp", "init_app"]
 
@@ -52,9 +52,7 @@ def show(token: str) -> tuple[str, int]:
 def accept(token: str) -> tuple[str, int]:
     """Accept the invitation behind ``token``."""
     try:
-        with write_session(_session_factory()) as session:
-            member = accept_invite(session, token)
-            email = member.email
+        email = accept_and_replan(_session_factory(), token).email
     except InviteExpired as exc:
         return _page("Invitation expired", str(exc), 410)
     except NotFound:

@@ -2,6 +2,9 @@
 
 A key is shown once, at creation; only its SHA-256 is stored. Verification looks the
 hash up and compares it in constant time, so a key is never kept or logged in clear.
+
+A key may also carry a workspace role in named workspaces (``api_key_workspaces``): a
+workspace manager's key, which manages only there (``mappings.authority``).
 """
 
 from __future__ import annotations
@@ -9,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mappings.errors import InputError
-from sync.models import ApiKey, Organisation, utcnow
+from sync.models import ApiKey, ApiKeyWorkspace, Organisation, Workspace, utcnow
 
 __all__ = [
     "KEY_PREFIX",
@@ -25,6 +28,7 @@ __all__ = [
     "ApiPrincipal",
     "create_api_key",
     "hash_key",
+    "key_workspaces",
     "list_api_keys",
     "principal_by_id",
     "revoke_api_key",
@@ -43,6 +47,7 @@ class ApiPrincipal:
     org_name: str
     role: str
     name: str
+    workspaces: Mapping[str, str] = field(default_factory=dict)  # workspace -> role
 
     @property
     def actor(self) -> str:
@@ -60,6 +65,7 @@ class ApiKeyInfo:
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    workspaces: Mapping[str, str] = field(default_factory=dict)  # workspace -> role
 
 
 def hash_key(key: str) -> str:
@@ -68,16 +74,48 @@ def hash_key(key: str) -> str:
 
 
 def create_api_key(
-    session: Session, org_id: int, role: str, org_roles: Sequence[str], name: str = ""
+    session: Session,
+    org_id: int,
+    role: str,
+    org_roles: Sequence[str],
+    name: str = "",
+    workspaces: Mapping[str, str] | None = None,
 ) -> tuple[ApiKeyInfo, str]:
-    """Create a key for ``org_id`` carrying ``role``; returns its facts and the key, once."""
+    """Create a key for ``org_id`` carrying ``role`` (and, in each of ``workspaces``, a
+    workspace role: the caller checked it against the role model); returns its facts and
+    the key, once."""
     if role not in org_roles:
         raise InputError(f"unknown role {role!r}; expected one of {', '.join(org_roles)}", "role")
+    ids = _workspace_ids(session, org_id)
+    for ws in workspaces or {}:
+        if ws not in ids:
+            raise InputError(f"no workspace {ws!r} in the org", "workspace")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(org_id=org_id, key_hash=hash_key(key), role=role, name=name)
     session.add(row)
     session.flush()
-    return _info(row), key
+    session.add_all(
+        ApiKeyWorkspace(key_id=row.id, workspace_id=ids[ws], role=ws_role)
+        for ws, ws_role in sorted((workspaces or {}).items())
+    )
+    session.flush()
+    return _info(session, row), key
+
+
+def _workspace_ids(session: Session, org_id: int) -> dict[str, int]:
+    rows = session.execute(select(Workspace.name, Workspace.id).where(Workspace.org_id == org_id))
+    return {name: ws_id for name, ws_id in rows}
+
+
+def key_workspaces(session: Session, key_id: int) -> dict[str, str]:
+    """The workspace roles a key carries: workspace name -> role."""
+    rows = session.execute(
+        select(Workspace.name, ApiKeyWorkspace.role)
+        .join(Workspace, Workspace.id == ApiKeyWorkspace.workspace_id)
+        .where(ApiKeyWorkspace.key_id == key_id)
+        .order_by(Workspace.name)
+    )
+    return {name: role for name, role in rows}
 
 
 def verify_api_key(session: Session, key: str) -> ApiPrincipal | None:
@@ -92,7 +130,7 @@ def verify_api_key(session: Session, key: str) -> ApiPrincipal | None:
     ).first()
     if row is None or not hmac.compare_digest(row[0].key_hash, digest):
         return None
-    return _principal(row[0], row[1])
+    return _principal(session, row[0], row[1])
 
 
 def principal_by_id(session: Session, key_id: int) -> ApiPrincipal | None:
@@ -102,7 +140,7 @@ def principal_by_id(session: Session, key_id: int) -> ApiPrincipal | None:
         .join(Organisation, Organisation.id == ApiKey.org_id)
         .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
     ).first()
-    return None if row is None else _principal(row[0], row[1])
+    return None if row is None else _principal(session, row[0], row[1])
 
 
 def revoke_api_key(session: Session, org_id: int, key_id: int) -> bool:
@@ -116,13 +154,22 @@ def revoke_api_key(session: Session, org_id: int, key_id: int) -> bool:
 
 def list_api_keys(session: Session, org_id: int) -> list[ApiKeyInfo]:
     """Every key of ``org_id``, oldest first."""
-    rows = session.scalars(select(ApiKey).where(ApiKey.org_id == org_id).order_by(ApiKey.id))
-    return [_info(r) for r in rows]
+    rows = session.scalars(select(ApiKey).where(ApiKey.org_id == org_id).order_by(ApiKey.id)).all()
+    return [_info(session, r) for r in rows]
 
 
-def _info(row: ApiKey) -> ApiKeyInfo:
-    return ApiKeyInfo(row.id, row.org_id, row.role, row.name, row.created_at, row.revoked_at)
+def _info(session: Session, row: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        row.id,
+        row.org_id,
+        row.role,
+        row.name,
+        row.created_at,
+        row.revoked_at,
+        key_workspaces(session, row.id),
+    )
 
 
-def _principal(row: ApiKey, org_name: str) -> ApiPrincipal:
-    return ApiPrincipal(row.id, row.org_id, org_name, row.role, row.name)
+def _principal(session: Session, row: ApiKey, org_name: str) -> ApiPrincipal:
+    workspaces = key_workspaces(session, row.id)
+    return ApiPrincipal(row.id, row.org_id, org_name, row.role, row.name, workspaces)

@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "AdminSession",
     "ApiKey",
+    "ApiKeyWorkspace",
     "AuditEntry",
     "Base",
     "DirectoryGroup",
@@ -176,6 +177,20 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiKeyWorkspace(Base):
+    """A workspace role an admin API key carries in one workspace (a scoped key)."""
+
+    __tablename__ = "api_key_workspaces"
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(100))
 
 
 class AdminSession(Base):

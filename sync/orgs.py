@@ -17,7 +17,11 @@ from sqlalchemy.orm import Session
 from mappings.errors import InputError
 from mappings.presets import load_role_model
 from mappings.rolemodel import RoleModel
-from mappings.rules import new_workspace_refusal
+from mappings.rules import (
+    new_workspace_refusal,
+    plan_refusal,
+    workspaces_at_creation,
+)
 from sync.errors import Conflict, LimitError, NotFound
 from sync.models import Member, Organisation, Workspace
 
@@ -34,6 +38,7 @@ __all__ = [
     "org_view",
     "role_model_for",
     "role_model_of",
+    "workspace_names",
 ]
 
 
@@ -81,16 +86,17 @@ def create_org(
     plan: str | None = None,
     credits: int | None = None,
 ) -> Organisation:
-    """Create an org on a role model preset; ``plan`` must be one the preset knows."""
+    """Create an org on a role model preset. ``plan`` must be one the preset declares
+    (None: the preset's documented default plan); an org on a plan of exactly one
+    workspace starts with it, named after the org, holding the org's credits."""
     name = name.strip()
     if not name:
         raise InputError("an organisation needs a name", "name")
     model = role_model_for(role_model)
-    if model.plans:
-        plan = plan or ("enterprise" if "enterprise" in model.plans else next(iter(model.plans)))
-        if plan not in model.plans:
-            raise InputError(f"must be one of {', '.join(model.plans)}", "plan")
-    plan = plan or "enterprise"
+    plan = plan or model.plan_by_default or "enterprise"
+    refusal = plan_refusal(model, plan)
+    if refusal is not None:
+        raise InputError(refusal.detail, refusal.field)
     if credits is not None and credits < 0:
         raise InputError("must be a non-negative integer", "credits")
     if session.scalar(select(Organisation.id).where(Organisation.name == name)) is not None:
@@ -98,7 +104,19 @@ def create_org(
     org = Organisation(name=name, role_model=model.name, plan=plan, credits=credits)
     session.add(org)
     session.flush()
+    if workspaces_at_creation(model, plan):
+        reserved = (credits or 0) if model.workspace_credits else 0
+        session.add(Workspace(org_id=org.id, name=name, credits=reserved))
+        session.flush()
     return org
+
+
+def workspace_names(session: Session, org_id: int) -> list[str]:
+    """The names of the org's workspaces, sorted."""
+    rows = session.scalars(
+        select(Workspace.name).where(Workspace.org_id == org_id).order_by(Workspace.name)
+    )
+    return list(rows)
 
 
 def create_workspace(session: Session, org_id: int, name: str, credits: int = 0) -> Workspace:
@@ -128,8 +146,6 @@ def create_workspace(session: Session, org_id: int, name: str, credits: int = 0)
     session.add(workspace)
     session.flush()
     return workspace
-
-
 
 
 @dataclass(frozen=True, slots=True)

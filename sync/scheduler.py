@@ -10,6 +10,10 @@ Several scheduler processes may share one PostgreSQL database. Each tick of a so
 the others skip), and the whole run holds the org's pull lock, so one org is never
 pulled by two processes at once.
 
+Beside the pulls, a housekeeping job reconciles every org on an interval (SCIM-only orgs
+included; ``sync.housekeeping``), so invite reminders and expiries happen on time without
+any write. ``housekeeping``: an interval or cron line like a source's schedule, or None.
+
 SIGTERM (or SIGINT) stops the process within seconds: no new run starts, a running pull
 ends at its next request as ``abandoned`` (see ``sync.stop``) and its locks are released.
 """
@@ -39,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.errors import InputError
 from sync import logs
 from sync.gcpause import cyclic_gc_paused
+from sync.housekeeping import housekeep
 from sync.models import Source, utcnow
 from sync.pull import LOCK_WAIT_SECONDS, org_pull_lock, run_pull
 from sync.sources.registry import PULL_KINDS
@@ -49,6 +54,7 @@ __all__ = [
     "claim_tick",
     "min_gap",
     "parse_schedule",
+    "run_housekeeping",
     "run_scheduled_pull",
 ]
 
@@ -158,6 +164,19 @@ def _run_scheduled_pull(source_id: int) -> None:
         run_pull(factory, source_id, secret_key=ctx.secret_key, trigger=trigger, stop=stop)
 
 
+def run_housekeeping() -> None:
+    """The housekeeping job: reconcile every org that has something to do."""
+    ctx = _context.get("current")
+    if ctx is None or ctx.stop.is_set:
+        return
+    logs.clear()
+    try:
+        with cyclic_gc_paused():
+            housekeep(ctx.session_factory, stop=ctx.stop)
+    finally:
+        logs.clear()
+
+
 class PullScheduler:
     """A background APScheduler whose pull jobs follow the ``sources`` table."""
 
@@ -169,8 +188,10 @@ class PullScheduler:
         refresh_seconds: float = 30.0,
         workers: int = 4,
         grace: float = DEFAULT_GRACE_SECONDS,
+        housekeeping: str | None = None,
     ) -> None:
         self.session_factory = session_factory
+        self.housekeeping = None if housekeeping is None else parse_schedule(housekeeping)
         self.stop = StopSignal(grace)
         self.secret_key = secret_key
         self.refresh_seconds = refresh_seconds
@@ -204,6 +225,15 @@ class PullScheduler:
             jobstore="local",
             replace_existing=True,
         )
+        if self.housekeeping is not None:
+            self.scheduler.add_job(
+                run_housekeeping,
+                self.housekeeping,
+                id="housekeeping",
+                name="housekeeping",
+                jobstore="local",
+                replace_existing=True,
+            )
 
     def _create_job_table(self) -> None:
         """Create the job table once, even when several schedulers start together."""

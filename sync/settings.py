@@ -40,6 +40,11 @@ def record_served_url(instance: Path, url: str) -> None:
     (instance / _SERVED).write_text(url + "\n", encoding="utf-8")
 
 
+def _off(value: str) -> str | None:
+    """None for a setting switched off ("off", "0" or empty)."""
+    return None if value.strip().lower() in ("", "off", "0", "none") else value.strip()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable; tests build it directly."""
@@ -62,6 +67,8 @@ class Settings:
     db_statement_timeout: float = 15.0  # seconds; PostgreSQL statement_timeout
     db_connect_timeout: int = 10  # seconds to open a PostgreSQL connection
     db_pool_timeout: float = 10.0  # seconds a request waits for a pooled connection
+    # how often the scheduler reconciles every org (interval or cron line); None: never
+    housekeeping_interval: str | None = "1h"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -88,5 +95,6 @@ class Settings:
             db_statement_timeout=float(env.get("ROLEBRIDGE_DB_STATEMENT_TIMEOUT", "15")),
             db_connect_timeout=int(env.get("ROLEBRIDGE_DB_CONNECT_TIMEOUT", "10")),
             db_pool_timeout=float(env.get("ROLEBRIDGE_DB_POOL_TIMEOUT", "10")),
+            housekeeping_interval=_off(env.get("ROLEBRIDGE_HOUSEKEEPING_INTERVAL", "1h")),
             extra={k: v for k, v in env.items() if k.startswith("ROLEBRIDGE_")},
         )

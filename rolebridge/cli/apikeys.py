@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mappings.authority import key_roles
+from mappings.authority import key_roles, refusal_for_key_scope
 from mappings.errors import InputError
 from rolebridge.cli.common import (
     database,
@@ -15,7 +15,7 @@ from rolebridge.cli.common import (
     org_option,
 )
 from sync.apikeys import create_api_key, list_api_keys, revoke_api_key
-from sync.orgs import role_model_of
+from sync.orgs import role_model_of, workspace_names
 
 __all__ = ["apikey_group"]
 
@@ -27,19 +27,50 @@ def apikey_group() -> None:
 
 @apikey_group.command("create")
 @org_option()
-@click.option("--role", required=True, help="A role of the org's role model.")
+@click.option(
+    "--role",
+    default=None,
+    help="A role of the org's role model, org-wide (default with --workspace-role: the "
+    "model's default org role).",
+)
+@click.option(
+    "--workspace-role",
+    default=None,
+    help="A workspace role the key carries in each --workspace, e.g. manager.",
+)
+@click.option(
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    help="A workspace where the key holds --workspace-role (repeatable).",
+)
 @click.option("--name", default="", help="A label, e.g. who holds the key.")
-def create(org: str, role: str, name: str) -> None:
+def create(
+    org: str, role: str | None, workspace_role: str | None, workspaces: tuple[str, ...], name: str
+) -> None:
     """Create a key; it is printed once and stored only as a hash."""
+    if bool(workspace_role) != bool(workspaces):
+        fail("--workspace-role and --workspace go together")
+    if role is None and workspace_role is None:
+        fail("--role: give a role (or --workspace-role with --workspace)")
     with database() as factory:
         found = org_id(factory, org)
         try:
             with factory.begin() as session:
-                roles = key_roles(role_model_of(session, found))
-                info, key = create_api_key(session, found, role, roles, name)
+                model = role_model_of(session, found)
+                role = role or model.default_org_role
+                scope = {ws: str(workspace_role) for ws in workspaces}
+                refusal = refusal_for_key_scope(model, role, scope, workspace_names(session, found))
+                if refusal is not None:
+                    raise InputError(refusal, "workspace-role" if scope else "role")
+                roles = key_roles(model)
+                info, key = create_api_key(session, found, role, roles, name, scope)
         except InputError as e:
             fail(f"--{e.where or 'role'}: {e.message}")
-    click.echo(f"API key {info.id} for {org} (role {role}); shown once, keep it safe:")
+    where = ""
+    if info.workspaces:
+        where = f", {workspace_role} in {', '.join(sorted(info.workspaces))}"
+    click.echo(f"API key {info.id} for {org} (role {role}{where}); shown once, keep it safe:")
     click.echo(key)
 
 
@@ -60,13 +91,16 @@ def list_(org: str, fmt: str) -> None:
                 "name": k.name,
                 "created_at": k.created_at.isoformat(),
                 "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                "workspaces": dict(k.workspaces),
             }
             for k in keys
         )
         return
     for k in keys:
         state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
-        click.echo(f"{k.id}\t{k.role}\t{state}\t{k.name}")
+        scope = ",".join(f"{ws}={r}" for ws, r in sorted(k.workspaces.items()))
+        role = f"{k.role} ({scope})" if scope else k.role
+        click.echo(f"{k.id}\t{role}\t{state}\t{k.name}")
 
 
 @apikey_group.command("revoke")

@@ -41,6 +41,7 @@ from sync.gcpause import cyclic_gc_paused
 from sync.mappingstore import list_versions
 from sync.orgs import role_model_of
 from sync.services.mappings import save_mapping
+from sync.services.replan import replan
 
 __all__ = ["RENDERERS", "explain_command", "mapping_group", "preview_command"]
 
@@ -187,8 +188,15 @@ def validate_command(file: Path) -> None:
 @mapping_group.command("set")
 @org_option()
 @click.argument("file", type=FILE)
-def mapping_set_command(org: str, file: Path) -> None:
-    """Check a mapping file and save it as the org's next mapping version."""
+@click.option(
+    "--no-reconcile",
+    is_flag=True,
+    help="Only save the version; the org is re-planned at its next write, pull or "
+    "housekeeping round.",
+)
+def mapping_set_command(org: str, file: Path, no_reconcile: bool) -> None:
+    """Check a mapping file, save it as the org's next mapping version and reconcile the
+    org under it (applied, or stored for approval as the policy says)."""
     with database() as factory:
         found = org_id(factory, org)
         with one_line_errors():
@@ -199,6 +207,14 @@ def mapping_set_command(org: str, file: Path) -> None:
             # The operator on the host holds no API key: the role model does not bound it.
             saved = save_mapping(factory, found, document, Caller("cli", None))
     click.echo(f"saved mapping version {saved.version} for {saved.org_name}")
+    if no_reconcile:
+        return
+    with database() as factory, one_line_errors():
+        result = replan(factory, saved.org_id, trigger="mapping set")
+    if result is not None:
+        suffix = f" (plan {result.plan_id})" if result.plan_id else ""
+        summary = ", ".join(f"{n} {op}" for op, n in result.plan.summary.items()) or "no change"
+        click.echo(f"reconciled: {result.status}{suffix}: {summary}")
 
 
 @mapping_group.command("versions")

@@ -13,7 +13,7 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.orgs import list_orgs
+from sync.orgs import list_orgs, role_model_for
 from sync.services.members import create_org_with_holder
 from sync.services.workspaces import create_workspace
 
@@ -30,8 +30,18 @@ def org_group() -> None:
 @org_group.command("create")
 @click.argument("name")
 @click.option("--role-model", required=True, help="Role model preset, e.g. shareofmodel.")
-@click.option("--plan", "plan_name", default=None, help="Commercial plan (pro, enterprise).")
-@click.option("--credits", type=click.IntRange(min=0), default=None, help="Credit pool.")
+@click.option(
+    "--plan",
+    "plan_name",
+    default=None,
+    help="Commercial plan, one the preset declares (default: the preset's default plan).",
+)
+@click.option(
+    "--credits",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Credit pool (default: unlimited).",
+)
 @click.option(
     "--owner",
     "--admin",
@@ -43,7 +53,8 @@ def org_group() -> None:
 def org_create_command(
     name: str, role_model: str, plan_name: str | None, credits: int | None, holder: str | None
 ) -> None:
-    """Create an organisation on a role model preset."""
+    """Create an organisation on a role model preset; the plan and credits it gets are
+    printed, defaults said as such."""
     with database() as factory, one_line_errors():
         org = create_org_with_holder(
             factory,
@@ -54,12 +65,22 @@ def org_create_command(
             holder=holder,
             caller=OPERATOR,
         )
-        click.echo(
-            f"created organisation {org.name} (role model {org.role_model}, plan {org.plan})"
-        )
-        if org.invited is not None and org.invited.member is not None:
-            m = org.invited.member
-            click.echo(f"invited {m.email} as {m.org_role}; the invite email is queued")
+    model = role_model_for(org.role_model)
+    plan = org.plan
+    if plan_name is None:
+        plans = ", ".join(model.plans) or "any"
+        plan = f"{plan} (the {model.name} default; --plan: {plans})"
+    pool = "unlimited" if org.credits is None else str(org.credits)
+    if credits is None:
+        pool += " (the default; --credits N caps the pool)"
+    click.echo(f"created organisation {org.name} (role model {org.role_model})")
+    click.echo(f"  plan: {plan}")
+    click.echo(f"  credits: {pool}")
+    for ws in org.workspaces:
+        click.echo(f"  workspace: {ws} (the {org.plan} plan's one workspace)")
+    if org.invited is not None and org.invited.member is not None:
+        m = org.invited.member
+        click.echo(f"invited {m.email} as {m.org_role}; the invite email is queued")
 
 
 @org_group.command("list")

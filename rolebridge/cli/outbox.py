@@ -6,8 +6,8 @@ import click
 
 from rolebridge.cli.common import database, one_line_errors, settings
 from sync import logs
-from sync.invites import accept_invite
 from sync.outbox import deliver
+from sync.services.replan import accept_and_replan
 from sync.worker import work
 
 __all__ = ["invite_group", "outbox_group"]
@@ -51,8 +51,11 @@ def invite_group() -> None:
 @click.argument("token")
 def invite_accept_command(token: str) -> None:
     """Accept an invite (its token, or the whole link): the member goes from invited to
-    joined."""
+    joined, and the org is re-planned for them."""
     token = token.strip().rstrip("/").rsplit("/invite/", 1)[-1]
-    with database() as factory, one_line_errors(), factory.begin() as session:
-        member = accept_invite(session, token)
-        click.echo(f"{member.email} has joined")
+    with database() as factory, one_line_errors():
+        accepted = accept_and_replan(factory, token)
+    click.echo(f"{accepted.email} has joined")
+    if accepted.result is not None and accepted.result.status != "empty":
+        suffix = f" (plan {accepted.result.plan_id})" if accepted.result.plan_id else ""
+        click.echo(f"re-planned: {accepted.result.status}{suffix}")

@@ -20,7 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mappings.authority import Caller
-from mappings.errors import RolebridgeError
+from mappings.errors import InputError, RolebridgeError
 from mappings.render import render_text
 from mappings.snapshot import DropLimit
 from rolebridge.cli.common import (
@@ -355,14 +355,31 @@ def _report(console: Console, name: str, result: PullResult, org_name: str) -> N
 @click.option("--refresh", default=30.0, show_default=True, help="Seconds between re-reads.")
 @click.option("--max-runtime", default=None, type=float, help="Stop after this many seconds.")
 @click.option("--workers", default=4, show_default=True, help="Pulls run at the same time.")
-def scheduler_command(refresh: float, max_runtime: float | None, workers: int) -> None:
-    """Run scheduled pulls in this process until interrupted."""
+@click.option(
+    "--housekeeping",
+    default=None,
+    help="How often every org is reconciled (e.g. 15m, a cron line, or off); "
+    "default: ROLEBRIDGE_HOUSEKEEPING_INTERVAL, else 1h.",
+)
+def scheduler_command(
+    refresh: float, max_runtime: float | None, workers: int, housekeeping: str | None
+) -> None:
+    """Run scheduled pulls and the housekeeping reconcile of every org until interrupted."""
     configured = settings()
     configure_logging(configured.log_level, configured.log_format)
+    interval = configured.housekeeping_interval
+    if housekeeping is not None:
+        interval = None if housekeeping.strip().lower() in ("off", "0", "") else housekeeping
+    try:
+        if interval is not None:
+            parse_schedule(interval)
+    except InputError as exc:
+        fail(f"--housekeeping: {exc.message}")
     with database(configured) as factory:
         PullScheduler(
             factory,
             secret_key=configured.secret_key,
             refresh_seconds=refresh,
             workers=workers,
+            housekeeping=interval,
         ).run(max_runtime)

@@ -9,10 +9,11 @@ from datetime import timedelta
 from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from mappings.authority import visible_members
 from mappings.errors import InputError
 from mappings.state import Member, parse_time
 from scim_server.admin import bp
-from scim_server.api.context import caller, org_context, read_session, session_factory
+from scim_server.api.context import OrgContext, caller, org_context, read_session, session_factory
 from sync.audit import audit_json, list_audit
 from sync.drafts import explain_user
 from sync.errors import NotFound
@@ -44,6 +45,11 @@ def _matching(members: Sequence[Member], query: str) -> list[Member]:
     return [m for m in members if wanted in m.email]
 
 
+def _visible(ctx: OrgContext, members: Sequence[Member]) -> list[Member]:
+    """The members the signed-in key sees (per workspace where the model says so)."""
+    return visible_members(ctx.role_model, ctx.authority, members)
+
+
 @bp.get("/")
 def overview() -> str:
     """The org at a glance: members by role, workspaces, sources, plans waiting."""
@@ -58,7 +64,7 @@ def overview() -> str:
             org=org,
             model=ctx.role_model,
             by_role=[(r, by_role.get(r, 0)) for r in reversed(ctx.role_model.org_roles)],
-            members=_matching(load_state(s, ctx.id).members, query),
+            members=_matching(_visible(ctx, load_state(s, ctx.id).members), query),
             query=query,
             shown=MEMBERS_SHOWN,
             workspaces=workspaces,
@@ -103,7 +109,7 @@ def member_detail(email: str) -> str:
     """One member and why they hold each role under the saved mapping."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        members = {m.key: m for m in load_state(s, ctx.id).members}
+        members = {m.key: m for m in _visible(ctx, load_state(s, ctx.id).members)}
         member = members.get(email.strip().casefold())
         if member is None:
             raise NotFound(f"no member {email!r}")

@@ -47,8 +47,9 @@ class OrgContext:
 
     @property
     def authority(self) -> Caller:
-        """The caller as the services take it: its audit name and its role."""
-        return Caller(self.caller.actor, self.caller.role)
+        """The caller as the services take it: its audit name, its role and the workspace
+        roles it carries (an admin page session signed in with the key alike)."""
+        return Caller(self.caller.actor, self.caller.role, dict(self.caller.workspaces))
 
 
 def session_factory() -> SessionFactory:

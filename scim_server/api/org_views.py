@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from mappings.authority import visible_members
 from mappings.state import Member, format_time
 from scim_server.api import bp
 from scim_server.api.bodies import MemberRoles, WorkspaceCreate
@@ -65,7 +66,11 @@ def get_org(org: str) -> Response:
             workspace_roles=list(ctx.role_model.workspace_roles),
             workspaces=_workspaces(workspaces_of(s, ctx.id)),
             members_by_role=count_members_by_role(s, ctx.id),
-            caller={"role": ctx.caller.role, "key_id": ctx.caller.key_id},
+            caller={
+                "role": ctx.caller.role,
+                "key_id": ctx.caller.key_id,
+                "workspaces": dict(ctx.caller.workspaces),
+            },
         )
 
 
@@ -92,7 +97,8 @@ def get_members(org: str) -> Response:
     """Every member with org role, status, workspace roles and origin."""
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
+        members = visible_members(ctx.role_model, ctx.authority, load_state(s, ctx.id).members)
+        return jsonify(members=[member_json(m) for m in members])
 
 
 @bp.put("/orgs/<org>/members")
@@ -146,7 +152,8 @@ def get_member(org: str, email: str) -> Response:
     """One member."""
     with read_session() as s:
         ctx = org_context(s, org)
-        found = {m.key: m for m in load_state(s, ctx.id).members}.get(email.strip().casefold())
+        seen = visible_members(ctx.role_model, ctx.authority, load_state(s, ctx.id).members)
+        found = {m.key: m for m in seen}.get(email.strip().casefold())
         if found is None:
             raise ApiProblem(404, "not found", f"no member {email!r}", "email")
         return jsonify(member_json(found))

@@ -20,7 +20,7 @@ __all__ = ["allow_admin_action", "allow_plan", "state_for_checks"]
 def allow_admin_action(model: RoleModel, caller: Caller) -> None:
     """``Forbidden`` unless the caller may act as an admin (manages someone)."""
     if caller.role is not None:
-        refusal = refusal_for_admin_action(model, caller.role)
+        refusal = refusal_for_admin_action(model, caller)
         if refusal is not None:
             raise Forbidden(refusal)
 
@@ -33,6 +33,6 @@ def state_for_checks(session: Session, org_id: int, caller: Caller) -> PlatformS
 def allow_plan(model: RoleModel, caller: Caller, plan: Plan, state: PlatformState | None) -> None:
     """``Forbidden`` unless the caller's role manages every role the plan touches."""
     if caller.role is not None and state is not None:
-        refusal = refusal_for_plan(model, caller.role, plan, state)
+        refusal = refusal_for_plan(model, caller, plan, state)
         if refusal is not None:
             raise Forbidden(refusal)

@@ -33,7 +33,7 @@ from sync.db import write_session
 from sync.errors import Conflict, NotFound, Refused
 from sync.invites import accept_url, mint_token
 from sync.models import Member, Organisation, utcnow
-from sync.orgs import create_org, get_org, role_model_for
+from sync.orgs import create_org, get_org, role_model_for, workspace_names
 from sync.platform import apply_plan, load_state
 from sync.reconcile import lock_org
 
@@ -77,6 +77,7 @@ class CreatedOrg:
     plan: str
     credits: int | None
     invited: MemberChanged | None
+    workspaces: tuple[str, ...] = ()
 
 
 def invite_member(
@@ -191,7 +192,8 @@ def create_org_with_holder(
         if holder is not None:
             top = role_model_for(org.role_model).top_org_role
             invited = _apply(session, org, ManualChange("invite", holder, top), caller, now)
-        return CreatedOrg(org.id, org.name, org.role_model, org.plan, org.credits, invited)
+        made = tuple(workspace_names(session, org.id))
+        return CreatedOrg(org.id, org.name, org.role_model, org.plan, org.credits, invited, made)
 
 
 # the one path -------------------------------------------------------------------------

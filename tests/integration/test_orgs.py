@@ -22,8 +22,12 @@ def test_an_org_gets_its_preset_plan_and_credits(session_factory: sessionmaker[S
             create_org(s, "Acme", "soterai")
         with pytest.raises(RoleModelError, match="unknown role model"):
             create_org(s, "Other", "nope")
-        with pytest.raises(InputError, match="plan: must be one of pro, enterprise"):
+        with pytest.raises(
+            InputError, match="plan: 'gold' is not a shareofmodel plan; one of: pro, enterprise"
+        ):
             create_org(s, "Other", "shareofmodel", plan="gold")
+        with pytest.raises(InputError, match="one of: team, enterprise"):
+            create_org(s, "Other", "soterai", plan="banana")
     with session_factory() as s:
         assert get_org(s, "Acme").id == get_org(s, org.id).id
         with pytest.raises(NotFound):
@@ -33,11 +37,12 @@ def test_an_org_gets_its_preset_plan_and_credits(session_factory: sessionmaker[S
 def test_the_pro_plan_allows_one_workspace_and_enterprise_more(
     session_factory: sessionmaker[Session],
 ) -> None:
-    """shareofmodel: pro stops at one workspace; enterprise does not."""
+    """shareofmodel: a pro org has its one workspace from creation, and no other;
+    enterprise has as many as it makes."""
     with session_factory.begin() as s:
-        pro = create_org(s, "Pro", "shareofmodel", plan="pro")
+        pro = create_org(s, "Pro", "shareofmodel", plan="pro", credits=300)
         ent = create_org(s, "Ent", "shareofmodel", plan="enterprise")
-        create_workspace(s, pro.id, "one")
+        assert [(w.name, w.credits) for w in load_state(s, pro.id).workspaces] == [("Pro", 300)]
         with pytest.raises(LimitError, match="the pro plan allows 1 workspace; the org has 1"):
             create_workspace(s, pro.id, "two")
         for name in ("a", "b", "c"):

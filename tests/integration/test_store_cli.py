@@ -111,10 +111,16 @@ def test_bad_input_is_one_line_naming_the_problem(cli: CliRunner, tmp_path: Path
         (["org", "create", "X", "--role-model", "nope"], "unknown role model 'nope'"),
         (["workspace", "create", "--org", "Nobody", "ws"], "no organisation 'Nobody'"),
     ]
-    _ok(cli, "org", "create", "Som", "--role-model", "shareofmodel", "--plan", "pro")
-    _ok(cli, "workspace", "create", "--org", "Som", "one")
+    created = _ok(cli, "org", "create", "Som", "--role-model", "shareofmodel", "--plan", "pro")
+    assert "workspace: Som (the pro plan's one workspace)" in created.output
     cases.append(
         (["workspace", "create", "--org", "Som", "two"], "the pro plan allows 1 workspace")
+    )
+    cases.append(
+        (
+            ["org", "create", "Y", "--role-model", "soterai", "--plan", "banana"],
+            "'banana' is not a soterai plan; one of: team, enterprise",
+        )
     )
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - group: X\n    org_role: boss\n")

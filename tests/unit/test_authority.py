@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mappings.authority import (
     key_roles,
+    key_workspace_roles,
     refusal_for_admin_action,
     refusal_for_mapping,
     refusal_for_member_change,
@@ -63,15 +64,16 @@ def test_a_mapping_can_only_delegate_what_the_key_itself_manages() -> None:
 
 
 def test_members_only_read_and_annotation_keys_carry_workspace_roles() -> None:
-    """A soterai member manages no one; annotation keys may be its managing workspace roles."""
+    """A soterai member manages no one; annotation keys carry admin org-wide and the lesser
+    managing workspace roles only in named workspaces."""
     assert refusal_for_admin_action(SOTERAI, "member") is not None
     assert refusal_for_admin_action(SOTERAI, "manager") is None
-    assert key_roles(ANNOTATION) == (
-        "member",
-        "admin",
-        "developer",
-        "project_manager",
+    assert key_roles(ANNOTATION) == ("member", "admin")
+    assert key_workspace_roles(ANNOTATION) == (
         "annotation_manager",
+        "project_manager",
+        "developer",
+        "admin",
     )
     assert refusal_for_workspace_change(ANNOTATION, "developer", [], ["developer"]) is None
     assert refusal_for_workspace_change(ANNOTATION, "developer", ["admin"], []) is not None
