@@ -15,8 +15,8 @@ from mappings import PRESETS, Directory, PlatformState, RoleMapping, RoleModel
 from mappings.scope import scoped
 from sync import mirror
 from sync.mappingstore import save_mapping
-from sync.models import Member, Workspace, WorkspaceRole
 from sync.mirror import load_directory
+from sync.models import Member, Workspace, WorkspaceRole
 from sync.orgs import create_org
 from sync.platform import load_state
 from sync.reconcile import gather, plan_for
