@@ -149,7 +149,7 @@ def start_rolebridge(database_url: str, folder: Path, port: int) -> subprocess.P
     env = {**os.environ, "DATABASE_URL": database_url, "ROLEBRIDGE_INSTANCE": str(folder)}
     env["ROLEBRIDGE_LOG_LEVEL"] = "WARNING"
     env["ROLEBRIDGE_RATE_LIMIT_SCIM"] = "100000000/minute"  # measure the server, not the limiter
-    command = [sys.executable, "-m", "sync", "serve", "--host", "127.0.0.1"]
+    command = [str(Path(sys.executable).parent / "rolebridge"), "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "2", "--threads", "4"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

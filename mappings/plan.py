@@ -58,10 +58,13 @@ def make_plan(
     users: Collection[str] | None = None,
     complete: bool = True,
     earlier_losses: int = 0,
+    member_count: int | None = None,
 ) -> Plan:
     """Resolve, plan and fingerprint. ``users`` restricts the plan to these keys or IdP ids;
     ``complete=False`` (a snapshot in doubt) turns every removal into a skipped one;
-    ``earlier_losses``: losses already applied to the org within the policy's window."""
+    ``earlier_losses``: losses already applied to the org within the policy's window;
+    ``member_count``: the org's members when ``state`` holds only some of them (the scoped
+    inputs of ``mappings.scope``), for a percentage ``max_removals``."""
     desired = resolve(directory, mapping, role_model)
     plan = plan_changes(
         desired,
@@ -72,6 +75,7 @@ def make_plan(
         users=users,
         complete=complete,
         earlier_losses=earlier_losses,
+        member_count=member_count,
     )
     return replace(plan, fingerprint=fingerprint(directory, state, mapping, role_model))
 
@@ -86,9 +90,13 @@ def plan_changes(
     users: Collection[str] | None = None,
     complete: bool = True,
     earlier_losses: int = 0,
+    member_count: int | None = None,
 ) -> Plan:
     """The plan from a desired state and the actual state (no fingerprint)."""
-    return _Planner(desired, state, policy, role_model, now, users, complete, earlier_losses).run()
+    planner = _Planner(desired, state, policy, role_model, now, users, complete, earlier_losses)
+    if member_count is not None:
+        planner.member_count = member_count
+    return planner.run()
 
 
 @dataclass(slots=True)
@@ -157,6 +165,7 @@ class _Planner:
         self.d, self.state, self.policy, self.model, self.now = desired, state, policy, model, now
         self.complete = complete
         self.earlier_losses = earlier_losses
+        self.member_count = len(state.members)
         self.only = None if users is None else {identity_key(u) for u in users} | set(users)
         self.members: dict[str, Member] = {m.key: m for m in state.members}
         self.ops: list[Operation] = []
@@ -624,7 +633,7 @@ class _Planner:
         lost = len(set().union(*losses.values())) if losses else 0
         if self.last_owner_hold is not None:
             return Held("last_owner", self.last_owner_hold)
-        limit = self.policy.removal_limit(len(self.state.members))
+        limit = self.policy.removal_limit(self.member_count)
         if limit is not None and lost and lost + self.earlier_losses > limit:
             return self._over_budget(lost, limit, {k: len(v) for k, v in losses.items()})
         if self.policy.apply == "review" and ops:

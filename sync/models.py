@@ -122,6 +122,7 @@ class Member(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "email"),
         Index("ix_members_org_idp", "org_id", "idp_id"),
+        Index("ix_members_org_role", "org_id", "org_role", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -245,6 +246,8 @@ class DirectoryUser(Base):
         Index("ix_dir_users_org_username", "org_id", "user_name_key"),
         Index("ix_dir_users_org_external", "org_id", "external_id"),
         Index("ix_dir_users_org_modified", "org_id", "updated_at"),
+        Index("ix_dir_users_org_key", "org_id", "user_key"),
+        Index("ix_dir_users_org_ext", "org_id", "ext_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -253,6 +256,7 @@ class DirectoryUser(Base):
     ext_id: Mapped[str] = mapped_column(String(255))  # the source's immutable id
     user_name: Mapped[str] = mapped_column(String(320))
     user_name_key: Mapped[str] = mapped_column(String(320))  # casefolded, for eq / uniqueness
+    user_key: Mapped[str | None] = mapped_column(String(320), default=None)  # DirectoryUser.key
     scim_key: Mapped[str | None] = mapped_column(String(320), default=None)  # see the docstring
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     display_name: Mapped[str | None] = mapped_column(String(320), default=None)
@@ -279,6 +283,7 @@ class DirectoryGroup(Base):
         Index("uq_dir_groups_source_scim_key", "source_id", "scim_key", unique=True),
         Index("ix_dir_groups_org_name", "org_id", "display_name_key"),
         Index("ix_dir_groups_org_external", "org_id", "external_id"),
+        Index("ix_dir_groups_org_ext", "org_id", "ext_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -372,6 +377,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_org_at", "org_id", "at"),
         Index("ix_audit_org_user", "org_id", "user"),
+        Index("ix_audit_org_op_at", "org_id", "op", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -161,11 +161,16 @@ def apply_plan(
         workspaces={},
         origin=origin,
     )
-    for m in session.execute(
-        select(Member.id, Member.email, Member.status).where(Member.org_id == org_id)
-    ):
-        ctx.members[m.email] = m.id
-        ctx.statuses[m.email] = m.status
+    # only the members the plan names: a plan of one SCIM write reads one or two rows
+    named = sorted({op.user for op in plan.operations if op.user} | _renamed_from(plan))
+    for chunk in chunks(named):
+        for m in session.execute(
+            select(Member.id, Member.email, Member.status).where(
+                Member.org_id == org_id, Member.email.in_(chunk)
+            )
+        ):
+            ctx.members[m.email] = m.id
+            ctx.statuses[m.email] = m.status
     before = dict(ctx.statuses)
     ctx.workspaces = _workspace_ids(session, org_id)
     by_kind: dict[OpKind, list[Operation]] = {}
@@ -183,6 +188,11 @@ def apply_plan(
     insert_rows(session, _table("audit_log"), rows)
     summary = Counter(op.op for op in plan.operations)
     return ApplyResult(len(plan.operations), len(ctx.messages), dict(sorted(summary.items())))
+
+
+def _renamed_from(plan: Plan) -> set[str]:
+    """The emails renamed members had before the plan."""
+    return {str(op.from_) for op in plan.operations if op.op == "rename_member" and op.from_}
 
 
 def _audit(

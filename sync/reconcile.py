@@ -40,6 +40,7 @@ from sync.mirror import load_directory
 from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.orgs import get_org, role_model_for
 from sync.platform import ApplyResult, apply_plan, load_state, losses_since
+from sync.scoped import load_scoped, member_count
 
 __all__ = [
     "Inputs",
@@ -67,6 +68,9 @@ class Inputs:
     mapping_version: int
     role_model: RoleModel
     earlier_losses: int = 0  # losses applied within the policy's removal window
+    member_count: int | None = None  # the org's members, when ``state`` holds only some
+    scoped: bool = False  # read for some users only (``sync.scoped``)
+    waiting: bool = False  # a plan of the org waited when these were read for some users
 
     @property
     def fingerprint(self) -> str:
@@ -99,22 +103,54 @@ def gather(
     org_id: int,
     held: HeldSnapshot | None = None,
     now: datetime | None = None,
+    users: Collection[str] | None = None,
 ) -> Inputs:
     """Read the org's directory (``held`` when the mirror still matches it), state,
-    current mapping, role model and the losses applied within the removal window."""
+    current mapping, role model and the losses applied within the removal window.
+
+    ``users``: read only what a plan of these users needs (``sync.scoped``), unless the
+    mapping asks for review or a plan of the org waits (``waiting``): those plans are the
+    whole org's."""
     org = get_org(session, org_id)
     current = current_mapping(session, org_id)
-    directory = held_directory(session, org_id, held) if held is not None else None
-    window = current.mapping.policy.window()
+    policy = current.mapping.policy
+    window = policy.window()
     earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
+    model = role_model_for(org.role_model)
+    waiting = users is not None and _waiting(session, org_id)
+    if users is not None and held is None and policy.apply != "review" and not waiting:
+        directory, state = load_scoped(session, org_id, users, model.top_org_role)
+        percent = isinstance(policy.max_removals, str)
+        return Inputs(
+            directory=directory,
+            state=state,
+            mapping=current.mapping,
+            mapping_version=current.version,
+            role_model=model,
+            earlier_losses=earlier,
+            member_count=member_count(session, org_id) if percent else None,
+            scoped=True,
+        )
+    whole = held_directory(session, org_id, held) if held is not None else None
     return Inputs(
-        directory=directory if directory is not None else load_directory(session, org_id),
+        directory=whole if whole is not None else load_directory(session, org_id),
         state=load_state(session, org_id),
         mapping=current.mapping,
         mapping_version=current.version,
-        role_model=role_model_for(org.role_model),
+        role_model=model,
         earlier_losses=earlier,
+        waiting=waiting,
     )
+
+
+def _waiting(session: Session, org_id: int) -> bool:
+    """Whether a plan of the org waits (pending, held or approved)."""
+    found = session.scalar(
+        select(SavedPlan.id)
+        .where(SavedPlan.org_id == org_id, SavedPlan.status.in_(("pending", "held", "approved")))
+        .limit(1)
+    )
+    return found is not None
 
 
 def save_plan(
@@ -255,12 +291,18 @@ def _reconcile_locked(
     held: HeldSnapshot | None = None,
     run_id: int | None = None,
 ) -> ReconcileResult:
-    inputs = gather(session, org_id, held, now)
+    inputs = gather(session, org_id, held, now, users)
+    if inputs.waiting:
+        # a waiting plan is the whole org's: plan the whole org again, so that the plan
+        # of a few users neither retires it nor leaves a change it reverses in it
+        users = None
     plan = plan_for(inputs, now, users, complete)
     if users is not None and plan.held is not None and plan.held.why == "max_removals":
         # over the budget, the plan of a few users widens to the whole org, so the losses
         # beyond the budget (one SCIM write each) wait together in one held plan
         users = None
+        if inputs.scoped:
+            inputs = gather(session, org_id, held, now)
         plan = plan_for(inputs, now, None, complete)
     approval = standing_approval(session, org_id, plan)  # read before it is retired as stale
     _retire_stale_plans(session, org_id, plan.fingerprint)
@@ -322,6 +364,7 @@ def plan_for(
         users=users,
         complete=complete,
         earlier_losses=inputs.earlier_losses,
+        member_count=inputs.member_count,
     )
 
 

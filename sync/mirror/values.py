@@ -21,6 +21,7 @@ def user_values(user: DirectoryUser) -> dict[str, Any]:
     return {
         "user_name": user.user_name,
         "user_name_key": identity_key(user.user_name),
+        "user_key": user.key,
         "external_id": user.external_id,
         "display_name": user.display_name,
         "emails": list(user.emails),

@@ -52,3 +52,32 @@ def test_twelve_deactivations_one_patch_each_apply_five_and_hold_seven_in_one_pl
         "7 user(s) lose access or a role (7 suspended); with 5 already applied in the last "
         "24h that is 12; max_removals 5 allows 5"
     )
+
+
+def test_a_reactivation_drops_the_person_from_the_held_plan(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """After 5 applied and 7 held, the IdP reactivates one of the 7: the held plan keeps
+    the other 6, and the reactivated person stays joined."""
+    scim = org_with_mapping(app, session_factory, "aihub", MAPPING)
+    ids = []
+    for i in range(20):
+        created = scim.post("/Users", user(f"p{i:02d}@acme.com")).json
+        assert created is not None
+        ids.append(created["id"])
+    assert scim.post("/Groups", group("AI Users", *ids)).status_code == 201
+    with session_factory.begin() as s:
+        s.execute(text("UPDATE members SET status = 'joined'"))
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    for uid in ids[:12]:
+        assert scim.patch(f"/Users/{uid}", off).status_code == 200
+    on = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
+    assert scim.patch(f"/Users/{ids[7]}", on).status_code == 200
+    with session_factory() as s:
+        held = s.scalars(select(SavedPlan).where(SavedPlan.status == "held")).all()
+    assert len(held) == 1
+    assert sorted(o["user"] for o in held[0].body["operations"]) == [
+        f"p{i:02d}@acme.com" for i in (5, 6, 8, 9, 10, 11)
+    ]
+    statuses = {email: status for email, (_, status) in members(session_factory).items()}
+    assert statuses["p07@acme.com"] == "joined"

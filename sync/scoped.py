@@ -1,0 +1,277 @@
+"""Reading the scoped inputs of a plan of a few users (a SCIM write's) from the store.
+
+The same selection as ``mappings.scope.scoped`` on the whole org's directory and state,
+made with index lookups only (docs/architecture.md section 3.1): directory users by id,
+key or userName key, members by email or IdP id, the groups above the users through the
+memberships' value index, the joined holders of the top org role by role, and the
+workspaces. ``tests/integration/test_scoped_gather.py`` checks it equals the pure one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from mappings.directory import Directory, GroupMember
+from mappings.directory import DirectoryGroup as DirGroup
+from mappings.directory import DirectoryUser as DirUser
+from mappings.rules import REACHABLE
+from mappings.scope import Reach, grow, member_reached, start, user_reached
+from mappings.state import Member as StateMember
+from mappings.state import Organisation as StateOrganisation
+from mappings.state import PlatformState
+from mappings.state import Workspace as StateWorkspace
+from sync.bulk import chunks
+from sync.models import (
+    DirectoryGroup,
+    DirectoryMembership,
+    DirectoryUser,
+    Member,
+    Organisation,
+    Workspace,
+    WorkspaceRole,
+)
+
+__all__ = ["load_scoped", "member_count"]
+
+_USER_COLUMNS = (
+    DirectoryUser.ext_id,
+    DirectoryUser.source_id,
+    DirectoryUser.user_name,
+    DirectoryUser.emails,
+    DirectoryUser.external_id,
+    DirectoryUser.active,
+    DirectoryUser.display_name,
+    DirectoryUser.roles,
+)
+_MEMBER_COLUMNS = (
+    Member.id,
+    Member.email,
+    Member.org_role,
+    Member.status,
+    Member.origin,
+    Member.idp_id,
+    Member.invited_at,
+)
+
+
+def member_count(session: Session, org_id: int) -> int:
+    """The org's members (for a percentage ``max_removals``)."""
+    counted = select(func.count()).select_from(Member).where(Member.org_id == org_id)
+    return session.scalar(counted) or 0
+
+
+def load_scoped(
+    session: Session, org_id: int, users: Collection[str], top_role: str
+) -> tuple[Directory, PlatformState]:
+    """The directory and state a plan of ``users`` (IdP ids or emails) reads."""
+    reader = _Reader(session, org_id)
+    found = start(users)
+    while True:
+        dir_users = reader.users(found)
+        members = reader.members(found)
+        more = grow(found, dir_users, (m for _, m in members))
+        if more == found:
+            break
+        found = more
+    kept = sorted((u for u in dir_users if user_reached(u, found)), key=lambda u: u.id)
+    directory = Directory(users=tuple(kept), groups=reader.groups_above({u.id for u in kept}))
+    return directory, reader.state(found, top_role)
+
+
+class _Reader:
+    """Index lookups of one org, each id or key looked up once."""
+
+    def __init__(self, session: Session, org_id: int) -> None:
+        self.session, self.org_id = session, org_id
+        self.rows: dict[str, tuple[int, DirUser]] = {}  # ext id -> (source, user), oldest wins
+        self.asked_ids: set[str] = set()
+        self.asked_keys: set[str] = set()
+        self.member_rows: dict[int, Any] = {}
+        self.member_ids: set[str] = set()
+        self.member_keys: set[str] = set()
+
+    def _users_where(self, condition: ColumnElement[bool]) -> None:
+        for row in self.session.execute(
+            select(*_USER_COLUMNS).where(DirectoryUser.org_id == self.org_id, condition)
+        ):
+            held = self.rows.get(row.ext_id)
+            if held is not None and held[0] <= row.source_id:
+                continue
+            self.rows[row.ext_id] = (
+                row.source_id,
+                DirUser(
+                    id=row.ext_id,
+                    user_name=row.user_name,
+                    emails=tuple(row.emails or ()),
+                    external_id=row.external_id,
+                    active=row.active,
+                    display_name=row.display_name,
+                    roles=tuple(row.roles or ()),
+                ),
+            )
+
+    def users(self, found: Reach) -> list[DirUser]:
+        """The directory users (the oldest source's row of each id) reached so far."""
+        keys = sorted(found.keys - self.asked_keys)
+        self.asked_keys |= found.keys
+        for chunk in chunks(keys):
+            self._users_where(DirectoryUser.user_key.in_(chunk))
+            self._users_where(DirectoryUser.user_name_key.in_(chunk))
+        # every row of a found id, so that the oldest source's row is the one kept
+        ids = sorted((found.ids | self.rows.keys()) - self.asked_ids)
+        self.asked_ids |= set(ids)
+        for chunk in chunks(ids):
+            self._users_where(DirectoryUser.ext_id.in_(chunk))
+        return [u for _, u in self.rows.values() if user_reached(u, found)]
+
+    def members(self, found: Reach) -> list[tuple[int, StateMember]]:
+        """The members reached so far, by row id."""
+        keys = sorted(found.keys - self.member_keys)
+        ids = sorted(found.ids - self.member_ids)
+        self.member_keys |= found.keys
+        self.member_ids |= found.ids
+        for chunk in chunks(keys):
+            self._members_where(Member.email.in_(chunk))
+        for chunk in chunks(ids):
+            self._members_where(Member.idp_id.in_(chunk))
+        return [(i, m) for i, m in self.member_rows.items() if member_reached(m, found)]
+
+    def _members_where(self, condition: ColumnElement[bool]) -> None:
+        for row in self.session.execute(
+            select(*_MEMBER_COLUMNS).where(Member.org_id == self.org_id, condition)
+        ):
+            self.member_rows.setdefault(row.id, _member(row))
+
+    def groups_above(self, user_ids: set[str]) -> tuple[DirGroup, ...]:
+        """The groups above these users through nesting, each with its members among
+        these users and those groups (by the mirror's order: users first, by value)."""
+        edges: dict[str, set[tuple[str, str]]] = {}  # group ext id -> {(type, value)}
+        info: dict[str, Any] = {}  # group ext id -> the oldest source's row
+        above: set[str] = set()
+        frontier = set(user_ids)
+        while frontier:
+            found: list[Any] = []
+            for chunk in chunks(sorted(frontier)):
+                found.extend(
+                    self.session.execute(
+                        select(
+                            DirectoryGroup.id,
+                            DirectoryGroup.ext_id,
+                            DirectoryMembership.member_type,
+                            DirectoryMembership.member_value,
+                        )
+                        .join(DirectoryGroup, DirectoryGroup.id == DirectoryMembership.group_id)
+                        .where(
+                            DirectoryGroup.org_id == self.org_id,
+                            DirectoryMembership.member_value.in_(chunk),
+                        )
+                    ).all()
+                )
+            new = {row.ext_id for row in found} - info.keys()
+            for chunk in chunks(sorted(new)):
+                for g in self.session.execute(
+                    select(
+                        DirectoryGroup.id,
+                        DirectoryGroup.ext_id,
+                        DirectoryGroup.source_id,
+                        DirectoryGroup.display_name,
+                        DirectoryGroup.external_id,
+                    ).where(DirectoryGroup.org_id == self.org_id, DirectoryGroup.ext_id.in_(chunk))
+                ):
+                    held = info.get(g.ext_id)
+                    if held is None or g.source_id < held.source_id:
+                        info[g.ext_id] = g
+            parents: set[str] = set()
+            for row in found:
+                if info[row.ext_id].id != row.id:
+                    continue  # an id an older source also uses: that source's group wins
+                edges.setdefault(row.ext_id, set()).add((row.member_type, row.member_value))
+                parents.add(row.ext_id)
+            frontier = parents - above
+            above |= parents
+        values = user_ids | above
+        groups = []
+        for ext_id in sorted(above):
+            g = info[ext_id]
+            members = sorted(
+                ((kind, value) for kind, value in edges.get(ext_id, ()) if value in values),
+                key=lambda e: (_desc(e[0]), e[1]),
+            )
+            groups.append(
+                DirGroup(
+                    g.ext_id,
+                    g.display_name,
+                    g.external_id,
+                    tuple(GroupMember(value, kind) for kind, value in members),
+                )
+            )
+        return tuple(groups)
+
+    def state(self, found: Reach, top_role: str) -> PlatformState:
+        """The reached members, the joined holders of ``top_role``, every workspace."""
+        self._members_where((Member.org_role == top_role) & (Member.status == REACHABLE))
+        rows = {
+            i: m
+            for i, m in self.member_rows.items()
+            if member_reached(m, found) or (m.org_role == top_role and m.status == REACHABLE)
+        }
+        org = self.session.get(Organisation, self.org_id)
+        assert org is not None  # the caller read it
+        workspaces = self.session.execute(
+            select(Workspace.id, Workspace.name, Workspace.credits)
+            .where(Workspace.org_id == self.org_id)
+            .order_by(Workspace.name)
+        ).all()
+        names = {w.id: w.name for w in workspaces}
+        roles: dict[int, dict[str, list[str]]] = {}
+        for chunk in chunks(sorted(rows)):
+            for member_id, ws_id, role in self.session.execute(
+                select(
+                    WorkspaceRole.member_id, WorkspaceRole.workspace_id, WorkspaceRole.role
+                ).where(WorkspaceRole.member_id.in_(chunk))
+            ):
+                roles.setdefault(member_id, {}).setdefault(names[ws_id], []).append(role)
+        members = tuple(
+            _with_roles(m, roles.get(i, {}))
+            for i, m in sorted(rows.items(), key=lambda item: item[1].email)
+        )
+        return PlatformState(
+            organisation=StateOrganisation(name=org.name, plan=org.plan, credits=org.credits),
+            workspaces=tuple(StateWorkspace(name=w.name, credits=w.credits) for w in workspaces),
+            members=members,
+        )
+
+
+def _desc(kind: str) -> tuple[int, ...]:
+    """Sorts member types descending (``User`` before ``Group``), as the mirror reads them."""
+    return tuple(-ord(c) for c in kind)
+
+
+def _member(row: Any) -> StateMember:
+    return StateMember(
+        email=row.email,
+        org_role=row.org_role,
+        status=row.status,
+        origin=row.origin,
+        idp_id=row.idp_id,
+        invited_at=row.invited_at,
+    )
+
+
+def _with_roles(m: StateMember, roles: dict[str, list[str]]) -> StateMember:
+    if not roles:
+        return m
+    workspaces = {ws: tuple(sorted(r)) for ws, r in sorted(roles.items())}
+    return StateMember(
+        email=m.email,
+        org_role=m.org_role,
+        status=m.status,
+        origin=m.origin,
+        idp_id=m.idp_id,
+        invited_at=m.invited_at,
+        workspaces=workspaces,
+    )

@@ -1,0 +1,120 @@
+"""The store's scoped gather reads what the pure scoping selects, and plans alike."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings import PRESETS, Directory, PlatformState, RoleMapping, RoleModel
+from mappings.scope import scoped
+from sync import mirror
+from sync.mappingstore import save_mapping
+from sync.mirror import load_directory
+from sync.models import Member, Workspace, WorkspaceRole
+from sync.orgs import create_org
+from sync.platform import load_state
+from sync.reconcile import gather, plan_for
+from sync.scoped import load_scoped
+from tests.unit.builders import NOW
+from tests.unit.test_plan_properties import EMAILS, mappings, states
+from tests.unit.test_scope_properties import directories
+
+_ORGS = itertools.count()
+
+
+@st.composite
+def orgs(draw: st.DrawFn) -> tuple[Directory, Directory, PlatformState, RoleMapping, RoleModel]:
+    """A directory, a second source reusing some of its ids, a state, a mapping."""
+    model = PRESETS[draw(st.sampled_from(sorted(PRESETS)))]
+    d = draw(directories())
+    again = [
+        replace(u, emails=(draw(st.sampled_from(EMAILS)),), active=not u.active)
+        for u in d.users
+        if draw(st.booleans())
+    ]
+    second = Directory(users=tuple(again), groups=d.groups[:1])
+    return d, second, draw(states(model)), draw(mappings(model)), model
+
+
+def _store(
+    session_factory: sessionmaker[Session],
+    model: RoleModel,
+    mapping: RoleMapping,
+    state: PlatformState,
+    first: Directory,
+    second: Directory,
+) -> int:
+    with session_factory.begin() as s:
+        org = create_org(
+            s,
+            f"org {next(_ORGS)}",
+            model.name,
+            plan=state.organisation.plan,
+            credits=state.organisation.credits,
+        )
+        save_mapping(s, org.id, json.dumps(mapping.to_dict()), created_by="test")
+        names = {w.name: w.credits for w in state.workspaces}
+        names.update({ws: 0 for m in state.members for ws in m.workspaces if ws not in names})
+        ws_ids = {}
+        for name, credits in names.items():
+            row = Workspace(org_id=org.id, name=name, credits=credits)
+            s.add(row)
+            s.flush()
+            ws_ids[name] = row.id
+        for m in state.members:
+            member = Member(
+                org_id=org.id,
+                email=m.key,
+                org_role=m.org_role,
+                status=m.status,
+                origin=m.origin,
+                idp_id=m.idp_id,
+                invited_at=m.invited_at,
+            )
+            s.add(member)
+            s.flush()
+            for ws, roles in m.workspaces.items():
+                s.add_all(
+                    WorkspaceRole(member_id=member.id, workspace_id=ws_ids[ws], role=r)
+                    for r in roles
+                )
+        for name, directory in (("okta", first), ("graph", second)):
+            source = mirror.ensure_source(s, org.id, name, name)
+            mirror.replace_snapshot(s, org.id, source.id, directory)
+        return org.id
+
+
+def _decisions(plan: Any) -> dict[str, Any]:
+    body = plan.to_dict()
+    return {k: body[k] for k in ("operations", "skipped", "held", "summary")}
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(orgs(), st.data())
+def test_the_scoped_gather_reads_the_pure_selection_and_plans_as_the_whole_org(
+    session_factory: sessionmaker[Session], org: Any, data: st.DataObject
+) -> None:
+    first, second, state, mapping, model = org
+    org_id = _store(session_factory, model, mapping, state, first, second)
+    ids = [u.id for u in first.users] + ["d9"]
+    touched = data.draw(st.lists(st.sampled_from(ids + EMAILS[:2]), min_size=1, max_size=3))
+    with session_factory() as s:
+        whole_dir, whole_state = load_directory(s, org_id), load_state(s, org_id)
+        got_dir, got_state = load_scoped(s, org_id, touched, model.top_org_role)
+        want_dir, want_state = scoped(whole_dir, whole_state, touched, model.top_org_role)
+        assert got_dir == want_dir
+        assert got_state == want_state
+        whole = gather(s, org_id, now=NOW)
+        part = gather(s, org_id, now=NOW, users=touched)
+    assert part.scoped == (mapping.policy.apply != "review")
+    assert _decisions(plan_for(part, NOW, touched)) == _decisions(plan_for(whole, NOW, touched))
