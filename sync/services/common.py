@@ -7,20 +7,33 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from mappings.authority import Caller, refusal_for_admin_action, refusal_for_plan
+from mappings.authority import (
+    Caller,
+    refusal_for_admin_action,
+    refusal_for_plan,
+    refusal_for_workspace_create,
+)
 from mappings.operations import Plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.errors import Forbidden
 from sync.platform import load_state
 
-__all__ = ["allow_admin_action", "allow_plan", "state_for_checks"]
+__all__ = ["allow_admin_action", "allow_plan", "allow_workspace_create", "state_for_checks"]
 
 
 def allow_admin_action(model: RoleModel, caller: Caller) -> None:
     """``Forbidden`` unless the caller may act as an admin (manages someone)."""
     if caller.role is not None:
         refusal = refusal_for_admin_action(model, caller)
+        if refusal is not None:
+            raise Forbidden(refusal)
+
+
+def allow_workspace_create(model: RoleModel, caller: Caller) -> None:
+    """``Forbidden`` unless the caller's role may create workspaces."""
+    if caller.role is not None:
+        refusal = refusal_for_workspace_create(model, caller)
         if refusal is not None:
             raise Forbidden(refusal)
 

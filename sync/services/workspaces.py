@@ -14,7 +14,7 @@ from sync.db import write_session
 from sync.orgs import WorkspaceView, get_org, role_model_for
 from sync.orgs import create_workspace as store_workspace
 from sync.reconcile import lock_org
-from sync.services.common import allow_admin_action
+from sync.services.common import allow_workspace_create
 
 __all__ = ["CREATE_WORKSPACE", "CreatedWorkspace", "create_workspace"]
 
@@ -41,7 +41,7 @@ def create_workspace(
     with write_session(session_factory) as session:
         org_row = get_org(session, org)
         lock_org(session, org_row.id)
-        allow_admin_action(role_model_for(org_row.role_model), caller)
+        allow_workspace_create(role_model_for(org_row.role_model), caller)
         ws = store_workspace(session, org_row.id, name, credits)
         detail = {"op": CREATE_WORKSPACE, "workspace": ws.name, "credits": ws.credits}
         record_audit(session, org_row.id, caller.actor, CREATE_WORKSPACE, "", detail)
