@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mappings.authority import key_roles
+from mappings.authority import Caller, key_roles
 from mappings.presets import load_role_model
 from mappings.state import Member
 from rolebridge.cli import main
@@ -28,9 +28,10 @@ from sync.housekeeping import housekeep
 from sync.mappingstore import save_mapping
 from sync.models import Member as MemberRow
 from sync.models import OutboxMessage, SavedPlan, utcnow
-from sync.orgs import add_member, create_org, create_workspace
+from sync.orgs import create_org, create_workspace
 from sync.platform import load_state
 from sync.scheduler import PullScheduler, run_housekeeping
+from sync.services.members import invite_member
 from sync.tokens import create_token
 from tests.e2e.conftest import Scim, group, user
 
@@ -99,6 +100,23 @@ class Org:
                 .order_by(OutboxMessage.id)
             ).all()
         return [(k, r) for k, r in rows]
+
+
+def add_member(
+    factory: Any,
+    org_id: int,
+    email: str,
+    role: str,
+    workspaces: dict[str, list[str]] | None = None,
+) -> None:
+    """A member added by hand (the operator's invite, a plan like any other) who has joined."""
+    invite_member(factory, org_id, email, role, workspaces, caller=Caller("test", None))
+    with factory.begin() as s:
+        s.execute(
+            update(MemberRow)
+            .where(MemberRow.org_id == org_id, MemberRow.email == email)
+            .values(status="joined")
+        )
 
 
 def _preset(s: Session, org_id: int) -> str:
@@ -387,8 +405,7 @@ def test_rule_aihub_workspace_manager_manages_only_their_workspace(make_org: Any
     """A key carrying manager in alpha adds users to alpha; beta, invites and new
     workspaces are refused (403)."""
     org = make_org("aihub", AIHUB, workspaces=("alpha", "beta"))
-    with org.factory.begin() as s:
-        add_member(s, org.id, "ann@acme.com", "user")
+    add_member(org.factory, org.id, "ann@acme.com", "user")
     manager = org.key("user", {"alpha": "manager"})
     url = f"/api/v1/orgs/{org.name}/members"
     ok = org.client.put(
@@ -580,8 +597,7 @@ def test_rule_annotation_management_per_workspace(make_org: Any) -> None:
     """A project manager of w1 manages up to project manager in w1 only: developer and w2
     are refused (403)."""
     org = make_org("annotation", ANNOTATION, workspaces=("w1", "w2"))
-    with org.factory.begin() as s:
-        add_member(s, org.id, "lab@acme.com", "member", workspaces={"w1": ["member"]})
+    add_member(org.factory, org.id, "lab@acme.com", "member", workspaces={"w1": ["member"]})
     pm = org.key("member", {"w1": "project_manager"})
     url = f"/api/v1/orgs/{org.name}/members"
 
@@ -602,9 +618,10 @@ def test_rule_annotation_visibility_per_workspace(make_org: Any) -> None:
     """A project manager's key of w1 lists only w1's members, and not the roles above its
     own; an admin's key sees every role."""
     org = make_org("annotation", ANNOTATION, workspaces=("w1", "w2"))
-    with org.factory.begin() as s:
-        add_member(s, org.id, "dev@acme.com", "member", workspaces={"w1": ["developer", "member"]})
-        add_member(s, org.id, "far@acme.com", "member", workspaces={"w2": ["member"]})
+    add_member(
+        org.factory, org.id, "dev@acme.com", "member", workspaces={"w1": ["developer", "member"]}
+    )
+    add_member(org.factory, org.id, "far@acme.com", "member", workspaces={"w2": ["member"]})
     url = f"/api/v1/orgs/{org.name}/members"
     pm = org.client.get(url, headers=org.key("member", {"w1": "project_manager"})).json
     assert pm is not None
@@ -627,9 +644,8 @@ def test_rule_annotation_visibility_per_workspace_in_the_admin_pages(make_org: A
     """Signed in with a project manager's key of w1, the pages list only w1's members and
     a member of w2 is not found."""
     org = make_org("annotation", ANNOTATION, workspaces=("w1", "w2"))
-    with org.factory.begin() as s:
-        add_member(s, org.id, "dev@acme.com", "member", workspaces={"w1": ["member"]})
-        add_member(s, org.id, "far@acme.com", "member", workspaces={"w2": ["member"]})
+    add_member(org.factory, org.id, "dev@acme.com", "member", workspaces={"w1": ["member"]})
+    add_member(org.factory, org.id, "far@acme.com", "member", workspaces={"w2": ["member"]})
     page = org.client.get("/admin/sign-in").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
