@@ -171,6 +171,9 @@ def _claim(
         for row in rows:
             row.attempts += 1
             row.next_attempt_at = now + LEASE
+            if row.kind.startswith("alert:"):  # an alert to an admin (sync.alerts): no invite
+                claimed.append((row.id, _email(row, settings, "")))
+                continue
             member = session.scalar(
                 select(Member).where(Member.org_id == row.org_id, Member.email == row.recipient)
             )

@@ -113,6 +113,7 @@ class _Context:
     session_factory: sessionmaker[Session]
     secret_key: str
     stop: StopSignal
+    quarantine_after: int = 3
 
 
 _context: dict[str, _Context] = {}  # filled by PullScheduler.start, read by the job function
@@ -155,7 +156,14 @@ def _run_scheduled_pull(source_id: int) -> None:
             log.warning("source %s: this tick is skipped: another pull of the org runs", name)
             return
         trigger = f"schedule:{name}"
-        run_pull(factory, source_id, secret_key=ctx.secret_key, trigger=trigger, stop=stop)
+        run_pull(
+            factory,
+            source_id,
+            secret_key=ctx.secret_key,
+            trigger=trigger,
+            stop=stop,
+            quarantine_after=ctx.quarantine_after,
+        )
 
 
 class PullScheduler:
@@ -169,8 +177,10 @@ class PullScheduler:
         refresh_seconds: float = 30.0,
         workers: int = 4,
         grace: float = DEFAULT_GRACE_SECONDS,
+        quarantine_after: int = 3,
     ) -> None:
         self.session_factory = session_factory
+        self.quarantine_after = quarantine_after
         self.stop = StopSignal(grace)
         self.secret_key = secret_key
         self.refresh_seconds = refresh_seconds
@@ -193,7 +203,9 @@ class PullScheduler:
 
     def start(self) -> None:
         """Start the scheduler and keep its jobs in step with the sources table."""
-        _context["current"] = _Context(self.session_factory, self.secret_key, self.stop)
+        _context["current"] = _Context(
+            self.session_factory, self.secret_key, self.stop, self.quarantine_after
+        )
         self._create_job_table()
         self.scheduler.start()
         self.refresh()

@@ -306,6 +306,7 @@ class _Run:
             trigger="cli",
             progress=progress,
             stop=self.stop,
+            quarantine_after=self.settings.quarantine_after,
         )
 
     def report(self, name: str, result: PullResult, org_name: str) -> None:
@@ -373,4 +374,5 @@ def scheduler_command(refresh: float, max_runtime: float | None, workers: int) -
             secret_key=configured.secret_key,
             refresh_seconds=refresh,
             workers=workers,
+            quarantine_after=configured.quarantine_after,
         ).run(max_runtime)

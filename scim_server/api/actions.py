@@ -87,6 +87,10 @@ def run_source_as_caller(ctx: OrgContext, name: str) -> int:
         if not acquired:
             raise ApiProblem(409, "conflict", "a pull of this organisation is running", "name")
         result = run_pull(
-            factory, source_id, secret_key=settings.secret_key, trigger=ctx.caller.actor
+            factory,
+            source_id,
+            secret_key=settings.secret_key,
+            trigger=ctx.caller.actor,
+            quarantine_after=settings.quarantine_after,
         )
     return result.run_id
