@@ -176,7 +176,7 @@ def operation_event(
             kind, after = "member.invited", {"status": "invited", "org_role": op.org_role}
         case "resend_invite":
             kind = "invite.resent"
-            before = {"invited_at": op.invited_at}
+            before = {"invited_at": format_time(op.invited_at)}
         case "reactivate":
             kind, before, after = (
                 "member.reactivated",
