@@ -18,9 +18,9 @@ from rolebridge.cli import main
 from sync.delivery import RETRY_WINDOW, deliver_webhooks
 from sync.models import Event, Webhook, utcnow
 from sync.reconcile import reconcile
+from sync.samples import SAMPLES, sample_directory
 from sync.settings import Settings
 from sync.worker import work
-from sync.samples import SAMPLES, sample_directory
 from tests.fakes.webhooks import Receiver, Trouble
 from tests.integration.orgsetup import sample_org, set_directory
 
