@@ -21,6 +21,7 @@ from sync.admin_store import (
     list_runs,
     list_sources,
 )
+from sync.alerts import recent_alerts
 from sync.drafts import explain_user
 from sync.errors import NotFound
 from sync.models import Organisation, Workspace
@@ -39,7 +40,7 @@ def _matching(members: Sequence[Member], query: str) -> list[Member]:
 
 @bp.get("/")
 def overview() -> str:
-    """The org at a glance: members by role, workspaces, sources, plans waiting."""
+    """The org at a glance: members by role, workspaces, sources, alerts, plans waiting."""
     query = request.args.get("q", "").strip()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
@@ -57,6 +58,7 @@ def overview() -> str:
             workspaces=workspaces,
             sources=list_sources(s, ctx.id),
             waiting=list_plans(s, ctx.id, ("pending", "held")),
+            alerts=recent_alerts(s, ctx.id),
         )
 
 
