@@ -103,3 +103,34 @@ def test_webhooks_are_managed_through_the_api_with_the_secret_shown_once(
     with session_factory() as s:
         assert s.scalars(select(Webhook)).all() == []
     assert client.delete(f"/api/v1/orgs/acme/webhooks/{hook}", headers=owner).status_code == 404
+
+
+def test_the_webhooks_page_adds_shows_the_secret_once_and_removes(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """The form adds an endpoint and the answer shows its secret; the listing never does;
+    a refused URL is a message on the page; Remove deletes it."""
+    _sign_in(client, acme.keys["owner"])
+    page = client.get("/admin/webhooks").get_data(as_text=True)
+    match = _TOKEN.search(page)
+    assert match and "No webhooks yet." in page
+    token = match.group(1)
+    form = {"csrf_token": token, "url": "http://93.184.216.34/hook", "types": "plan.held"}
+    added = client.post("/admin/webhooks", data=form).get_data(as_text=True)
+    secret = re.search(r"<code>(whsec_[^<]+)</code>", added)
+    assert secret is not None
+    listing = client.get("/admin/webhooks").get_data(as_text=True)
+    assert "93.184.216.34" in listing and secret.group(1) not in listing
+    refused = client.post(
+        "/admin/webhooks",
+        data={"csrf_token": token, "url": "http://127.0.0.1/"},
+        headers={"Referer": "http://localhost/admin/webhooks"},
+        follow_redirects=True,
+    )
+    assert "loopback or private" in refused.get_data(as_text=True)
+    with session_factory() as s:
+        hook = s.scalars(select(Webhook)).one()
+    assert hook.types == ["plan.held"]
+    gone = client.post(f"/admin/webhooks/{hook.id}/remove", data={"csrf_token": token})
+    assert gone.status_code == 303
+    assert "No webhooks yet." in client.get("/admin/webhooks").get_data(as_text=True)
