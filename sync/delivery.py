@@ -154,7 +154,14 @@ def _claim(
         return leases
 
 
-def _post(url: str, secret: str, event_id: str, body: bytes, timeout: float) -> _Answer:
+def _post(
+    url: str,
+    secret: str,
+    event_id: str,
+    body: bytes,
+    timeout: float,
+    http: requests.Session | None = None,
+) -> _Answer:
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
@@ -164,7 +171,7 @@ def _post(url: str, secret: str, event_id: str, body: bytes, timeout: float) -> 
         "webhook-signature": sign(secret, event_id, timestamp, body),
     }
     try:
-        answer = requests.post(
+        answer = (http or requests).post(
             url, data=body, headers=headers, timeout=timeout, allow_redirects=False
         )
     except requests.Timeout:
@@ -197,6 +204,39 @@ def _serve(
             refusal = None
         except RolebridgeError as exc:
             secret, refusal = "", str(exc)
+    with requests.Session() as http:  # one connection, kept alive, for the lease's events
+        report = _send_events(
+            factory,
+            settings,
+            lease,
+            clock,
+            http,
+            org_id,
+            org_name,
+            url,
+            types,
+            cursor,
+            secret,
+            refusal,
+        )
+    return report
+
+
+def _send_events(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    lease: _Lease,
+    clock: Clock,
+    http: requests.Session,
+    org_id: int,
+    org_name: str,
+    url: str,
+    types: set[str],
+    cursor: int,
+    secret: str,
+    refusal: str | None,
+) -> WebhookReport:
+    report = WebhookReport()
     sent = 0
     while sent < BATCH:
         with factory() as session:
@@ -218,7 +258,7 @@ def _serve(
                 answer = (
                     _Answer(None, f"refused: {refusal}")
                     if refusal
-                    else _post(url, secret, event_id, body, settings.webhook_timeout)
+                    else _post(url, secret, event_id, body, settings.webhook_timeout, http)
                 )
                 sent += 1
             going_on, step = _record(factory, lease, cursor, event_id, seq, answer, clock())
