@@ -8,9 +8,10 @@ never hashed, and never logged. A new endpoint starts at the org's newest event:
 what happens from then on (the events API has the history).
 
 URL checks: ``https`` in production (a ``ROLEBRIDGE_BASE_URL`` that is ``https://``),
-``http`` or ``https`` otherwise; the host is resolved and every address must be a public one unless
-``ROLEBRIDGE_WEBHOOK_ALLOW_PRIVATE=1``, so a tenant cannot make rolebridge call the
-services beside it. Delivery checks again before each request (``sync.delivery``).
+``http`` or ``https`` otherwise; the host is resolved and every address must be a public
+one unless ``ROLEBRIDGE_WEBHOOK_ALLOW_PRIVATE=1``, so a tenant cannot make rolebridge call
+the services beside it. Delivery checks again each time it leases the endpoint
+(``sync.delivery``).
 """
 
 from __future__ import annotations
