@@ -186,40 +186,48 @@ def _body(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What a lease sends to: the endpoint's org, URL, types and secret."""
+
+    org_id: int
+    org_name: str
+    url: str
+    types: frozenset[str]
+    secret: str
+    refusal: str | None  # why the URL or the secret cannot be used now
+
+
 def _serve(
-    factory: sessionmaker[Session], settings: Settings, lease: _Lease, clock: Clock
+    factory: sessionmaker[Session],
+    settings: Settings,
+    lease: _Lease,
+    clock: Clock,
+    stop: threading.Event | None = None,
 ) -> WebhookReport:
-    """Send the leased endpoint's due events in order until one fails or none are left."""
-    report = WebhookReport()
+    """Send the leased endpoint's due events in order until one fails, none are left, a
+    batch is done or ``stop`` is set; the lease is then given back."""
     with factory() as session:
         row = session.get(Webhook, lease.webhook_id)
         if row is None or row.lease_token != lease.token:
-            return report
+            return WebhookReport()
         org = session.get(Organisation, row.org_id)
-        org_id, org_name, url = row.org_id, org.name if org else "", row.url
-        types, cursor = set(row.types or ()), row.cursor_seq
         try:
-            secret = signing_secret(row, settings)
-            check_endpoint(url, settings)
-            refusal = None
+            secret, refusal = signing_secret(row, settings), None
+            check_endpoint(row.url, settings)
         except RolebridgeError as exc:
             secret, refusal = "", str(exc)
-    with requests.Session() as http:  # one connection, kept alive, for the lease's events
-        report = _send_events(
-            factory,
-            settings,
-            lease,
-            clock,
-            http,
-            org_id,
-            org_name,
-            url,
-            types,
-            cursor,
+        target = _Target(
+            row.org_id,
+            org.name if org else "",
+            row.url,
+            frozenset(row.types or ()),
             secret,
             refusal,
         )
-    return report
+        cursor = row.cursor_seq
+    with requests.Session() as http:  # one connection, kept alive, for the lease's events
+        return _send_events(factory, settings, lease, clock, http, target, cursor, stop)
 
 
 def _send_events(
@@ -228,42 +236,37 @@ def _send_events(
     lease: _Lease,
     clock: Clock,
     http: requests.Session,
-    org_id: int,
-    org_name: str,
-    url: str,
-    types: set[str],
+    target: _Target,
     cursor: int,
-    secret: str,
-    refusal: str | None,
+    stop: threading.Event | None,
 ) -> WebhookReport:
     report = WebhookReport()
     sent = 0
-    while sent < BATCH:
+    while sent < BATCH and not (stop is not None and stop.is_set()):
         with factory() as session:
             events = session.scalars(
                 select(Event)
-                .where(Event.org_id == org_id, Event.seq > cursor)
+                .where(Event.org_id == target.org_id, Event.seq > cursor)
                 .order_by(Event.seq)
                 .limit(_PAGE)
             ).all()
-            bodies = [(e.id, e.seq, e.type, _body(event_json(e, org_name))) for e in events]
+            bodies = [(e.id, e.seq, e.type, _body(event_json(e, target.org_name))) for e in events]
         if not bodies:
             break
         for event_id, seq, kind, body in bodies:
-            if types and kind not in types:
-                skipped = True
-                answer = _Answer(200, None)
+            if stop is not None and stop.is_set():
+                break
+            skipped = bool(target.types) and kind not in target.types
+            if skipped:
+                answer = _Answer(200, None)  # not wanted: the cursor just moves past it
+            elif target.refusal:
+                answer = _Answer(None, f"refused: {target.refusal}")
             else:
-                skipped = False
-                answer = (
-                    _Answer(None, f"refused: {refusal}")
-                    if refusal
-                    else _post(url, secret, event_id, body, settings.webhook_timeout, http)
-                )
-                sent += 1
+                timeout = settings.webhook_timeout
+                answer = _post(target.url, target.secret, event_id, body, timeout, http)
+            sent += not skipped
             going_on, step = _record(factory, lease, cursor, event_id, seq, answer, clock())
-            if not skipped:
-                report = report + step
+            report = report if skipped else report + step
             if not going_on:
                 return report
             cursor = seq
@@ -283,8 +286,11 @@ def _record(
     """Record one answer while the lease is ours; whether to go on with the next event."""
     with write_session(factory) as session:
         row = session.get(Webhook, lease.webhook_id, with_for_update=True)
-        if row is None or row.lease_token != lease.token or row.cursor_seq != cursor:
-            return False, WebhookReport()  # removed, replayed, or the lease ran out
+        if row is None or row.lease_token != lease.token:
+            return False, WebhookReport()  # removed, or the lease ran out and went on
+        if row.cursor_seq != cursor:  # replayed meanwhile: the next lease starts there
+            row.lease_token = row.lease_until = None
+            return False, WebhookReport()
         row.last_status, row.last_error = answer.status, answer.error
         if answer.ok:
             row.cursor_seq, row.delivered_at = seq, now
@@ -356,6 +362,7 @@ class WebhookPump:
     def __init__(self, factory: sessionmaker[Session], settings: Settings, threads: int = 8):
         self.factory, self.settings, self.threads = factory, settings, threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
+        self._stop = threading.Event()
         self._busy: set[Future[WebhookReport]] = set()
         self._lock = threading.Lock()
         self.report = WebhookReport()
@@ -366,7 +373,9 @@ class WebhookPump:
             free = self.threads - len(self._busy)
         leases = _claim(self.factory, self.settings, utcnow(), free)
         for lease in leases:
-            future = self._pool.submit(_serve, self.factory, self.settings, lease, utcnow)
+            future = self._pool.submit(
+                _serve, self.factory, self.settings, lease, utcnow, self._stop
+            )
             with self._lock:
                 self._busy.add(future)
             future.add_done_callback(self._done)
@@ -381,7 +390,9 @@ class WebhookPump:
                 _log.exception("webhook delivery failed; the lease runs out and it is retried")
 
     def close(self) -> None:
-        """Wait for the deliveries in flight (each bounded by the timeout)."""
+        """Stop after the requests in flight (each bounded by the timeout); their
+        endpoints' leases are given back."""
+        self._stop.set()
         self._pool.shutdown(wait=True)
 
 
