@@ -384,7 +384,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))  # welcome | invite_resend
+    kind: Mapped[str] = mapped_column(String(40))  # welcome | invite_resend | alert:<type>
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(400))
     body: Mapped[str] = mapped_column(Text)

@@ -1,6 +1,6 @@
-"""The invite outbox: messages written in the same transaction as the invite, delivered
-afterwards through SMTP (``ROLEBRIDGE_SMTP_URL``) or, in development, as ``.eml`` files
-under ``<instance>/outbox``.
+"""The email outbox: invites (and alerts to admins, ``sync.alerts``) written in the same
+transaction as the change, delivered afterwards through SMTP (``ROLEBRIDGE_SMTP_URL``) or,
+in development, as ``.eml`` files under ``<instance>/outbox``.
 
 Delivery claims a batch in one transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
 the write lock on SQLite), so two workers never take the same message; the invite
