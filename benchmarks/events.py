@@ -88,8 +88,8 @@ def _serve_receiver(secret: str, log_path: str, ports: Any) -> None:
 
 
 class _Receiver:
-    def __init__(self, secret: str, folder: Path) -> None:
-        self.log = folder / "received.log"
+    def __init__(self, secret: str, log: Path) -> None:
+        self.log = log
         ports: Any = multiprocessing.Queue()
         self._process = multiprocessing.Process(
             target=_serve_receiver, args=(secret, str(self.log), ports), daemon=True
@@ -152,7 +152,7 @@ def run(url: str, name: str, users: int, tmp: Path) -> None:
         mirror.replace_snapshot(s, org.id, source.id, _directory(users))
         org_id = org.id
     made = add_webhook(factory, org_id, Caller("bench", None), "http://127.0.0.1:9/", settings)
-    receiver = _Receiver(made.secret, tmp)
+    receiver = _Receiver(made.secret, tmp / f"received-{engine.dialect.name}.log")
     try:
         with factory.begin() as s:
             s.execute(text("UPDATE webhooks SET url = :u"), {"u": receiver.url})
