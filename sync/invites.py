@@ -1,5 +1,6 @@
 """Invite tokens: minted when the invite email is sent, stored only as a SHA-256, and
-accepted once (``invited`` -> ``joined``) before the role model's expiry."""
+accepted once (``invited`` -> ``joined``, a ``member.joined`` event) before the role
+model's expiry."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync.errors import NotFound, StoreError
+from sync.events import EventDraft, emit
 from sync.models import Member, Organisation, utcnow
 from sync.orgs import role_model_for
 
@@ -85,4 +87,12 @@ def accept_invite(session: Session, token: str, *, now: datetime | None = None) 
     member.joined_at = now
     member.invite_token_hash = None
     session.flush()
+    joined = EventDraft(
+        "member.joined",
+        email=member.email,
+        idp_id=member.idp_id,
+        before={"status": "invited", "org_role": member.org_role},
+        after={"status": "joined", "org_role": member.org_role},
+    )
+    emit(session, member.org_id, [joined], now=now)
     return member

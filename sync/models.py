@@ -33,6 +33,8 @@ __all__ = [
     "DirectoryGroup",
     "DirectoryMembership",
     "DirectoryUser",
+    "Event",
+    "EventCounter",
     "MappingVersion",
     "Member",
     "Organisation",
@@ -46,6 +48,8 @@ __all__ = [
     "Workspace",
     "WorkspaceRole",
     "is_plan_status",
+    "Webhook",
+    "WebhookFailure",
     "utcnow",
 ]
 
@@ -401,7 +405,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))  # welcome | invite_resend
+    kind: Mapped[str] = mapped_column(String(40))  # welcome | invite_resend | alert:<type>
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(400))
     body: Mapped[str] = mapped_column(Text)
@@ -410,3 +414,84 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class EventCounter(Base):
+    """The last sequence number given to an org's events (gapless: taken in the change's
+    transaction, so a rollback gives it back)."""
+
+    __tablename__ = "event_counters"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Event(Base):
+    """One event of an org's feed, written in the transaction of the change it tells of."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("org_id", "seq", name="uq_events_org_seq"),
+        Index("ix_events_org_type_seq", "org_id", "type", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # evt_...
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    idp_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    workspace: Mapped[str | None] = mapped_column(String(200), default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    plan_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    audit_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Webhook(Base):
+    """An org's webhook endpoint and where its delivery stands: every event up to
+    ``cursor_seq`` is done; the next one is being tried (``attempts``, ``next_attempt_at``)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)  # sealed (sync.secrets), never in clear
+    types: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # None: every type
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    cursor_seq: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(40), default=None)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookFailure(Base):
+    """An event a webhook gave up on after retrying for the whole window; a replay sends
+    the endpoint's events again from it."""
+
+    __tablename__ = "webhook_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,6 +1,6 @@
-"""The invite outbox: messages written in the same transaction as the invite, delivered
-afterwards through SMTP (``ROLEBRIDGE_SMTP_URL``) or, in development, as ``.eml`` files
-under ``<instance>/outbox``.
+"""The email outbox: invites (and alerts to admins, ``sync.alerts``) written in the same
+transaction as the change, delivered afterwards through SMTP (``ROLEBRIDGE_SMTP_URL``) or,
+in development, as ``.eml`` files under ``<instance>/outbox``.
 
 Delivery claims a batch in one transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
 the write lock on SQLite), so two workers never take the same message; the invite
@@ -171,6 +171,9 @@ def _claim(
         for row in rows:
             row.attempts += 1
             row.next_attempt_at = now + LEASE
+            if row.kind.startswith("alert:"):  # an alert to an admin (sync.alerts): no invite
+                claimed.append((row.id, _email(row, settings, "")))
+                continue
             member = session.scalar(
                 select(Member).where(Member.org_id == row.org_id, Member.email == row.recipient)
             )

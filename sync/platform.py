@@ -1,10 +1,10 @@
 """The platform store: an org's actual state, and carrying out a plan on it.
 
 ``apply_plan`` runs inside the caller's transaction: one bulk statement per kind of
-operation (in the plan's order), an audit entry per operation and an outbox message per
-notified invite or resend, so a failure anywhere leaves nothing behind. An audit entry of
-an operation that took something from a member carries the kind of loss (``loss``), which
-``losses_since`` counts for the org's rolling removal budget.
+operation (in the plan's order), an audit entry, an event (``sync.events``) per operation
+and an outbox message per notified invite or resend, so a failure anywhere leaves nothing
+behind. An audit entry of an operation that took something from a member carries the kind
+of loss (``loss``), which ``losses_since`` counts for the org's rolling removal budget.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from mappings.state import PlatformState
 from mappings.state import Workspace as StateWorkspace
 from sync.bulk import chunks, insert_rows
 from sync.errors import PlanError
+from sync.events import plan_events
 from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
 from sync.orgs import get_org, role_model_for
 from sync.outbox import invite_message
@@ -163,14 +164,16 @@ def apply_plan(
     )
     # only the members the plan names: a plan of one SCIM write reads one or two rows
     named = sorted({op.user for op in plan.operations if op.user} | _renamed_from(plan))
+    standing: dict[str, tuple[str, str, str | None]] = {}  # before: for the events
     for chunk in chunks(named):
         for m in session.execute(
-            select(Member.id, Member.email, Member.status).where(
+            select(Member.id, Member.email, Member.status, Member.org_role, Member.idp_id).where(
                 Member.org_id == org_id, Member.email.in_(chunk)
             )
         ):
             ctx.members[m.email] = m.id
             ctx.statuses[m.email] = m.status
+            standing[m.email] = (m.status, m.org_role, m.idp_id)
     before = dict(ctx.statuses)
     ctx.workspaces = _workspace_ids(session, org_id)
     by_kind: dict[OpKind, list[Operation]] = {}
@@ -185,7 +188,17 @@ def apply_plan(
         details = [op.to_dict() for op in plan.operations]
     pairs = zip(plan.operations, details, strict=True)
     rows = [_audit(ctx, op, _with_loss(op, d, model, before), actor, plan_id) for op, d in pairs]
+    audit_after = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0
     insert_rows(session, _table("audit_log"), rows)
+    plan_events(
+        session,
+        org_id,
+        plan.operations,
+        standing,
+        audit_after=audit_after,
+        plan_id=plan_id,
+        now=ctx.now,
+    )
     summary = Counter(op.op for op in plan.operations)
     return ApplyResult(len(plan.operations), len(ctx.messages), dict(sorted(summary.items())))
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, text, update
@@ -31,6 +32,7 @@ from mappings.mapping import RoleMapping
 from mappings.operations import Plan
 from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
 from sync.errors import NotFound
+from sync.events import emit, run_events
 from sync.heldsnapshot import hold
 from sync.mappingstore import current_mapping
 from sync.mirror import SnapshotChanges, replace_snapshot, source_directory
@@ -82,13 +84,17 @@ def run_pull(
     retry: RetryPolicy | None = None,
     now: datetime | None = None,
     stop: StopSignal | None = None,
+    quarantine_after: int = 3,
 ) -> PullResult:
     """Run one pull of ``source_id`` end to end and record it.
 
     Callers hold the org's pull lock (``org_pull_lock``), so a run of this source still
     marked ``running`` belongs to a process that died: it is closed as ``abandoned``.
     When ``stop`` is set the run ends before its next request, as ``abandoned``.
+    A failed or suspicious run writes its event (``pull.failed``, ``snapshot.suspicious``),
+    and the ``quarantine_after``-th failure in a row ``source.quarantined``.
     """
+    _finish = partial(_finish_run, quarantine_after=quarantine_after)
     with session_factory.begin() as session:
         source = _source(session, source_id)
         session.execute(
@@ -183,7 +189,7 @@ def _replace_and_reconcile(
         session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held, run_id=run_id
     )
     counts["plan"] = dict(result.plan.summary)
-    return _finish(
+    return _finish_run(
         session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
     )
 
@@ -205,7 +211,7 @@ def _dry_plan(
     return plan_for(inputs, now or utcnow())
 
 
-def _finish(
+def _finish_run(
     session_factory: sessionmaker[Session],
     run_id: int,
     outcome: str,
@@ -213,6 +219,8 @@ def _finish(
     counts: dict[str, Any],
     plan: Plan | None = None,
     plan_id: int | None = None,
+    *,
+    quarantine_after: int = 3,
 ) -> PullResult:
     with session_factory.begin() as session:
         run = session.get(SyncRun, run_id)
@@ -223,6 +231,9 @@ def _finish(
         run.counts = {**run.counts, **counts}
         run.plan_id = plan_id
         final = dict(run.counts)
+        if outcome in ("failed", "suspicious"):
+            session.flush()
+            emit(session, run.org_id, run_events(session, run, quarantine_after))
     if error:
         log.warning("pull run %s: %s: %s", run_id, outcome, error)
     return PullResult(run_id, outcome, error, final, plan, plan_id)

@@ -34,6 +34,7 @@ from mappings.state import PlatformState
 from sync.approvals import Approval, standing_approval
 from sync.db import write_session
 from sync.errors import NotFound
+from sync.events import emit, held_event
 from sync.heldsnapshot import HeldSnapshot, held_directory
 from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
@@ -189,6 +190,8 @@ def save_plan(
     )
     session.add(row)
     session.flush()
+    if status in ("pending", "held"):
+        emit(session, org_id, [held_event(row.id, status, plan)])
     return row
 
 

@@ -119,6 +119,7 @@ class _Context:
     session_factory: sessionmaker[Session]
     secret_key: str
     stop: StopSignal
+    quarantine_after: int = 3
 
 
 _context: dict[str, _Context] = {}  # filled by PullScheduler.start, read by the job function
@@ -161,7 +162,14 @@ def _run_scheduled_pull(source_id: int) -> None:
             log.warning("source %s: this tick is skipped: another pull of the org runs", name)
             return
         trigger = f"schedule:{name}"
-        run_pull(factory, source_id, secret_key=ctx.secret_key, trigger=trigger, stop=stop)
+        run_pull(
+            factory,
+            source_id,
+            secret_key=ctx.secret_key,
+            trigger=trigger,
+            stop=stop,
+            quarantine_after=ctx.quarantine_after,
+        )
 
 
 def run_housekeeping() -> None:
@@ -189,9 +197,11 @@ class PullScheduler:
         workers: int = 4,
         grace: float = DEFAULT_GRACE_SECONDS,
         housekeeping: str | None = None,
+        quarantine_after: int = 3,
     ) -> None:
         self.session_factory = session_factory
         self.housekeeping = None if housekeeping is None else parse_schedule(housekeeping)
+        self.quarantine_after = quarantine_after
         self.stop = StopSignal(grace)
         self.secret_key = secret_key
         self.refresh_seconds = refresh_seconds
@@ -214,7 +224,9 @@ class PullScheduler:
 
     def start(self) -> None:
         """Start the scheduler and keep its jobs in step with the sources table."""
-        _context["current"] = _Context(self.session_factory, self.secret_key, self.stop)
+        _context["current"] = _Context(
+            self.session_factory, self.secret_key, self.stop, self.quarantine_after
+        )
         self._create_job_table()
         self.scheduler.start()
         self.refresh()

@@ -69,7 +69,15 @@ class Settings:
     db_pool_timeout: float = 10.0  # seconds a request waits for a pooled connection
     # how often the scheduler reconciles every org (interval or cron line); None: never
     housekeeping_interval: str | None = "1h"
+    quarantine_after: int = 3  # a source failing this many runs in a row is quarantined
+    webhook_timeout: float = 10.0  # seconds a webhook endpoint has to answer
+    webhook_allow_private: bool = False  # loopback and private webhook addresses allowed
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        """Served over https (``ROLEBRIDGE_BASE_URL``): webhook URLs must be https too."""
+        return self.base_url.startswith("https://")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,5 +104,8 @@ class Settings:
             db_connect_timeout=int(env.get("ROLEBRIDGE_DB_CONNECT_TIMEOUT", "10")),
             db_pool_timeout=float(env.get("ROLEBRIDGE_DB_POOL_TIMEOUT", "10")),
             housekeeping_interval=_off(env.get("ROLEBRIDGE_HOUSEKEEPING_INTERVAL", "1h")),
+            quarantine_after=int(env.get("ROLEBRIDGE_QUARANTINE_AFTER", "3")),
+            webhook_timeout=float(env.get("ROLEBRIDGE_WEBHOOK_TIMEOUT", "10")),
+            webhook_allow_private=env.get("ROLEBRIDGE_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true"),
             extra={k: v for k, v in env.items() if k.startswith("ROLEBRIDGE_")},
         )

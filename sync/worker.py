@@ -1,9 +1,11 @@
 """The long-running outbox worker behind ``rolebridge outbox work`` (one or more per deployment).
 
-It delivers due emails every ``--interval`` seconds until stopped (SIGTERM or Ctrl-C
-ends it between rounds). Several workers may share one PostgreSQL database: each round
-claims its messages with ``FOR UPDATE SKIP LOCKED`` (``sync.outbox.deliver``), so no
-email goes out twice. Logs are JSON lines (``sync.logs``).
+It delivers due emails and webhook events (``sync.delivery.WebhookPump``: endpoints served
+in background threads, so a slow one never holds the loop) every ``--interval`` seconds
+until stopped (SIGTERM or Ctrl-C ends it between rounds). Several workers may share one
+PostgreSQL database: each round claims its messages with ``FOR UPDATE SKIP LOCKED``
+(``sync.outbox.deliver``) and leases its webhook endpoints, so no email goes out twice
+and no endpoint has two deliveries in flight. Logs are JSON lines (``sync.logs``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync import logs
+from sync.delivery import WebhookPump
 from sync.outbox import deliver
 from sync.settings import Settings
 
@@ -40,9 +43,11 @@ def work(
         signal.signal(signal.SIGTERM, _stop)
     deadline = None if max_runtime is None else time.monotonic() + max_runtime
     sent = 0
+    pump = WebhookPump(factory, settings)
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             try:
+                pump.round()
                 report = deliver(factory, settings)
             except Exception:  # a database hiccup must not end the worker
                 _log.exception("outbox round failed; retrying next round")
@@ -58,4 +63,6 @@ def work(
             stop.wait(interval)
     except KeyboardInterrupt:
         pass
+    finally:
+        pump.close()
     return sent

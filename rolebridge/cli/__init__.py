@@ -31,6 +31,7 @@ from rolebridge.cli.plans import (
 from rolebridge.cli.serve import serve_command
 from rolebridge.cli.sources import scheduler_command, source_group, sync_command
 from rolebridge.cli.tokens import token_group
+from rolebridge.cli.webhooks import events_command, webhook_group
 
 __all__ = ["main"]
 
@@ -90,5 +91,7 @@ for command in (
     sync_command,
     scheduler_command,
     apikey_group,
+    webhook_group,
+    events_command,
 ):
     main.add_command(command)

@@ -6,6 +6,7 @@ import click
 
 from rolebridge.cli.common import database, one_line_errors, settings
 from sync import logs
+from sync.delivery import deliver_webhooks
 from sync.outbox import deliver
 from sync.services.replan import accept_and_replan
 from sync.worker import work
@@ -20,12 +21,18 @@ def outbox_group() -> None:
 
 @outbox_group.command("deliver")
 def outbox_deliver_command() -> None:
-    """Send every due email (SMTP if ROLEBRIDGE_SMTP_URL is set, else files in the instance)."""
+    """Send every due email (SMTP if ROLEBRIDGE_SMTP_URL is set, else files in the instance)
+    and every due webhook event."""
     configured = settings()
     with database(configured) as factory:
         report = deliver(factory, configured)
+        hooks = deliver_webhooks(factory, configured)
     target = "SMTP" if configured.smtp_url else str(configured.instance_path / "outbox")
     click.echo(f"sent {report.sent}, failed {report.failed}, dropped {report.dropped} ({target})")
+    click.echo(
+        f"webhooks: delivered {hooks.delivered}, retrying {hooks.retrying}, "
+        f"failed {hooks.failed}, disabled {hooks.disabled}"
+    )
 
 
 @outbox_group.command("work")

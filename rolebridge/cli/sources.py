@@ -298,6 +298,7 @@ class _Run:
             force=self.force,
             progress=progress,
             stop=self.stop,
+            quarantine_after=self.settings.quarantine_after,
         )
 
     def report(self, name: str, result: PullResult, org_name: str) -> None:
@@ -382,4 +383,5 @@ def scheduler_command(
             refresh_seconds=refresh,
             workers=workers,
             housekeeping=interval,
+            quarantine_after=configured.quarantine_after,
         ).run(max_runtime)

@@ -14,6 +14,7 @@ from mappings.errors import InputError
 from mappings.state import Member, parse_time
 from scim_server.admin import bp
 from scim_server.api.context import OrgContext, caller, org_context, read_session, session_factory
+from sync.alerts import recent_alerts
 from sync.audit import audit_json, list_audit
 from sync.drafts import explain_user
 from sync.errors import NotFound
@@ -52,7 +53,7 @@ def _visible(ctx: OrgContext, members: Sequence[Member]) -> list[Member]:
 
 @bp.get("/")
 def overview() -> str:
-    """The org at a glance: members by role, workspaces, sources, plans waiting."""
+    """The org at a glance: members by role, workspaces, sources, alerts, plans waiting."""
     query = request.args.get("q", "").strip()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
@@ -73,6 +74,7 @@ def overview() -> str:
                 plan_json(p, with_body=False)
                 for p in list_plans(s, ctx.id, ("pending", "held"), limit=100)
             ],
+            alerts=recent_alerts(s, ctx.id),
         )
 
 
@@ -150,7 +152,12 @@ def source_run(name: str) -> BaseResponse:
         ctx = org_context(s, caller().org_name)
     settings: Settings = current_app.extensions["rolebridge.settings"]
     result = run_source(
-        session_factory(), ctx.id, name, ctx.authority, secret_key=settings.secret_key
+        session_factory(),
+        ctx.id,
+        name,
+        ctx.authority,
+        secret_key=settings.secret_key,
+        quarantine_after=settings.quarantine_after,
     )
     flash(f"Pulled {name}: run #{result.run_id}.", "ok")
     return redirect(url_for("admin.runs"), 303)

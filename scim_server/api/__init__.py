@@ -21,6 +21,7 @@ register_error_handlers(bp)
 # Views register their routes on ``bp`` when imported.
 from scim_server.api import (  # noqa: E402, F401
     directory_views,
+    event_views,
     mapping_views,
     openapi,
     org_views,

@@ -55,6 +55,13 @@ def run_source(org: str, name: str) -> Response:
         ctx = org_context(s, org)
     settings: Settings = current_app.extensions["rolebridge.settings"]
     factory = session_factory()
-    result = run_source_now(factory, ctx.id, name, ctx.authority, secret_key=settings.secret_key)
+    result = run_source_now(
+        factory,
+        ctx.id,
+        name,
+        ctx.authority,
+        secret_key=settings.secret_key,
+        quarantine_after=settings.quarantine_after,
+    )
     with read_session() as s:
         return jsonify(run_json(get_run(s, ctx.id, result.run_id)))

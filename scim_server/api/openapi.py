@@ -21,6 +21,16 @@ from scim_server.api.bodies import (
     PlanRequest,
     WorkspaceCreate,
 )
+from scim_server.api.event_schemas import (
+    EventPageOut,
+    FailuresOut,
+    NewWebhookOut,
+    ReplayOut,
+    TestOut,
+    WebhookCreate,
+    WebhookReplay,
+    WebhooksOut,
+)
 
 __all__ = ["openapi_document"]
 
@@ -33,6 +43,24 @@ _BODIES: dict[str, type[BaseModel]] = {
     "api.preview": MappingDraft,
     "api.create_plan": PlanRequest,
     "api.approve_plan": PlanApproval,
+    "api.post_webhook": WebhookCreate,
+    "api.replay_webhook": WebhookReplay,
+}
+# endpoint -> (success status, response model)
+_RESPONSES: dict[str, tuple[str, type[BaseModel]]] = {
+    "api.get_events": ("200", EventPageOut),
+    "api.get_webhooks": ("200", WebhooksOut),
+    "api.post_webhook": ("201", NewWebhookOut),
+    "api.get_webhook_failures": ("200", FailuresOut),
+    "api.replay_webhook": ("200", ReplayOut),
+    "api.test_webhook_now": ("200", TestOut),
+}
+_QUERIES: dict[str, list[dict[str, Any]]] = {
+    "api.get_events": [
+        {"name": "after", "in": "query", "schema": {"type": "string"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "types", "in": "query", "schema": {"type": "string"}},
+    ]
 }
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
@@ -75,6 +103,18 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
             "422": _PROBLEM,
         },
     }
+    typed = _RESPONSES.get(endpoint)
+    if typed is not None:
+        ok = {"$ref": f"#/components/schemas/{typed[1].__name__}"}
+        del op["responses"]["200"]
+        op["responses"][typed[0]] = {
+            "description": "success",
+            "content": {"application/json": {"schema": ok}},
+        }
+    if endpoint == "api.remove_webhook":
+        del op["responses"]["200"]
+        op["responses"]["204"] = {"description": "removed"}
+    op["parameters"] = params + _QUERIES.get(endpoint, [])
     body = _BODIES.get(endpoint)
     if body is not None and method in ("post", "put"):
         name = body.__name__
@@ -99,6 +139,10 @@ def openapi_document() -> dict[str, Any]:
                 rule.endpoint, method.lower(), params
             )
     schemas: dict[str, Any] = {m.__name__: m.model_json_schema() for m in set(_BODIES.values())}
+    for _, model in _RESPONSES.values():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
     schemas["Problem"] = {
         "type": "object",
         "required": ["title", "status"],

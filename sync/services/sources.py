@@ -43,6 +43,7 @@ def run_source(
     force: bool = False,
     progress: Progress | None = None,
     stop: StopSignal | None = None,
+    quarantine_after: int = 3,
 ) -> PullResult:
     """Pull the org's source called ``name`` now and reconcile; the caller's name is the
     run's trigger. ``NotFound`` (no such source), ``InputError`` (a pushed source),
@@ -63,4 +64,5 @@ def run_source(
             trigger=caller.actor,
             progress=progress,
             stop=stop,
+            quarantine_after=quarantine_after,
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 from mappings import mapping, regex, template
 from scim_server import limits
 from scim_server.provider import MAX_RESULTS
+from sync import events, webhooks
 from sync.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -44,6 +45,8 @@ def test_the_readme_limits_table_matches_the_constants() -> None:
         "SCIM `filter` comparisons (`eq`, `co`, `pr`...)": [limits.FILTER_TERMS_MAX],
         "SCIM page size (`count`)": [MAX_RESULTS],
         "SCIM `startIndex` and `count`": [limits.INTEGER_MAX],
+        "events page size (`limit`)": [events.MAX_PAGE],
+        "webhook URL": [webhooks.MAX_URL],
         "integer path and query parameters (plan ids, mapping versions)": [limits.INTEGER_MAX],
         "`policy.max_removals`": [mapping.MAX_REMOVALS_MAX, 100],
         "mapping `match:` regex": [regex.MAX_PATTERN, regex.MAX_MEMORY >> 20],
