@@ -251,6 +251,7 @@ def plan_json(p: SavedPlan, with_body: bool = True) -> dict[str, object]:
         "applied_at": format_time(p.applied_at),
         "summary": body.get("summary", {}),
         "held": body.get("held"),
+        "replaced_by": p.replaced_by,
     }
     if with_body:
         out["plan"] = body

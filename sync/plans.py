@@ -15,6 +15,7 @@ from typing import assert_never
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.approval import beyond_approval
 from mappings.operations import Plan
 from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
@@ -32,7 +33,16 @@ from sync.reconcile import (
     waiting_status,
 )
 
-__all__ = ["apply_saved", "approve", "approve_plan", "create_plan", "get_plan", "list_plans"]
+__all__ = [
+    "apply_saved",
+    "approve",
+    "approve_plan",
+    "create_plan",
+    "discard_plan",
+    "get_plan",
+    "list_plans",
+    "replan_stale",
+]
 
 
 def create_plan(
@@ -124,7 +134,7 @@ def _awaits_approval(status: PlanStatus, held: bool) -> bool:
             # a held plan a later pull re-planned may still be approved: its approval
             # then covers the plan that replaced it, as far as it reaches
             return held
-        case "approved" | "applied":
+        case "approved" | "applied" | "discarded":
             return False
         case _:
             assert_never(status)
@@ -156,13 +166,67 @@ def apply_saved(
     now = now or utcnow()
     try:
         return _apply(session_factory, org_id, plan, actor, now)
-    except StalePlan:
+    except StalePlan as stale:
         if isinstance(plan, int):
             with write_session(session_factory) as session:
-                row = get_plan(session, org_id, plan)
-                if row.status in ("pending", "held", "approved"):
-                    row.status = "stale"
+                fresh = replan_stale(session, org_id, plan, actor=actor, now=now)
+            if fresh is not None:
+                raise StalePlan(f"{stale}; plan {fresh} was made from the current inputs "
+                                f"in its place") from stale  # fmt: skip
         raise
+
+
+def replan_stale(
+    session: Session, org_id: int, plan_id: int, *, actor: str, now: datetime | None = None
+) -> int | None:
+    """Mark a waiting plan whose inputs moved on stale and store the plan the current
+    inputs give in its place (waiting, so the admin who asked for the stale one sees the
+    fresh one first); the approval carries over when it covers every change of the fresh
+    plan. Returns the fresh plan's id (None: nothing is left to do).
+
+    ``session`` must be a write transaction."""
+    lock_org(session, org_id)
+    row = get_plan(session, org_id, plan_id)
+    if row.status not in ("pending", "held", "approved"):
+        return row.replaced_by
+    now = now or utcnow()
+    inputs = gather(session, org_id, None, now)
+    fresh = plan_for(inputs, now, row.users)
+    approved = row.status == "approved"
+    row.status = "stale"
+    if fresh.is_empty:
+        row.replaced_by = None
+        return None
+    saved = save_plan(
+        session,
+        org_id,
+        fresh,
+        status=waiting_status(fresh),
+        trigger=f"{actor}: re-plan of stale plan #{row.id}",
+        mapping_version=inputs.mapping_version,
+        users=row.users,
+    )
+    if approved and not beyond_approval(fresh, Plan.from_dict(row.body)):
+        saved.status, saved.approved_by, saved.approved_at = (
+            "approved",
+            row.approved_by,
+            row.approved_at,
+        )
+    row.replaced_by = saved.id
+    session.flush()
+    return saved.id
+
+
+def discard_plan(session: Session, org_id: int, plan_id: int) -> SavedPlan:
+    """Turn down a plan that waits (pending, held or approved, not applied): it never
+    applies. ``session`` must be a write transaction."""
+    lock_org(session, org_id)
+    row = get_plan(session, org_id, plan_id)
+    if row.status not in ("pending", "held", "approved"):
+        raise PlanError(f"plan {plan_id} is {row.status}; only a waiting plan can be discarded")
+    row.status = "discarded"
+    session.flush()
+    return row
 
 
 def _apply(
