@@ -39,7 +39,9 @@ def save_mapping(
     role: str | None,
 ) -> SavedVersion:
     """Save ``document`` as the org's next version for ``actor`` acting as ``role`` (None:
-    the host's operator, beyond the role model), with one audit entry."""
+    the host's operator, beyond the role model), with one audit entry. Line endings are
+    stored as LF whatever the client sent (a browser's form sends CRLF)."""
+    document = document.replace("\r\n", "\n").replace("\r", "\n")
     with write_session(session_factory) as session:
         row = get_org(session, org)
         lock_org(session, row.id)
