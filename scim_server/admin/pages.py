@@ -10,7 +10,15 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from mappings.authority import refusal_for_admin_action, refusal_for_plan
@@ -234,7 +242,7 @@ def audit_csv() -> Response:
 
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     return Response(
-        rows(),
+        stream_with_context(rows()),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
     )
