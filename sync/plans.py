@@ -29,6 +29,7 @@ from sync.reconcile import (
     plan_for,
     reconcile,
     reconcile_in,
+    record_replacement,
     save_plan,
     waiting_status,
 )
@@ -195,7 +196,7 @@ def replan_stale(
     approved = row.status == "approved"
     row.status = "stale"
     if fresh.is_empty:
-        row.replaced_by = None
+        record_replacement(session, org_id, [row], None)
         return None
     saved = save_plan(
         session,
@@ -212,8 +213,7 @@ def replan_stale(
             row.approved_by,
             row.approved_at,
         )
-    row.replaced_by = saved.id
-    session.flush()
+    record_replacement(session, org_id, [row], saved.id)
     return saved.id
 
 

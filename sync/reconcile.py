@@ -49,6 +49,7 @@ __all__ = [
     "locked",
     "plan_for",
     "reconcile",
+    "record_replacement",
     "reconcile_in",
     "save_plan",
     "waiting_status",
@@ -342,7 +343,7 @@ def _replace_stale(
     when it was made for at least their users."""
     scope = _scope(retired.rows)
     if done_scope is None or (scope is not None and scope <= set(done_scope)):
-        _replaced(session, org_id, retired.rows, done.plan_id)
+        record_replacement(session, org_id, retired.rows, done.plan_id)
         return
     names = ", ".join(f"#{r.id}" for r in retired.rows)
     trigger = f"re-plan of stale plan {names}"
@@ -353,14 +354,15 @@ def _replace_stale(
     fresh = _act(session, org_id, plan, inputs, trigger, scope, now, approval)
     run.finished_at, run.outcome, run.plan_id = utcnow(), fresh.status, fresh.plan_id
     run.counts = dict(plan.summary)
-    _replaced(session, org_id, retired.rows, fresh.plan_id)
+    record_replacement(session, org_id, retired.rows, fresh.plan_id)
 
 
-def _replaced(
+def record_replacement(
     session: Session, org_id: int, stale: Collection[SavedPlan], fresh_id: int | None
 ) -> None:
     """Link the stale plans to the plan made in their place (None: nothing was left to do).
-    The one place where a re-plan is recorded: its event and alert belong here."""
+    The one place where every re-plan of a stale plan is recorded (a reconcile's and
+    ``sync.plans.replan_stale``'s): its event and alert belong here."""
     for row in stale:
         if row.id != fresh_id:
             row.replaced_by = fresh_id
