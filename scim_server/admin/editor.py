@@ -89,6 +89,15 @@ def _preview_context(document: str) -> dict[str, object]:
     }
 
 
+def _saved_version() -> int | None:
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+        try:
+            return current_mapping(s, ctx.id).version
+        except NotFound:
+            return None
+
+
 def _may_save() -> bool:
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
@@ -144,6 +153,7 @@ def mapping_submit() -> str | tuple[str, int] | BaseResponse:
         "admin/mapping.html",
         document=document,
         version=None,
+        next_version=_saved_version(),
         may_save=_may_save(),
         org_key=caller().org_id,
         **context,
@@ -165,6 +175,7 @@ def _save(document: str) -> tuple[str, int] | BaseResponse:
             version=None,
             error=error,
             error_line=error_line(document, error.where),
+            next_version=_saved_version(),
             may_save=_may_save(),
             org_key=ctx.id,
         )

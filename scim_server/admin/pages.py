@@ -28,6 +28,7 @@ from mappings.rolemodel import RoleModel
 from mappings.state import Member
 from scim_server.admin import bp
 from scim_server.admin.paging import Pager, natural_key, page_number, pager
+from scim_server.admin.planrows import consequences
 from scim_server.api.actions import run_source_as_caller
 from scim_server.api.context import (
     caller,
@@ -107,7 +108,7 @@ def overview() -> str:
     chosen = [
         m
         for m in everyone
-        if query in m.email
+        if query in m.key
         and (not role or m.org_role == role)
         and (not only_drift or m.key in drift.by_user)
     ]
@@ -120,6 +121,7 @@ def overview() -> str:
         members=rows,
         pager=pages,
         drift=drift,
+        drift_does=consequences(dict(drift.plan.summary)) if drift.plan else "",
         query=query,
         role=role,
         only_drift=only_drift,
