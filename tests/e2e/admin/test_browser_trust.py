@@ -41,7 +41,7 @@ def page(browser: Any) -> Iterator[Any]:
     """A fresh page whose confirmations are recorded, then accepted unless told."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # a loaded machine renders 2,000 rows slowly
     page.dialogs = []
     page.accept_dialogs = True
 
