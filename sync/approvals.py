@@ -18,7 +18,7 @@ from mappings.operations import Plan
 from mappings.render import describe
 from sync.models import SavedPlan
 
-__all__ = ["Approval", "standing_approval"]
+__all__ = ["Approval", "approval_of", "standing_approval"]
 
 _NAMED = 3  # operations named in a lapse reason; the rest are counted
 
@@ -46,6 +46,11 @@ def standing_approval(session: Session, org_id: int, plan: Plan) -> Approval:
         .order_by(SavedPlan.id.desc())
         .limit(1)
     )
+    return approval_of(row, plan)
+
+
+def approval_of(row: SavedPlan | None, plan: Plan) -> Approval:
+    """Whether the approval of ``row`` (approved, not applied) covers ``plan``."""
     if row is None or plan.held is None:
         return Approval(row)
     extra = beyond_approval(plan, Plan.from_dict(row.body))

@@ -53,9 +53,10 @@ __all__ = [
     "utcnow",
 ]
 
-# A saved plan waits (pending review, or held), is approved, applied, or stale (its inputs
-# moved on before it was applied).
-PlanStatus = Literal["pending", "held", "approved", "applied", "stale"]
+# A saved plan waits (pending review, or held), is approved, applied, stale (its inputs
+# moved on before it was applied; ``replaced_by`` names the plan made in its place), or
+# discarded (an admin turned it down while it waited).
+PlanStatus = Literal["pending", "held", "approved", "applied", "stale", "discarded"]
 PLAN_STATUSES: tuple[PlanStatus, ...] = get_args(PlanStatus)
 
 
@@ -333,7 +334,7 @@ class MappingVersion(Base):
 
 
 class SavedPlan(Base):
-    """A stored plan: pending review, held, approved, applied or stale."""
+    """A stored plan: pending review, held, approved, applied, stale or discarded."""
 
     __tablename__ = "plans"
     __table_args__ = (Index("ix_plans_org_status", "org_id", "status"),)
@@ -350,6 +351,8 @@ class SavedPlan(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(default=None)
     applied_at: Mapped[datetime | None] = mapped_column(default=None)
+    # the plan made from the current inputs when this one went stale (None: nothing to do)
+    replaced_by: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class SyncRun(Base):

@@ -16,6 +16,7 @@ from typing import Any, assert_never
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.approval import beyond_approval
 from mappings.operations import Plan
 from mappings.state import format_time
 from sync.db import write_session
@@ -29,6 +30,7 @@ from sync.reconcile import (
     locked,
     plan_for,
     reconcile_in,
+    record_replacement,
     save_plan,
     waiting_status,
 )
@@ -43,12 +45,14 @@ __all__ = [
     "approve_plan",
     "create_plan",
     "create_plan_in",
+    "discard_plan",
     "get_plan",
     "is_plan_status",
     "list_plans",
     "mark_stale",
     "plan_json",
     "read_plan",
+    "replan_stale",
 ]
 
 
@@ -66,6 +70,7 @@ class PlanRecord:
     approved_at: datetime | None
     applied_at: datetime | None
     body: dict[str, Any]
+    replaced_by: int | None = None
 
     @classmethod
     def of(cls, row: SavedPlan) -> PlanRecord:
@@ -80,6 +85,7 @@ class PlanRecord:
             row.approved_at,
             row.applied_at,
             dict(row.body or {}),
+            row.replaced_by,
         )
 
     @property
@@ -101,6 +107,7 @@ def plan_json(p: PlanRecord, with_body: bool = True) -> dict[str, object]:
         "applied_at": format_time(p.applied_at),
         "summary": p.body.get("summary", {}),
         "held": p.body.get("held"),
+        "replaced_by": p.replaced_by,
     }
     if with_body:
         out["plan"] = p.body
@@ -218,7 +225,7 @@ def _awaits_approval(status: PlanStatus, held: bool) -> bool:
             # a held plan a later pull re-planned may still be approved: its approval
             # then covers the plan that replaced it, as far as it reaches
             return held
-        case "approved" | "applied":
+        case "approved" | "applied" | "discarded":
             return False
         case _:
             assert_never(status)
@@ -252,18 +259,81 @@ def apply_saved(
         with locked(session_factory, org_id) as session:
             row, result = apply_saved_in(session, org_id, plan, actor=actor, now=now)
             return row.id, result
-    except StalePlan:
-        mark_stale(session_factory, org_id, plan)
+    except StalePlan as stale:
+        fresh = mark_stale(session_factory, org_id, plan, actor=actor, now=now)
+        if fresh is not None:
+            raise StalePlan(f"{stale}; plan {fresh} was made from the current inputs "
+                            f"in its place") from stale  # fmt: skip
         raise
 
 
-def mark_stale(session_factory: sessionmaker[Session], org_id: int, plan: int | Plan) -> None:
-    """After a ``StalePlan``: a saved plan (by id) still waiting can never apply."""
-    if isinstance(plan, int):
-        with write_session(session_factory) as session:
-            row = get_plan(session, org_id, plan)
-            if row.status in ("pending", "held", "approved"):
-                row.status = "stale"
+def mark_stale(
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    plan: int | Plan,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> int | None:
+    """After a ``StalePlan``: a saved plan (by id) still waiting can never apply; the plan
+    the current inputs give is stored in its place (``replan_stale``), whose id is
+    returned (None: nothing is left to do, or the plan was a file)."""
+    if not isinstance(plan, int):
+        return None
+    with write_session(session_factory) as session:
+        return replan_stale(session, org_id, plan, actor=actor, now=now)
+
+
+def replan_stale(
+    session: Session, org_id: int, plan_id: int, *, actor: str, now: datetime | None = None
+) -> int | None:
+    """Mark a waiting plan whose inputs moved on stale and store the plan the current
+    inputs give in its place (waiting, so the admin who asked for the stale one sees the
+    fresh one first); the approval carries over when it covers every change of the fresh
+    plan. Returns the fresh plan's id (None: nothing is left to do).
+
+    ``session`` must be a write transaction."""
+    lock_org(session, org_id)
+    row = get_plan(session, org_id, plan_id)
+    if row.status not in ("pending", "held", "approved"):
+        return row.replaced_by
+    now = now or utcnow()
+    inputs = gather(session, org_id, None, now)
+    fresh = plan_for(inputs, now, row.users)
+    approved = row.status == "approved"
+    row.status = "stale"
+    if fresh.is_empty:
+        record_replacement(session, org_id, [row], None)
+        return None
+    saved = save_plan(
+        session,
+        org_id,
+        fresh,
+        status=waiting_status(fresh),
+        trigger=f"{actor}: re-plan of stale plan #{row.id}",
+        mapping_version=inputs.mapping_version,
+        users=row.users,
+    )
+    if approved and not beyond_approval(fresh, Plan.from_dict(row.body)):
+        saved.status, saved.approved_by, saved.approved_at = (
+            "approved",
+            row.approved_by,
+            row.approved_at,
+        )
+    record_replacement(session, org_id, [row], saved.id)
+    return saved.id
+
+
+def discard_plan(session: Session, org_id: int, plan_id: int) -> SavedPlan:
+    """Turn down a plan that waits (pending, held or approved, not applied): it never
+    applies. ``session`` must be a write transaction."""
+    lock_org(session, org_id)
+    row = get_plan(session, org_id, plan_id)
+    if row.status not in ("pending", "held", "approved"):
+        raise PlanError(f"plan {plan_id} is {row.status}; only a waiting plan can be discarded")
+    row.status = "discarded"
+    session.flush()
+    return row
 
 
 def apply_saved_in(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -31,7 +31,7 @@ from mappings.operations import Plan
 from mappings.plan import make_plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
-from sync.approvals import Approval, standing_approval
+from sync.approvals import Approval, approval_of, standing_approval
 from sync.db import write_session
 from sync.errors import NotFound
 from sync.events import emit, held_event
@@ -51,6 +51,7 @@ __all__ = [
     "locked",
     "plan_for",
     "reconcile",
+    "record_replacement",
     "reconcile_in",
     "save_plan",
     "waiting_status",
@@ -308,7 +309,7 @@ def _reconcile_locked(
             inputs = gather(session, org_id, held, now)
         plan = plan_for(inputs, now, None, complete)
     approval = standing_approval(session, org_id, plan)  # read before it is retired as stale
-    _retire_stale_plans(session, org_id, plan.fingerprint)
+    retired = _retire_stale_plans(session, org_id, plan.fingerprint)
     run = _run(session, org_id, trigger, now, run_id)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
     run.finished_at = utcnow()
@@ -317,6 +318,9 @@ def _reconcile_locked(
     summary = dict(plan.summary)
     run.counts = summary if run_id is None else {**run.counts, "plan": summary}
     session.flush()
+    if retired.rows:
+        whole = users is None or inputs.mapping.policy.apply == "review"
+        _replace_stale(session, org_id, retired, result, None if whole else users, now)
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
 
 
@@ -332,18 +336,82 @@ def _run(session: Session, org_id: int, trigger: str, now: datetime, run_id: int
     return run
 
 
-def _retire_stale_plans(session: Session, org_id: int, current: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Retired:
+    """The waiting plans a reconcile marked stale, and which of them had been approved."""
+
+    rows: tuple[SavedPlan, ...]
+    approved: SavedPlan | None  # the newest one approved and not yet applied
+
+
+def _retire_stale_plans(session: Session, org_id: int, current: str) -> Retired:
     """Waiting plans made from other inputs can never apply: mark them stale."""
-    session.execute(
-        update(SavedPlan)
-        .where(
-            SavedPlan.org_id == org_id,
-            SavedPlan.status.in_(("pending", "held", "approved")),
-            SavedPlan.fingerprint != current,
+    rows = tuple(
+        session.scalars(
+            select(SavedPlan)
+            .where(
+                SavedPlan.org_id == org_id,
+                SavedPlan.status.in_(("pending", "held", "approved")),
+                SavedPlan.fingerprint != current,
+            )
+            .order_by(SavedPlan.id)
         )
-        .values(status="stale")
-        .execution_options(synchronize_session=False)
     )
+    approved = [r for r in rows if r.status == "approved"]
+    for row in rows:
+        row.status = "stale"
+    return Retired(rows, approved[-1] if approved else None)
+
+
+def _scope(rows: Collection[SavedPlan]) -> set[str] | None:
+    """The users the plans were made for together (None: the whole org)."""
+    users: set[str] = set()
+    for row in rows:
+        if row.users is None:
+            return None
+        users.update(row.users)
+    return users
+
+
+def _replace_stale(
+    session: Session,
+    org_id: int,
+    retired: Retired,
+    done: ReconcileResult,
+    done_scope: Collection[str] | None,
+    now: datetime,
+) -> None:
+    """A stale plan never strands a decision: what it would have done is planned again at
+    once from the current inputs, and the fresh plan waits in its place (held, or pending
+    review), or applies when nothing holds it; an approval carries over only to a fresh
+    plan it covers (``mappings.approval``). The reconcile's own plan stands in their place
+    when it was made for at least their users."""
+    scope = _scope(retired.rows)
+    if done_scope is None or (scope is not None and scope <= set(done_scope)):
+        record_replacement(session, org_id, retired.rows, done.plan_id)
+        return
+    names = ", ".join(f"#{r.id}" for r in retired.rows)
+    trigger = f"re-plan of stale plan {names}"
+    inputs = gather(session, org_id, None, now)
+    plan = plan_for(inputs, now, scope)
+    approval = approval_of(retired.approved, plan)
+    run = _run(session, org_id, trigger, now, None)
+    fresh = _act(session, org_id, plan, inputs, trigger, scope, now, approval)
+    run.finished_at, run.outcome, run.plan_id = utcnow(), fresh.status, fresh.plan_id
+    run.counts = dict(plan.summary)
+    record_replacement(session, org_id, retired.rows, fresh.plan_id)
+
+
+def record_replacement(
+    session: Session, org_id: int, stale: Collection[SavedPlan], fresh_id: int | None
+) -> None:
+    """Link the stale plans to the plan made in their place (None: nothing was left to do).
+    The one place where every re-plan of a stale plan is recorded (a reconcile's and
+    ``sync.plans.replan_stale``'s): its event and alert belong here."""
+    for row in stale:
+        if row.id != fresh_id:
+            row.replaced_by = fresh_id
+    session.flush()
 
 
 def plan_for(

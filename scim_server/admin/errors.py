@@ -14,7 +14,7 @@ from scim_server.admin import bp
 from scim_server.api.problems import ApiProblem
 from sync.errors import Forbidden, NotFound
 
-__all__: list[str] = []
+__all__ = ["not_routed"]
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +59,9 @@ def _http(e: HTTPException) -> tuple[str, int]:
 def _internal(e: Exception) -> tuple[str, int]:
     log.exception("admin page internal error")
     return render_template("admin/error.html", message="internal error", status=500), 500
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST"])
+def not_routed(unknown: str) -> tuple[str, int]:
+    """Any other URL under /admin: the styled 404 page, not the server's bare one."""
+    return render_template("admin/error.html", message=f"no page /admin/{unknown}", status=404), 404

@@ -1,38 +1,67 @@
-"""Plans on the admin pages: the list, one plan's diff with approve and apply."""
+"""Plans on the admin pages: the list, one plan's diff with approve, apply and discard."""
 
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from mappings.operations import OP_KINDS
 from mappings.render import render_markdown, render_text
 from scim_server.admin import bp
-from scim_server.admin.planrows import plan_table
+from scim_server.admin.paging import pager
+from scim_server.admin.planrows import consequences, plan_table
 from scim_server.api.context import caller, org_context, read_session, session_factory
-from sync.plans import list_plans, plan_json, read_plan
+from sync.plans import PLAN_STATUSES, list_plans, plan_json, read_plan
+from sync.services.plan_discard import discard_plan
 from sync.services.plans import apply_plan, approve_plan
 
-__all__ = ["plan_apply", "plan_approve", "plan_detail", "plan_rendered", "plans"]
+__all__ = ["plan_apply", "plan_approve", "plan_detail", "plan_discard", "plan_rendered", "plans"]
+
+PLANS_PER_PAGE = 100
+ROWS_PER_PAGE = 500
 
 
 @bp.get("/plans")
 def plans() -> str:
-    """Every saved plan, newest first."""
+    """Every saved plan, newest first, optionally of one status."""
+    status = request.args.get("status", "")
+    wanted = (status,) if status in PLAN_STATUSES else ()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        listed = [plan_json(p, with_body=False) for p in list_plans(s, ctx.id, limit=100)]
-    return render_template("admin/plans.html", plans=listed)
+        rows = [
+            plan_json(p, with_body=False)
+            for p in list_plans(s, ctx.id, wanted, limit=100_000)  # type: ignore[arg-type]
+        ]
+    shown, pages = pager(rows, PLANS_PER_PAGE)
+    return render_template(
+        "admin/plans.html", plans=shown, pager=pages, status=status, statuses=PLAN_STATUSES
+    )
 
 
 @bp.get("/plans/<id:plan_id>")
 def plan_detail(plan_id: int) -> str:
-    """One plan as a diff table, with approve and apply."""
+    """One plan as a diff table (paged, by operation), with approve, apply and discard."""
+    op = request.args.get("op", "")
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
         row = read_plan(s, ctx.id, plan_id)
     plan = row.plan
     info = plan_json(row, with_body=False)
-    return render_template("admin/plan.html", info=info, plan=plan, table=plan_table(plan))
+    table = plan_table(plan)
+    chosen = [r for r in table.rows if not op or r.op == op]
+    rows, pages = pager(chosen, ROWS_PER_PAGE)
+    ops = [k for k in OP_KINDS if any(r.op == k for r in table.rows)]
+    return render_template(
+        "admin/plan.html",
+        info=info,
+        plan=plan,
+        table=table,
+        rows=rows,
+        pager=pages,
+        op=op,
+        ops=ops,
+        does=consequences(dict(plan.summary)),
+    )
 
 
 @bp.get("/plans/<id:plan_id>/<any(text, markdown):fmt>")
@@ -75,4 +104,14 @@ def plan_apply(plan_id: int) -> BaseResponse:
         ctx = org_context(s, caller().org_name)
     done = apply_plan(session_factory(), ctx.id, plan_id, ctx.authority)
     flash(f"Plan #{plan_id} applied: {done.result.applied} operations.", "ok")
+    return redirect(url_for("admin.plan_detail", plan_id=plan_id), 303)
+
+
+@bp.post("/plans/<id:plan_id>/discard")
+def plan_discard(plan_id: int) -> BaseResponse:
+    """Turn down a waiting plan: it never applies."""
+    with read_session() as s:
+        ctx = org_context(s, caller().org_name)
+    done = discard_plan(session_factory(), ctx.id, plan_id, ctx.authority)
+    flash(f"Plan #{plan_id} discarded: its {done.operations} change(s) will not be made.", "ok")
     return redirect(url_for("admin.plan_detail", plan_id=plan_id), 303)

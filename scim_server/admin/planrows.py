@@ -9,7 +9,7 @@ from mappings.mapping import RoleMapping
 from mappings.operations import Operation, Plan, Reason
 from mappings.render import describe, sign, summary_text
 
-__all__ = ["PlanTable", "Row", "plan_table"]
+__all__ = ["PlanTable", "Row", "consequences", "plan_table"]
 
 _KINDS = {"+": "add", "~": "change", "-": "remove"}
 
@@ -70,3 +70,30 @@ def plan_table(plan: Plan, mapping: RoleMapping | None = None) -> PlanTable:
         count["skip"],
         summary_text(plan.summary),
     )
+
+
+_PHRASES = {
+    "remove_from_org": "remove {n} from the org",
+    "suspend": "suspend {n}",
+    "revoke_invite": "revoke {n} invite(s)",
+    "remove_from_workspace": "take {n} out of a workspace",
+    "set_org_role": "change {n} org role(s)",
+    "set_workspace_roles": "change {n} workspace role(s)",
+    "add_to_workspace": "add {n} to a workspace",
+    "invite": "invite {n}",
+    "resend_invite": "resend {n} invite(s)",
+    "reactivate": "reactivate {n}",
+    "rename_member": "rename {n}",
+    "create_workspace": "create {n} workspace(s)",
+}
+
+
+def consequences(summary: dict[str, int]) -> str:
+    """What a plan does in words, removals first: "remove 1,500 from the org, invite 3"."""
+    order = {op: i for i, op in enumerate(_PHRASES)}
+    parts = [
+        _PHRASES.get(op, op + " {n}").format(n=f"{n:,}")
+        for op, n in sorted(summary.items(), key=lambda kv: order.get(kv[0], 99))
+        if n
+    ]
+    return ", ".join(parts) if parts else "nothing"

@@ -32,10 +32,13 @@ from scim_server.api.context import read_session, transaction
 from scim_server.throttle import count_failure
 from sync import logs
 from sync.apikeys import verify_api_key
+from sync.audit import record_audit
 from sync.settings import Settings
 from sync.signins import end_sign_in, signed_in, start_sign_in
 
-__all__ = ["sign_in", "sign_out"]
+__all__ = ["SIGN_IN", "SIGN_OUT", "sign_in", "sign_out"]
+
+SIGN_IN, SIGN_OUT = "sign_in", "sign_out"  # the audit log's operations
 
 _PUBLIC = ("admin.sign_in", "admin.static")
 
@@ -58,6 +61,8 @@ def _load_caller() -> BaseResponse | None:
             principal = signed_in(s, session_id)
     if principal is None:
         session.pop("sid", None)
+        if request.headers.get("X-Requested-With") == "fetch":  # the editor's preview
+            return Response(render_template("admin/_signed_out.html"), 401)
         return redirect(url_for("admin.sign_in", next=request.path))
     g.rolebridge_principal = principal
     logs.bind(org_id=principal.org_id)
@@ -79,6 +84,9 @@ def sign_in() -> str | BaseResponse:
             session_id = (
                 None if principal is None else start_sign_in(s, principal.key_id, _lifetime())
             )
+            if principal is not None:
+                detail: dict[str, object] = {"key": principal.key_id, "role": principal.role}
+                record_audit(s, principal.org_id, principal.actor, SIGN_IN, "", detail)
         if session_id is None:
             count_failure()
             flash("That API key is unknown or revoked.", "error")
@@ -98,7 +106,11 @@ def sign_out() -> Response | BaseResponse:
     session_id = session.get("sid")
     if isinstance(session_id, str):
         with transaction() as s:
+            principal = signed_in(s, session_id)
             end_sign_in(s, session_id)
+            if principal is not None:
+                detail = {"key": principal.key_id, "role": principal.role}
+                record_audit(s, principal.org_id, principal.actor, SIGN_OUT, "", detail)
     session.clear()
     return redirect(url_for("admin.sign_in"))
 

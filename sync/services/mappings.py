@@ -37,7 +37,9 @@ def save_mapping(
     caller: Caller,
 ) -> SavedVersion:
     """Save ``document`` as the org's next version for the caller (the operator, with no
-    role, is not bounded by the role model), with one audit entry."""
+    role, is not bounded by the role model), with one audit entry. Line endings are
+    stored as LF whatever the client sent (a browser's form sends CRLF)."""
+    document = document.replace("\r\n", "\n").replace("\r", "\n")
     with write_session(session_factory) as session:
         row = get_org(session, org)
         lock_org(session, row.id)

@@ -123,7 +123,11 @@ def apply_plan(
             )
             row, result = apply_saved_in(session, org_id, plan, actor=caller.actor, now=now)
             return AppliedPlan(PlanRecord.of(row), result)
-    except StalePlan:
+    except StalePlan as stale:
+        fresh = None
         if org_id is not None:
-            mark_stale(session_factory, org_id, plan)
+            fresh = mark_stale(session_factory, org_id, plan, actor=caller.actor, now=now)
+        if fresh is not None:
+            raise StalePlan(f"{stale}; plan {fresh} was made from the current inputs "
+                            f"in its place") from stale  # fmt: skip
         raise

@@ -98,10 +98,12 @@ def test_a_stale_plan_file_is_refused_in_one_line(cli: CliRunner, tmp_path: Path
     result = cli.invoke(main, ["apply", "--org", "Acme", "1"])
     assert result.exit_code == 1
     assert result.output.startswith("error: stale plan:")
+    assert "plan 2 was made from the current inputs in its place" in result.output
     [saved] = _ok(cli, "audit", "--org", "Acme").output.splitlines()
     assert "save_mapping" in saved and "apply" not in saved
-    [listed] = _ok(cli, "plans", "--org", "Acme").output.splitlines()
+    fresh, listed = _ok(cli, "plans", "--org", "Acme").output.splitlines()
     assert listed.startswith("1\tstale\t") and listed.endswith("3 invite")
+    assert fresh.startswith("2\tpending\t") and fresh.endswith("4 invite")
 
 
 def test_bad_input_is_one_line_naming_the_problem(cli: CliRunner, tmp_path: Path) -> None:

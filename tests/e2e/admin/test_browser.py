@@ -67,6 +67,8 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmations; their words are
+    # checked in test_browser_trust
     yield page
     context.close()
 
@@ -104,12 +106,14 @@ def test_an_admin_previews_a_draft_and_opens_a_rows_explanation(
     )
     assert "+ 3 to add" in counts.inner_text()
     assert "- 1 to remove" in counts.inner_text()
+    page.click("#pending summary")  # the saved mapping plans these too: pending either way
     invite = page.locator("tr.row.add", has_text="invite nina@acme.com as member")
     removal = page.locator("tr.row.remove", has_text="remove_from_org gone@acme.com")
     assert invite.count() == 1 and removal.count() == 1
     assert invite.locator(".sign").inner_text() == "+"
     assert removal.locator(".sign").inner_text() == "-"
     invite.click()
+    assert invite.locator(".why-toggle").get_attribute("aria-expanded") == "true"
     detail = page.locator("tr.row.add[data-user='nina@acme.com'] + tr.explain")
     detail.locator(".explanation").wait_for()
     text = detail.inner_text()
@@ -136,10 +140,11 @@ def test_an_admin_approves_and_applies_a_held_plan_and_sees_the_audit_entry(
     assert f"Plan #{made['id']} approved and applied." in page.inner_text(".flash")
     assert page.locator("#apply").count() == 0
     _shot(page, "plan-applied.png")
+    assert page.locator("#held").get_attribute("class") == "flash muted"  # no longer red
     page.click("text=Audit log")
     page.fill("input[name=user]", "gone@acme.com")
     page.click("text=Filter")
-    page.wait_for_url("**/admin/audit?user=gone%40acme.com*")
+    page.wait_for_url("**/admin/audit?*user=gone%40acme.com*")
     page.wait_for_selector("#audit")
     row = page.locator("#audit tr", has_text="remove_from_org")
     assert row.count() == 1

@@ -1,0 +1,102 @@
+"""The admin pages' lists through the test client: runs without the empty ones by default,
+the SCIM source's last run, CRLF saved as LF, the styled 404, and the audit CSV."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync.models import MappingVersion
+from sync.tokens import create_token
+from tests.e2e.admin.conftest import MAPPING, Seeded
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _sign_in(client: FlaskClient, key: str) -> None:
+    page = client.get("/admin/sign-in").get_data(as_text=True)
+    token = _TOKEN.search(page)
+    assert token
+    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": token.group(1)})
+    assert r.status_code == 302
+
+
+def _scim_user(client: FlaskClient, token: str, email: str) -> None:
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "emails": [{"value": email, "primary": True}],
+        "active": True,
+    }
+    r = client.post("/scim/v2/Users", json=user, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201
+
+
+def test_runs_hide_empty_scim_runs_and_the_scim_source_shows_its_last_run(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """Two SCIM writes that change nothing make two empty runs: hidden by default, listed
+    with "include empty"; the overview's scim source no longer says "never"."""
+    with session_factory.begin() as s:
+        _, token = create_token(s, "acme")
+    _scim_user(client, token, "x1@elsewhere.com")
+    _scim_user(client, token, "x2@elsewhere.com")
+    _sign_in(client, acme.keys["owner"])
+    default = client.get("/admin/runs").get_data(as_text=True)
+    assert "No runs match." in default and "0 of 0" in default
+    both = client.get("/admin/runs?empty=1").get_data(as_text=True)
+    assert "1\u20132 of 2" in both and both.count(">scim<") == 2
+    overview = client.get("/admin/").get_data(as_text=True)
+    scim_row = re.search(
+        r"<td>scim <span class=\"muted\">\(scim\)</span></td>\s*<td[^>]*>(.*?)</td>", overview, re.S
+    )
+    assert scim_row is not None and "never" not in scim_row.group(1)
+    assert "empty" in scim_row.group(1)
+
+
+def test_a_crlf_document_is_saved_with_lf_so_the_diff_shows_only_the_change(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """A browser's CRLF save of a one-line change diffs as that line alone."""
+    _sign_in(client, acme.keys["owner"])
+    page = client.get("/admin/mapping").get_data(as_text=True)
+    token = _TOKEN.search(page)
+    assert token
+    draft = MAPPING.replace("max_removals: 5", "max_removals: 6").replace("\n", "\r\n")
+    r = client.post(
+        "/admin/mapping", data={"document": draft, "action": "save", "csrf_token": token.group(1)}
+    )
+    assert r.status_code == 303
+    with session_factory() as s:
+        docs = s.scalars(select(MappingVersion.document).order_by(MappingVersion.version)).all()
+    assert "\r" not in docs[-1]
+    diff = client.get("/admin/mapping/diff?base=1&other=2").get_data(as_text=True)
+    assert diff.count("diff-add") == 1 and diff.count("diff-del") == 1
+    api = client.put(
+        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": draft}
+    )
+    assert api.status_code == 201
+    with session_factory() as s:
+        last = s.scalars(select(MappingVersion.document).order_by(MappingVersion.version)).all()
+    assert "\r" not in last[-1]
+
+
+def test_an_unknown_admin_url_is_the_styled_404(client: FlaskClient, acme: Seeded) -> None:
+    """Not Werkzeug's bare page: the admin layout, a heading, a way back."""
+    _sign_in(client, acme.keys["owner"])
+    r = client.get("/admin/no/such/page")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 404 and "Page not found" in html and "Back to the overview" in html
+
+
+def test_the_audit_csv_has_every_matching_entry(client: FlaskClient, acme: Seeded) -> None:
+    """The export is CSV with a header and the sign-in entry; a bad zone is a 422."""
+    _sign_in(client, acme.keys["owner"])
+    r = client.get("/admin/audit.csv?op=sign_in&tz=Europe/Paris&since=2020-01-01")
+    lines = r.get_data(as_text=True).splitlines()
+    assert r.mimetype == "text/csv" and lines[0].startswith("id,at,actor,op,user")
+    assert len(lines) == 2 and ",sign_in," in lines[1]
+    assert client.get("/admin/audit?tz=Mars/Olympus").status_code == 422
