@@ -26,10 +26,12 @@ __all__ = [
     "Caller",
     "key_roles",
     "refusal_for_admin_action",
+    "refusal_for_key_role",
     "refusal_for_mapping",
     "refusal_for_member_change",
     "refusal_for_workspace_change",
     "refusal_for_plan",
+    "refusal_for_scim_tokens",
     "roles_touched",
 ]
 
@@ -155,3 +157,21 @@ def refusal_for_plan(model: RoleModel, acting: str, plan: Plan, state: PlatformS
             who = op.user or op.workspace or ""
             return f"role {acting!r} may not manage {', '.join(denied)} ({op.op} {who})"
     return None
+
+
+def refusal_for_scim_tokens(model: RoleModel, acting: str) -> str | None:
+    """SCIM tokens (which let an IdP rewrite the whole directory) are for holders of the
+    org's top role."""
+    if acting == model.top_org_role:
+        return None
+    return f"only a {model.top_org_role} may see or change SCIM tokens; role {acting!r} may not"
+
+
+def refusal_for_key_role(model: RoleModel, acting: str, role: str) -> str | None:
+    """An admin API key, made or revoked, may carry the caller's own role or one it manages."""
+    refusal = refusal_for_admin_action(model, acting)
+    if refusal is not None:
+        return refusal
+    if role == acting or model.may_manage(acting, role):
+        return None
+    return f"role {acting!r} may not hand out or revoke keys of role {role!r}"

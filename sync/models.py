@@ -34,6 +34,8 @@ __all__ = [
     "DirectoryUser",
     "MappingVersion",
     "Member",
+    "MemberSession",
+    "OidcSettings",
     "Organisation",
     "OutboxMessage",
     "PLAN_STATUSES",
@@ -162,6 +164,9 @@ class ScimToken(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)  # to the minute
 
 
 class ApiKey(Base):
@@ -176,6 +181,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)  # to the minute
 
 
 class AdminSession(Base):
@@ -185,6 +193,36 @@ class AdminSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class OidcSettings(Base):
+    """An org's OpenID Connect sign-in to the admin pages; the secret is sealed
+    (``sync.secrets``) and never shown again."""
+
+    __tablename__ = "oidc_settings"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class MemberSession(Base):
+    """A signed-in admin page session of one member (OpenID Connect); only the SHA-256 of
+    its id is stored."""
+
+    __tablename__ = "member_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -209,6 +247,8 @@ class Source(Base):
     force_next: Mapped[bool] = mapped_column(Boolean, default=False)  # admin override
     last_pull_at: Mapped[datetime | None] = mapped_column(default=None)  # scheduler tick claim
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_requested_at: Mapped[datetime | None] = mapped_column(default=None)  # "run now", queued
+    run_requested_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class DirectoryUser(Base):

@@ -20,6 +20,7 @@ register_error_handlers(bp)
 
 # Views register their routes on ``bp`` when imported.
 from scim_server.api import (  # noqa: E402, F401
+    credential_views,
     directory_views,
     mapping_views,
     openapi,

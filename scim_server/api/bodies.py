@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "BODIES",
+    "KeyCreate",
+    "Rotation",
+    "TokenCreate",
     "MappingDraft",
     "MemberRoles",
     "PlanApproval",
@@ -55,6 +58,27 @@ class PlanApproval(_Body):
     fingerprint: str = Field(min_length=1, max_length=80)
 
 
+class TokenCreate(_Body):
+    """A new SCIM token: a name saying which IdP uses it, and an optional expiry."""
+
+    name: str = Field(default="", max_length=200)
+    expires_at: AwareDatetime | None = None
+
+
+class KeyCreate(_Body):
+    """A new admin API key carrying ``role`` (the caller's own or one it manages)."""
+
+    role: str = Field(min_length=1, max_length=100)
+    name: str = Field(default="", max_length=200)
+    expires_at: AwareDatetime | None = None
+
+
+class Rotation(_Body):
+    """Rotate a token or key: a new one, optionally with a new expiry."""
+
+    expires_at: AwareDatetime | None = None
+
+
 PlanFormat = Literal["json", "text", "markdown"]
 
 BODIES: tuple[type[BaseModel], ...] = (
@@ -63,4 +87,7 @@ BODIES: tuple[type[BaseModel], ...] = (
     MappingDraft,
     PlanRequest,
     PlanApproval,
+    TokenCreate,
+    KeyCreate,
+    Rotation,
 )

@@ -10,8 +10,11 @@ from mappings.state import parse_time
 from scim_server.api import bp
 from scim_server.api.actions import run_source_as_caller
 from scim_server.api.context import org_context, read_session
-from sync.admin_store import list_audit, list_runs, list_sources, run_json
+from scim_server.api.responses import AuditList, RunList, reply
+from sync.admin_store import list_sources, run_json
+from sync.listings import audit_page, runs_page
 from sync.models import SyncRun
+from sync.paging import parse_limit
 
 __all__: list[str] = []
 
@@ -22,20 +25,40 @@ def _time_arg(name: str) -> datetime | None:
 
 @bp.get("/orgs/<org>/runs")
 def get_runs(org: str) -> Response:
-    """The org's recent reconcile and pull runs, newest first."""
+    """The org's reconcile and pull runs, newest first, a page at a time."""
+    args = request.args
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(runs=list_runs(s, ctx.id))
+        page = runs_page(
+            s,
+            ctx.id,
+            limit=parse_limit(args.get("limit")),
+            cursor=args.get("cursor"),
+            outcome=args.get("outcome"),
+        )
+        return reply(RunList, runs=page.items, next_cursor=page.next_cursor)
 
 
 @bp.get("/orgs/<org>/audit")
 def get_audit(org: str) -> Response:
-    """Audit entries, newest first; filter with ``user``, ``since`` and ``until`` (ISO 8601)."""
+    """Audit entries, newest first, a page at a time; filter with ``user``, ``op``,
+    ``actor``, ``since`` and ``until`` (ISO 8601)."""
     since, until = _time_arg("since"), _time_arg("until")
+    args = request.args
     with read_session() as s:
         ctx = org_context(s, org)
-        entries = list_audit(s, ctx.id, request.args.get("user"), since, until)
-        return jsonify(entries=entries)
+        page = audit_page(
+            s,
+            ctx.id,
+            limit=parse_limit(args.get("limit")),
+            cursor=args.get("cursor"),
+            user=args.get("user"),
+            op=args.get("op"),
+            actor=args.get("actor"),
+            since=since,
+            until=until,
+        )
+        return reply(AuditList, entries=page.items, next_cursor=page.next_cursor)
 
 
 @bp.get("/orgs/<org>/sources")

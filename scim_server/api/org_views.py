@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from mappings.authority import (
@@ -25,9 +25,12 @@ from scim_server.api.context import (
     transaction,
 )
 from scim_server.api.problems import ApiProblem
+from scim_server.api.responses import MemberList, reply
 from sync.admin_store import count_members_by_role, record_audit, set_member
+from sync.listings import members_page
 from sync.models import Organisation, Workspace
 from sync.orgs import check_member_roles, create_workspace
+from sync.paging import parse_limit
 from sync.platform import load_state
 
 __all__ = ["member_json"]
@@ -103,10 +106,20 @@ def add_workspace(org: str) -> tuple[Response, int]:
 
 @bp.get("/orgs/<org>/members")
 def get_members(org: str) -> Response:
-    """Every member with org role, status, workspace roles and origin."""
+    """Members by email, a page at a time, with org role, status, workspace roles and origin."""
+    args = request.args
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(members=[member_json(m) for m in load_state(s, ctx.id).members])
+        page = members_page(
+            s,
+            ctx.id,
+            limit=parse_limit(args.get("limit")),
+            cursor=args.get("cursor"),
+            role=args.get("role"),
+            status=args.get("status"),
+            query=args.get("q"),
+        )
+        return reply(MemberList, members=page.items, next_cursor=page.next_cursor)
 
 
 def _check_member_change(ctx: OrgContext, current: Member | None, body: MemberRoles) -> None:

@@ -3,7 +3,8 @@
     ApiProblem             an HTTP status, a title, a detail and the field it is about
      +-- raised by views   (403 refused by role, 404 not found, 409 conflict, 422 invalid)
     InputError/MappingError from the core -> 422 naming ``where``
-    sync.errors: NotFound 404, Conflict 409, LimitError 422, StalePlan/PlanError 409
+    sync.errors: NotFound 404, Conflict 409, LimitError 422, StalePlan/PlanError 409,
+                 StaleVersion 412 (a mapping save from an older version)
     pydantic ValidationError                 -> 422 naming the first field
     werkzeug HTTPException                   -> its status, as a problem
     anything else                            -> 500 "internal error", details logged only
@@ -21,7 +22,15 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from mappings.errors import InputError
-from sync.errors import Conflict, Forbidden, LimitError, NotFound, PlanError, StalePlan
+from sync.errors import (
+    Conflict,
+    Forbidden,
+    LimitError,
+    NotFound,
+    PlanError,
+    StalePlan,
+    StaleVersion,
+)
 
 __all__ = ["ApiProblem", "problem_response", "register_error_handlers"]
 
@@ -87,6 +96,12 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(LimitError)
     def _limit(e: LimitError) -> Response:
         return problem_response(422, "limit reached", str(e), getattr(e, "field", None))
+
+    @bp.errorhandler(StaleVersion)
+    def _stale_version(e: StaleVersion) -> Response:
+        response = problem_response(412, "precondition failed", str(e), "If-Match")
+        response.headers["ETag"] = f'"v{e.current}"'
+        return response
 
     @bp.errorhandler(StalePlan)
     def _stale(e: StalePlan) -> Response:
