@@ -34,8 +34,6 @@ __all__ = [
     "DirectoryUser",
     "MappingVersion",
     "Member",
-    "MemberSession",
-    "OidcSettings",
     "Organisation",
     "OutboxMessage",
     "PLAN_STATUSES",
@@ -193,36 +191,6 @@ class AdminSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-
-
-class OidcSettings(Base):
-    """An org's OpenID Connect sign-in to the admin pages; the secret is sealed
-    (``sync.secrets``) and never shown again."""
-
-    __tablename__ = "oidc_settings"
-
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
-    )
-    issuer: Mapped[str] = mapped_column(String(500))
-    client_id: Mapped[str] = mapped_column(String(255))
-    client_secret: Mapped[str] = mapped_column(Text)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_by: Mapped[str] = mapped_column(String(200), default="")
-
-
-class MemberSession(Base):
-    """A signed-in admin page session of one member (OpenID Connect); only the SHA-256 of
-    its id is stored."""
-
-    __tablename__ = "member_sessions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

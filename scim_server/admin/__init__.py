@@ -22,7 +22,14 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from scim_server.admin import editor, errors, pages, plan_pages, session  # noqa: E402, F401
+from scim_server.admin import (  # noqa: E402, F401
+    credential_pages,
+    editor,
+    errors,
+    pages,
+    plan_pages,
+    session,
+)
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -26,6 +26,7 @@ from scim_server.api import (  # noqa: E402, F401
     openapi,
     org_views,
     plan_views,
+    schema_views,
 )
 
 

@@ -135,7 +135,7 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
         )
         op["responses"]["412"] = _PROBLEM
         op["responses"]["428"] = _PROBLEM
-    if endpoint == "api.get_openapi":
+    if endpoint in ("api.get_openapi", "api.get_mapping_schema"):
         op["security"] = []
     return op
 
