@@ -27,6 +27,7 @@ from scim_server.api import (  # noqa: E402, F401
     org_views,
     plan_views,
     schema_views,
+    source_views,
 )
 
 

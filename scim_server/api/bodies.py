@@ -11,6 +11,8 @@ __all__ = [
     "BODIES",
     "KeyCreate",
     "Rotation",
+    "SourceCreate",
+    "SourceEdit",
     "TokenCreate",
     "MappingDraft",
     "MemberRoles",
@@ -73,6 +75,21 @@ class KeyCreate(_Body):
     expires_at: AwareDatetime | None = None
 
 
+class SourceEdit(_Body):
+    """A pulled source's settings; ``secret`` is write-only (omit it to keep the stored one)."""
+
+    kind: Literal["okta", "graph", "scim-pull"]
+    config: dict[str, str | bool | int | None] = Field(default_factory=dict, max_length=20)
+    secret: str | None = Field(default=None, min_length=1, max_length=20_000)
+    schedule: str | None = Field(default=None, max_length=100)
+
+
+class SourceCreate(SourceEdit):
+    """A new pulled source: its name, kind, settings and secret."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+
+
 class Rotation(_Body):
     """Rotate a token or key: a new one, optionally with a new expiry."""
 
@@ -90,4 +107,6 @@ BODIES: tuple[type[BaseModel], ...] = (
     TokenCreate,
     KeyCreate,
     Rotation,
+    SourceCreate,
+    SourceEdit,
 )

@@ -22,6 +22,8 @@ from scim_server.api.bodies import (
     PlanApproval,
     PlanRequest,
     Rotation,
+    SourceCreate,
+    SourceEdit,
     TokenCreate,
     WorkspaceCreate,
 )
@@ -42,6 +44,8 @@ _BODIES: dict[str, type[BaseModel]] = {
     "api.rotate_token": Rotation,
     "api.post_api_key": KeyCreate,
     "api.rotate_api_key": Rotation,
+    "api.post_source": SourceCreate,
+    "api.put_source": SourceEdit,
 }
 _PAGING = (
     ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 50)"),
