@@ -29,6 +29,7 @@ from scim_server.admin import (  # noqa: E402, F401
     pages,
     plan_pages,
     session,
+    source_pages,
 )
 
 

@@ -63,3 +63,32 @@ def test_an_owner_makes_copies_and_revokes_a_scim_token(
     page.click("button[aria-label^='Revoke token']")
     page.locator(".flash", has_text="is revoked").wait_for()
     assert client.get("/scim/v2/Users", headers=auth).status_code == 401
+
+
+def test_an_owner_adds_a_source_queues_a_run_and_pauses_it(
+    clip_page: Any,
+    live_url: str,  # noqa: F811
+    seed: Callable[..., Seeded],
+    client: FlaskClient,
+) -> None:
+    """Add a SCIM-pull source (the secret is not on the page afterwards), Run now queues
+    it for the scheduler, Pause shows it paused; the API agrees."""
+    page = clip_page
+    org = seed("acme", "soterai", ["owner"])
+    _sign_in(page, live_url, org.keys["owner"])
+    page.click("header >> text=Sources")
+    page.fill("#new-source input[name=name]", "hr")
+    page.select_option("#new-source select[name=kind]", "scim-pull")
+    page.fill("#new-source input[name=url]", "https://hr.example/scim/v2")
+    page.fill("#new-source input[name=secret]", "hr-bearer-secret")
+    page.click("#new-source button[type=submit]")
+    page.locator(".flash", has_text="Added scim-pull source hr").wait_for()
+    assert "hr-bearer-secret" not in page.content()
+    page.click("button[aria-label='Run now hr']")
+    page.locator(".flash", has_text="is queued").wait_for()
+    page.click("button[aria-label='Pause hr']")
+    page.locator("#sources td", has_text="paused").wait_for()
+    _shot(page, "sources.png")
+    listed = client.get("/api/v1/orgs/acme/sources", headers=org.auth("owner")).json
+    (source,) = listed["sources"]
+    assert (source["name"], source["enabled"]) == ("hr", False)
