@@ -153,3 +153,14 @@ def test_the_mapping_put_needs_the_etag_of_the_newest_version(
     assert theirs.status_code == 412 and "version 2" in theirs.json["detail"]
     now = client.get("/api/v1/orgs/acme/mapping", headers=owner).json
     assert (now["version"], now["document"]) == (2, draft["document"])
+
+
+def test_the_mapping_schema_is_served_without_a_key(client: FlaskClient) -> None:
+    """GET /api/v1/mapping.schema.json needs no key, and the test mapping validates."""
+    import yaml
+
+    r = client.get("/api/v1/mapping.schema.json")
+    assert r.status_code == 200 and r.mimetype == "application/schema+json"
+    jsonschema.validate(yaml.safe_load(MAPPING), r.get_json(force=True))
+    bad = {"rules": [{"group": "Staff"}]}
+    assert list(jsonschema.Draft202012Validator(r.get_json(force=True)).iter_errors(bad))
