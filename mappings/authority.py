@@ -38,11 +38,13 @@ __all__ = [
     "key_workspace_roles",
     "refusal_for_admin_action",
     "refusal_for_key_scope",
+    "refusal_for_key_role",
     "refusal_for_mapping",
     "refusal_for_member_change",
     "refusal_for_plan",
     "refusal_for_workspace_change",
     "refusal_for_workspace_create",
+    "refusal_for_scim_tokens",
     "roles_touched",
     "visible_members",
 ]
@@ -320,3 +322,21 @@ def visible_members(model: RoleModel, acting: Acting, members: Iterable[Member])
         if shown:
             seen.append(replace(m, workspaces=shown))
     return seen
+
+
+def refusal_for_scim_tokens(model: RoleModel, acting: str) -> str | None:
+    """SCIM tokens (which let an IdP rewrite the whole directory) are for holders of the
+    org's top role."""
+    if acting == model.top_org_role:
+        return None
+    return f"only a {model.top_org_role} may see or change SCIM tokens; role {acting!r} may not"
+
+
+def refusal_for_key_role(model: RoleModel, acting: str, role: str) -> str | None:
+    """An admin API key, made or revoked, may carry the caller's own role or one it manages."""
+    refusal = refusal_for_admin_action(model, acting)
+    if refusal is not None:
+        return refusal
+    if role == acting or model.may_manage(acting, role):
+        return None
+    return f"role {acting!r} may not hand out or revoke keys of role {role!r}"

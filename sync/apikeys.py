@@ -14,9 +14,9 @@ import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from mappings.errors import InputError
@@ -36,6 +36,12 @@ __all__ = [
 ]
 
 KEY_PREFIX = "rbk_"
+LAST_USED_GRAIN = timedelta(minutes=1)  # "last used" is written at most this often
+
+
+def _live(now: datetime) -> ColumnElement[bool]:
+    """Not revoked and not expired."""
+    return ApiKey.revoked_at.is_(None) & or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +132,14 @@ def verify_api_key(session: Session, key: str) -> ApiPrincipal | None:
     row = session.execute(
         select(ApiKey, Organisation.name)
         .join(Organisation, Organisation.id == ApiKey.org_id)
-        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == digest, _live(utcnow()))
     ).first()
     if row is None or not hmac.compare_digest(row[0].key_hash, digest):
         return None
+    now = utcnow()
+    last = row[0].last_used_at
+    if last is None or now - last >= LAST_USED_GRAIN:
+        row[0].last_used_at = now  # committed with the caller's session
     return _principal(session, row[0], row[1])
 
 
@@ -138,7 +148,7 @@ def principal_by_id(session: Session, key_id: int) -> ApiPrincipal | None:
     row = session.execute(
         select(ApiKey, Organisation.name)
         .join(Organisation, Organisation.id == ApiKey.org_id)
-        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .where(ApiKey.id == key_id, _live(utcnow()))
     ).first()
     return None if row is None else _principal(session, row[0], row[1])
 

@@ -9,6 +9,7 @@ RolebridgeError (mappings.errors)
       +-- LimitError       the org's plan or credits do not allow it
       +-- PlanError        a plan cannot be applied as it is (names the operation)
            +-- StalePlan   the inputs changed since the plan was made
+      +-- StaleVersion     a save was made from a version that is no longer the newest
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "PlanError",
     "Refused",
     "StalePlan",
+    "StaleVersion",
     "StoreError",
 ]
 
@@ -80,3 +82,11 @@ class PlanError(StoreError):
 
 class StalePlan(PlanError):
     """The plan's fingerprint no longer matches the current inputs."""
+
+
+class StaleVersion(StoreError):
+    """A save was made from a version that is no longer the newest; ``current`` is it."""
+
+    def __init__(self, message: str, current: int) -> None:
+        super().__init__(message)
+        self.current = current

@@ -18,7 +18,14 @@ from sync.models import MappingVersion
 from sync.nesting import load_yaml
 from sync.orgs import get_org, role_model_for
 
-__all__ = ["CurrentMapping", "current_mapping", "list_versions", "parse_document", "save_mapping"]
+__all__ = [
+    "CurrentMapping",
+    "current_mapping",
+    "latest_version",
+    "list_versions",
+    "parse_document",
+    "save_mapping",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,14 @@ def parse_document(text: str, role_model: str) -> RoleMapping:
     if isinstance(named, str) and named != role_model:
         raise MappingError(f"the organisation uses {role_model!r}, not {named!r}", "role_model")
     return parse_mapping(doc, role_model_for(role_model))
+
+
+def latest_version(session: Session, org_id: int) -> int:
+    """The org's newest mapping version number; 0 when none was saved yet."""
+    latest = session.scalar(
+        select(func.max(MappingVersion.version)).where(MappingVersion.org_id == org_id)
+    )
+    return int(latest or 0)
 
 
 def save_mapping(

@@ -169,6 +169,9 @@ class ScimToken(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)  # to the minute
 
 
 class ApiKey(Base):
@@ -183,6 +186,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)  # to the minute
 
 
 class ApiKeyWorkspace(Base):
@@ -230,6 +236,8 @@ class Source(Base):
     force_next: Mapped[bool] = mapped_column(Boolean, default=False)  # admin override
     last_pull_at: Mapped[datetime | None] = mapped_column(default=None)  # scheduler tick claim
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_requested_at: Mapped[datetime | None] = mapped_column(default=None)  # "run now", queued
+    run_requested_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class DirectoryUser(Base):

@@ -185,6 +185,49 @@ def run_housekeeping() -> None:
         logs.clear()
 
 
+def claim_run_request(factory: sessionmaker[Session], source_id: int) -> str | None:
+    """Take a source's waiting "run now" request; who asked, or None when another
+    scheduler took it first (one UPDATE: exactly one claimant wins)."""
+    with factory.begin() as session:
+        by = session.scalar(select(Source.run_requested_by).where(Source.id == source_id))
+        taken = session.execute(
+            update(Source)
+            .where(Source.id == source_id, Source.run_requested_at.is_not(None))
+            .values(run_requested_at=None, run_requested_by=None)
+        )
+        return (by or "admin") if getattr(taken, "rowcount", 0) == 1 else None
+
+
+def run_requested_pull(source_id: int, requested_by: str) -> None:
+    """The job of a "run now" request: take the org's lock and run the pull."""
+    logs.clear()
+    try:
+        ctx = _context.get("current")
+        if ctx is None or ctx.stop.is_set:
+            return
+        factory = ctx.session_factory
+        with factory() as session:
+            source = session.get(Source, source_id)
+            if source is None or not source.enabled:
+                return
+            org_id, name = source.org_id, source.name
+        logs.bind(org_id=org_id, source=name)
+        with org_pull_lock(factory, org_id, wait=LOCK_WAIT_SECONDS, stop=ctx.stop) as acquired:
+            if not acquired:
+                log.warning("source %s: the requested run waits: another pull runs", name)
+                with factory.begin() as session:  # ask again at the next refresh
+                    session.execute(
+                        update(Source)
+                        .where(Source.id == source_id)
+                        .values(run_requested_at=utcnow(), run_requested_by=requested_by)
+                    )
+                return
+            trigger = f"request:{requested_by}"
+            run_pull(factory, source_id, secret_key=ctx.secret_key, trigger=trigger, stop=ctx.stop)
+    finally:
+        logs.clear()
+
+
 class PullScheduler:
     """A background APScheduler whose pull jobs follow the ``sources`` table."""
 
@@ -293,6 +336,28 @@ class PullScheduler:
         for job_id in stale:
             if job_id.startswith("pull-") and job_id not in wanted:
                 self._quietly(partial(self.scheduler.remove_job, job_id, "default"))
+        self._start_requested_runs()
+
+    def _start_requested_runs(self) -> None:
+        """Start a pull for each "run now" request this scheduler claims."""
+        with self.session_factory() as session:
+            waiting = session.scalars(
+                select(Source.id).where(
+                    Source.run_requested_at.is_not(None),
+                    Source.enabled.is_(True),
+                    Source.kind.in_(PULL_KINDS),
+                )
+            ).all()
+        for source_id in waiting:
+            by = claim_run_request(self.session_factory, source_id)
+            if by is not None:
+                self.scheduler.add_job(
+                    run_requested_pull,
+                    args=[source_id, by],
+                    id=f"now-{source_id}",
+                    jobstore="local",
+                    replace_existing=True,
+                )
 
     def _ensure(self, job_id: str, source_id: int, name: str, trigger: BaseTrigger) -> None:
         job = self.scheduler.get_job(job_id, jobstore="default")

@@ -11,9 +11,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sync.models import Organisation, ScimToken, Source, utcnow
@@ -114,8 +114,18 @@ def revoke_token(session: Session, org: str, token_id: int) -> TokenInfo:
     return _info(row, organisation.name)
 
 
+LAST_USED_GRAIN = timedelta(minutes=1)  # "last used" is written at most this often
+
 _TENANT_QUERY = (
-    select(ScimToken.org_id, ScimToken.token_hash, ScimToken.revoked_at, Source.id)
+    select(
+        ScimToken.org_id,
+        ScimToken.token_hash,
+        ScimToken.revoked_at,
+        Source.id,
+        ScimToken.id,
+        ScimToken.expires_at,
+        ScimToken.last_used_at,
+    )
     .outerjoin(Source, (Source.org_id == ScimToken.org_id) & (Source.kind == "scim"))
     .where(ScimToken.token_hash == bindparam("digest"))
     .order_by(Source.id)
@@ -124,7 +134,10 @@ _TENANT_QUERY = (
 
 
 def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
-    """The tenant of a presented bearer token, or None when it is unknown or revoked.
+    """The tenant of a presented bearer token, or None when it is unknown, revoked or
+    expired. Asked of the database on every request, so a revocation counts at once in
+    every process; "last used" is written at most once a minute per token, in its own
+    short transaction.
 
     It takes a Session or, on the hot path of every SCIM request, a bare Connection.
     """
@@ -134,6 +147,11 @@ def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
         return None
     if not hmac.compare_digest(row.token_hash, digest):
         return None
+    now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_GRAIN:
+        _touch(session, row[4], now)
     if row[3] is not None:
         return Tenant(org_id=row.org_id, source_id=row[3])
     if isinstance(session, Connection):
@@ -141,6 +159,17 @@ def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
         with Session(bind=session.engine) as own, own.begin():
             return Tenant(org_id=row.org_id, source_id=scim_source(own, row.org_id).id)
     return Tenant(org_id=row.org_id, source_id=scim_source(session, row.org_id).id)
+
+
+def _touch(session: Session | Connection, token_id: int, now: datetime) -> None:
+    """Record that a token was used: on a bare Connection (a read that never commits) in
+    its own transaction, on a Session in the caller's."""
+    stmt = update(ScimToken).where(ScimToken.id == token_id).values(last_used_at=now)
+    if isinstance(session, Connection):
+        with session.engine.begin() as own:
+            own.execute(stmt)
+    else:
+        session.execute(stmt.execution_options(synchronize_session=False))
 
 
 def _info(row: ScimToken, org: str) -> TokenInfo:

@@ -25,6 +25,7 @@ from mappings import (
     render_text,
 )
 from mappings.authority import Caller
+from mappings.schema import mapping_schema
 from mappings.state import parse_time
 from rolebridge.cli.common import (
     FILE,
@@ -183,6 +184,12 @@ def validate_command(file: Path) -> None:
     rm = _or_exit(lambda: load_mapping(file))
     n = len(rm.rules)
     click.echo(f"{file}: ok ({n} rule{'s' if n != 1 else ''}, role model {rm.role_model})")
+
+
+@mapping_group.command("schema")
+def mapping_schema_command() -> None:
+    """Print the mapping format's JSON Schema (for editors and CI)."""
+    click.echo(json.dumps(mapping_schema(), indent=2))
 
 
 @mapping_group.command("set")

@@ -23,11 +23,13 @@ bp = Blueprint(
 )
 
 from scim_server.admin import (  # noqa: E402, F401
+    credential_pages,
     editor,
     errors,
     pages,
     plan_pages,
     session,
+    source_pages,
     webhook_pages,
 )
 

@@ -20,12 +20,15 @@ register_error_handlers(bp)
 
 # Views register their routes on ``bp`` when imported.
 from scim_server.api import (  # noqa: E402, F401
+    credential_views,
     directory_views,
     event_views,
     mapping_views,
     openapi,
     org_views,
     plan_views,
+    schema_views,
+    source_views,
 )
 
 

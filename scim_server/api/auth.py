@@ -13,7 +13,7 @@ from sync.apikeys import verify_api_key
 
 __all__ = ["authenticate"]
 
-OPEN_PATHS = ("/api/v1/openapi.json",)
+OPEN_PATHS = ("/api/v1/openapi.json", "/api/v1/mapping.schema.json")
 
 
 def authenticate() -> None:

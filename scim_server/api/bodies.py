@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "BODIES",
+    "KeyCreate",
+    "Rotation",
+    "SourceCreate",
+    "SourceEdit",
+    "TokenCreate",
     "MappingDraft",
     "MemberRoles",
     "PlanApproval",
@@ -55,6 +60,42 @@ class PlanApproval(_Body):
     fingerprint: str = Field(min_length=1, max_length=80)
 
 
+class TokenCreate(_Body):
+    """A new SCIM token: a name saying which IdP uses it, and an optional expiry."""
+
+    name: str = Field(default="", max_length=200)
+    expires_at: AwareDatetime | None = None
+
+
+class KeyCreate(_Body):
+    """A new admin API key carrying ``role`` (the caller's own or one it manages)."""
+
+    role: str = Field(min_length=1, max_length=100)
+    name: str = Field(default="", max_length=200)
+    expires_at: AwareDatetime | None = None
+
+
+class SourceEdit(_Body):
+    """A pulled source's settings; ``secret`` is write-only (omit it to keep the stored one)."""
+
+    kind: Literal["okta", "graph", "scim-pull"]
+    config: dict[str, str | bool | int | None] = Field(default_factory=dict, max_length=20)
+    secret: str | None = Field(default=None, min_length=1, max_length=20_000)
+    schedule: str | None = Field(default=None, max_length=100)
+
+
+class SourceCreate(SourceEdit):
+    """A new pulled source: its name, kind, settings and secret."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+
+
+class Rotation(_Body):
+    """Rotate a token or key: a new one, optionally with a new expiry."""
+
+    expires_at: AwareDatetime | None = None
+
+
 PlanFormat = Literal["json", "text", "markdown"]
 
 BODIES: tuple[type[BaseModel], ...] = (
@@ -63,4 +104,9 @@ BODIES: tuple[type[BaseModel], ...] = (
     MappingDraft,
     PlanRequest,
     PlanApproval,
+    TokenCreate,
+    KeyCreate,
+    Rotation,
+    SourceCreate,
+    SourceEdit,
 )

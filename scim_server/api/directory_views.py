@@ -9,8 +9,10 @@ from flask import Response, current_app, jsonify, request
 from mappings.state import parse_time
 from scim_server.api import bp
 from scim_server.api.context import org_context, read_session, session_factory
-from sync.audit import audit_json, list_audit
-from sync.runs import get_run, list_runs, run_json
+from scim_server.api.responses import AuditList, RunList, reply
+from sync.listings import audit_page, runs_page
+from sync.paging import parse_limit
+from sync.runs import get_run, run_json
 from sync.services.sources import run_source as run_source_now
 from sync.settings import Settings
 from sync.sources.catalog import org_sources, source_json
@@ -24,20 +26,40 @@ def _time_arg(name: str) -> datetime | None:
 
 @bp.get("/orgs/<org>/runs")
 def get_runs(org: str) -> Response:
-    """The org's recent reconcile and pull runs, newest first."""
+    """The org's reconcile and pull runs, newest first, a page at a time."""
+    args = request.args
     with read_session() as s:
         ctx = org_context(s, org)
-        return jsonify(runs=[run_json(r) for r in list_runs(s, ctx.id)])
+        page = runs_page(
+            s,
+            ctx.id,
+            limit=parse_limit(args.get("limit")),
+            cursor=args.get("cursor"),
+            outcome=args.get("outcome"),
+        )
+        return reply(RunList, runs=page.items, next_cursor=page.next_cursor)
 
 
 @bp.get("/orgs/<org>/audit")
 def get_audit(org: str) -> Response:
-    """Audit entries, newest first; filter with ``user``, ``since`` and ``until`` (ISO 8601)."""
+    """Audit entries, newest first, a page at a time; filter with ``user``, ``op``,
+    ``actor``, ``since`` and ``until`` (ISO 8601)."""
     since, until = _time_arg("since"), _time_arg("until")
+    args = request.args
     with read_session() as s:
         ctx = org_context(s, org)
-        entries = list_audit(s, ctx.id, request.args.get("user"), since, until)
-        return jsonify(entries=[audit_json(e) for e in entries])
+        page = audit_page(
+            s,
+            ctx.id,
+            limit=parse_limit(args.get("limit")),
+            cursor=args.get("cursor"),
+            user=args.get("user"),
+            op=args.get("op"),
+            actor=args.get("actor"),
+            since=since,
+            until=until,
+        )
+        return reply(AuditList, entries=page.items, next_cursor=page.next_cursor)
 
 
 @bp.get("/orgs/<org>/sources")

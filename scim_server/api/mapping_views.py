@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from mappings.errors import InputError
 from mappings.render import render_text
@@ -18,6 +19,8 @@ from scim_server.api.context import (
     read_session,
     session_factory,
 )
+from scim_server.api.problems import ApiProblem
+from scim_server.api.responses import MappingOut, SavedVersionOut, reply
 from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
 from sync.mappingstore import current_mapping, list_versions, parse_document
 from sync.services.mappings import save_mapping
@@ -29,13 +32,35 @@ def _error(e: InputError) -> dict[str, Any]:
     return {"detail": e.message, "field": e.where or "$"}
 
 
+def version_etag(version: int) -> str:
+    """The ETag of a mapping version (``"v0"``: none saved yet)."""
+    return f'"v{version}"'
+
+
+def _expected_version() -> int | None:
+    """The version ``If-Match`` names: 428 without one, 412 for one that is not ours;
+    ``*`` saves over whatever is newest (None)."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header:
+        detail = "send If-Match with the ETag of the version you edited (GET the mapping)"
+        raise ApiProblem(428, "precondition required", detail, "If-Match")
+    if header == "*":
+        return None
+    match = re.fullmatch(r'(?:W/)?"v(\d{1,9})"', header)
+    if match is None:
+        raise ApiProblem(412, "precondition failed", "not an ETag of this mapping", "If-Match")
+    return int(match[1])
+
+
 @bp.get("/orgs/<org>/mapping")
 def get_mapping(org: str) -> Response:
-    """The current mapping: its version and YAML document."""
+    """The current mapping: its version and YAML document (``ETag`` names the version)."""
     with read_session() as s:
         ctx = org_context(s, org)
         current = current_mapping(s, ctx.id)
-        return jsonify(version=current.version, document=current.document)
+        response = reply(MappingOut, version=current.version, document=current.document)
+        response.headers["ETag"] = version_etag(current.version)
+        return response
 
 
 @bp.post("/orgs/<org>/mapping/validate")
@@ -52,13 +77,19 @@ def validate_mapping(org: str) -> Response:
 
 
 @bp.put("/orgs/<org>/mapping")
-def save_mapping_version(org: str) -> tuple[Response, int]:
-    """Save a draft as the next version (only within what the key's role manages)."""
+def save_mapping_version(org: str) -> Response:
+    """Save a draft as the next version (only within what the key's role manages);
+    ``If-Match`` must name the version it was made from: 412 when someone saved since."""
     with read_session() as s:
         ctx = org_context(s, org)
+    expected = _expected_version()
     body = MappingDraft.model_validate(json_body())
-    saved = save_mapping(session_factory(), ctx.id, body.document, ctx.authority)
-    return jsonify(version=saved.version), 201
+    saved = save_mapping(
+        session_factory(), ctx.id, body.document, ctx.authority, expected_version=expected
+    )
+    response = reply(SavedVersionOut, 201, version=saved.version)
+    response.headers["ETag"] = version_etag(saved.version)
+    return response
 
 
 @bp.get("/orgs/<org>/mapping/versions")

@@ -2,7 +2,8 @@
 
 Paths come from the app's URL map (so the document cannot list a route that is not
 there, nor miss one), summaries from the views' docstrings, request bodies from the
-pydantic models in ``bodies.py``.
+pydantic models in ``bodies.py``, response bodies from the models the views answer
+with (``responses.py``), query parameters of the paged lists from ``QUERIES``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from pydantic import BaseModel
 
 from scim_server.api import bp
 from scim_server.api.bodies import (
+    KeyCreate,
     MappingDraft,
     MemberRoles,
     PlanApproval,
     PlanRequest,
+    Rotation,
+    SourceCreate,
+    SourceEdit,
+    TokenCreate,
     WorkspaceCreate,
 )
 from scim_server.api.event_schemas import (
@@ -31,6 +37,7 @@ from scim_server.api.event_schemas import (
     WebhookReplay,
     WebhooksOut,
 )
+from scim_server.api.responses import RESPONSES
 
 __all__ = ["openapi_document"]
 
@@ -39,10 +46,16 @@ _BODIES: dict[str, type[BaseModel]] = {
     "api.add_workspace": WorkspaceCreate,
     "api.put_member": MemberRoles,
     "api.validate_mapping": MappingDraft,
-    "api.save_mapping": MappingDraft,
+    "api.save_mapping_version": MappingDraft,
     "api.preview": MappingDraft,
-    "api.create_plan": PlanRequest,
-    "api.approve_plan": PlanApproval,
+    "api.post_plan": PlanRequest,
+    "api.post_approve": PlanApproval,
+    "api.post_token": TokenCreate,
+    "api.rotate_token": Rotation,
+    "api.post_api_key": KeyCreate,
+    "api.rotate_api_key": Rotation,
+    "api.post_source": SourceCreate,
+    "api.put_source": SourceEdit,
     "api.post_webhook": WebhookCreate,
     "api.replay_webhook": WebhookReplay,
 }
@@ -61,6 +74,32 @@ _QUERIES: dict[str, list[dict[str, Any]]] = {
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         {"name": "types", "in": "query", "schema": {"type": "string"}},
     ]
+}
+_PAGING = (
+    ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 50)"),
+    ("cursor", {"type": "string"}, "next_cursor of the previous page"),
+)
+_TEXT: dict[str, Any] = {"type": "string"}
+# endpoint -> its query parameters (name, schema, description)
+QUERIES: dict[str, tuple[tuple[str, dict[str, Any], str], ...]] = {
+    "api.get_members": (
+        *_PAGING,
+        ("role", _TEXT, "only members with this org role"),
+        ("status", _TEXT, "only invited, joined or suspended members"),
+        ("q", _TEXT, "only emails containing this"),
+    ),
+    "api.get_audit": (
+        *_PAGING,
+        ("user", _TEXT, "only entries about this user (email)"),
+        ("op", _TEXT, "only this operation"),
+        ("actor", _TEXT, "only entries by this actor"),
+        ("since", {"type": "string", "format": "date-time"}, "from this time"),
+        ("until", {"type": "string", "format": "date-time"}, "before this time"),
+    ),
+    "api.get_plans": (*_PAGING, ("status", _TEXT, "comma-separated plan statuses")),
+    "api.get_runs": (*_PAGING, ("outcome", _TEXT, "only runs with this outcome")),
+    "api.get_tokens": _PAGING,
+    "api.get_api_keys": _PAGING,
 }
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
@@ -90,12 +129,20 @@ def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
 def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict[str, Any]:
     view = current_app.view_functions[endpoint]
     doc = (view.__doc__ or "").strip().splitlines()
+    query = [
+        {"name": n, "in": "query", "required": False, "schema": schema, "description": d}
+        for n, schema, d in QUERIES.get(endpoint, ())
+    ]
+    status, model = RESPONSES.get(endpoint, (200, None))
+    content: dict[str, Any] = (
+        {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}} if model else {}
+    )
     op: dict[str, Any] = {
         "operationId": endpoint.removeprefix("api."),
         "summary": doc[0] if doc else endpoint,
-        "parameters": params,
+        "parameters": params + query,
         "responses": {
-            "200": {"description": "success", "content": {"application/json": {}}},
+            str(status): {"description": "success", "content": {"application/json": content}},
             "401": _PROBLEM,
             "403": _PROBLEM,
             "404": _PROBLEM,
@@ -114,7 +161,7 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
     if endpoint == "api.remove_webhook":
         del op["responses"]["200"]
         op["responses"]["204"] = {"description": "removed"}
-    op["parameters"] = params + _QUERIES.get(endpoint, [])
+    op["parameters"] = params + query + _QUERIES.get(endpoint, [])
     body = _BODIES.get(endpoint)
     if body is not None and method in ("post", "put"):
         name = body.__name__
@@ -122,7 +169,19 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
         }
-    if endpoint == "api.get_openapi":
+    if endpoint == "api.save_mapping_version":
+        op["parameters"].append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "the ETag of the version the draft was made from (GET mapping)",
+            }
+        )
+        op["responses"]["412"] = _PROBLEM
+        op["responses"]["428"] = _PROBLEM
+    if endpoint in ("api.get_openapi", "api.get_mapping_schema"):
         op["security"] = []
     return op
 
@@ -138,8 +197,13 @@ def openapi_document() -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(
                 rule.endpoint, method.lower(), params
             )
-    schemas: dict[str, Any] = {m.__name__: m.model_json_schema() for m in set(_BODIES.values())}
-    for _, model in _RESPONSES.values():
+    models = (
+        set(_BODIES.values())
+        | {m for _, m in RESPONSES.values()}
+        | {m for _, m in _RESPONSES.values()}
+    )
+    schemas: dict[str, Any] = {}
+    for model in sorted(models, key=lambda m: m.__name__):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

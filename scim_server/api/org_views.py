@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from mappings.authority import visible_members
 from mappings.state import Member, format_time
@@ -18,8 +18,11 @@ from scim_server.api.context import (
     session_factory,
 )
 from scim_server.api.problems import ApiProblem
+from scim_server.api.responses import MemberList, reply
+from sync.listings import members_page
 from sync.orgs import WorkspaceView, count_members_by_role, org_view
 from sync.orgs import list_workspaces as workspaces_of
+from sync.paging import parse_limit
 from sync.platform import load_state
 from sync.services.members import remove_member, resend_invite, revoke_invite, set_member
 from sync.services.workspaces import create_workspace
@@ -94,11 +97,34 @@ def add_workspace(org: str) -> tuple[Response, int]:
 
 @bp.get("/orgs/<org>/members")
 def get_members(org: str) -> Response:
-    """Every member with org role, status, workspace roles and origin."""
+    """Members by email, a page at a time, with org role, status, workspace roles and origin."""
+    args = request.args
     with read_session() as s:
         ctx = org_context(s, org)
-        members = visible_members(ctx.role_model, ctx.authority, load_state(s, ctx.id).members)
-        return jsonify(members=[member_json(m) for m in members])
+        page = members_page(
+            s,
+            ctx.id,
+            limit=parse_limit(args.get("limit")),
+            cursor=args.get("cursor"),
+            role=args.get("role"),
+            status=args.get("status"),
+            query=args.get("q"),
+        )
+        items = page.items
+        if ctx.role_model.visibility_per_workspace and not ctx.authority.operator:
+            # a page keeps only the members (and workspace roles) the caller may see
+            seen = {
+                m.key: m
+                for m in visible_members(
+                    ctx.role_model, ctx.authority, load_state(s, ctx.id).members
+                )
+            }
+            items = [
+                {**i, "workspaces": {w: list(r) for w, r in seen[i["email"]].workspaces.items()}}
+                for i in items
+                if i["email"] in seen
+            ]
+        return reply(MemberList, members=items, next_cursor=page.next_cursor)
 
 
 @bp.put("/orgs/<org>/members")

@@ -14,7 +14,10 @@ from scim_server.api.context import (
     session_factory,
 )
 from scim_server.api.problems import ApiProblem
-from sync.plans import PLAN_STATUSES, is_plan_status, list_plans, plan_json, read_plan
+from scim_server.api.responses import PlanList, reply
+from sync.listings import plans_page
+from sync.paging import parse_limit
+from sync.plans import PLAN_STATUSES, is_plan_status, plan_json, read_plan
 from sync.services.plans import apply_plan, approve_plan, create_plan
 
 __all__: list[str] = []
@@ -22,15 +25,17 @@ __all__: list[str] = []
 
 @bp.get("/orgs/<org>/plans")
 def get_plans(org: str) -> Response:
-    """Saved plans, newest first; ``status=pending,held`` lists those waiting."""
+    """Saved plans, newest first, a page at a time; ``status=pending,held`` lists those
+    waiting."""
     asked = [x for x in request.args.get("status", "").split(",") if x]
     wanted = [x for x in asked if is_plan_status(x)]
     if len(wanted) != len(asked):
         raise ApiProblem(422, "invalid input", f"expected {', '.join(PLAN_STATUSES)}", "status")
+    limit, cursor = parse_limit(request.args.get("limit")), request.args.get("cursor")
     with read_session() as s:
         ctx = org_context(s, org)
-        listed = list_plans(s, ctx.id, wanted, limit=100)
-        return jsonify(plans=[plan_json(p, with_body=False) for p in listed])
+        page = plans_page(s, ctx.id, limit=limit, cursor=cursor, statuses=wanted)
+        return reply(PlanList, plans=page.items, next_cursor=page.next_cursor)
 
 
 @bp.post("/orgs/<org>/plans")

@@ -5,6 +5,7 @@
     InputError/MappingError from the core -> 422 naming ``where``
     sync.errors: NotFound 404, Conflict 409, LimitError 422, StalePlan/PlanError 409,
     Refused by its reason (``refused_status``), the reason code in ``reason``
+                 StaleVersion 412 (a mapping save from an older version)
     pydantic ValidationError                 -> 422 naming the first field
     werkzeug HTTPException                   -> its status, as a problem
     anything else                            -> 500 "internal error", details logged only
@@ -30,6 +31,7 @@ from sync.errors import (
     PlanError,
     Refused,
     StalePlan,
+    StaleVersion,
 )
 
 __all__ = ["ApiProblem", "problem_response", "refused_status", "register_error_handlers"]
@@ -118,6 +120,12 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(LimitError)
     def _limit(e: LimitError) -> Response:
         return problem_response(422, "limit reached", str(e), getattr(e, "field", None))
+
+    @bp.errorhandler(StaleVersion)
+    def _stale_version(e: StaleVersion) -> Response:
+        response = problem_response(412, "precondition failed", str(e), "If-Match")
+        response.headers["ETag"] = f'"v{e.current}"'
+        return response
 
     @bp.errorhandler(StalePlan)
     def _stale(e: StalePlan) -> Response:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.authority import Caller, refusal_for_mapping
 from sync.audit import record_audit
 from sync.db import write_session
-from sync.errors import Forbidden
-from sync.mappingstore import parse_document
+from sync.errors import Forbidden, StaleVersion
+from sync.mappingstore import latest_version, parse_document
 from sync.mappingstore import save_mapping as store_version
 from sync.orgs import get_org, role_model_for
 from sync.reconcile import lock_org
@@ -35,19 +35,34 @@ def save_mapping(
     org: int | str,
     document: str,
     caller: Caller,
+    *,
+    expected_version: int | None = None,
 ) -> SavedVersion:
     """Save ``document`` as the org's next version for the caller (the operator, with no
     role, is not bounded by the role model), with one audit entry. Line endings are
-    stored as LF whatever the client sent (a browser's form sends CRLF)."""
+    stored as LF whatever the client sent (a browser's form sends CRLF).
+
+    ``expected_version`` is the version the draft was made from (0: none saved yet); when
+    given, a save after someone else's raises ``StaleVersion`` (checked under the org
+    lock, so of two concurrent saves from one version exactly one wins)."""
     document = document.replace("\r\n", "\n").replace("\r", "\n")
     with write_session(session_factory) as session:
         row = get_org(session, org)
         lock_org(session, row.id)
+        if expected_version is not None:
+            newest = latest_version(session, row.id)
+            if newest != expected_version:
+                raise StaleVersion(
+                    f"the mapping is at version {newest}, not {expected_version}: "
+                    "someone saved since; reload, merge and save again",
+                    newest,
+                )
         model = role_model_for(row.role_model)
         mapping = parse_document(document, row.role_model)
-        role = caller.role
         refusal = (
-            None if role is None else refusal_for_mapping(model, role, mapping.policy.acting_role)
+            None
+            if caller.operator
+            else refusal_for_mapping(model, caller, mapping.policy.acting_role)
         )
         if refusal is not None:
             raise Forbidden(refusal, "policy.acting_role")

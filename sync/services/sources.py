@@ -1,30 +1,50 @@
-"""Running a pulled source now, as a use case: the admin API's and the admin pages' "run
-now" and ``rolebridge sync`` (docs/architecture.md section 3.2).
+"""Pulled sources as use cases: running one now (the admin API's and the admin pages'
+"run now" and ``rolebridge sync``, docs/architecture.md section 3.2), and adding, editing,
+pausing and queueing one for the org's admins.
 
-The caller's role must manage someone; the source must be one the org pulls; the org's
-pull lock is held for the whole run (``wait`` seconds to get it, else ``PullBusy``).
-The run itself (``sync.pull.run_pull``) opens and closes its one ``sync_runs`` row and
-reconciles in the org's locked transaction, writing the audit entries of what it
-applies.
+Running: the caller's role must manage someone; the source must be one the org pulls;
+the org's pull lock is held for the whole run (``wait`` seconds to get it, else
+``PullBusy``). The run itself (``sync.pull.run_pull``) opens and closes its one
+``sync_runs`` row and reconciles in the org's locked transaction, writing the audit
+entries of what it applies. The cyclic garbage collector is paused by the process entry
+point, not here (section 2.3).
 
-The cyclic garbage collector is paused by the process entry point, not here: a CLI
-command or scheduler job pauses it around the run; a web worker, which serves several
-requests at once, raises its threshold once at start instead (section 2.3)."""
+Administering: a secret is write-only: it is sealed (encrypted with
+``ROLEBRIDGE_SECRET_KEY``) on the way in and never returned; an edit without one keeps
+the stored secret. ``env:`` and ``file:`` references are the host operator's alone (they
+read the server's environment and files), so they are refused here. "Run now" from the
+web only records a request; the scheduler (``sync.scheduler``) picks it up and runs the
+pull, never the web request. Each change is one transaction under the org lock with one
+audit entry naming who did it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mappings.authority import Caller
-from sync.errors import Conflict
+from mappings.authority import Caller, refusal_for_admin_action
+from mappings.errors import InputError
+from sync.audit import record_audit
+from sync.db import write_session
+from sync.errors import Conflict, Forbidden, NotFound
+from sync.models import Source, utcnow
 from sync.orgs import get_org, role_model_for
 from sync.pull import PullResult, org_pull_lock, run_pull
+from sync.reconcile import lock_org
+from sync.scheduler import parse_schedule
+from sync.secrets import is_reference, seal_secret
 from sync.services.common import allow_admin_action
 from sync.sources.base import Progress
 from sync.sources.catalog import pullable_source
+from sync.sources.factory import PULL_KINDS
 from sync.stop import StopSignal
 
-__all__ = ["PullBusy", "run_source"]
+__all__ = ["PullBusy", "SourceSettings", "request_run", "run_source", "save_source", "set_paused"]
 
 
 class PullBusy(Conflict):
@@ -66,3 +86,153 @@ def run_source(
             stop=stop,
             quarantine_after=quarantine_after,
         )
+
+
+# the settings each kind takes from an admin (never a secret)
+_FIELDS: Mapping[str, frozenset[str]] = {
+    "okta": frozenset({"org_url", "auth", "client_id", "key_id", "max_user_drop"}),
+    "graph": frozenset(
+        {"tenant_id", "client_id", "auth", "thumbprint", "delta", "authority", "graph_url"}
+        | {"max_user_drop"}
+    ),
+    "scim-pull": frozenset({"base_url", "max_user_drop"}),
+}
+_REQUIRED: Mapping[str, tuple[str, ...]] = {
+    "okta": ("org_url",),
+    "graph": ("tenant_id", "client_id"),
+    "scim-pull": ("base_url",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """A source as an admin gives it; ``secret`` None keeps the stored one on an edit."""
+
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    secret: str | None = None
+    schedule: str | None = None
+
+
+def _authority(session: Session, org_id: int, caller: Caller) -> None:
+    if caller.role is None:
+        return
+    model = role_model_for(get_org(session, org_id).role_model)
+    refusal = refusal_for_admin_action(model, caller)
+    if refusal is not None:
+        raise Forbidden(refusal)
+
+
+def _check(settings: SourceSettings) -> dict[str, Any]:
+    if settings.kind not in PULL_KINDS:
+        raise InputError(f"must be one of {', '.join(PULL_KINDS)}", "kind")
+    unknown = sorted(set(settings.config) - _FIELDS[settings.kind])
+    if unknown:
+        raise InputError(f"a {settings.kind} source has no setting {unknown[0]!r}", "config")
+    for field in _REQUIRED[settings.kind]:
+        value = settings.config.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"a {settings.kind} source needs {field}", f"config.{field}")
+    for field in ("org_url", "base_url", "authority", "graph_url"):
+        value = settings.config.get(field)
+        if value is not None and not str(value).startswith(("https://", "http://")):
+            raise InputError("must be an http(s) URL", f"config.{field}")
+    if settings.schedule:
+        parse_schedule(settings.schedule)
+    if settings.secret is not None and is_reference(settings.secret):
+        raise InputError(
+            "env: and file: references are for the host's operator; paste the secret itself",
+            "secret",
+        )
+    return {k: v for k, v in settings.config.items() if v is not None}
+
+
+def _source(session: Session, org_id: int, name: str) -> Source:
+    row = session.scalar(select(Source).where(Source.org_id == org_id, Source.name == name))
+    if row is None:
+        raise NotFound(f"no source named {name!r}")
+    if row.kind not in PULL_KINDS:
+        raise InputError("a pushed (SCIM) source is not set up here; make a SCIM token", "name")
+    return row
+
+
+def save_source(
+    factory: sessionmaker[Session],
+    org_id: int,
+    caller: Caller,
+    settings: SourceSettings,
+    *,
+    secret_key: str,
+    create: bool,
+) -> Source:
+    """Add a source (``create``) or change one; a new source needs its secret."""
+    config = _check(settings)
+    name = settings.name.strip()
+    if not name or len(name) > 100:
+        raise InputError("a name of 1 to 100 characters", "name")
+    with write_session(factory) as session:
+        lock_org(session, org_id)
+        _authority(session, org_id, caller)
+        if create:
+            if settings.secret is None or not settings.secret.strip():
+                raise InputError("a new source needs its secret", "secret")
+            taken = select(Source.id).where(Source.org_id == org_id, Source.name == name)
+            if session.scalar(taken) is not None:
+                raise Conflict(f"there is already a source named {name!r}")
+            row = Source(org_id=org_id, name=name, kind=settings.kind, config={})
+            session.add(row)
+        else:
+            row = _source(session, org_id, name)
+            if row.kind != settings.kind:
+                raise InputError(f"source {name!r} is a {row.kind} source", "kind")
+        row.config = config
+        row.schedule = settings.schedule or None
+        if settings.secret:
+            row.secret = seal_secret(settings.secret, secret_key)
+        session.flush()
+        detail: dict[str, object] = {
+            "source": name,
+            "kind": settings.kind,
+            "config": config,
+            "schedule": row.schedule,
+            "secret_changed": bool(settings.secret),
+        }
+        op = "create_source" if create else "update_source"
+        record_audit(session, org_id, caller.actor, op, "", detail)
+        session.expunge(row)
+        return row
+
+
+def set_paused(
+    factory: sessionmaker[Session], org_id: int, caller: Caller, name: str, paused: bool
+) -> Source:
+    """Pause a source (no scheduled or requested pulls) or resume it."""
+    with write_session(factory) as session:
+        lock_org(session, org_id)
+        _authority(session, org_id, caller)
+        row = _source(session, org_id, name)
+        if row.enabled == paused:
+            row.enabled = not paused
+            op = "pause_source" if paused else "resume_source"
+            record_audit(session, org_id, caller.actor, op, "", {"source": name})
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def request_run(factory: sessionmaker[Session], org_id: int, caller: Caller, name: str) -> Source:
+    """Queue a pull of the source for the scheduler; a request already waiting stands."""
+    with write_session(factory) as session:
+        lock_org(session, org_id)
+        _authority(session, org_id, caller)
+        row = _source(session, org_id, name)
+        if not row.enabled:
+            raise InputError(f"source {name!r} is paused; resume it first", "name")
+        if row.run_requested_at is None:
+            row.run_requested_at = utcnow()
+            row.run_requested_by = caller.actor
+            record_audit(session, org_id, caller.actor, "request_source_run", "", {"source": name})
+        session.flush()
+        session.expunge(row)
+        return row

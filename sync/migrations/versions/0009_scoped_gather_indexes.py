@@ -1,7 +1,7 @@
 """directory_users.user_key and the indexes of a scoped gather
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 
 A plan of the users one SCIM write touched reads only those users, the groups above
 them, their members and a few org-wide facts (docs/architecture.md section 3.1). Each of
@@ -21,7 +21,7 @@ from alembic import op
 from mappings.directory import identity_key
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -45,6 +45,7 @@ def app(session_factory: sessionmaker[Session], tmp_path: Path) -> Iterator[Flas
     app.config["TESTING"] = True
     app.extensions[SESSION_FACTORY_KEY] = session_factory
     yield app
+    app.extensions["rolebridge"].engine.dispose()  # the SCIM endpoint's own pool
 
 
 @pytest.fixture
@@ -131,6 +132,8 @@ def save_version(session_factory: sessionmaker[Session]) -> Callable[[int, str],
 
     return _save
 
+
+IF_V1 = {"If-Match": '"v1"'}  # a mapping save made from version 1
 
 MAPPING = """\
 role_model: soterai

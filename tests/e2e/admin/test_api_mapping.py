@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from sync.models import AuditEntry, Base, Member
-from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, directory_of
+from tests.e2e.admin.conftest import IF_V1, MAPPING, PEOPLE, Seeded, directory_of
 
 
 def _row_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
@@ -50,7 +50,7 @@ def test_saving_a_draft_makes_a_new_version_and_a_diff(client: FlaskClient, acme
     """An owner saves version 2; the diff between 1 and 2 shows the changed line."""
     draft = MAPPING.replace("max_removals: 5", "max_removals: 1")
     r = client.put(
-        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": draft}
+        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner") | IF_V1, json={"document": draft}
     )
     assert (r.status_code, r.json["version"]) == (201, 2)
     d = client.get("/api/v1/orgs/acme/mapping/diff?base=1&other=2", headers=acme.auth("owner"))
@@ -65,7 +65,7 @@ def test_an_invalid_draft_is_not_saved(client: FlaskClient, acme: Seeded) -> Non
     """Saving a bad draft answers 422 naming the field, and the version stays 1."""
     r = client.put(
         "/api/v1/orgs/acme/mapping",
-        headers=acme.auth("owner"),
+        headers=acme.auth("owner") | IF_V1,
         json={"document": "rules: [{group: Staff, org_role: boss}]"},
     )
     assert (r.status_code, r.json["field"]) == (422, "rules[0].org_role")
@@ -77,7 +77,9 @@ def test_a_manager_cannot_save_a_mapping_that_acts_as_owner(
 ) -> None:
     """A mapping acting as owner can make owners, which a soterai manager may not: 403."""
     r = client.put(
-        "/api/v1/orgs/acme/mapping", headers=acme.auth("manager"), json={"document": MAPPING}
+        "/api/v1/orgs/acme/mapping",
+        headers=acme.auth("manager") | IF_V1,
+        json={"document": MAPPING},
     )
     assert (r.status_code, r.json["field"]) == (403, "policy.acting_role")
     assert client.get("/api/v1/orgs/acme/mapping", headers=acme.auth("owner")).json["version"] == 1
@@ -184,7 +186,7 @@ def test_waiting_plans_are_listed_by_status(client: FlaskClient, acme: Seeded) -
     """A held plan (over max_removals) is listed under status=held, and bad statuses are 422."""
     client.put(
         "/api/v1/orgs/acme/mapping",
-        headers=acme.auth("owner"),
+        headers=acme.auth("owner") | IF_V1,
         json={"document": MAPPING.replace("max_removals: 5", "max_removals: 0")},
     )
     made = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={})

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rolebridge.cli import main
 from sync.models import MappingVersion
-from tests.e2e.admin.conftest import MAPPING, Seeded
+from tests.e2e.admin.conftest import IF_V1, MAPPING, Seeded
 from tests.e2e.admin.test_pages import _csrf, _sign_in
 
 DEEP_JSON = '{"document":' * 1000 + '"x"' + "}" * 1000
@@ -60,7 +60,7 @@ def test_a_max_removals_of_5000_digits_is_refused_naming_the_place(
     (error,) = checked.json["errors"]
     assert error["field"] in ("policy.max_removals", "line 11, column 17"), error
     saved = client.put(
-        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": document}
+        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner") | IF_V1, json={"document": document}
     )
     assert saved.status_code == 422, saved.json
     assert _versions(session_factory) == 1
@@ -109,7 +109,7 @@ def test_yaml_nested_ten_thousand_deep_is_refused_by_api_pages_and_cli(
     )
     assert checked.json["valid"] is False
     assert "nested deeper" in checked.json["errors"][0]["detail"]
-    saved = client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json=body)
+    saved = client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner") | IF_V1, json=body)
     assert saved.status_code == 422 and saved.json["field"].startswith("line 2")
     _sign_in(client, acme.keys["owner"])
     page = client.post(
@@ -145,7 +145,7 @@ def test_a_json_list_where_an_object_belongs_is_a_400(client: FlaskClient, acme:
     for path in ("/admin/mapping/preview", "/admin/explain"):
         r = client.post(path, json=["document"], headers=headers)
         assert r.status_code == 400 and "JSON object" in r.get_data(as_text=True)
-    api = client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json=["x"])
+    api = client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner") | IF_V1, json=["x"])
     assert api.status_code == 422 and api.json["field"] == "$"
 
 

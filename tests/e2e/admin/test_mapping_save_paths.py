@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rolebridge.cli import main
 from sync.models import AuditEntry
-from tests.e2e.admin.conftest import MAPPING, Seeded
+from tests.e2e.admin.conftest import IF_V1, MAPPING, Seeded
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -49,7 +49,9 @@ def test_page_api_and_cli_saves_write_the_same_audit_entry(
     """Versions 2, 3 and 4 each get one save_mapping entry whose details are the version."""
     _save_from_page(client, acme.keys["owner"])
     api = client.put(
-        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": MAPPING}
+        "/api/v1/orgs/acme/mapping",
+        headers=acme.auth("owner") | {"If-Match": '"v2"'},
+        json={"document": MAPPING},
     )
     assert api.status_code == 201 and api.json == {"version": 3}
     url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
@@ -71,7 +73,9 @@ def test_a_refused_api_save_writes_no_version_and_no_audit(
 ) -> None:
     """A manager's key saving an owner mapping: 403 naming policy.acting_role, nothing written."""
     r = client.put(
-        "/api/v1/orgs/acme/mapping", headers=acme.auth("manager"), json={"document": MAPPING}
+        "/api/v1/orgs/acme/mapping",
+        headers=acme.auth("manager") | IF_V1,
+        json={"document": MAPPING},
     )
     assert r.status_code == 403 and r.json is not None
     assert r.json["field"] == "policy.acting_role"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory
 from sync.apikeys import revoke_api_key, verify_api_key
 from sync.models import MappingVersion
-from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, directory_of
+from tests.e2e.admin.conftest import IF_V1, MAPPING, PEOPLE, Seeded, directory_of
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -100,7 +100,7 @@ def test_the_overview_shows_members_sources_and_waiting_plans(
     """The overview lists members by role, the okta source and a held plan."""
     client.put(
         "/api/v1/orgs/acme/mapping",
-        headers=acme.auth("owner"),
+        headers=acme.auth("owner") | IF_V1,
         json={"document": MAPPING.replace("max_removals: 5", "max_removals: 0")},
     )
     plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
@@ -253,7 +253,9 @@ def test_the_overview_searches_members_by_email(client: FlaskClient, acme: Seede
 def test_the_editor_lists_versions_and_diffs_them(client: FlaskClient, acme: Seeded) -> None:
     """After a second save the editor links a diff that shows the changed line."""
     draft = MAPPING.replace("max_removals: 5", "max_removals: 1")
-    client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": draft})
+    client.put(
+        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner") | IF_V1, json={"document": draft}
+    )
     _sign_in(client, acme.keys["owner"])
     editor = client.get("/admin/mapping").get_data(as_text=True)
     assert "/admin/mapping/diff?base=1&amp;other=2" in editor

@@ -1,0 +1,169 @@
+"""SCIM tokens and admin API keys of the admin API: list (paged), create, rotate, revoke.
+
+A token or key is in the answer of the call that makes it and nowhere else; a new SCIM
+token comes with the tenant URL under the field names Okta and Entra ask for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+
+from mappings.authority import Caller
+from mappings.state import format_time
+from scim_server.api import bp
+from scim_server.api.bodies import KeyCreate, Rotation, TokenCreate
+from scim_server.api.context import (
+    OrgContext,
+    json_body,
+    org_context,
+    read_session,
+    session_factory,
+)
+from scim_server.api.responses import (
+    ApiKeyCreated,
+    ApiKeyInfo,
+    ApiKeyList,
+    TokenCreated,
+    TokenInfo,
+    TokenList,
+    reply,
+)
+from sync.paging import parse_limit
+from sync.services import credentials
+from sync.services.credentials import Credential, Issued
+from sync.settings import Settings
+
+__all__ = ["credential_json", "scim_tenant_url", "token_created_json"]
+
+
+def scim_tenant_url() -> str:
+    """The SCIM base URL an IdP is given (``ROLEBRIDGE_BASE_URL`` + ``/scim/v2``)."""
+    settings: Settings = current_app.extensions["rolebridge.settings"]
+    return settings.base_url.rstrip("/") + "/scim/v2"
+
+
+def credential_json(c: Credential) -> dict[str, Any]:
+    """A token's or key's public facts."""
+    out: dict[str, Any] = {
+        "id": c.id,
+        "name": c.name,
+        "created_at": format_time(c.created_at),
+        "created_by": c.created_by,
+        "expires_at": format_time(c.expires_at),
+        "last_used_at": format_time(c.last_used_at),
+        "revoked_at": format_time(c.revoked_at),
+    }
+    if c.role is not None:
+        out["role"] = c.role
+    return out
+
+
+def token_created_json(issued: Issued) -> dict[str, Any]:
+    """A new SCIM token with what Okta and Entra ask for, by their own field names."""
+    url = scim_tenant_url()
+    return credential_json(issued.credential) | {
+        "token": issued.secret,
+        "tenant_url": url,
+        "okta": {"Base URL": url, "API Token": issued.secret},
+        "entra": {"Tenant URL": url, "Secret Token": issued.secret},
+    }
+
+
+def _caller(ctx: OrgContext) -> Caller:
+    return Caller(actor=ctx.caller.actor, role=ctx.caller.role)
+
+
+def _ctx(org: str) -> OrgContext:
+    with read_session() as s:
+        return org_context(s, org)
+
+
+@bp.get("/orgs/<org>/tokens")
+def get_tokens(org: str) -> Response:
+    """The org's SCIM tokens, newest first (holders of the top role only)."""
+    ctx = _ctx(org)
+    page = credentials.list_tokens(
+        session_factory(),
+        ctx.id,
+        _caller(ctx),
+        limit=parse_limit(request.args.get("limit")),
+        cursor=request.args.get("cursor"),
+    )
+    items = [credential_json(c) for c in page.items]
+    return reply(TokenList, tokens=items, next_cursor=page.next_cursor)
+
+
+@bp.post("/orgs/<org>/tokens")
+def post_token(org: str) -> Response:
+    """A new SCIM token, shown once with the tenant URL (holders of the top role only)."""
+    ctx = _ctx(org)
+    body = TokenCreate.model_validate(json_body())
+    issued = credentials.create_token(
+        session_factory(), ctx.id, _caller(ctx), body.name, body.expires_at
+    )
+    return reply(TokenCreated, 201, **token_created_json(issued))
+
+
+@bp.post("/orgs/<org>/tokens/<id:token_id>/rotate")
+def rotate_token(org: str, token_id: int) -> Response:
+    """A new token in place of this one; the old keeps working until it is revoked."""
+    ctx = _ctx(org)
+    body = Rotation.model_validate(request.get_json(silent=True) or {})
+    issued = credentials.rotate_token(
+        session_factory(), ctx.id, _caller(ctx), token_id, body.expires_at
+    )
+    return reply(TokenCreated, 201, **token_created_json(issued))
+
+
+@bp.delete("/orgs/<org>/tokens/<id:token_id>")
+def delete_token(org: str, token_id: int) -> Response:
+    """Revoke a SCIM token: refused from the next request on, in every process."""
+    ctx = _ctx(org)
+    revoked = credentials.revoke_token(session_factory(), ctx.id, _caller(ctx), token_id)
+    return reply(TokenInfo, **credential_json(revoked))
+
+
+@bp.get("/orgs/<org>/keys")
+def get_api_keys(org: str) -> Response:
+    """The org's admin API keys, newest first (never the keys themselves)."""
+    ctx = _ctx(org)
+    page = credentials.list_keys(
+        session_factory(),
+        ctx.id,
+        _caller(ctx),
+        limit=parse_limit(request.args.get("limit")),
+        cursor=request.args.get("cursor"),
+    )
+    items = [credential_json(c) for c in page.items]
+    return reply(ApiKeyList, keys=items, next_cursor=page.next_cursor)
+
+
+@bp.post("/orgs/<org>/keys")
+def post_api_key(org: str) -> Response:
+    """A new API key carrying the caller's own role or one it manages, shown once."""
+    ctx = _ctx(org)
+    body = KeyCreate.model_validate(json_body())
+    issued = credentials.create_key(
+        session_factory(), ctx.id, _caller(ctx), body.role, body.name, body.expires_at
+    )
+    return reply(ApiKeyCreated, 201, **credential_json(issued.credential), key=issued.secret)
+
+
+@bp.post("/orgs/<org>/keys/<id:key_id>/rotate")
+def rotate_api_key(org: str, key_id: int) -> Response:
+    """A new key with this one's role and name; the old keeps working until revoked."""
+    ctx = _ctx(org)
+    body = Rotation.model_validate(request.get_json(silent=True) or {})
+    issued = credentials.rotate_key(
+        session_factory(), ctx.id, _caller(ctx), key_id, body.expires_at
+    )
+    return reply(ApiKeyCreated, 201, **credential_json(issued.credential), key=issued.secret)
+
+
+@bp.delete("/orgs/<org>/keys/<id:key_id>")
+def delete_api_key(org: str, key_id: int) -> Response:
+    """Revoke an API key (and the admin page sessions it signed in) at once."""
+    ctx = _ctx(org)
+    revoked = credentials.revoke_key(session_factory(), ctx.id, _caller(ctx), key_id)
+    return reply(ApiKeyInfo, **credential_json(revoked))

@@ -1,0 +1,107 @@
+"""Pulled sources of the admin API: add, edit (secrets write-only), pause, resume, and
+"run now" queued to the scheduler (``sync.services.sources``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app
+
+from mappings.authority import Caller
+from scim_server.api import bp
+from scim_server.api.bodies import SourceCreate, SourceEdit
+from scim_server.api.context import (
+    OrgContext,
+    json_body,
+    org_context,
+    read_session,
+    session_factory,
+)
+from scim_server.api.responses import SourceOut, reply
+from sync.services import sources
+from sync.services.sources import SourceSettings
+from sync.settings import Settings
+from sync.sources.catalog import org_sources
+from sync.sources.catalog import source_json as listing_json
+
+__all__ = ["source_json"]
+
+
+def source_json(row: Any) -> dict[str, Any]:
+    """A source as the API shows it after a change (the row a source service returns):
+    settings, never the secret."""
+    with read_session() as s:
+        listed = {x.name: listing_json(x) for x in org_sources(s, row.org_id)}
+    last = listed.get(row.name, {}).get("last_run")
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "schedule": row.schedule,
+        "enabled": row.enabled,
+        "last_run": last,
+        "config": dict(row.config),
+        "has_secret": bool(row.secret),
+        "run_requested": row.run_requested_at is not None,
+    }
+
+
+def _ctx(org: str) -> OrgContext:
+    with read_session() as s:
+        return org_context(s, org)
+
+
+def _caller(ctx: OrgContext) -> Caller:
+    return Caller(actor=ctx.caller.actor, role=ctx.caller.role)
+
+
+def _secret_key() -> str:
+    settings: Settings = current_app.extensions["rolebridge.settings"]
+    return settings.secret_key
+
+
+@bp.post("/orgs/<org>/sources")
+def post_source(org: str) -> Response:
+    """Add an Okta, Graph or SCIM-pull source; its secret is stored sealed, never shown."""
+    ctx = _ctx(org)
+    body = SourceCreate.model_validate(json_body())
+    settings = SourceSettings(body.name, body.kind, body.config, body.secret, body.schedule)
+    row = sources.save_source(
+        session_factory(), ctx.id, _caller(ctx), settings, secret_key=_secret_key(), create=True
+    )
+    return reply(SourceOut, 201, **source_json(row))
+
+
+@bp.put("/orgs/<org>/sources/<name>")
+def put_source(org: str, name: str) -> Response:
+    """Change a source's settings; without ``secret`` the stored one stays."""
+    ctx = _ctx(org)
+    body = SourceEdit.model_validate(json_body())
+    settings = SourceSettings(name, body.kind, body.config, body.secret, body.schedule)
+    row = sources.save_source(
+        session_factory(), ctx.id, _caller(ctx), settings, secret_key=_secret_key(), create=False
+    )
+    return reply(SourceOut, **source_json(row))
+
+
+@bp.post("/orgs/<org>/sources/<name>/pause")
+def pause_source(org: str, name: str) -> Response:
+    """Pause a source: no scheduled or requested pulls until it is resumed."""
+    ctx = _ctx(org)
+    row = sources.set_paused(session_factory(), ctx.id, _caller(ctx), name, True)
+    return reply(SourceOut, **source_json(row))
+
+
+@bp.post("/orgs/<org>/sources/<name>/resume")
+def resume_source(org: str, name: str) -> Response:
+    """Resume a paused source."""
+    ctx = _ctx(org)
+    row = sources.set_paused(session_factory(), ctx.id, _caller(ctx), name, False)
+    return reply(SourceOut, **source_json(row))
+
+
+@bp.post("/orgs/<org>/sources/<name>/run-request")
+def request_source_run(org: str, name: str) -> Response:
+    """Queue a pull for the scheduler (202); the run shows up under runs when it is done."""
+    ctx = _ctx(org)
+    row = sources.request_run(session_factory(), ctx.id, _caller(ctx), name)
+    return reply(SourceOut, 202, **source_json(row))

@@ -1,0 +1,158 @@
+"""The admin API's lists, one page at a time (``sync.paging``): members, audit entries,
+plans and runs, each with its filters. Rows leave as the same dicts the unpaged
+listings make (``sync.plans.plan_json``, ``sync.runs.run_json``), so a page and a whole
+list look alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mappings.directory import identity_key
+from mappings.state import format_time
+from sync.models import (
+    AuditEntry,
+    Member,
+    PlanStatus,
+    SavedPlan,
+    SyncRun,
+    Workspace,
+    WorkspaceRole,
+)
+from sync.paging import Page, keyset_page
+from sync.plans import PlanRecord, plan_json
+from sync.runs import RunRecord, run_json
+
+__all__ = ["audit_page", "audit_row", "members_page", "plans_page", "runs_page"]
+
+
+def members_page(
+    session: Session,
+    org_id: int,
+    *,
+    limit: int,
+    cursor: str | None,
+    role: str | None = None,
+    status: str | None = None,
+    query: str | None = None,
+) -> Page[dict[str, Any]]:
+    """Members by email, optionally only one org role, one status, or emails containing
+    ``query``."""
+    stmt = select(Member).where(Member.org_id == org_id)
+    if role:
+        stmt = stmt.where(Member.org_role == role)
+    if status:
+        stmt = stmt.where(Member.status == status)
+    if query:
+        stmt = stmt.where(Member.email.contains(query.casefold(), autoescape=True))
+    page = keyset_page(
+        session, stmt, "members", (Member.email,), limit=limit, cursor=cursor, descending=False
+    )
+    roles: dict[int, dict[str, list[str]]] = {}
+    ids = [m.id for m in page.items]
+    if ids:
+        for member_id, ws, r in session.execute(
+            select(WorkspaceRole.member_id, Workspace.name, WorkspaceRole.role)
+            .join(Workspace, Workspace.id == WorkspaceRole.workspace_id)
+            .where(WorkspaceRole.member_id.in_(ids))
+        ):
+            roles.setdefault(member_id, {}).setdefault(ws, []).append(r)
+    items = [
+        {
+            "email": m.email,
+            "org_role": m.org_role,
+            "status": m.status,
+            "origin": m.origin,
+            "idp_id": m.idp_id,
+            "invited_at": format_time(m.invited_at),
+            "workspaces": {ws: sorted(r) for ws, r in sorted(roles.get(m.id, {}).items())},
+        }
+        for m in page.items
+    ]
+    return Page(items, page.next_cursor)
+
+
+def audit_row(e: AuditEntry) -> dict[str, Any]:
+    """An audit entry as the API shows it."""
+    return {
+        "id": e.id,
+        "at": format_time(e.at),
+        "actor": e.actor,
+        "op": e.op,
+        "user": e.user,
+        "workspace": e.workspace,
+        "detail": e.detail,
+        "plan_id": e.plan_id,
+    }
+
+
+def audit_page(
+    session: Session,
+    org_id: int,
+    *,
+    limit: int,
+    cursor: str | None,
+    user: str | None = None,
+    op: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Page[dict[str, Any]]:
+    """Audit entries newest first, filtered by user, op, actor and time range."""
+    stmt = select(AuditEntry).where(AuditEntry.org_id == org_id)
+    if user:
+        stmt = stmt.where(AuditEntry.user == identity_key(user))
+    if op:
+        stmt = stmt.where(AuditEntry.op == op)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    page = keyset_page(
+        session, stmt, "audit", (AuditEntry.at, AuditEntry.id), limit=limit, cursor=cursor
+    )
+    return Page([audit_row(e) for e in page.items], page.next_cursor)
+
+
+def plans_page(
+    session: Session,
+    org_id: int,
+    *,
+    limit: int,
+    cursor: str | None,
+    statuses: Sequence[PlanStatus] = (),
+) -> Page[dict[str, Any]]:
+    """Saved plans newest first (optionally only some statuses), without their bodies."""
+    stmt = select(SavedPlan).where(SavedPlan.org_id == org_id)
+    if statuses:
+        stmt = stmt.where(SavedPlan.status.in_(statuses))
+    page = keyset_page(
+        session, stmt, "plans", (SavedPlan.created_at, SavedPlan.id), limit=limit, cursor=cursor
+    )
+    return Page(
+        [plan_json(PlanRecord.of(p), with_body=False) for p in page.items], page.next_cursor
+    )
+
+
+def runs_page(
+    session: Session,
+    org_id: int,
+    *,
+    limit: int,
+    cursor: str | None,
+    outcome: str | None = None,
+) -> Page[dict[str, Any]]:
+    """Runs newest first, optionally only one outcome."""
+    stmt = select(SyncRun).where(SyncRun.org_id == org_id)
+    if outcome:
+        stmt = stmt.where(SyncRun.outcome == outcome)
+    page = keyset_page(
+        session, stmt, "runs", (SyncRun.started_at, SyncRun.id), limit=limit, cursor=cursor
+    )
+    return Page([run_json(RunRecord.of(r)) for r in page.items], page.next_cursor)
