@@ -139,6 +139,9 @@ class PlanSummary(_Out):
     applied_at: Time | None
     summary: dict[str, Any]
     held: Any
+    replaced_by: int | None = Field(
+        default=None, description="a stale plan: the plan made from the current inputs in its place"
+    )
 
 
 class PlanList(_Paged):

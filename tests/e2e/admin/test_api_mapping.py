@@ -192,6 +192,7 @@ def test_waiting_plans_are_listed_by_status(client: FlaskClient, acme: Seeded) -
     made = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={})
     assert made.json["status"] == "held"
     held = client.get("/api/v1/orgs/acme/plans?status=pending,held", headers=acme.auth("member"))
+    assert held.status_code == 200, held.json
     assert [p["id"] for p in held.json["plans"]] == [made.json["id"]]
     bad = client.get("/api/v1/orgs/acme/plans?status=weird", headers=acme.auth("member"))
     assert (bad.status_code, bad.json["field"]) == (422, "status")
