@@ -26,15 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, text
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
-from mappings.plan import make_plan
+from mappings.planner import make_plan
 from sync import mirror
 from sync.db import make_engine, make_session_factory, upgrade
 from sync.gcpause import cyclic_gc_paused
-from sync.mappingstore import save_mapping
 from sync.models import Base
-from sync.orgs import create_org
-from sync.platform import apply_plan
 from sync.reconcile import gather, reconcile
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
+from sync.store.platform import apply_plan
 
 MAPPING = """\
 role_model: annotation

@@ -41,12 +41,12 @@ from sync import mirror
 from sync.db import make_engine, make_session_factory, upgrade
 from sync.delivery import deliver_webhooks
 from sync.gcpause import cyclic_gc_paused
-from sync.mappingstore import save_mapping
 from sync.models import Base
-from sync.orgs import create_org
 from sync.reconcile import reconcile
 from sync.services.webhooks import add_webhook
 from sync.settings import Settings
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 
 MAPPING = """\
 role_model: annotation

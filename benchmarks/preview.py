@@ -31,13 +31,13 @@ from sqlalchemy import Engine, insert, text
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from scim_server.app import create_app
 from sync import mirror
-from sync.apikeys import create_api_key
+from sync.credentials.apikeys import create_api_key
 from sync.db import make_engine, make_session_factory, upgrade
 from sync.gcpause import settle_for_serving
-from sync.mappingstore import save_mapping
 from sync.models import Base, Member, Workspace, WorkspaceRole
-from sync.orgs import create_org
 from sync.settings import Settings
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 
 WORKSPACES = 20
 SAVED = """\

@@ -28,18 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mappings.snapshot import DropLimit, check_snapshot
+from mappings.completeness import DropLimit, check_snapshot
+from sync.credentials.secrets import seal_secret
 from sync.db import make_engine, make_session_factory
 from sync.gcpause import cyclic_gc_paused
-from sync.heldsnapshot import HeldSnapshot, hold
-from sync.mappingstore import save_mapping
 from sync.mirror import replace_snapshot, source_directory
+from sync.mirror.held import HeldSnapshot, hold
 from sync.models import Base, Source
-from sync.orgs import create_org
 from sync.pull import run_pull, same_directory
 from sync.reconcile import reconcile
-from sync.secrets import seal_secret
 from sync.sources.okta import OktaConfig, OktaSource
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 
 KEY = "benchmark-key"
 MAPPING = """\

@@ -4,7 +4,7 @@
 
 Both servers get the same tenant: ``--users`` users (userName, externalId, a work
 email) and ``--groups`` groups of 20 members each, with the same ids. rolebridge's
-rows are written in bulk in the storage's own format (``scim_server.records``), then
+rows are written in bulk in the storage's own format (``scim_server.scim.records``), then
 rolebridge is started as a user starts it (``rolebridge serve``: gunicorn, 2 workers
 x 4 threads). scim2-server (from PyPI) serves an ``InMemoryStorage`` holding the
 same resources from one gunicorn worker x 4 threads (its storage lives in one
@@ -88,11 +88,11 @@ def load_rolebridge(database_url: str, users: int, groups: int) -> str:
     from scim2_models import Group, User
     from sqlalchemy import insert, text
 
-    from scim_server import records
+    from scim_server.scim import records
+    from sync.credentials.tokens import create_token, scim_source
     from sync.db import make_engine, make_session_factory, upgrade
     from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, utcnow
-    from sync.orgs import create_org
-    from sync.tokens import create_token, scim_source
+    from sync.store.orgs import create_org
 
     engine = make_engine(database_url)
     upgrade(engine)

@@ -113,14 +113,14 @@ def load_rolebridge(database_url: str, n: int) -> tuple[str, str]:
     from scim2_models import Group, User
     from sqlalchemy import select, text
 
-    from scim_server import records
+    from scim_server.scim import records
     from sync.bulk import insert_rows
+    from sync.credentials.tokens import create_token, scim_source
     from sync.db import make_engine, make_session_factory, upgrade
-    from sync.mappingstore import save_mapping
     from sync.models import Base, DirectoryGroup, Member, Workspace, utcnow
-    from sync.orgs import create_org
     from sync.reconcile import reconcile
-    from sync.tokens import create_token, scim_source
+    from sync.store.mappings import save_mapping
+    from sync.store.orgs import create_org
 
     table = Base.metadata.tables
     engine = make_engine(database_url)

@@ -24,10 +24,10 @@ from mappings.authority import Caller
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from scim_server.app import create_app
 from sync import mirror
-from sync.apikeys import create_api_key
+from sync.credentials.apikeys import create_api_key
 from sync.db import make_engine, make_session_factory, upgrade
-from sync.mappingstore import save_mapping
-from sync.orgs import create_org
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from sync.reconcile import reconcile
 from sync.samples import SAMPLES
 from sync.services.members import invite_member

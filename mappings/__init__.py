@@ -12,7 +12,7 @@ from mappings.explain import ExplainedGrant, Explanation, explain
 from mappings.fingerprint import fingerprint
 from mappings.mapping import Policy, RoleMapping, Rule, Scope, parse_mapping
 from mappings.operations import Held, Operation, Plan, Reason, Skipped
-from mappings.plan import make_plan, plan_changes
+from mappings.planner import make_plan, plan_changes
 from mappings.presets import PRESETS, load_role_model
 from mappings.render import render_explanation, render_json, render_markdown, render_text
 from mappings.resolve import Desired, DesiredUser, Grant, resolve

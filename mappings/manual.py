@@ -34,7 +34,7 @@ from mappings.authority import Caller, refusal_for_admin_action, roles_touched
 from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.operations import Operation, Plan, Skipped, SkipReason
-from mappings.plan import standing_after
+from mappings.planner import standing_after
 from mappings.rolemodel import RoleModel
 from mappings.rules import (
     default_org_role_on,

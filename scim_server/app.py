@@ -36,8 +36,8 @@ class RolebridgeFlask(Flask):
     def handle_user_exception(self, e: Exception) -> Any:
         """503 for a database outage, 429 for too many failed authentications (both with
         ``Retry-After``); Flask's own handling otherwise."""
-        from scim_server import retry_later
-        from scim_server.throttle import TooManyFailures
+        from scim_server.ops import retry_later
+        from scim_server.ops.throttle import TooManyFailures
 
         if database_unavailable(e):
             return retry_later.unavailable(e)
@@ -103,8 +103,9 @@ class _RowIdConverter(IntegerConverter):
 def _register_blueprints(app: Flask, rt: Runtime) -> None:
     """Every blueprint of the app, in one place."""
     app.url_map.converters["id"] = _RowIdConverter
-    from scim_server import admin, api, hardening, health, invite_page, metrics, throttle, tracing
-    from scim_server.scim import init_scim
+    from scim_server import admin, api, invite_page
+    from scim_server.ops import hardening, health, metrics, throttle, tracing
+    from scim_server.scim.endpoint import init_scim
 
     init_scim(app, rt.session_factory)
     api.init_app(app)

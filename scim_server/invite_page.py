@@ -11,8 +11,8 @@ from flask import Blueprint, Flask, current_app, render_template_string
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.errors import NotFound
-from sync.invites import InviteExpired, find_invite
 from sync.services.replan import accept_and_replan
+from sync.store.invites import InviteExpired, find_invite
 
 __all__ = ["bp", "init_app"]
 

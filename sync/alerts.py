@@ -1,5 +1,5 @@
 """Alerts to an org's admins: a held plan, a suspicious snapshot, a failed pull, a
-quarantined source. Each alert event (``sync.events.ALERT_TYPES``) queues an email to the
+quarantined source. Each alert event (``sync.store.events.ALERT_TYPES``) queues an email to the
 org's joined holders of the top org role, through the outbox, in the event's transaction;
 at most one email per kind per org in ``QUIET``. The admin overview lists recent ones.
 """
@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from sync.bulk import insert_rows
 from sync.models import Base, Event, Member, Organisation, OutboxMessage
-from sync.orgs import role_model_for
+from sync.store.orgs import role_model_for
 
 if TYPE_CHECKING:
-    from sync.events import EventDraft
+    from sync.store.events import EventDraft
 
 __all__ = ["ALERT_PREFIX", "QUIET", "queue_alerts", "recent_alerts"]
 
@@ -90,7 +90,7 @@ def _body(org: str, kind: str, detail: dict[str, Any], plan_id: int | None) -> s
 
 def recent_alerts(session: Session, org_id: int, limit: int = 5) -> list[dict[str, Any]]:
     """The org's newest alert events, newest first, for the admin overview."""
-    from sync.events import ALERT_TYPES
+    from sync.store.events import ALERT_TYPES
 
     rows = session.scalars(
         select(Event)

@@ -39,9 +39,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.errors import RolebridgeError
 from sync import logs
 from sync.db import write_session
-from sync.events import event_json
 from sync.models import Event, EventCounter, Organisation, Webhook, WebhookFailure, utcnow
 from sync.settings import Settings
+from sync.store.events import event_json
 from sync.webhooks import check_endpoint, sign, signing_secret
 
 __all__ = [

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings import PRESETS
 from mappings.directory import Directory, GroupMember
 from sync import mirror
-from sync.apikeys import create_api_key
-from sync.mappingstore import save_mapping
-from sync.orgs import create_org, get_org
+from sync.credentials.apikeys import create_api_key
+from sync.credentials.tokens import create_token
 from sync.samples import Sample
-from sync.tokens import create_token
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org, get_org
 
 __all__ = ["DEMO_ORG", "demo_credentials", "promote", "replace_directory", "seed_sample"]
 

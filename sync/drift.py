@@ -16,15 +16,15 @@ from sqlalchemy.orm import Session
 from mappings.directory import Directory
 from mappings.mapping import RoleMapping
 from mappings.operations import Operation, Plan
-from mappings.plan import plan_changes
+from mappings.planner import plan_changes
 from mappings.resolve import resolve
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.errors import NotFound
-from sync.mappingstore import current_mapping, parse_document
 from sync.mirror import load_directory
-from sync.orgs import get_org, role_model_for
-from sync.platform import load_state
+from sync.store.mappings import current_mapping, parse_document
+from sync.store.orgs import get_org, role_model_for
+from sync.store.platform import load_state
 
 __all__ = ["DraftChanges", "Drift", "draft_changes", "org_drift"]
 

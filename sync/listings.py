@@ -1,6 +1,6 @@
 """The admin API's lists, one page at a time (``sync.paging``): members, audit entries,
 plans and runs, each with its filters. Rows leave as the same dicts the unpaged
-listings make (``sync.plans.plan_json``, ``sync.runs.run_json``), so a page and a whole
+listings make (``sync.store.plans.plan_json``, ``sync.store.runs.run_json``), so a page and a whole
 list look alike."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from sync.models import (
     WorkspaceRole,
 )
 from sync.paging import Page, keyset_page
-from sync.plans import PlanRecord, plan_json
-from sync.runs import RunRecord, run_json
+from sync.store.plans import PlanRecord, plan_json
+from sync.store.runs import RunRecord, run_json
 
 __all__ = ["audit_page", "audit_row", "members_page", "plans_page", "runs_page"]
 

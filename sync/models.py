@@ -474,7 +474,7 @@ class Webhook(Base):
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(Text)  # sealed (sync.secrets), never in clear
+    secret: Mapped[str] = mapped_column(Text)  # sealed (sync.credentials.secrets), never in clear
     types: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # None: every type
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | disabled
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from mappings.state import format_time
 from sync.models import AuditEntry, Source, SyncRun
-from sync.runs import RunRecord, run_json
+from sync.store.runs import RunRecord, run_json
 
 __all__ = [
     "AuditFilter",

@@ -26,22 +26,22 @@ from typing import Any
 from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.completeness import DropLimit, GateVerdict, check_snapshot
 from mappings.directory import Directory, GroupMember
 from mappings.errors import RolebridgeError
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
-from mappings.snapshot import DropLimit, GateVerdict, check_snapshot
+from sync.credentials.secrets import resolve_secret
 from sync.errors import NotFound
-from sync.events import emit, run_events
-from sync.heldsnapshot import hold
-from sync.mappingstore import current_mapping
 from sync.mirror import SnapshotChanges, replace_snapshot, source_directory
+from sync.mirror.held import hold
 from sync.models import Source, SyncRun, utcnow
 from sync.reconcile import gather, plan_for, reconcile
-from sync.secrets import resolve_secret
 from sync.sources.base import Cancelled, Progress, RetryPolicy, Snapshot, SourceError
 from sync.sources.factory import build_source
 from sync.stop import StopSignal
+from sync.store.events import emit, run_events
+from sync.store.mappings import current_mapping
 
 __all__ = [
     "LOCK_WAIT_SECONDS",

@@ -28,20 +28,20 @@ from mappings.directory import Directory
 from mappings.fingerprint import fingerprint
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
-from mappings.plan import make_plan
+from mappings.planner import make_plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.approvals import Approval, approval_of, standing_approval
 from sync.db import write_session
 from sync.errors import NotFound
-from sync.events import emit, held_event
-from sync.heldsnapshot import HeldSnapshot, held_directory
-from sync.mappingstore import current_mapping
 from sync.mirror import load_directory
+from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
-from sync.orgs import get_org, role_model_for
-from sync.platform import ApplyResult, apply_plan, load_state, losses_since
 from sync.scoped import load_scoped, member_count
+from sync.store.events import emit, held_event
+from sync.store.mappings import current_mapping
+from sync.store.orgs import get_org, role_model_for
+from sync.store.platform import ApplyResult, apply_plan, load_state, losses_since
 
 __all__ = [
     "Inputs",
@@ -407,7 +407,7 @@ def record_replacement(
 ) -> None:
     """Link the stale plans to the plan made in their place (None: nothing was left to do).
     The one place where every re-plan of a stale plan is recorded (a reconcile's and
-    ``sync.plans.replan_stale``'s): its event and alert belong here."""
+    ``sync.store.plans.replan_stale``'s): its event and alert belong here."""
     for row in stale:
         if row.id != fresh_id:
             row.replaced_by = fresh_id

@@ -3,9 +3,9 @@ the checks every endpoint URL passes.
 
 The signing secret (``whsec_`` + base64 of 32 random bytes, as the Standard Webhooks
 specification has it) is needed in clear to sign, so it is stored sealed like a source's
-credentials (``sync.secrets``: Fernet with a key derived from ``ROLEBRIDGE_SECRET_KEY``),
-never hashed, and never logged. A new endpoint starts at the org's newest event: it gets
-what happens from then on (the events API has the history).
+credentials (``sync.credentials.secrets``: Fernet with a key derived from
+``ROLEBRIDGE_SECRET_KEY``), never hashed, and never logged. A new endpoint starts at the
+org's newest event: it gets what happens from then on (the events API has the history).
 
 URL checks: ``https`` in production (a ``ROLEBRIDGE_BASE_URL`` that is ``https://``),
 ``http`` or ``https`` otherwise; the host is resolved and every address must be a public
@@ -32,11 +32,11 @@ from sqlalchemy.orm import Session
 
 from mappings.errors import InputError
 from mappings.state import format_time
+from sync.credentials.secrets import resolve_secret, seal_secret
 from sync.errors import NotFound
-from sync.events import last_seq, parse_types
 from sync.models import Webhook, WebhookFailure, utcnow
-from sync.secrets import resolve_secret, seal_secret
 from sync.settings import Settings
+from sync.store.events import last_seq, parse_types
 
 __all__ = [
     "MAX_URL",

@@ -4,7 +4,7 @@ It delivers due emails and webhook events (``sync.delivery.WebhookPump``: endpoi
 in background threads, so a slow one never holds the loop) every ``--interval`` seconds
 until stopped (SIGTERM or Ctrl-C ends it between rounds). Several workers may share one
 PostgreSQL database: each round claims its messages with ``FOR UPDATE SKIP LOCKED``
-(``sync.outbox.deliver``) and leases its webhook endpoints, so no email goes out twice
+(``sync.store.outbox.deliver``) and leases its webhook endpoints, so no email goes out twice
 and no endpoint has two deliveries in flight. Logs are JSON lines (``sync.logs``).
 """
 
@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync import logs
 from sync.delivery import WebhookPump
-from sync.outbox import deliver
 from sync.settings import Settings
+from sync.store.outbox import deliver
 
 __all__ = ["work"]
 

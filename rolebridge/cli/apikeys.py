@@ -14,8 +14,8 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.apikeys import create_api_key, list_api_keys, revoke_api_key
-from sync.orgs import role_model_of, workspace_names
+from sync.credentials.apikeys import create_api_key, list_api_keys, revoke_api_key
+from sync.store.orgs import role_model_of, workspace_names
 
 __all__ = ["apikey_group"]
 

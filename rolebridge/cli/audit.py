@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from rolebridge.cli.common import database, echo_json_lines, format_option, org_id, org_option
-from sync.audit import list_audit
+from sync.store.audit import list_audit
 
 __all__ = ["audit_command"]
 

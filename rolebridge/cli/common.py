@@ -14,8 +14,8 @@ import click
 from mappings.errors import RolebridgeError
 from sync.db import SessionFactory, check_ready, make_engine_for, make_session_factory
 from sync.errors import NotFound
-from sync.orgs import find_org
 from sync.settings import Settings
+from sync.store.orgs import find_org
 
 __all__ = [
     "FILE",

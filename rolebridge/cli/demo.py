@@ -12,10 +12,10 @@ import click
 from mappings.render import render_text
 from sync.db import make_engine, make_session_factory, upgrade
 from sync.demo import DEMO_ORG, demo_credentials, promote, replace_directory, seed_sample
-from sync.outbox import deliver
 from sync.reconcile import reconcile
 from sync.samples import SAMPLES, sample_directory
 from sync.settings import Settings
+from sync.store.outbox import deliver
 
 __all__ = ["demo_command"]
 

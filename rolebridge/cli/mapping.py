@@ -36,13 +36,13 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.drafts import org_inputs
 from sync.files import load_directory, load_mapping, load_state
 from sync.gcpause import cyclic_gc_paused
-from sync.mappingstore import list_versions
-from sync.orgs import role_model_of
+from sync.services.drafts import org_inputs
 from sync.services.mappings import save_mapping
 from sync.services.replan import replan
+from sync.store.mappings import list_versions
+from sync.store.orgs import role_model_of
 
 __all__ = ["RENDERERS", "explain_command", "mapping_group", "preview_command"]
 

@@ -13,9 +13,9 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.orgs import list_orgs, role_model_for
 from sync.services.members import create_org_with_holder
 from sync.services.workspaces import create_workspace
+from sync.store.orgs import list_orgs, role_model_for
 
 OPERATOR = Caller(actor="cli", role=None)
 

@@ -7,8 +7,8 @@ import click
 from rolebridge.cli.common import database, one_line_errors, settings
 from sync import logs
 from sync.delivery import deliver_webhooks
-from sync.outbox import deliver
 from sync.services.replan import accept_and_replan
+from sync.store.outbox import deliver
 from sync.worker import work
 
 __all__ = ["invite_group", "outbox_group"]

@@ -22,9 +22,9 @@ from rolebridge.cli.common import (
 from rolebridge.cli.mapping import RENDERERS
 from sync.files import load_plan
 from sync.gcpause import cyclic_gc_paused
-from sync.plans import PLAN_STATUSES, PlanStatus, list_plans
 from sync.services.plans import apply_plan, approve_plan, create_plan
 from sync.services.reconcile import reconcile
+from sync.store.plans import PLAN_STATUSES, PlanStatus, list_plans
 
 __all__ = ["apply_command", "approve_command", "plan_command", "plans_command", "reconcile_command"]
 

@@ -20,9 +20,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mappings.authority import Caller
+from mappings.completeness import DropLimit
 from mappings.errors import InputError, RolebridgeError
 from mappings.render import render_text
-from mappings.snapshot import DropLimit
 from rolebridge.cli.common import (
     database,
     echo_json_lines,
@@ -33,19 +33,19 @@ from rolebridge.cli.common import (
     org_option,
     settings,
 )
+from sync.credentials.secrets import seal_secret
 from sync.db import SessionFactory
 from sync.gcpause import cyclic_gc_paused
 from sync.logs import configure_logging
-from sync.orgs import get_org
 from sync.pull import LOCK_WAIT_SECONDS, PullResult
 from sync.scheduler import PullScheduler, parse_schedule
-from sync.secrets import seal_secret
 from sync.services.sources import PullBusy, run_source
 from sync.settings import Settings
 from sync.sources.catalog import add_source, list_sources, pulled_sources
 from sync.sources.kind import SourceKind
 from sync.sources.registry import KINDS
 from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
+from sync.store.orgs import get_org
 
 __all__ = ["scheduler_command", "source_group", "sync_command"]
 

@@ -11,7 +11,7 @@ from rolebridge.cli.common import (
     one_line_errors,
     org_option,
 )
-from sync.tokens import TokenError, TokenInfo, create_token, list_tokens, revoke_token
+from sync.credentials.tokens import TokenError, TokenInfo, create_token, list_tokens, revoke_token
 
 __all__ = ["token_group"]
 

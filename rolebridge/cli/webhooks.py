@@ -15,7 +15,6 @@ from rolebridge.cli.common import (
     org_option,
     settings,
 )
-from sync.events import EVENT_TYPES, decode_cursor, list_events, parse_types
 from sync.services.webhooks import (
     add_webhook,
     delete_webhook,
@@ -24,6 +23,7 @@ from sync.services.webhooks import (
     webhook_failures,
     webhooks_of,
 )
+from sync.store.events import EVENT_TYPES, decode_cursor, list_events, parse_types
 
 __all__ = ["events_command", "webhook_group"]
 

@@ -24,11 +24,11 @@ from scim_server.api.context import (
     read_session,
     session_factory,
 )
-from sync.drafts import diff_versions, explain_user
 from sync.drift import draft_changes, org_drift
 from sync.errors import Forbidden, NotFound
-from sync.mappingstore import current_mapping, list_versions, parse_document
+from sync.services.drafts import diff_versions, explain_user
 from sync.services.mappings import save_mapping
+from sync.store.mappings import current_mapping, list_versions, parse_document
 
 __all__ = ["error_line", "explain_fragment", "mapping_diff", "mapping_editor", "preview_fragment"]
 

@@ -39,11 +39,8 @@ from scim_server.api.context import (
     session_factory,
 )
 from sync.alerts import recent_alerts
-from sync.audit import audit_json, list_audit
-from sync.drafts import explain_user
 from sync.drift import org_drift
 from sync.errors import NotFound
-from sync.orgs import count_members_by_role, list_workspaces, org_view
 from sync.pagelists import (
     AuditFilter,
     RunFilter,
@@ -53,13 +50,16 @@ from sync.pagelists import (
     run_outcomes,
     runs_page,
 )
-from sync.plans import list_plans, plan_json
-from sync.platform import load_state
 from sync.reconcile import reconcile
+from sync.services.drafts import explain_user
 from sync.services.members import remove_member, resend_invite
 from sync.services.plans import create_plan
 from sync.services.sources import run_source
 from sync.settings import Settings
+from sync.store.audit import audit_json, list_audit
+from sync.store.orgs import count_members_by_role, list_workspaces, org_view
+from sync.store.plans import list_plans, plan_json
+from sync.store.platform import load_state
 
 __all__ = [
     "audit",

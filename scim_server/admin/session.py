@@ -1,6 +1,6 @@
 """Sign-in, sign-out, CSRF checks and the signed-in caller of the admin pages.
 
-The session cookie carries only a random session id (``sync.signins``): the server
+The session cookie carries only a random session id (``sync.credentials.signins``): the server
 decides on every request whether it is still signed in, so sign-out, a revoked key and
 the expiry (``ROLEBRIDGE_SESSION_LIFETIME``) end it everywhere, copies of the cookie too.
 """
@@ -29,12 +29,12 @@ from wtforms.validators import ValidationError
 
 from scim_server.admin import bp
 from scim_server.api.context import read_session, transaction
-from scim_server.throttle import count_failure
+from scim_server.ops.throttle import count_failure
 from sync import logs
-from sync.apikeys import verify_api_key
-from sync.audit import record_audit
+from sync.credentials.apikeys import verify_api_key
+from sync.credentials.signins import end_sign_in, signed_in, start_sign_in
 from sync.settings import Settings
-from sync.signins import end_sign_in, signed_in, start_sign_in
+from sync.store.audit import record_audit
 
 __all__ = ["SIGN_IN", "SIGN_OUT", "sign_in", "sign_out"]
 

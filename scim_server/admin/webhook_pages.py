@@ -11,9 +11,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from mappings.authority import Caller
 from scim_server.admin import bp
 from scim_server.api.context import caller, session_factory
-from sync.events import EVENT_TYPES
 from sync.services.webhooks import add_webhook, delete_webhook, replay, test_webhook, webhooks_of
 from sync.settings import Settings
+from sync.store.events import EVENT_TYPES
 
 __all__ = ["webhooks_page"]
 

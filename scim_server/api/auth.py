@@ -7,9 +7,9 @@ from flask import g, request
 
 from scim_server.api.context import read_session
 from scim_server.api.problems import ApiProblem
-from scim_server.throttle import count_failure
+from scim_server.ops.throttle import count_failure
 from sync import logs
-from sync.apikeys import verify_api_key
+from sync.credentials.apikeys import verify_api_key
 
 __all__ = ["authenticate"]
 

@@ -13,11 +13,11 @@ from werkzeug.exceptions import BadRequest
 from mappings.authority import Caller
 from mappings.rolemodel import RoleModel
 from scim_server.api.problems import ApiProblem
-from scim_server.limits import INTEGER_MAX, parse_integer
-from sync.apikeys import ApiPrincipal
+from scim_server.ops.limits import INTEGER_MAX, parse_integer
+from sync.credentials.apikeys import ApiPrincipal
 from sync.db import Session, SessionFactory
 from sync.errors import NotFound
-from sync.orgs import org_view, role_model_for
+from sync.store.orgs import org_view, role_model_for
 
 __all__ = [
     "SESSION_FACTORY_KEY",

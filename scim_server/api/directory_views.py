@@ -12,10 +12,10 @@ from scim_server.api.context import org_context, read_session, session_factory
 from scim_server.api.responses import AuditList, RunList, reply
 from sync.listings import audit_page, runs_page
 from sync.paging import parse_limit
-from sync.runs import get_run, run_json
 from sync.services.sources import run_source as run_source_now
 from sync.settings import Settings
 from sync.sources.catalog import org_sources, source_json
+from sync.store.runs import get_run, run_json
 
 __all__: list[str] = []
 

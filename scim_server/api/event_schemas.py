@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync.events import EventType
+from sync.store.events import EventType
 
 __all__ = [
     "EventOut",

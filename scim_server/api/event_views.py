@@ -15,7 +15,6 @@ from scim_server.api.context import (
     session_factory,
 )
 from scim_server.api.event_schemas import WebhookCreate, WebhookReplay
-from sync.events import MAX_PAGE, decode_cursor, list_events, parse_types
 from sync.services.webhooks import (
     add_webhook,
     delete_webhook,
@@ -25,6 +24,7 @@ from sync.services.webhooks import (
     webhooks_of,
 )
 from sync.settings import Settings
+from sync.store.events import MAX_PAGE, decode_cursor, list_events, parse_types
 
 __all__: list[str] = []
 

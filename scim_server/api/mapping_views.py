@@ -21,9 +21,9 @@ from scim_server.api.context import (
 )
 from scim_server.api.problems import ApiProblem
 from scim_server.api.responses import MappingOut, SavedVersionOut, reply
-from sync.drafts import diff_versions, explain_user, explanation_json, preview_draft
-from sync.mappingstore import current_mapping, list_versions, parse_document
+from sync.services.drafts import diff_versions, explain_user, explanation_json, preview_draft
 from sync.services.mappings import save_mapping
+from sync.store.mappings import current_mapping, list_versions, parse_document
 
 __all__: list[str] = []
 

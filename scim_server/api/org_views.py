@@ -20,12 +20,12 @@ from scim_server.api.context import (
 from scim_server.api.problems import ApiProblem
 from scim_server.api.responses import MemberList, reply
 from sync.listings import members_page
-from sync.orgs import WorkspaceView, count_members_by_role, org_view
-from sync.orgs import list_workspaces as workspaces_of
 from sync.paging import parse_limit
-from sync.platform import load_state
 from sync.services.members import remove_member, resend_invite, revoke_invite, set_member
 from sync.services.workspaces import create_workspace
+from sync.store.orgs import WorkspaceView, count_members_by_role, org_view
+from sync.store.orgs import list_workspaces as workspaces_of
+from sync.store.platform import load_state
 
 __all__ = ["member_json"]
 

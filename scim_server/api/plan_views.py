@@ -17,8 +17,8 @@ from scim_server.api.problems import ApiProblem
 from scim_server.api.responses import PlanList, reply
 from sync.listings import plans_page
 from sync.paging import parse_limit
-from sync.plans import PLAN_STATUSES, is_plan_status, plan_json, read_plan
 from sync.services.plans import apply_plan, approve_plan, create_plan
+from sync.store.plans import PLAN_STATUSES, is_plan_status, plan_json, read_plan
 
 __all__: list[str] = []
 

@@ -6,13 +6,14 @@ pulls, the demo and the tests all go through it:
 - ``sync.mirror.values``: the columns of a user or group (every key through
   ``identity_key``) and the type of a group member
 - ``sync.mirror.rows``: per-row writes (a SCIM create, replace, PATCH or delete)
-- ``sync.mirror.snapshot``: a source's whole snapshot replaced in bulk statements (a pull)
+- ``sync.mirror.replace``: a source's whole snapshot replaced in bulk statements (a pull)
 - ``sync.mirror.read``: ``load_directory``, the org's sources merged, or one source's
 """
 
 from __future__ import annotations
 
 from sync.mirror.read import load_directory, source_directory
+from sync.mirror.replace import SnapshotChanges, replace_snapshot
 from sync.mirror.rows import (
     SOURCE_KINDS,
     add_group_members,
@@ -23,7 +24,6 @@ from sync.mirror.rows import (
     upsert_group,
     upsert_user,
 )
-from sync.mirror.snapshot import SnapshotChanges, replace_snapshot
 from sync.mirror.values import group_values, member_type, user_values
 
 __all__ = [

@@ -17,7 +17,7 @@ from mappings.operations import Plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.errors import Forbidden
-from sync.platform import load_state
+from sync.store.platform import load_state
 
 __all__ = ["allow_admin_action", "allow_plan", "allow_workspace_create", "state_for_checks"]
 

@@ -22,15 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller, refusal_for_key_role, refusal_for_scim_tokens
 from mappings.errors import InputError
-from sync.audit import record_audit
-from sync.apikeys import KEY_PREFIX, hash_key
+from sync.credentials.apikeys import KEY_PREFIX, hash_key
+from sync.credentials.tokens import TOKEN_PREFIX, hash_token, scim_source
 from sync.db import write_session
 from sync.errors import Forbidden, NotFound
 from sync.models import ApiKey, ScimToken, utcnow
-from sync.orgs import get_org, role_model_for
 from sync.paging import Page, keyset_page
 from sync.reconcile import lock_org
-from sync.tokens import TOKEN_PREFIX, hash_token, scim_source
+from sync.store.audit import record_audit
+from sync.store.orgs import get_org, role_model_for
 
 __all__ = [
     "Credential",

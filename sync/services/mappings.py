@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller, refusal_for_mapping
-from sync.audit import record_audit
 from sync.db import write_session
 from sync.errors import Forbidden, StaleVersion
-from sync.mappingstore import latest_version, parse_document
-from sync.mappingstore import save_mapping as store_version
-from sync.orgs import get_org, role_model_for
 from sync.reconcile import lock_org
+from sync.store.audit import record_audit
+from sync.store.mappings import latest_version, parse_document
+from sync.store.mappings import save_mapping as store_version
+from sync.store.orgs import get_org, role_model_for
 
 __all__ = ["SAVE_MAPPING", "SavedVersion", "save_mapping"]
 

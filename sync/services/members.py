@@ -3,7 +3,7 @@ the invite link, the same from the API, the admin pages and the CLI.
 
 Each use case takes the caller (``mappings.authority.Caller``), opens the transaction,
 takes the org lock, loads the org's state, asks the core for the plan
-(``mappings.manual.plan_manual_change``) and applies it with ``sync.platform.apply_plan``,
+(``mappings.manual.plan_manual_change``) and applies it with ``sync.store.platform.apply_plan``,
 the apply of the IdP path: an audit entry per operation (losses marked, so they count in
 the org's removal window) and an outbox message per notified invite or resend. A change
 a rule refuses changes nothing and raises ``Refused`` with the plan's skip reason.
@@ -28,14 +28,14 @@ from mappings.manual import (
 )
 from mappings.operations import Plan
 from mappings.state import Member as StateMember
-from sync.audit import record_audit
 from sync.db import write_session
 from sync.errors import Conflict, NotFound, Refused
-from sync.invites import accept_url, mint_token
 from sync.models import Member, Organisation, utcnow
-from sync.orgs import create_org, get_org, role_model_for, workspace_names
-from sync.platform import apply_plan, load_state
 from sync.reconcile import lock_org
+from sync.store.audit import record_audit
+from sync.store.invites import accept_url, mint_token
+from sync.store.orgs import create_org, get_org, role_model_for, workspace_names
+from sync.store.platform import apply_plan, load_state
 
 __all__ = [
     "INVITE_LINK",

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller, refusal_for_admin_action
-from sync.audit import record_audit
 from sync.db import write_session
 from sync.errors import Forbidden
-from sync.orgs import get_org, role_model_for
-from sync.plans import discard_plan as discard_row
+from sync.store.audit import record_audit
+from sync.store.orgs import get_org, role_model_for
+from sync.store.plans import discard_plan as discard_row
 
 __all__ = ["DISCARD_PLAN", "Discarded", "discard_plan"]
 

@@ -15,24 +15,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller
 from mappings.operations import Plan
-from sync.audit import record_audit
 from sync.db import write_session
 from sync.errors import StalePlan
 from sync.models import utcnow
-from sync.orgs import get_org, role_model_for
-from sync.plans import (
+from sync.reconcile import lock_org
+from sync.services.common import allow_admin_action, allow_plan, state_for_checks
+from sync.store.audit import record_audit
+from sync.store.orgs import get_org, role_model_for
+from sync.store.plans import (
     PlanRecord,
     apply_saved_in,
     create_plan_in,
     get_plan,
     mark_stale,
 )
-from sync.plans import (
+from sync.store.plans import (
     approve_plan as approve_in,
 )
-from sync.platform import ApplyResult
-from sync.reconcile import lock_org
-from sync.services.common import allow_admin_action, allow_plan, state_for_checks
+from sync.store.platform import ApplyResult
 
 __all__ = ["APPROVE_PLAN", "AppliedPlan", "apply_plan", "approve_plan", "create_plan"]
 

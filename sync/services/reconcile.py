@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller
-from sync.orgs import get_org, role_model_for
 from sync.reconcile import ReconcileResult
 from sync.reconcile import reconcile as reconcile_org
 from sync.services.common import allow_admin_action
+from sync.store.orgs import get_org, role_model_for
 
 __all__ = ["reconcile"]
 

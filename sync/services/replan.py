@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db import write_session
 from sync.errors import NotFound
-from sync.invites import accept_invite
 from sync.reconcile import ReconcileResult, reconcile
+from sync.store.invites import accept_invite
 
 __all__ = ["Accepted", "accept_and_replan", "replan"]
 

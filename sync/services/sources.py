@@ -29,20 +29,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller, refusal_for_admin_action
 from mappings.errors import InputError
-from sync.audit import record_audit
+from sync.credentials.secrets import is_reference, seal_secret
 from sync.db import write_session
 from sync.errors import Conflict, Forbidden, NotFound
 from sync.models import Source, utcnow
-from sync.orgs import get_org, role_model_for
 from sync.pull import PullResult, org_pull_lock, run_pull
 from sync.reconcile import lock_org
 from sync.scheduler import parse_schedule
-from sync.secrets import is_reference, seal_secret
 from sync.services.common import allow_admin_action
 from sync.sources.base import Progress
 from sync.sources.catalog import pullable_source
 from sync.sources.factory import PULL_KINDS
 from sync.stop import StopSignal
+from sync.store.audit import record_audit
+from sync.store.orgs import get_org, role_model_for
 
 __all__ = ["PullBusy", "SourceSettings", "request_run", "run_source", "save_source", "set_paused"]
 

@@ -16,9 +16,9 @@ from sync.db import write_session
 from sync.delivery import send_test
 from sync.errors import Forbidden
 from sync.models import AuditEntry, utcnow
-from sync.orgs import get_org, role_model_for
 from sync.reconcile import lock_org
 from sync.settings import Settings
+from sync.store.orgs import get_org, role_model_for
 from sync.webhooks import (
     add_webhook as store_webhook,
 )

@@ -1,5 +1,5 @@
 """Creating a workspace, as a use case: the admin API and ``rolebridge workspace
-create``. Within the org's commercial plan and credit pool (``sync.orgs``, asking
+create``. Within the org's commercial plan and credit pool (``sync.store.orgs``, asking
 ``mappings.rules``), under the org lock, with one ``create_workspace`` audit entry."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller
-from sync.audit import record_audit
 from sync.db import write_session
-from sync.orgs import WorkspaceView, get_org, role_model_for
-from sync.orgs import create_workspace as store_workspace
 from sync.reconcile import lock_org
 from sync.services.common import allow_workspace_create
+from sync.store.audit import record_audit
+from sync.store.orgs import WorkspaceView, get_org, role_model_for
+from sync.store.orgs import create_workspace as store_workspace
 
 __all__ = ["CREATE_WORKSPACE", "CreatedWorkspace", "create_workspace"]
 

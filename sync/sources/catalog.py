@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from mappings.errors import InputError
 from sync.errors import Conflict, NotFound
 from sync.models import Organisation, Source
-from sync.runs import RunRecord, last_run, run_json
 from sync.sources.registry import PULL_KINDS, find_kind
+from sync.store.runs import RunRecord, last_run, run_json
 
 __all__ = [
     "SourceListing",

@@ -23,12 +23,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sync.credentials.secrets import seal_secret
+from sync.credentials.tokens import create_token
 from sync.db import make_engine, make_session_factory, upgrade
-from sync.mappingstore import save_mapping
 from sync.models import AuditEntry, Member, Organisation, OutboxMessage, SavedPlan, Source, SyncRun
-from sync.orgs import create_org
-from sync.secrets import seal_secret
-from sync.tokens import create_token
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.deploy.conftest import ROOT, Processes, free_port, wait_ready
 from tests.secretscan import SCAN
 

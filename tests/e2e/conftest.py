@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
 from scim_server import create_app
+from sync.credentials.tokens import create_token
 from sync.models import Organisation
 from sync.settings import Settings
-from sync.tokens import create_token
 
 SCIM = "application/scim+json"
 

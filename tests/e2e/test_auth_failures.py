@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
 from scim_server import create_app
-from sync.apikeys import create_api_key
+from sync.credentials.apikeys import create_api_key
 from sync.models import Organisation
 from sync.settings import Settings
 from tests.e2e.conftest import make_org

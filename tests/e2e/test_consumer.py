@@ -16,19 +16,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from examples.consumer.app import create_app as consumer_app
 from examples.consumer.app import members as consumer_members
 from mappings.authority import Caller
+from sync.credentials.secrets import seal_secret
+from sync.credentials.tokens import create_token
 from sync.delivery import deliver_webhooks
 from sync.errors import NotFound
-from sync.invites import accept_invite
-from sync.mappingstore import save_mapping
 from sync.models import Source
-from sync.orgs import create_org
-from sync.outbox import deliver
-from sync.platform import load_state
 from sync.pull import run_pull
-from sync.secrets import seal_secret
 from sync.services.webhooks import add_webhook
 from sync.settings import Settings
-from sync.tokens import create_token
+from sync.store.invites import accept_invite
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
+from sync.store.outbox import deliver
+from sync.store.platform import load_state
 from tests.e2e.conftest import Scim, group, user
 from tests.fakes.okta import FakeOkta
 from tests.fakes.seed import seed_okta

@@ -14,11 +14,11 @@ from openapi_spec_validator import validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.apikeys import create_api_key
-from sync.mappingstore import save_mapping
+from sync.credentials.apikeys import create_api_key
+from sync.credentials.tokens import create_token
 from sync.models import Event, Organisation
-from sync.orgs import create_org
-from sync.tokens import create_token
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.e2e.conftest import Scim, group, user
 from tests.fuzz.serving import served_app
 

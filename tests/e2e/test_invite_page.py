@@ -8,9 +8,9 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.invites import mint_token
 from sync.models import Member, utcnow
-from sync.orgs import create_org
+from sync.store.invites import mint_token
+from sync.store.orgs import create_org
 
 
 def _invite(session_factory: sessionmaker[Session], days_ago: int = 0) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
 from sync import logs
-from sync.apikeys import create_api_key
+from sync.credentials.apikeys import create_api_key
 from sync.db import make_engine, upgrade
 from sync.models import (
     AuditEntry,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
 from scim_server.app import runtime
-from sync.apikeys import create_api_key
+from sync.credentials.apikeys import create_api_key
 from sync.models import Organisation
 from sync.settings import Settings
 from tests.e2e.conftest import make_org

@@ -23,16 +23,16 @@ from mappings.authority import Caller, key_roles
 from mappings.presets import load_role_model
 from mappings.state import Member
 from rolebridge.cli import main
-from sync.apikeys import create_api_key
+from sync.credentials.apikeys import create_api_key
+from sync.credentials.tokens import create_token
 from sync.housekeeping import housekeep
-from sync.mappingstore import save_mapping
 from sync.models import Member as MemberRow
 from sync.models import OutboxMessage, SavedPlan, utcnow
-from sync.orgs import create_org, create_workspace
-from sync.platform import load_state
 from sync.scheduler import PullScheduler, run_housekeeping
 from sync.services.members import invite_member
-from sync.tokens import create_token
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org, create_workspace
+from sync.store.platform import load_state
 from tests.e2e.conftest import Scim, group, user
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -120,7 +120,7 @@ def add_member(
 
 
 def _preset(s: Session, org_id: int) -> str:
-    from sync.orgs import get_org
+    from sync.store.orgs import get_org
 
     return get_org(s, org_id).role_model
 

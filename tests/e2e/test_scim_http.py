@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.credentials.tokens import list_tokens, revoke_token
 from sync.models import DirectoryUser, Source
-from sync.tokens import list_tokens, revoke_token
 from tests.e2e.conftest import Scim, group, make_org, user
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"

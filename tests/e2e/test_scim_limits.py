@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from werkzeug.test import TestResponse
 
-from scim_server.limits import FILTER_LENGTH_MAX, FILTER_TERMS_MAX, JSON_DEPTH_MAX
+from scim_server.ops.limits import FILTER_LENGTH_MAX, FILTER_TERMS_MAX, JSON_DEPTH_MAX
 from tests.e2e.conftest import SCIM, Scim, group, user
 
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"

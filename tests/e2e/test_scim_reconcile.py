@@ -8,10 +8,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.mappingstore import save_mapping
+from sync.credentials.tokens import create_token, scim_source
 from sync.models import DirectoryUser, Member, Organisation, SavedPlan, SyncRun, utcnow
-from sync.orgs import create_org
-from sync.tokens import create_token, scim_source
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.e2e.conftest import Scim, group, user
 from tests.e2e.replay import replay
 

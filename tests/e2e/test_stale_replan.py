@@ -7,9 +7,9 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.apikeys import create_api_key
-from sync.mappingstore import save_mapping
+from sync.credentials.apikeys import create_api_key
 from sync.models import Organisation, SavedPlan
+from sync.store.mappings import save_mapping
 from tests.e2e.conftest import Scim, group, user
 from tests.e2e.test_scim_reconcile import PATCH, members, org_with_mapping
 

@@ -11,11 +11,11 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
-from sync.apikeys import create_api_key
-from sync.mappingstore import save_mapping
+from sync.credentials.apikeys import create_api_key
+from sync.credentials.tokens import create_token
 from sync.models import Organisation
 from sync.settings import Settings
-from sync.tokens import create_token
+from sync.store.mappings import save_mapping
 from tests.fuzz.tally import TALLY
 
 MAPPING = Path(__file__).parents[2] / "examples" / "aihub" / "mapping.yaml"

@@ -14,10 +14,10 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
-from sync.mappingstore import save_mapping
+from sync.credentials.tokens import create_token
 from sync.models import Organisation
 from sync.settings import Settings
-from sync.tokens import create_token
+from sync.store.mappings import save_mapping
 from tests.fakes.server import LoopbackServer
 
 __all__ = ["Served", "served_app"]

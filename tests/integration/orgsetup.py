@@ -6,9 +6,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from sync import mirror
-from sync.mappingstore import save_mapping
-from sync.orgs import create_org
 from sync.samples import SAMPLES, sample_directory
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 
 
 def sample_org(

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.mappingstore import save_mapping
+from sync.credentials.secrets import seal_secret
 from sync.models import DirectoryMembership, DirectoryUser, Source
-from sync.orgs import create_org
-from sync.platform import load_state
-from sync.secrets import seal_secret
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
+from sync.store.platform import load_state
 
 SECRET_KEY = "test-secret-key-for-source-credentials"
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rolebridge.cli import main
-from sync.apikeys import verify_api_key
+from sync.credentials.apikeys import verify_api_key
 from sync.models import ApiKey, Organisation
 
 

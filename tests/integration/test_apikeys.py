@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import InputError
-from sync.apikeys import (
+from sync.credentials.apikeys import (
     create_api_key,
     hash_key,
     list_api_keys,

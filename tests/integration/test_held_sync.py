@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from rolebridge.cli import main
 from scim_server.api.context import SESSION_FACTORY_KEY
 from scim_server.app import create_app
-from sync.apikeys import create_api_key
-from sync.mappingstore import save_mapping
+from sync.credentials.apikeys import create_api_key
 from sync.models import SavedPlan, Source
-from sync.orgs import create_org
 from sync.settings import Settings
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.fakes.okta import FakeOkta
 from tests.integration.pullsetup import roles
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from sync import mirror
-from sync.heldsnapshot import held_directory, hold, mirrored
+from sync.mirror.held import held_directory, hold, mirrored
 from sync.models import Organisation
 
 

@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.errors import NotFound
-from sync.invites import InviteExpired, accept_invite
 from sync.models import Member, OutboxMessage
-from sync.outbox import deliver, file_transport
 from sync.reconcile import reconcile
 from sync.settings import Settings
+from sync.store.invites import InviteExpired, accept_invite
+from sync.store.outbox import deliver, file_transport
 from tests.integration.orgsetup import sample_org, set_directory
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

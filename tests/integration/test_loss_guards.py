@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.operations import IDENTITY_CHANGE
 from sync.models import SavedPlan
-from sync.plans import approve
-from sync.platform import losses_since
 from sync.pull import PullResult, run_pull
 from sync.sources.base import RetryPolicy
+from sync.store.plans import approve
+from sync.store.platform import losses_since
 from tests.fakes.graph import FakeGraph
 from tests.fakes.okta import FakeOkta
 from tests.integration.pullsetup import SECRET_KEY, pull_org, roles

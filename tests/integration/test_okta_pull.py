@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.credentials.secrets import seal_secret
 from sync.models import Source, SyncRun
-from sync.orgs import create_org
 from sync.pull import PullResult, run_pull
-from sync.secrets import seal_secret
 from sync.sources.base import RetryPolicy
+from sync.store.orgs import create_org
 from tests.fakes.okta import FakeOkta
 from tests.integration.pullsetup import SECRET_KEY, mirror_size, pull_org, roles
 

@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.authority import Caller
 from mappings.errors import InputError, RoleModelError
 from sync.errors import Conflict, LimitError, NotFound
-from sync.orgs import create_org, create_workspace, get_org
-from sync.platform import load_state
 from sync.services.members import invite_member
+from sync.store.orgs import create_org, create_workspace, get_org
+from sync.store.platform import load_state
 
 
 def test_an_org_gets_its_preset_plan_and_credits(session_factory: sessionmaker[Session]) -> None:

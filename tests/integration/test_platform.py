@@ -19,7 +19,7 @@ from sync.errors import PlanError
 from sync.models import AuditEntry, Base, OutboxMessage
 from sync.models import Member as MemberRow
 from sync.models import Organisation as OrgRow
-from sync.platform import apply_plan, load_state
+from sync.store.platform import apply_plan, load_state
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 R = (Reason(0, ("Staff",)),)

@@ -12,13 +12,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.events import list_events
-from sync.invites import accept_invite
 from sync.models import OutboxMessage
-from sync.outbox import deliver
 from sync.pull import PullResult, run_pull
 from sync.settings import Settings
 from sync.sources.base import RetryPolicy
+from sync.store.events import list_events
+from sync.store.invites import accept_invite
+from sync.store.outbox import deliver
 from tests.fakes.okta import FakeOkta
 from tests.integration.pullsetup import SECRET_KEY, pull_org
 

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rolebridge.cli import main
-from sync.mappingstore import save_mapping
+from sync.credentials.secrets import resolve_secret
 from sync.models import Source
-from sync.orgs import create_org
-from sync.secrets import resolve_secret
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.fakes.okta import FakeOkta
 from tests.integration.pullsetup import MAPPINGS, roles
 

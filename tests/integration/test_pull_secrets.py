@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.secrets import resolve_secret, seal_secret
+from sync.credentials.secrets import resolve_secret, seal_secret
 from sync.sources.base import ConfigurationSourceError
 
 

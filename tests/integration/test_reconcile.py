@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory
 from mappings.operations import Plan
 from sync.errors import PlanError, StalePlan
-from sync.mappingstore import save_mapping
 from sync.models import AuditEntry, Member, OutboxMessage, SavedPlan, SyncRun
-from sync.plans import apply_saved, approve_plan, create_plan
-from sync.platform import load_state
 from sync.reconcile import reconcile
 from sync.samples import SAMPLES
+from sync.store.mappings import save_mapping
+from sync.store.plans import apply_saved, approve_plan, create_plan
+from sync.store.platform import load_state
 from tests.integration.orgsetup import sample_org, set_directory
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -16,10 +16,10 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import InputError
-from sync.mappingstore import save_mapping
 from sync.models import Source, SyncRun
-from sync.orgs import create_org
 from sync.scheduler import PullScheduler, claim_tick, min_gap, parse_schedule
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.fakes.okta import FakeOkta
 from tests.integration.pullsetup import MAPPINGS
 from tests.secretscan import SCAN

@@ -9,10 +9,10 @@ from scim2_models import ScimProvider
 from scim2_server.testing import ScimStorageContract
 from sqlalchemy.orm import Session, sessionmaker
 
-from scim_server.provider import make_provider
-from scim_server.storage import SqlScimStorage
+from scim_server.scim.provider import make_provider
+from scim_server.scim.storage import SqlScimStorage
+from sync.credentials.tokens import Tenant, scim_source
 from sync.models import Organisation
-from sync.tokens import Tenant, scim_source
 
 
 def make_tenant(session_factory: sessionmaker[Session], name: str) -> Tenant:

@@ -15,8 +15,8 @@ import pytest
 from scim2_models import UniquenessException
 from sqlalchemy.orm import Session, sessionmaker
 
-from scim_server.provider import make_provider
-from scim_server.storage import SqlScimStorage
+from scim_server.scim.provider import make_provider
+from scim_server.scim.storage import SqlScimStorage
 from tests.integration.test_scim_storage import make_tenant
 
 

@@ -10,12 +10,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
-from sync.mappingstore import save_mapping
-from sync.orgs import create_org
+from sync.credentials.tokens import create_token
 from sync.pull import run_pull
 from sync.settings import Settings
 from sync.sources.base import RetryPolicy
-from sync.tokens import create_token
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.fakes.scim import FakeScim
 from tests.fakes.seed import scim_directory
 from tests.fakes.server import LoopbackServer

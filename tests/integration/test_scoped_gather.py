@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings import PRESETS, Directory, PlatformState, RoleMapping, RoleModel
 from mappings.scope import scoped
 from sync import mirror
-from sync.mappingstore import save_mapping
 from sync.mirror import load_directory
 from sync.models import Member, Workspace, WorkspaceRole
-from sync.orgs import create_org
-from sync.platform import load_state
 from sync.reconcile import gather, plan_for
 from sync.scoped import load_scoped
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
+from sync.store.platform import load_state
 from tests.unit.builders import NOW
 from tests.unit.test_plan_properties import EMAILS, mappings, states
 from tests.unit.test_scope_properties import directories

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.mappingstore import save_mapping
 from sync.models import Source, SyncRun
-from sync.orgs import create_org
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org
 from tests.fakes.okta import FakeOkta
 from tests.fakes.tcpproxy import TcpProxy
 from tests.integration.pullsetup import MAPPINGS, roles

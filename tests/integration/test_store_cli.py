@@ -35,7 +35,7 @@ def _ok(cli: CliRunner, *args: str) -> Result:
 
 def _snapshot(org: str, directory: Directory) -> None:
     with database(Settings.from_env()) as factory, factory.begin() as s:
-        from sync.orgs import get_org
+        from sync.store.orgs import get_org
 
         org_id = get_org(s, org).id
         source = mirror.ensure_source(s, org_id, "okta", "okta")
@@ -180,8 +180,8 @@ def test_the_demo_plans_applies_and_shows_an_incremental_plan(tmp_path: Path) ->
 
 def _members(org: str) -> dict[str, tuple[str, dict[str, tuple[str, ...]]]]:
     with database(Settings.from_env()) as factory, factory() as s:
-        from sync.orgs import get_org
-        from sync.platform import load_state
+        from sync.store.orgs import get_org
+        from sync.store.platform import load_state
 
         state = load_state(s, get_org(s, org).id)
     return {m.email: (m.org_role, dict(m.workspaces)) for m in state.members}

@@ -8,8 +8,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rolebridge.cli import main
+from sync.credentials.tokens import find_tenant, hash_token
 from sync.models import Organisation, ScimToken
-from sync.tokens import find_tenant, hash_token
 
 
 @pytest.fixture

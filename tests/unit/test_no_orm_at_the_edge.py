@@ -1,7 +1,7 @@
 """No view, page or command touches the ORM: the admin API (``scim_server/api``), the
 admin pages (``scim_server/admin``) and the commands (``rolebridge/cli``) read through
 ``sync`` functions returning plain values and change things through the services
-(docs/architecture.md sections 2 and 2.3). The SCIM storage (``scim_server/storage.py``)
+(docs/architecture.md sections 2 and 2.3). The SCIM storage (``scim_server/scim/storage.py``)
 is the mirror's protocol translation and is not scanned.
 
 Every import is read with ``ast``, those inside functions included."""
@@ -38,7 +38,7 @@ def orm_imports(source: str) -> set[str]:
         ("import sqlalchemy.orm", True),
         ("from sqlalchemy import select", True),
         ("def f():\n    from sync import models\n", True),
-        ("from sync.plans import list_plans", False),
+        ("from sync.store.plans import list_plans", False),
         ("from sync.modelsx import y", False),
     ],
 )

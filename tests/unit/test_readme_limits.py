@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 from mappings import mapping, regex, template
-from scim_server import limits
-from scim_server.provider import MAX_RESULTS
-from sync import events, webhooks
+from scim_server.ops import limits
+from scim_server.scim.provider import MAX_RESULTS
+from sync import webhooks
 from sync.settings import Settings
+from sync.store import events
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _NUMBER = re.compile(r"(?<![A-Za-z])\d[\d,]*")  # not the 2 of RE2

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mappings.completeness import DropLimit, GateVerdict, Suspicion, check_snapshot
 from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from mappings.errors import InputError
 from mappings.mapping import RoleMapping, parse_mapping
-from mappings.snapshot import DropLimit, GateVerdict, Suspicion, check_snapshot
 
 
 def _dir(n_users: int, groups: dict[str, list[int]], inactive: tuple[int, ...] = ()) -> Directory:

@@ -18,10 +18,10 @@ from mappings.directory import DirectoryUser as DirUser
 from scim_server.api.context import SESSION_FACTORY_KEY
 from scim_server.app import create_app
 from sync import mirror
-from sync.apikeys import create_api_key
-from sync.mappingstore import save_mapping
+from sync.credentials.apikeys import create_api_key
 from sync.models import Member, Organisation, Workspace, WorkspaceRole
 from sync.settings import Settings
+from sync.store.mappings import save_mapping
 
 
 @dataclass(frozen=True, slots=True)

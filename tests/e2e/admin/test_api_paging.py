@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
-from sync.audit import record_audit
 
+from sync.store.audit import record_audit
 from tests.e2e.admin.conftest import IF_V1, MAPPING, Seeded
 
 

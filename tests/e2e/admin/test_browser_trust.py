@@ -18,8 +18,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
+from sync.credentials.tokens import create_token
 from sync.models import AdminSession, MappingVersion, Member, SavedPlan
-from sync.tokens import create_token
 from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, directory_of
 from tests.e2e.admin.test_browser import CHROMIUM, _shot, _sign_in, browser, live_url
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
-from sync.apikeys import revoke_api_key, verify_api_key
+from sync.credentials.apikeys import revoke_api_key, verify_api_key
 from sync.models import MappingVersion
 from tests.e2e.admin.conftest import IF_V1, MAPPING, PEOPLE, Seeded, directory_of
 

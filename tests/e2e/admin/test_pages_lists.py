@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.credentials.tokens import create_token
 from sync.models import MappingVersion
-from sync.tokens import create_token
 from tests.e2e.admin.conftest import MAPPING, Seeded
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -23,9 +23,9 @@ from mappings.presets import PRESETS
 from rolebridge.cli import main
 from sync.errors import Refused
 from sync.models import AuditEntry, Member, Organisation, OutboxMessage, utcnow
-from sync.platform import losses_since
 from sync.services.members import set_member
 from sync.settings import record_served_url
+from sync.store.platform import losses_since
 from tests.e2e.admin.conftest import Seeded
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

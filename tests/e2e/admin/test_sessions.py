@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from rolebridge.cli import main
 from scim_server.api.context import SESSION_FACTORY_KEY
 from scim_server.app import create_app
-from sync.apikeys import verify_api_key
+from sync.credentials.apikeys import verify_api_key
 from sync.models import AdminSession, utcnow
 from sync.settings import Settings
 from tests.e2e.admin.conftest import Seeded

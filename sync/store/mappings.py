@@ -16,7 +16,7 @@ from mappings.mapping import RoleMapping, parse_mapping
 from sync.errors import NotFound
 from sync.models import MappingVersion
 from sync.nesting import load_yaml
-from sync.orgs import get_org, role_model_for
+from sync.store.orgs import get_org, role_model_for
 
 __all__ = [
     "CurrentMapping",

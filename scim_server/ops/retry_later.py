@@ -15,8 +15,8 @@ from http import HTTPStatus
 from flask import Response, jsonify, make_response, render_template, request
 
 from scim_server.api.problems import problem_response
-from scim_server.errors import retry_error
-from scim_server.throttle import TooManyFailures
+from scim_server.ops.throttle import TooManyFailures
+from scim_server.scim.errors import retry_error
 from sync import logs
 
 __all__ = ["RETRY_AFTER_SECONDS", "too_many_failures", "unavailable"]

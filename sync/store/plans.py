@@ -22,7 +22,6 @@ from mappings.state import format_time
 from sync.db import write_session
 from sync.errors import NotFound, PlanError, StalePlan
 from sync.models import PLAN_STATUSES, PlanStatus, SavedPlan, is_plan_status, utcnow
-from sync.platform import ApplyResult, apply_plan
 from sync.reconcile import (
     Inputs,
     gather,
@@ -34,6 +33,7 @@ from sync.reconcile import (
     save_plan,
     waiting_status,
 )
+from sync.store.platform import ApplyResult, apply_plan
 
 __all__ = [
     "PLAN_STATUSES",

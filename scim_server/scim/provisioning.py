@@ -15,10 +15,10 @@ from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scim_server.storage import Touched
+from scim_server.scim.storage import Touched
+from sync.credentials.tokens import Tenant
 from sync.models import MappingVersion
 from sync.reconcile import reconcile_in
-from sync.tokens import Tenant
 
 __all__ = ["TRIGGER", "is_write_request", "reconcile_touched"]
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync.errors import NotFound, StoreError
-from sync.events import EventDraft, emit
 from sync.models import Member, Organisation, utcnow
-from sync.orgs import role_model_for
+from sync.store.events import EventDraft, emit
+from sync.store.orgs import role_model_for
 
 __all__ = [
     "InviteExpired",

@@ -153,7 +153,7 @@ def _claim(
 ) -> list[tuple[int, EmailMessage | None]]:
     """Take up to ``limit`` due messages (no other worker gets them until the lease ends)
     and mint their invite tokens; ``None`` for a message whose invite is gone."""
-    from sync.invites import accept_url, mint_token
+    from sync.store.invites import accept_url, mint_token
 
     claimed: list[tuple[int, EmailMessage | None]] = []
     with write_session(session_factory) as session:

@@ -21,7 +21,7 @@ subclass and a ``ScimHandler`` subclass:
   group, so adding 1,000 members costs 1,000 rows, not the group's size.
 
 Unique group ``displayName`` per org (Entra relies on it) is the storage's. The
-limits (``scim_server.limits``) are checked here, before anything is parsed or stored:
+limits (``scim_server.ops.limits``) are checked here, before anything is parsed or stored:
 filter size and paging integers before the search is parsed, stored lengths on every
 resource a POST, PUT or PATCH would write.
 """
@@ -50,8 +50,9 @@ from scim2_server.responses import ScimResponse
 from scim2_server.routing import Operation
 from scim2_server.service import ScimService
 
-from scim_server import limits, records
-from scim_server.storage import MemberChange, SqlScimStorage, wants_members
+from scim_server.ops import limits
+from scim_server.scim import records
+from scim_server.scim.storage import MemberChange, SqlScimStorage, wants_members
 
 __all__ = [
     "RolebridgeHandler",

@@ -16,7 +16,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from scim_server.retry_later import RETRY_AFTER_SECONDS
+from scim_server.ops.retry_later import RETRY_AFTER_SECONDS
 from sync import logs
 from sync.db import SchemaError, check_schema
 

@@ -1,6 +1,6 @@
 """Bearer-token authentication for ``/scim/v2``: the token decides the organisation.
 
-The token is hashed and looked up (``sync.tokens.find_tenant``, constant-time
+The token is hashed and looked up (``sync.credentials.tokens.find_tenant``, constant-time
 comparison) on every request, so a revoked token stops working at once in every
 process; the tenant goes into ``flask.g`` for the storage. A read request keeps the
 connection and transaction of that lookup for its storage calls (``read_connection``),
@@ -19,9 +19,9 @@ from flask import g, request
 from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
 
-from scim_server.throttle import count_failure
+from scim_server.ops.throttle import count_failure
 from sync import logs
-from sync.tokens import Tenant, find_tenant
+from sync.credentials.tokens import Tenant, find_tenant
 
 __all__ = [
     "PUBLIC_ENDPOINTS",

@@ -3,7 +3,7 @@
 scim2-flask already turns ``SCIMException`` (with its ``status`` and ``scimType``)
 and werkzeug's HTTP errors (405, 413 for a body over ``max_body_bytes``) into
 SCIM Errors. A database outage (503) and too many failed authentications (429) are
-errors the client may retry (``retry_error``, answered by ``scim_server.retry_later``).
+errors the client may retry (``retry_error``, answered by ``scim_server.ops.retry_later``).
 What is left is the unexpected: it is logged with its traceback and answered with a
 bare 500 that carries no internals.
 """

@@ -1,7 +1,7 @@
 """The SCIM 2.0 endpoint at ``/scim/v2``: scim2-server's protocol on rolebridge's storage.
 
 scim2-flask mounts the protocol; rolebridge adds the token check before each
-request, its ``ScimHandler``/``ScimService`` (``scim_server.habits``), the SQL
+request, its ``ScimHandler``/``ScimService`` (``scim_server.scim.habits``), the SQL
 storage scoped to the token's org, and the after-write hook that reconciles.
 """
 
@@ -19,17 +19,17 @@ from scim2_server.utils import parametrize
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import PathConverter
 
-from scim_server.auth import (
+from scim_server.scim.auth import (
     close_read_connection,
     current_tenant,
     make_authenticator,
     read_connection,
 )
-from scim_server.errors import internal_error
-from scim_server.habits import RolebridgeHandler, RolebridgeService
-from scim_server.provider import make_provider
-from scim_server.provisioning import is_write_request, reconcile_touched
-from scim_server.storage import AfterWrite, SqlScimStorage
+from scim_server.scim.errors import internal_error
+from scim_server.scim.habits import RolebridgeHandler, RolebridgeService
+from scim_server.scim.provider import make_provider
+from scim_server.scim.provisioning import is_write_request, reconcile_touched
+from scim_server.scim.storage import AfterWrite, SqlScimStorage
 
 __all__ = ["SCIM_PREFIX", "RolebridgeScim", "init_scim"]
 

@@ -18,17 +18,17 @@ from mappings.directory import Directory
 from mappings.explain import Explanation, explain
 from mappings.mapping import RoleMapping
 from mappings.operations import Plan
-from mappings.plan import plan_changes
+from mappings.planner import plan_changes
 from mappings.resolve import resolve
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.errors import NotFound
-from sync.mappingstore import current_mapping, parse_document
 from sync.mirror import load_directory
 from sync.models import MappingVersion, utcnow
-from sync.orgs import get_org, role_model_for, role_model_of
-from sync.platform import load_state
 from sync.reconcile import gather
+from sync.store.mappings import current_mapping, parse_document
+from sync.store.orgs import get_org, role_model_for, role_model_of
+from sync.store.platform import load_state
 
 __all__ = [
     "VersionDiff",

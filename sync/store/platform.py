@@ -1,7 +1,7 @@
 """The platform store: an org's actual state, and carrying out a plan on it.
 
 ``apply_plan`` runs inside the caller's transaction: one bulk statement per kind of
-operation (in the plan's order), an audit entry, an event (``sync.events``) per operation
+operation (in the plan's order), an audit entry, an event (``sync.store.events``) per operation
 and an outbox message per notified invite or resend, so a failure anywhere leaves nothing
 behind. An audit entry of an operation that took something from a member carries the kind
 of loss (``loss``), which ``losses_since`` counts for the org's rolling removal budget.
@@ -26,10 +26,10 @@ from mappings.state import PlatformState
 from mappings.state import Workspace as StateWorkspace
 from sync.bulk import chunks, insert_rows
 from sync.errors import PlanError
-from sync.events import plan_events
 from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
-from sync.orgs import get_org, role_model_for
-from sync.outbox import invite_message
+from sync.store.events import plan_events
+from sync.store.orgs import get_org, role_model_for
+from sync.store.outbox import invite_message
 
 __all__ = ["ApplyResult", "apply_plan", "load_state", "losses_since"]
 

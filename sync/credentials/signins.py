@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sync.apikeys import ApiPrincipal, hash_key, principal_by_id
+from sync.credentials.apikeys import ApiPrincipal, hash_key, principal_by_id
 from sync.models import AdminSession, utcnow
 
 __all__ = ["end_sign_in", "signed_in", "start_sign_in"]

@@ -3,7 +3,7 @@
 Every call is scoped to the tenant of the current request (the token's org and
 its ``scim`` source): a resource of another org is not found, exactly like one
 that does not exist. Filters, sorting and paging run in the database where the
-filter translates (``scim_server.filters``); otherwise the translated part
+filter translates (``scim_server.scim.filters``); otherwise the translated part
 narrows the rows and scim2-models evaluates the rest, refusing with ``tooMany``
 when that would mean scanning more than ``max_scan`` rows.
 
@@ -55,13 +55,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scim_server import limits, records
-from scim_server.filters import Translation, comparison_key, sort_column, translate
+from scim_server.ops import limits
+from scim_server.scim import records
+from scim_server.scim.filters import Translation, comparison_key, sort_column, translate
+from sync.credentials.tokens import Tenant
 from sync.mirror import rows as mirror
 from sync.mirror.read import members_of
 from sync.models import DirectoryGroup, DirectoryUser, utcnow
 from sync.reconcile import locked
-from sync.tokens import Tenant
 
 __all__ = ["AfterWrite", "MemberChange", "SqlScimStorage", "Touched", "wants_members"]
 

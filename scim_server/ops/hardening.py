@@ -38,7 +38,7 @@ from scim2_models import Error
 from scim2_server.responses import SCIM_MEDIA_TYPE
 
 from scim_server.api.problems import problem_response
-from scim_server.limits import JSON_DEPTH_MAX
+from scim_server.ops.limits import JSON_DEPTH_MAX
 from sync.nesting import json_too_deep
 from sync.settings import Settings
 
