@@ -115,7 +115,7 @@ def overview() -> str:
         workspaces = list_workspaces(s, ctx.id)
         by_role = count_members_by_role(s, ctx.id)
         drift = org_drift(s, ctx.id, now=datetime.now(UTC))
-        everyone = load_state(s, ctx.id).members
+        everyone = _visible(ctx, load_state(s, ctx.id).members)
         sources = last_runs(s, ctx.id)
         waiting = [
             plan_json(p, with_body=False)

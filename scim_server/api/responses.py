@@ -70,6 +70,9 @@ class WorkspaceList(_Out):
 class CallerOut(_Out):
     role: str
     key_id: int | None
+    workspaces: dict[str, str] = Field(
+        default_factory=dict, description="a workspace-scoped key: its role in each workspace"
+    )
 
 
 class OrgOut(_Out):

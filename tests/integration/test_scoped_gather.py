@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings import PRESETS, Directory, PlatformState, RoleMapping, RoleModel
+from mappings.rules import workspaces_at_creation
 from mappings.scope import scoped
 from sync import mirror
 from sync.mirror import load_directory
@@ -42,6 +43,14 @@ def orgs(draw: st.DrawFn) -> tuple[Directory, Directory, PlatformState, RoleMapp
     return d, second, draw(states(model)), draw(mappings(model)), model
 
 
+def _plan_of(model: RoleModel, plan: str) -> str:
+    """The drawn plan where the preset declares it and it makes no workspace of its own
+    (the drawn workspaces are the org's), else enterprise."""
+    if plan in model.plans and not workspaces_at_creation(model, plan):
+        return plan
+    return "enterprise"
+
+
 def _store(
     session_factory: sessionmaker[Session],
     model: RoleModel,
@@ -55,7 +64,7 @@ def _store(
             s,
             f"org {next(_ORGS)}",
             model.name,
-            plan=state.organisation.plan,
+            plan=_plan_of(model, state.organisation.plan),
             credits=state.organisation.credits,
         )
         save_mapping(s, org.id, json.dumps(mapping.to_dict()), created_by="test")

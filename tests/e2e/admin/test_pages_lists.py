@@ -76,7 +76,9 @@ def test_a_crlf_document_is_saved_with_lf_so_the_diff_shows_only_the_change(
     diff = client.get("/admin/mapping/diff?base=1&other=2").get_data(as_text=True)
     assert diff.count("diff-add") == 1 and diff.count("diff-del") == 1
     api = client.put(
-        "/api/v1/orgs/acme/mapping", headers=acme.auth("owner"), json={"document": draft}
+        "/api/v1/orgs/acme/mapping",
+        headers=acme.auth("owner") | {"If-Match": "*"},
+        json={"document": draft},
     )
     assert api.status_code == 201
     with session_factory() as s:

@@ -72,7 +72,10 @@ def test_an_approval_by_the_api_or_the_cli_is_audited_alike(
     path writes one approve_plan entry naming the plan and its fingerprint."""
     owner = acme.auth("owner")
     review = MAPPING + "  apply: review\n"
-    assert client.put("/api/v1/orgs/acme/mapping", headers=owner, json={"document": review})
+    saved = client.put(
+        "/api/v1/orgs/acme/mapping", headers=owner | {"If-Match": "*"}, json={"document": review}
+    )
+    assert saved.status_code == 201, saved.json
     first = client.post("/api/v1/orgs/acme/plans", headers=owner, json={}).json
     assert first["status"] == "pending"
     body = {"fingerprint": first["fingerprint"]}
