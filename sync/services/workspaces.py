@@ -1,6 +1,8 @@
 """Creating a workspace, as a use case: the admin API and ``rolebridge workspace
 create``. Within the org's commercial plan and credit pool (``sync.store.orgs``, asking
-``mappings.rules``), under the org lock, with one ``create_workspace`` audit entry."""
+``mappings.rules``), under the org lock, with one ``create_workspace`` audit entry and
+its ``workspace.created`` event (docs/architecture.md section 12.1), as a plan's
+``create_workspace`` operation gives."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sync.db import write_session
 from sync.reconcile import lock_org
 from sync.services.common import allow_workspace_create
 from sync.store.audit import record_audit
+from sync.store.events import EventDraft, emit
 from sync.store.orgs import WorkspaceView, get_org, role_model_for
 from sync.store.orgs import create_workspace as store_workspace
 
@@ -45,4 +48,11 @@ def create_workspace(
         ws = store_workspace(session, org_row.id, name, credits)
         detail = {"op": CREATE_WORKSPACE, "workspace": ws.name, "credits": ws.credits}
         record_audit(session, org_row.id, caller.actor, CREATE_WORKSPACE, "", detail)
+        made = EventDraft(
+            "workspace.created",
+            workspace=ws.name,
+            after={"credits": ws.credits},
+            detail={"by": caller.actor},
+        )
+        emit(session, org_row.id, [made])
         return CreatedWorkspace(org_row.name, WorkspaceView(ws.name, ws.credits))

@@ -94,3 +94,20 @@ def test_an_approval_by_the_api_or_the_cli_is_audited_alike(
         ),
         ("cli", {"op": "approve_plan", "plan": second["id"], "fingerprint": second["fingerprint"]}),
     ]
+
+
+def test_a_workspace_made_through_the_api_or_the_cli_is_an_event(
+    client: FlaskClient, acme: Seeded, cli: CliRunner
+) -> None:
+    """Creating a workspace by hand gives the same ``workspace.created`` event as a plan's
+    operation, in the org's feed, whatever the path."""
+    owner = acme.auth("owner")
+    made = client.post(
+        "/api/v1/orgs/acme/workspaces", headers=owner, json={"name": "by-api", "credits": 0}
+    )
+    assert made.status_code == 201, made.json
+    done = _run(cli, "workspace", "create", "--org", "acme", "by-cli")
+    assert done.exit_code == 0, done.output
+    feed = client.get("/api/v1/orgs/acme/events?types=workspace.created", headers=owner)
+    assert feed.status_code == 200, feed.json
+    assert [e["workspace"] for e in feed.json["events"]][-2:] == ["by-api", "by-cli"]
