@@ -47,14 +47,16 @@ def members_page(
     the caller sees there) keeps, in the query, only the members holding one of those
     roles, each with only those: a page is full whenever more such members exist."""
     stmt = select(Member).where(Member.org_id == org_id)
-    seen = None if visible is None else _seen_roles(session, org_id, visible)
-    if seen is not None:
-        stmt = stmt.where(
-            select(WorkspaceRole.member_id)
-            .join(Workspace, Workspace.id == WorkspaceRole.workspace_id)
-            .where(WorkspaceRole.member_id == Member.id, seen)
-            .exists()
+    seen: ColumnElement[bool] | None = None
+    if visible is not None:
+        seen, everywhere = _seen_roles(session, org_id, visible)
+        holders = select(WorkspaceRole.member_id).join(
+            Workspace, Workspace.id == WorkspaceRole.workspace_id
         )
+        if everywhere:  # most members qualify: test each member met in email order
+            stmt = stmt.where(holders.where(WorkspaceRole.member_id == Member.id, seen).exists())
+        else:  # a few workspaces: read their holders (the page costs their count at most)
+            stmt = stmt.where(Member.id.in_(holders.where(Workspace.org_id == org_id, seen)))
     if role:
         stmt = stmt.where(Member.org_role == role)
     if status:
@@ -90,32 +92,30 @@ def members_page(
 
 def _seen_roles(
     session: Session, org_id: int, visible: Mapping[str, frozenset[str]]
-) -> ColumnElement[bool]:
-    """The workspace roles (joined with their workspace) a caller sees: per set of roles,
-    the workspaces where it sees that set; the workspace names are left out when one set
-    holds in every workspace of the org (an org-wide caller)."""
+) -> tuple[ColumnElement[bool], bool]:
+    """The workspace roles (joined with their workspace) a caller sees, per set of roles
+    the workspaces where it sees that set; and whether one set holds in every workspace
+    of the org (an org-wide caller), when the names are left out. The rows filtered are
+    the org's members' roles, so in the org's workspaces already."""
     by_roles: dict[frozenset[str], list[str]] = {}
     for ws, roles in visible.items():
         if roles:
             by_roles.setdefault(roles, []).append(ws)
     if not by_roles:
-        return false()
+        return false(), False
     if len(by_roles) == 1:
         ((roles, names),) = by_roles.items()
         org_workspaces = session.scalar(
             select(func.count()).select_from(Workspace).where(Workspace.org_id == org_id)
         )
         if len(names) == org_workspaces:
-            return and_(Workspace.org_id == org_id, WorkspaceRole.role.in_(sorted(roles)))
-    return and_(
-        Workspace.org_id == org_id,
-        or_(
-            *(
-                and_(Workspace.name.in_(sorted(names)), WorkspaceRole.role.in_(sorted(roles)))
-                for roles, names in sorted(by_roles.items(), key=lambda kv: sorted(kv[0]))
-            )
-        ),
-    )
+            return WorkspaceRole.role.in_(sorted(roles)), True
+    return or_(
+        *(
+            and_(Workspace.name.in_(sorted(names)), WorkspaceRole.role.in_(sorted(roles)))
+            for roles, names in sorted(by_roles.items(), key=lambda kv: sorted(kv[0]))
+        )
+    ), False
 
 
 def audit_row(e: AuditEntry) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sync.listings import members_page
 from sync.paging import parse_limit
 from sync.services.members import remove_member, resend_invite, revoke_invite, set_member
 from sync.services.workspaces import create_workspace
-from sync.store.orgs import WorkspaceView, count_members_by_role, org_view
+from sync.store.orgs import WorkspaceView, count_members_by_role, org_view, workspace_names
 from sync.store.orgs import list_workspaces as workspaces_of
 from sync.store.platform import load_state
 
@@ -105,7 +105,7 @@ def get_members(org: str) -> Response:
         visible = None
         if ctx.role_model.visibility_per_workspace:
             # the query keeps only the members (and workspace roles) the caller may see
-            names = (w.name for w in workspaces_of(s, ctx.id))
+            names = workspace_names(s, ctx.id)
             visible = visible_roles(ctx.role_model, ctx.authority, names)
         page = members_page(
             s,
