@@ -40,12 +40,14 @@ def members_page(
     role: str | None = None,
     status: str | None = None,
     query: str | None = None,
+    email: str | None = None,
     visible: Mapping[str, frozenset[str]] | None = None,
 ) -> Page[dict[str, Any]]:
-    """Members by email, optionally only one org role, one status, or emails containing
-    ``query``. ``visible`` (``mappings.visibility.visible_roles``: workspace -> the roles
-    the caller sees there) keeps, in the query, only the members holding one of those
-    roles, each with only those: a page is full whenever more such members exist."""
+    """Members by email, optionally only one org role, one status, emails containing
+    ``query``, or the one member whose identity key is ``email``'s. ``visible``
+    (``mappings.visibility.visible_roles``: workspace -> the roles the caller sees there)
+    keeps, in the query, only the members holding one of those roles, each with only
+    those: a page is full whenever more such members exist."""
     stmt = select(Member).where(Member.org_id == org_id)
     seen: ColumnElement[bool] | None = None
     if visible is not None:
@@ -63,6 +65,8 @@ def members_page(
         stmt = stmt.where(Member.status == status)
     if query:
         stmt = stmt.where(Member.email.contains(query.casefold(), autoescape=True))
+    if email is not None:
+        stmt = stmt.where(Member.email == identity_key(email))
     page = keyset_page(
         session, stmt, "members", (Member.email,), limit=limit, cursor=cursor, descending=False
     )

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from mappings.authority import visible_members
 from mappings.state import Member, format_time
 from mappings.visibility import visible_roles
 from scim_server.api import bp
@@ -26,7 +25,6 @@ from sync.services.members import remove_member, resend_invite, revoke_invite, s
 from sync.services.workspaces import create_workspace
 from sync.store.orgs import WorkspaceView, count_members_by_role, org_view, workspace_names
 from sync.store.orgs import list_workspaces as workspaces_of
-from sync.store.platform import load_state
 
 __all__ = ["member_json"]
 
@@ -171,8 +169,10 @@ def get_member(org: str, email: str) -> Response:
     """One member."""
     with read_session() as s:
         ctx = org_context(s, org)
-        seen = visible_members(ctx.role_model, ctx.authority, load_state(s, ctx.id).members)
-        found = {m.key: m for m in seen}.get(email.strip().casefold())
-        if found is None:
+        visible = None
+        if ctx.role_model.visibility_per_workspace:
+            visible = visible_roles(ctx.role_model, ctx.authority, workspace_names(s, ctx.id))
+        found = members_page(s, ctx.id, limit=1, cursor=None, email=email, visible=visible)
+        if not found.items:
             raise ApiProblem(404, "not found", f"no member {email!r}", "email")
-        return jsonify(member_json(found))
+        return jsonify(found.items[0])

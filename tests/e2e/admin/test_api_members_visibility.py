@@ -139,3 +139,21 @@ def test_filters_and_visibility_narrow_together(
     ]
     nobody = _key(session_factory, org, "member", {"w4": "admin"})
     assert _walk(client, nobody) == [[]]
+
+
+def test_one_member_is_found_by_its_key_and_shown_as_the_list_shows_it(
+    client: FlaskClient, org: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """GET .../members/<email>: the scoped key sees a member it may see with only those
+    roles (the email in any case), and a member it may not see is not found at all."""
+    key = {"Authorization": f"Bearer {_key(session_factory, org, 'member', SCOPED)}"}
+    seen = client.get("/api/v1/orgs/ann/members/User007@ANN.com", headers=key)
+    assert seen.status_code == 200, seen.json
+    assert seen.json["email"] == "user007@ann.com"
+    assert seen.json["workspaces"] == {"w1": ["project_manager"]}
+    hidden = client.get("/api/v1/orgs/ann/members/user001@ann.com", headers=key)
+    assert hidden.status_code == 404 and "user001" in hidden.json["detail"]
+    admin = {"Authorization": f"Bearer {_key(session_factory, org, 'admin', {})}"}
+    everyone = client.get("/api/v1/orgs/ann/members/user001@ann.com", headers=admin)
+    assert everyone.json["workspaces"] == {"w1": ["developer"]}
+    assert client.get("/api/v1/orgs/ann/members/nobody@ann.com", headers=admin).status_code == 404
