@@ -45,6 +45,7 @@ __all__ = [
     "refusal_for_workspace_change",
     "refusal_for_workspace_create",
     "refusal_for_scim_tokens",
+    "refusal_for_sign_in_settings",
     "roles_touched",
     "visible_members",
 ]
@@ -330,6 +331,17 @@ def refusal_for_scim_tokens(model: RoleModel, acting: str) -> str | None:
     if acting == model.top_org_role:
         return None
     return f"only a {model.top_org_role} may see or change SCIM tokens; role {acting!r} may not"
+
+
+def refusal_for_sign_in_settings(model: RoleModel, acting: str) -> str | None:
+    """The org's sign-in provider (who may sign in to its admin pages, and as whom) is for
+    holders of the org's top role."""
+    if acting == model.top_org_role:
+        return None
+    return (
+        f"only a {model.top_org_role} may change the organisation's sign-in provider; "
+        f"role {acting!r} may not"
+    )
 
 
 def refusal_for_key_role(model: RoleModel, acting: str, role: str) -> str | None:

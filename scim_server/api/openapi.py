@@ -37,6 +37,7 @@ from scim_server.api.event_schemas import (
     WebhookReplay,
     WebhooksOut,
 )
+from scim_server.api.oidc_views import OIDC_BODIES, OIDC_RESPONSES
 from scim_server.api.responses import RESPONSES
 
 __all__ = ["openapi_document"]
@@ -68,6 +69,8 @@ _RESPONSES: dict[str, tuple[str, type[BaseModel]]] = {
     "api.replay_webhook": ("200", ReplayOut),
     "api.test_webhook_now": ("200", TestOut),
 }
+_BODIES.update(OIDC_BODIES)
+_RESPONSES.update(OIDC_RESPONSES)
 _QUERIES: dict[str, list[dict[str, Any]]] = {
     "api.get_events": [
         {"name": "after", "in": "query", "schema": {"type": "string"}},

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 @dataclass
@@ -73,11 +73,22 @@ def fault_response(fault: Fault) -> Response:
     return response
 
 
+class QuietHandler(WSGIRequestHandler):
+    """A request handler that writes no access log line: an OpenID provider's and its
+    client's URLs carry one-time codes and states, which are not to reach a log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log nothing."""
+
+
 class LoopbackServer:
     """Runs ``app`` on an ephemeral loopback port until ``close``."""
 
-    def __init__(self, app: Flask) -> None:
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    def __init__(self, app: Flask, quiet: bool = False) -> None:
+        handler = QuietHandler if quiet else None  # quiet: no access log (codes in URLs)
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=handler
+        )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
