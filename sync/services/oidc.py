@@ -72,9 +72,9 @@ def _authority(session: Session, org_id: int, caller: Caller, change: bool) -> N
 def _field(value: str, name: str) -> str:
     value = value.strip()
     if not value:
-        raise InputError(f"{name} is required", name)
+        raise InputError("is required", name)
     if len(value) > MAX_FIELD or any(c in value for c in "\x00\r\n"):
-        raise InputError(f"{name} is one line of at most {MAX_FIELD} characters", name)
+        raise InputError(f"must be one line of at most {MAX_FIELD} characters", name)
     return value
 
 
@@ -100,17 +100,17 @@ def set_oidc(
     issuer = _field(issuer, "issuer")
     why = check_issuer(issuer)
     if why is not None:
-        raise InputError(f"issuer {why}", "issuer")
+        raise InputError(why, "issuer")
     client_id = _field(client_id, "client_id")
     secret = None if client_secret is None or client_secret == "" else client_secret
     if secret is not None and (len(secret) > 4000 or "\x00" in secret):
-        raise InputError("client_secret is at most 4000 characters", "client_secret")
+        raise InputError("must be at most 4000 characters", "client_secret")
     with write_session(factory) as session:
         lock_org(session, org_id)
         _authority(session, org_id, caller, change=True)
         row = session.get(OidcSettings, org_id)
         if secret is None and row is None:
-            raise InputError("client_secret is required the first time", "client_secret")
+            raise InputError("is required the first time", "client_secret")
         sealed = None
         if secret is not None:
             try:
