@@ -64,13 +64,18 @@ def _target() -> str:
 
 
 @bp.post("/signin/oidc")
-def oidc_choose() -> BaseResponse:
-    """The sign-in page's organisation field: on to that org's provider."""
+def oidc_choose() -> BaseResponse | str:
+    """The sign-in page's organisation field: on to that org's provider.
+
+    A page that moves on by itself, not a redirect: the pages' Content-Security-Policy
+    (``form-action 'self'``) stops a form's redirects at another origin, as the provider is.
+    """
     org = request.form.get("org", "").strip()
     if not org or len(org) > 200:
         flash("Name your organisation to sign in with its identity provider.", "error")
         return redirect(url_for("admin.sign_in"), 303)
-    return redirect(url_for("admin.oidc_start", org=org, next=_target() or None), 303)
+    start = url_for("admin.oidc_start", org=org, next=_target() or None)
+    return render_template("admin/oidc_continue.html", start=start, org=org)
 
 
 @bp.get("/signin/oidc/<org>")
@@ -139,6 +144,7 @@ def sign_in_settings() -> str:
         facts=facts,
         may_change=may_change,
         redirect_uri=redirect_uri(),
+        sign_in_link=_settings().base_url.rstrip("/") + url_for("admin.oidc_start", org=ctx.name),
         org=ctx.name,
     )
 

@@ -262,7 +262,7 @@ def test_an_org_without_provider_sign_in_is_a_clear_page(client: FlaskClient, ac
     assert r.status_code == 404 and "no identity provider sign-in" in r.get_data(as_text=True)
     token = _csrf(client, "/admin/sign-in")
     r = client.post("/admin/signin/oidc", data={"org": "acme", "csrf_token": token})
-    assert r.status_code == 303 and r.location.endswith("/admin/signin/oidc/acme")
+    assert r.status_code == 200 and 'href="/admin/signin/oidc/acme"' in r.get_data(as_text=True)
 
 
 def test_turning_the_provider_off_ends_its_sessions(
@@ -308,3 +308,39 @@ def test_the_settings_api_is_for_admins_and_never_returns_the_secret(
     )
     assert first.status_code == 422 and first.json["field"] == "client_secret"
     assert client.get("/admin/signin/oidc/acme").status_code == 404
+
+
+def test_the_owner_sets_it_on_the_page_and_a_member_may_not(
+    client: FlaskClient, seed: Callable[..., Seeded], provider: FakeOidc
+) -> None:
+    """The owner saves the provider on the Sign-in page (the secret not shown back); the
+    page's empty secret field keeps the stored secret; a manager sees it but may not change
+    it."""
+    org = seed("acme", "soterai", ["owner", "manager"], [OLGA, MAX])
+    token = _csrf(client, "/admin/sign-in")
+    client.post("/admin/sign-in", data={"api_key": org.keys["owner"], "csrf_token": token})
+    form = {
+        "issuer": provider.issuer,
+        "client_id": provider.state.client_id,
+        "client_secret": provider.state.client_secret,
+        "enabled": "on",
+        "csrf_token": _csrf(client, "/admin/sign-in-settings"),
+    }
+    saved = client.post("/admin/sign-in-settings", data=form, follow_redirects=True)
+    html = saved.get_data(as_text=True)
+    assert "Saved the identity provider sign-in." in html and 'id="oidc-secret">set<' in html
+    assert provider.state.client_secret not in html
+    assert "/admin/signin/oidc/acme" in html  # the members' sign-in link
+    again = form | {"client_secret": "", "csrf_token": _csrf(client, "/admin/sign-in-settings")}
+    assert client.post("/admin/sign-in-settings", data=again).status_code == 303
+    provider.sign_in_as("max@acme.com")
+    manager = client.application.test_client()
+    assert _oidc_sign_in(manager, provider).status_code == 302  # the stored secret still works
+    page = manager.get("/admin/sign-in-settings").get_data(as_text=True)
+    assert "Only the organisation's top role may change this." in page
+    token = _csrf(manager, "/admin/sign-in-settings")
+    refused = manager.post("/admin/sign-in-settings/clear", data={"csrf_token": token})
+    assert refused.status_code == 303
+    follow = manager.get(refused.location).get_data(as_text=True)
+    assert "only a owner may change the organisation&#39;s sign-in provider" in follow
+    assert client.get("/api/v1/orgs/acme/oidc", headers=org.auth("owner")).json["configured"]
