@@ -50,7 +50,9 @@ def test_set_show_and_clear(runner: CliRunner, session_factory: sessionmaker[Ses
     assert stored.startswith("fernet:") and SECRET not in stored
     text = runner.invoke(main, ["oidc", "show", "--org", "acme"])
     assert "client secret: set" in text.output and SECRET not in text.output
-    shown = runner.invoke(main, ["oidc", "show", "--org", "1", "--format", "json"])
+    with session_factory.begin() as s:
+        acme_id = s.scalars(select(Organisation.id)).one()
+    shown = runner.invoke(main, ["oidc", "show", "--org", str(acme_id), "--format", "json"])
     doc = json.loads(shown.output)
     assert (doc["issuer"], doc["client_secret"], doc["enabled"]) == (ISSUER, "set", True)
     code, out = _set(runner, "--disabled")  # the stored secret is kept

@@ -20,6 +20,7 @@ from tests.fakes.oidc import FakeOidc
 
 NINA: MemberSpec = ("nina@acme.com", "member", "joined", "idp", {})
 IVY: MemberSpec = ("ivy@acme.com", "member", "invited", "manual", {})
+PAT: MemberSpec = ("pat@acme.com", "manager", "joined", "manual", {})
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -33,9 +34,10 @@ def provider() -> Iterator[FakeOidc]:
 
 @pytest.fixture
 def acme(seed: Callable[..., Seeded], client: FlaskClient, provider: FakeOidc) -> Seeded:
-    """The soterai org (olga owner, max manager, nina member, ivy invited) with sign-in
+    """The soterai org (olga owner, max manager, nina member, ivy invited, pat a manager
+    added by hand) with sign-in
     through ``provider`` set by its owner's key."""
-    org = seed("acme", "soterai", ["owner", "manager", "member"], [OLGA, MAX, NINA, IVY])
+    org = seed("acme", "soterai", ["owner", "manager", "member"], [OLGA, MAX, NINA, IVY, PAT])
     body = {
         "issuer": provider.issuer,
         "client_id": provider.state.client_id,
@@ -344,3 +346,30 @@ def test_the_owner_sets_it_on_the_page_and_a_member_may_not(
     follow = manager.get(refused.location).get_data(as_text=True)
     assert "only a owner may change the organisation&#39;s sign-in provider" in follow
     assert client.get("/api/v1/orgs/acme/oidc", headers=org.auth("owner")).json["configured"]
+
+
+def test_a_provider_that_does_not_answer_is_a_clear_page(
+    client: FlaskClient, acme: Seeded, provider: FakeOidc
+) -> None:
+    """The provider is down: the start says so on a page, no traceback, nothing kept."""
+    provider.close()
+    r = client.get("/admin/signin/oidc/acme")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 502 and "discovery document could not be fetched" in text
+    assert "Traceback" not in text and not _signed_in(client)
+
+
+def test_a_member_demoted_after_signing_in_acts_with_the_new_role(
+    client: FlaskClient, acme: Seeded, provider: FakeOidc
+) -> None:
+    """The session's role is the member's role now, not at sign-in; removing them ends it."""
+    provider.sign_in_as("pat@acme.com")
+    assert _oidc_sign_in(client, provider).status_code == 302
+    assert "pat@acme.com · manager" in client.get("/admin/").get_data(as_text=True)
+    body = {"email": "pat@acme.com", "org_role": "member"}
+    r = client.put("/api/v1/orgs/acme/members", json=body, headers=acme.auth("owner"))
+    assert r.status_code == 200, r.json
+    assert "pat@acme.com · member" in client.get("/admin/").get_data(as_text=True)
+    gone = client.delete("/api/v1/orgs/acme/members/pat@acme.com", headers=acme.auth("owner"))
+    assert gone.status_code in (200, 204), gone.json
+    assert not _signed_in(client)
