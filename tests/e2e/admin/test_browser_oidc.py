@@ -99,6 +99,7 @@ def test_an_owner_clicks_through_the_provider_sign_in(
     page.click("text=Sign out")
     page.wait_for_selector("#oidc_org")
     assert _axe(page) == []
+    _shot(page, "oidc-sign-in-page.png")
 
 
 def test_a_stranger_gets_the_refusal_page_and_no_session(
