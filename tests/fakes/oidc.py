@@ -12,7 +12,8 @@ authorization-code sign-in with PKCE.
   made without one refuses a verifier.
 
 Switches mint a bad ID token: ``audience`` (another client's), ``expired``, ``wrong_nonce``,
-``wrong_key`` (signed with a key not in the JWKS, under the same key id).
+``wrong_key`` (signed with a key not in the JWKS, under the same key id); ``rotate_key``
+changes the signing key and its id, as a provider's key rotation does.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class FakeOidc:
 
     def __init__(self) -> None:
         self.state = OidcState()
+        self.kid = KID
         self.key = RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig"})
         self.stranger_key = RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig"})
         self._lock = threading.Lock()
@@ -71,6 +73,11 @@ class FakeOidc:
     def close(self) -> None:
         """Stop serving."""
         self.server.close()
+
+    def rotate_key(self) -> None:
+        """Sign from now on with a new key under a new key id (the JWKS lists only it)."""
+        self.kid = f"fake-key-{secrets.randbelow(10**6)}"
+        self.key = RSAKey.generate_key(2048, parameters={"kid": self.kid, "use": "sig"})
 
     def visit(self, url: str) -> str:
         """A browser's visit to the provider's ``url`` (the authorization request): where
@@ -113,7 +120,7 @@ class FakeOidc:
         if st.preferred_username is not None:
             claims["preferred_username"] = st.preferred_username
         key = self.stranger_key if st.wrong_key else self.key
-        return jwt.encode({"alg": "RS256", "kid": KID}, claims, key)
+        return jwt.encode({"alg": "RS256", "kid": self.kid}, claims, key)
 
     def _app(self) -> Flask:
         app = Flask(__name__)
@@ -137,7 +144,7 @@ class FakeOidc:
         def keys() -> Response:
             self.state.log.append("jwks")
             public = self.key.as_dict(private=False)
-            return jsonify(keys=[public | {"alg": "RS256", "use": "sig", "kid": KID}])
+            return jsonify(keys=[public | {"alg": "RS256", "use": "sig", "kid": self.kid}])
 
         @app.get("/authorize")
         def authorize() -> Response | tuple[str, int]:

@@ -373,3 +373,19 @@ def test_a_member_demoted_after_signing_in_acts_with_the_new_role(
     gone = client.delete("/api/v1/orgs/acme/members/pat@acme.com", headers=acme.auth("owner"))
     assert gone.status_code in (200, 204), gone.json
     assert not _signed_in(client)
+
+
+def test_the_key_set_is_kept_and_fetched_again_when_the_provider_rotates_its_key(
+    app: Flask, client: FlaskClient, acme: Seeded, provider: FakeOidc
+) -> None:
+    """A second sign-in uses the key set already fetched; after the provider signs with a
+    new key id, the next sign-in fetches the set once more and succeeds."""
+    assert _oidc_sign_in(client, provider).status_code == 302
+    assert provider.state.log.count("jwks") == 1
+    second = app.test_client()
+    assert _oidc_sign_in(second, provider).status_code == 302
+    assert provider.state.log.count("jwks") == 1  # kept, not fetched again
+    provider.rotate_key()
+    third = app.test_client()
+    assert _oidc_sign_in(third, provider).status_code == 302 and _signed_in(third)
+    assert provider.state.log.count("jwks") == 2
