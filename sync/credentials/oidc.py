@@ -60,7 +60,6 @@ __all__ = [
     "begin",
     "check_issuer",
     "client_for",
-    "enabled_org_names",
     "finish",
     "member_for",
     "member_principal_row",
@@ -147,9 +146,13 @@ def settings_of(session: Session, org_id: int) -> OidcFacts | None:
     if row is None:
         return None
     return OidcFacts(
-        row.issuer, row.client_id, bool(row.client_secret), row.enabled, row.updated_at,
-        row.updated_by,
-    )  # fmt: skip
+        issuer=row.issuer,
+        client_id=row.client_id,
+        secret_set=bool(row.client_secret),
+        enabled=row.enabled,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
 
 
 def client_for(session: Session, org_name: str) -> OidcClient | None:
@@ -165,17 +168,6 @@ def client_for(session: Session, org_name: str) -> OidcClient | None:
     return OidcClient(s.org_id, row[1], s.issuer, s.client_id, s.client_secret)
 
 
-def enabled_org_names(session: Session) -> list[str]:
-    """The orgs whose members may sign in through their provider, by name."""
-    rows = session.scalars(
-        select(Organisation.name)
-        .join(OidcSettings, OidcSettings.org_id == Organisation.id)
-        .where(OidcSettings.enabled.is_(True))
-        .order_by(Organisation.name)
-    )
-    return list(rows)
-
-
 # -- discovery and keys -------------------------------------------------------------
 
 _cache: dict[str, tuple[float, Any]] = {}
@@ -186,10 +178,8 @@ def _get_json(url: str, what: str) -> dict[str, Any]:
     try:
         response = requests.get(url, timeout=HTTP_TIMEOUT, allow_redirects=False)
     except requests.RequestException as exc:
-        raise OidcRefused(
-            "provider_unreachable", f"the identity provider's {what} could not be fetched "
-            f"({type(exc).__name__})",
-        ) from None  # fmt: skip
+        why = f"the identity provider's {what} could not be fetched ({type(exc).__name__})"
+        raise OidcRefused("provider_unreachable", why) from None
     if response.status_code != 200:
         raise OidcRefused(
             "provider_error",
