@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import g, request
 
-from scim_server.api.context import read_session
+from scim_server.api.context import read_session, session_factory
 from scim_server.api.problems import ApiProblem
 from scim_server.ops.throttle import count_failure
 from sync import logs
-from sync.credentials.apikeys import verify_api_key
+from sync.credentials.apikeys import touch_api_key, verify_api_key
 
 __all__ = ["authenticate"]
 
@@ -26,9 +26,11 @@ def authenticate() -> None:
         count_failure()
         raise ApiProblem(401, "unauthorized", "send 'Authorization: Bearer <api key>'")
     with read_session() as s:
-        principal = verify_api_key(s, key.strip())
+        principal = verify_api_key(s, key.strip(), touch=False)
     if principal is None:
         count_failure()
         raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked")
+    if principal.key_id is not None:
+        touch_api_key(session_factory(), principal.key_id)
     g.rolebridge_principal = principal
     logs.bind(org_id=principal.org_id)

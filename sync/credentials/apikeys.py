@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.errors import InputError
+from sync.db import write_session
 from sync.models import ApiKey, ApiKeyWorkspace, Organisation, Workspace, utcnow
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "list_api_keys",
     "principal_by_id",
     "revoke_api_key",
+    "touch_api_key",
     "verify_api_key",
 ]
 
@@ -129,8 +131,9 @@ def key_workspaces(session: Session, key_id: int) -> dict[str, str]:
     return {name: role for name, role in rows}
 
 
-def verify_api_key(session: Session, key: str) -> ApiPrincipal | None:
-    """The principal of a live key, or None for an unknown or revoked one."""
+def verify_api_key(session: Session, key: str, *, touch: bool = True) -> ApiPrincipal | None:
+    """The principal of a live key, or None for an unknown or revoked one; ``touch=False``
+    leaves "last used" to ``touch_api_key`` after the caller's read ends."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     digest = hash_key(key)
@@ -143,9 +146,28 @@ def verify_api_key(session: Session, key: str) -> ApiPrincipal | None:
         return None
     now = utcnow()
     last = row[0].last_used_at
-    if last is None or now - last >= LAST_USED_GRAIN:
+    if touch and (last is None or now - last >= LAST_USED_GRAIN):
         row[0].last_used_at = now  # committed with the caller's session
     return _principal(session, row[0], row[1])
+
+
+def touch_api_key(factory: sessionmaker[Session], key_id: int) -> None:
+    """Record that a key was used, at most once a minute, in its own write transaction.
+
+    Apart from the request's read: on SQLite a read that then writes fails at once when
+    another request wrote since it began (sixteen clients of one key would get 503s)."""
+    now = utcnow()
+    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_GRAIN)
+    with factory.begin() as session:  # most requests find it fresh: no write at all
+        if session.scalar(select(ApiKey.id).where(ApiKey.id == key_id, stale)) is None:
+            return
+    with write_session(factory) as session:
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, stale)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def principal_by_id(session: Session, key_id: int) -> ApiPrincipal | None:

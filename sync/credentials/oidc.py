@@ -15,13 +15,18 @@ checks and the member it names.
 - ``member_for``: the org's joined member whose key (``identity_key``) is the token's
   ``email`` (or, without a verified email, ``preferred_username``).
 
-Discovery documents and key sets are fetched with short timeouts and kept a few minutes.
-Every failure is an ``OidcRefused`` with a reason for the audit log and words for a page.
+Discovery documents and key sets are fetched with short timeouts and kept a few minutes;
+what the provider sends is bounded (``MAX_DOCUMENT`` bytes read in at most
+``FETCH_SECONDS``, JSON nested at most ``MAX_NESTING`` deep, at most ``MAX_KEYS`` keys), so
+a tenant's issuer that answers huge, slow or deeply nested JSON fails the sign-in with a
+page, in bounded time and memory. Every failure is an ``OidcRefused`` with a reason for
+the audit log and words for a page.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -70,6 +75,10 @@ __all__ = [
 CALLBACK_PATH = "/admin/signin/oidc/callback"  # the redirect URI an admin registers
 SCOPE = "openid email profile"
 HTTP_TIMEOUT = 5.0  # seconds for discovery, keys and the token endpoint
+FETCH_SECONDS = 10.0  # a discovery document or key set read in whole within this
+MAX_DOCUMENT = 256 * 1024  # bytes of a discovery document or key set
+MAX_NESTING = 32  # levels of JSON nesting in them
+MAX_KEYS = 100  # keys in a key set
 CACHE_SECONDS = 300.0  # discovery documents and key sets kept this long
 PENDING_LIFETIME = timedelta(minutes=10)  # a sign-in started must come back within this
 LEEWAY = 60  # seconds of clock difference allowed on exp/iat
@@ -129,7 +138,15 @@ class SignedInMember:
 
 def check_issuer(issuer: str) -> str | None:
     """Why ``issuer`` cannot be an issuer URL (https, or http on the loopback), else None."""
-    parts = urlsplit(issuer)
+    if any(c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in issuer):
+        return "must be one URL without spaces or control characters"
+    try:
+        parts = urlsplit(issuer)
+        parts.port  # noqa: B018 -- raises ValueError on a port out of range
+        if parts.hostname:
+            parts.hostname.encode("idna")
+    except (ValueError, UnicodeError):
+        return "must be an https URL with a valid host name and port"
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return "must be an https URL, such as https://acme.okta.com"
@@ -174,23 +191,62 @@ _cache: dict[str, tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
 
 
+def _read_capped(response: requests.Response, what: str) -> bytes:
+    """The body, refused past ``MAX_DOCUMENT`` bytes or ``FETCH_SECONDS`` (a provider that
+    drips bytes would otherwise hold a worker past every per-read timeout)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_DOCUMENT:
+        raise OidcRefused("provider_error", f"the identity provider's {what} is too large")
+    started, body = time.monotonic(), bytearray()
+    for chunk in response.iter_content(chunk_size=16 * 1024):
+        body += chunk
+        if len(body) > MAX_DOCUMENT:
+            raise OidcRefused("provider_error", f"the identity provider's {what} is too large")
+        if time.monotonic() - started > FETCH_SECONDS:
+            raise OidcRefused("provider_unreachable", f"the identity provider's {what} is too slow")
+    return bytes(body)
+
+
+def _depth(data: object) -> int:
+    """How deep ``data`` nests (iteratively: no recursion on hostile input)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_NESTING:
+                todo.extend(
+                    (v, level + 1) for v in (item.values() if isinstance(item, dict) else item)
+                )
+    return deepest
+
+
 def _get_json(url: str, what: str) -> dict[str, Any]:
     try:
-        response = requests.get(url, timeout=HTTP_TIMEOUT, allow_redirects=False)
+        with requests.get(
+            url,
+            timeout=HTTP_TIMEOUT,
+            allow_redirects=False,
+            stream=True,
+            headers={"Accept-Encoding": "identity"},  # the cap counts the bytes sent
+        ) as response:
+            if response.status_code != 200:
+                raise OidcRefused(
+                    "provider_error",
+                    f"the identity provider's {what} answered HTTP {response.status_code}",
+                )
+            body = _read_capped(response, what)
     except requests.RequestException as exc:
         why = f"the identity provider's {what} could not be fetched ({type(exc).__name__})"
         raise OidcRefused("provider_unreachable", why) from None
-    if response.status_code != 200:
-        raise OidcRefused(
-            "provider_error",
-            f"the identity provider's {what} answered HTTP {response.status_code}",
-        )
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
         raise OidcRefused("provider_error", f"the identity provider's {what} is not JSON")
+    if _depth(data) > MAX_NESTING:
+        raise OidcRefused("provider_error", f"the identity provider's {what} nests too deep")
     return data
 
 
@@ -212,9 +268,9 @@ def _discover(issuer: str) -> dict[str, Any]:
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     doc = _cached(url, "discovery document")
     if doc.get("issuer") != issuer:
+        named = repr(doc.get("issuer"))[:200]
         raise OidcRefused(
-            "provider_error",
-            f"the discovery document names issuer {doc.get('issuer')!r}, not {issuer!r}",
+            "provider_error", f"the discovery document names issuer {named}, not {issuer!r}"
         )
     for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(doc.get(name), str):
@@ -224,9 +280,15 @@ def _discover(issuer: str) -> dict[str, Any]:
 
 def _key_set(jwks_uri: str, refresh: bool) -> KeySet:
     data = _cached(jwks_uri, "key set (JWKS)", refresh)
+    keys = data.get("keys")
+    if isinstance(keys, list) and len(keys) > MAX_KEYS:
+        raise OidcRefused(
+            "provider_error",
+            f"the identity provider's key set lists {len(keys)} keys, more than {MAX_KEYS}",
+        )
     try:
         return KeySet.import_key_set(data)  # type: ignore[arg-type]
-    except (JoseError, ValueError, KeyError, TypeError):
+    except (JoseError, ValueError, KeyError, TypeError, AttributeError):
         raise OidcRefused("provider_error", "the identity provider's key set is invalid") from None
 
 

@@ -183,7 +183,9 @@ def complete_sign_in(
     """The callback: the state taken (once), the code exchanged, the ID token verified, the
     member found and signed in; ``OidcRefused`` (and, when the org is known, a
     ``sign_in_failed`` audit entry) at any step, with nothing signed in."""
-    with factory.begin() as session:  # committed now, so a state is spent even on failure
+    # committed now, so a state is spent even on failure; the write lock taken up front, so
+    # that on SQLite sixteen replays of one state wait their turn instead of failing
+    with write_session(factory) as session:
         pending = oidc.take_pending(session, state)
         client = None
         if pending is not None:

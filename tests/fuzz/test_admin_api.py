@@ -2,7 +2,9 @@
 
 For every operation it sends cases that fit the schema and cases that do not (negative
 mode), half of them aimed at the real org. Whatever comes in, the API must answer below
-500, and every error must be a JSON problem document.
+500, and every error must be a JSON problem document. The operations tenants' admins run
+themselves (SCIM tokens, API keys, webhooks, identity provider sign-in) must also answer
+what their documented response schema says.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.fuzz.conftest import Target
 from tests.fuzz.tally import TALLY, examples, is_error_body, is_failure
 
 FUZZER = "admin API (schemathesis)"
+SELF_SERVICE = ("/tokens", "/keys", "/webhooks", "/oidc")  # answers checked against the schema
 
 
 def test_no_admin_api_case_gets_a_5xx_or_a_non_json_error(target: Target) -> None:
@@ -25,10 +29,14 @@ def test_no_admin_api_case_gets_a_5xx_or_a_non_json_error(target: Target) -> Non
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", target.app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10, "the OpenAPI document lists the API's operations"
+    paths = {operation.path for operation in operations}
+    for part in SELF_SERVICE:
+        assert any(part in path for path in paths), f"{part} is not in the OpenAPI document"
     auth = {"Authorization": f"Bearer {target.api_key}"}
     failures: list[str] = []
     for operation in operations:
         org = {"org": "acme"} if "{org}" in operation.path else None
+        conform = any(part in operation.path for part in SELF_SERVICE)
         cases = st.one_of(
             [
                 operation.as_strategy(mode, path_parameters=params)
@@ -54,6 +62,11 @@ def test_no_admin_api_case_gets_a_5xx_or_a_non_json_error(target: Target) -> Non
                     f"{case.method} {case.formatted_path} -> {response.status_code} "
                     f"{content_type}: {response.content[:200]!r}"
                 )
+            elif conform:
+                try:
+                    case.validate_response(response, checks=[response_schema_conformance])
+                except (AssertionError, BaseExceptionGroup) as exc:  # schemathesis failures
+                    failures.append(f"{case.method} {case.formatted_path}: {exc}"[:600])
 
         check()
     assert failures == []
