@@ -267,6 +267,19 @@ def _discover(issuer: str) -> dict[str, Any]:
     """The provider's discovery document; its ``issuer`` must be the configured one."""
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     doc = _cached(url, "discovery document")
+    try:
+        return _checked_discovery(doc, issuer)
+    except OidcRefused:
+        _forget(url)  # a provider fixed is used at the next sign-in, not minutes later
+        raise
+
+
+def _forget(url: str) -> None:
+    with _cache_lock:
+        _cache.pop(url, None)
+
+
+def _checked_discovery(doc: dict[str, Any], issuer: str) -> dict[str, Any]:
     if doc.get("issuer") != issuer:
         named = repr(doc.get("issuer"))[:200]
         raise OidcRefused(
@@ -281,15 +294,20 @@ def _discover(issuer: str) -> dict[str, Any]:
 def _key_set(jwks_uri: str, refresh: bool) -> KeySet:
     data = _cached(jwks_uri, "key set (JWKS)", refresh)
     keys = data.get("keys")
-    if isinstance(keys, list) and len(keys) > MAX_KEYS:
-        raise OidcRefused(
-            "provider_error",
-            f"the identity provider's key set lists {len(keys)} keys, more than {MAX_KEYS}",
-        )
     try:
-        return KeySet.import_key_set(data)  # type: ignore[arg-type]
-    except (JoseError, ValueError, KeyError, TypeError, AttributeError):
-        raise OidcRefused("provider_error", "the identity provider's key set is invalid") from None
+        if isinstance(keys, list) and len(keys) > MAX_KEYS:
+            raise OidcRefused(
+                "provider_error",
+                f"the identity provider's key set lists {len(keys)} keys, more than {MAX_KEYS}",
+            )
+        try:
+            return KeySet.import_key_set(data)  # type: ignore[arg-type]
+        except (JoseError, ValueError, KeyError, TypeError, AttributeError):
+            why = "the identity provider's key set is invalid"
+            raise OidcRefused("provider_error", why) from None
+    except OidcRefused:
+        _forget(jwks_uri)
+        raise
 
 
 # -- the flow -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ take effect at once everywhere.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,9 +86,18 @@ def _facts(row: ScimToken | ApiKey) -> Credential:
 
 def _check_name(name: str) -> str:
     name = name.strip()
-    if len(name) > MAX_NAME or any(c in name for c in "\x00\r\n"):
-        raise InputError(f"a name is one line of at most {MAX_NAME} characters", "name")
+    if len(name) > MAX_NAME or any(_control(c) for c in name):
+        raise InputError(
+            f"a name is one line of at most {MAX_NAME} characters, without control characters",
+            "name",
+        )
     return name
+
+
+def _control(c: str) -> bool:
+    # control characters (ESC would reach a terminal listing the names) and the bidi
+    # overrides that make a name read as another; joiners (emoji sequences) stay allowed
+    return unicodedata.category(c) == "Cc" or "\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069"
 
 
 def _check_expiry(expires_at: datetime | None) -> None:

@@ -13,7 +13,9 @@ authorization-code sign-in with PKCE.
 
 Switches mint a bad ID token: ``audience`` (another client's), ``expired``, ``wrong_nonce``,
 ``wrong_key`` (signed with a key not in the JWKS, under the same key id); ``rotate_key``
-changes the signing key and its id, as a provider's key rotation does.
+changes the signing key and its id, as a provider's key rotation does. ``discovery_answer``
+(body, media type, status) and ``jwks_answer`` (a body) replace those documents with
+whatever a misbehaving or hostile provider sends.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class OidcState:
     wrong_nonce: bool = False
     wrong_key: bool = False
     error: str | None = None  # /authorize answers ?error=... instead of a code
+    discovery_answer: tuple[str, str, int] | None = None  # body, media type, status
+    jwks_answer: str | None = None  # the key set's body instead of the real one
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
@@ -127,6 +131,9 @@ class FakeOidc:
 
         @app.get("/.well-known/openid-configuration")
         def discovery() -> Response:
+            if self.state.discovery_answer is not None:
+                body, media, status = self.state.discovery_answer
+                return Response(body, status=status, mimetype=media)
             return jsonify(
                 issuer=self.issuer,
                 authorization_endpoint=f"{self.issuer}/authorize",
@@ -143,6 +150,8 @@ class FakeOidc:
         @app.get("/keys")
         def keys() -> Response:
             self.state.log.append("jwks")
+            if self.state.jwks_answer is not None:
+                return Response(self.state.jwks_answer, mimetype="application/json")
             public = self.key.as_dict(private=False)
             return jsonify(keys=[public | {"alg": "RS256", "use": "sig", "kid": self.kid}])
 
