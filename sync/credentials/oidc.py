@@ -17,7 +17,8 @@ checks and the member it names.
 
 Discovery documents and key sets are fetched with short timeouts and kept a few minutes;
 what the provider sends is bounded (``MAX_DOCUMENT`` bytes read in at most
-``FETCH_SECONDS``, JSON nested at most ``MAX_NESTING`` deep, at most ``MAX_KEYS`` keys), so
+``FETCH_SECONDS``, JSON nested at most ``MAX_NESTING`` deep, at most ``MAX_KEYS`` keys;
+the token endpoint's answer under the same size and time caps), so
 a tenant's issuer that answers huge, slow or deeply nested JSON fails the sign-in with a
 page, in bounded time and memory. Every failure is an ``OidcRefused`` with a reason for
 the audit log and words for a page.
@@ -79,6 +80,11 @@ FETCH_SECONDS = 10.0  # a discovery document or key set read in whole within thi
 MAX_DOCUMENT = 256 * 1024  # bytes of a discovery document or key set
 MAX_NESTING = 32  # levels of JSON nesting in them
 MAX_KEYS = 100  # keys in a key set
+TOKEN_HEADERS = {  # authlib's own, and no compression: the cap counts the bytes sent
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+    "Accept-Encoding": "identity",
+}
 CACHE_SECONDS = 300.0  # discovery documents and key sets kept this long
 PENDING_LIFETIME = timedelta(minutes=10)  # a sign-in started must come back within this
 LEEWAY = 60  # seconds of clock difference allowed on exp/iat
@@ -394,7 +400,12 @@ def finish(
             code_verifier=pending.code_verifier,
             timeout=HTTP_TIMEOUT,
             allow_redirects=False,
+            stream=True,
+            headers=TOKEN_HEADERS,
+            hooks={"response": _capped_token_answer},
         )
+    except OidcRefused:
+        raise
     except Exception as exc:  # authlib's OAuthError, requests' errors, a non-JSON answer
         detail = getattr(exc, "description", None) or getattr(exc, "error", None)
         raise OidcRefused(
@@ -406,6 +417,16 @@ def finish(
     if not isinstance(id_token, str) or not id_token:
         raise OidcRefused("no_id_token", "the identity provider sent no ID token")
     return _verify(doc, client, pending, id_token)
+
+
+def _capped_token_answer(response: requests.Response, **_: Any) -> requests.Response:
+    """The token endpoint's answer read under the same caps as the discovery document,
+    before authlib parses it."""
+    try:
+        response._content = _read_capped(response, "token endpoint")
+    finally:
+        response.close()
+    return response
 
 
 def _verify(

@@ -14,7 +14,7 @@ authorization-code sign-in with PKCE.
 Switches mint a bad ID token: ``audience`` (another client's), ``expired``, ``wrong_nonce``,
 ``wrong_key`` (signed with a key not in the JWKS, under the same key id); ``rotate_key``
 changes the signing key and its id, as a provider's key rotation does. ``discovery_answer``
-(body, media type, status) and ``jwks_answer`` (a body) replace those documents with
+(body, media type, status), ``jwks_answer`` and ``token_answer`` (bodies) replace those with
 whatever a misbehaving or hostile provider sends.
 """
 
@@ -56,6 +56,7 @@ class OidcState:
     error: str | None = None  # /authorize answers ?error=... instead of a code
     discovery_answer: tuple[str, str, int] | None = None  # body, media type, status
     jwks_answer: str | None = None  # the key set's body instead of the real one
+    token_answer: str | None = None  # the token endpoint's body instead of the real one
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
@@ -214,6 +215,8 @@ class FakeOidc:
                 if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != issued["challenge"]:
                     return _grant_error("PKCE verification failed")
             st.log.append("token")
+            if st.token_answer is not None:
+                return Response(st.token_answer, mimetype="application/json")
             return jsonify(
                 access_token=secrets.token_urlsafe(16),
                 token_type="Bearer",

@@ -279,3 +279,32 @@ def test_a_key_set_of_thousands_of_keys_or_junk_is_a_clear_page(
     assert client.get("/admin/").status_code != 200
     failed = _api(client, acme, "GET", "/audit?op=sign_in_failed").json["entries"]
     assert [e["detail"]["reason"] for e in failed] == ["provider_error"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ('{"id_token": "' + "x" * (oidc.MAX_DOCUMENT + 1) + '"}', "too large"),
+        ("[" * 100_000 + "]" * 100_000, "refused the sign-in code"),
+        ('{"id_token": 12}', "no ID token"),
+    ],
+    ids=["past-cap", "deep", "not-a-token"],
+)
+def test_a_token_endpoint_answering_junk_is_a_clear_page(
+    client: FlaskClient,
+    acme: Seeded,
+    provider: FakeOidc,
+    signing_in: None,
+    answer: str,
+    words: str,
+) -> None:
+    """The code exchanged for a huge, deeply nested or tokenless answer: a page saying
+    why, nobody signed in."""
+    provider.state.token_answer = answer
+    provider.sign_in_as("olga@acme.com")
+    start = _start(client)
+    back = urlsplit(provider.visit(start.location))
+    r = client.get(f"{back.path}?{back.query}")
+    assert r.status_code == 401, r.get_data(as_text=True)[:300]
+    assert words in r.get_data(as_text=True)
+    assert client.get("/admin/").status_code != 200
