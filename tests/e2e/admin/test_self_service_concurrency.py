@@ -1,7 +1,8 @@
 """What an org's admins run themselves, sixteen clients at once, against the app served on
 a loopback port (SQLite, then PostgreSQL): SCIM tokens and API keys made with one name and
-with many, one token rotated and revoked at once, the identity provider settings set by
-sixteen PUTs at once, and one provider callback replayed sixteen times.
+with many, one token rotated and revoked at once, webhooks added and removed at once, the
+identity provider settings set by sixteen PUTs at once, and one provider callback replayed
+sixteen times.
 
 Every answer is below 500 and a JSON problem when it is an error; what must be unique (a
 token's and a key's hash) is unique in the database; a revoked token is refused at once by
@@ -90,6 +91,7 @@ def _settings(session_factory: sessionmaker[Session], path: Path) -> Settings:
         rate_limit_scim="1000000/minute",
         rate_limit_api="1000000/minute",
         rate_limit_auth_failures="1000000/minute",
+        webhook_allow_private=True,
     )
 
 
@@ -215,6 +217,24 @@ def test_one_token_rotated_and_revoked_by_sixteen_clients_at_once(served: Served
         with served.factory() as s:
             same_name = s.scalars(select(ScimToken).where(ScimToken.name == f"idp {round_}"))
             assert len(same_name.all()) == 1 + rotated_count, "a rotation left no token or two"
+
+
+def test_sixteen_clients_adding_and_removing_webhooks_at_once(served: Served) -> None:
+    """Sixteen adds of one URL each get their own endpoint and secret, one audit entry
+    each; sixteen removals of one endpoint: one 204, fifteen 404s, never a 5xx."""
+    url = "http://127.0.0.1:9/hook"
+    answers = _at_once([lambda: served.api("POST", "/webhooks", {"url": url})] * CLIENTS)
+    _no_server_error(answers)
+    assert Counter(a.status_code for a in answers) == {201: CLIENTS}
+    assert len({a.json()["secret"] for a in answers}) == CLIENTS
+    assert served.audit("add_webhook") == CLIENTS
+    doomed = answers[0].json()["webhook"]["id"]
+    removals = _at_once([lambda: served.api("DELETE", f"/webhooks/{doomed}")] * CLIENTS)
+    _no_server_error(removals)
+    assert Counter(a.status_code for a in removals) == {204: 1, 404: CLIENTS - 1}
+    listed = served.api("GET", "/webhooks").json()
+    ids = [w["id"] for w in listed.get("webhooks", [])] if isinstance(listed, dict) else []
+    assert doomed not in ids and len(ids) == CLIENTS - 1
 
 
 def _oidc_body(issuer: str, i: int) -> dict[str, Any]:
