@@ -15,6 +15,7 @@ and the core weighs the plan's own losses against what is left.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from mappings.fingerprint import fingerprint
-from mappings.mapping import RoleMapping
+from mappings.mapping import Policy, RoleMapping
 from mappings.operations import Plan
 from mappings.planner import make_plan
 from mappings.rolemodel import RoleModel
@@ -130,7 +131,9 @@ def gather(
             mapping_version=current.version,
             role_model=model,
             earlier_losses=earlier,
-            member_count=member_count(session, org_id) if percent else None,
+            member_count=_bounded_count(session, org_id, policy, state, earlier)
+            if percent
+            else None,
             scoped=True,
         )
     whole = held_directory(session, org_id, held) if held is not None else None
@@ -322,6 +325,23 @@ def _reconcile_locked(
         whole = users is None or inputs.mapping.policy.apply == "review"
         _replace_stale(session, org_id, retired, result, None if whole else users, now)
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+
+
+def _bounded_count(
+    session: Session, org_id: int, policy: Policy, state: PlatformState, earlier: int
+) -> int:
+    """The org's member count for a percentage budget, counted only as far as it matters.
+
+    A scoped plan's losers are among the members it read (``state``; a rename counts
+    one person under two emails, hence twice as many). Once the org has more members
+    than a budget letting all of those through on top of the ``earlier`` losses needs,
+    the plan is the same whatever the org's size, so the count stops there: a write in a
+    big org reads a few index entries, not the whole org's."""
+    percent = float(str(policy.max_removals).rstrip("%"))
+    if percent <= 0:
+        return 0  # no loss goes through, whatever the size
+    enough = math.ceil((2 * len(state.members) + earlier + 1) * 100 / percent) + 1
+    return member_count(session, org_id, at_most=enough)
 
 
 def _run(session: Session, org_id: int, trigger: str, now: datetime, run_id: int | None) -> SyncRun:

@@ -3,6 +3,7 @@ becomes the next version; reconciliation uses the newest."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,14 @@ def current_mapping(session: Session, org_id: int) -> CurrentMapping:
             f"{org.name} has no mapping yet: save one with `rolebridge mapping set --org "
             f"{org.name} FILE`"
         )
-    return CurrentMapping(row.version, parse_document(row.document, org.role_model), row.document)
+    return CurrentMapping(row.version, _parsed(row.document, org.role_model), row.document)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, role_model: str) -> RoleMapping:
+    """``parse_document`` of a stored (so already checked) document, once per process:
+    every SCIM write reads the current mapping, and a ``RoleMapping`` is immutable."""
+    return parse_document(text, role_model)
 
 
 def list_versions(session: Session, org_id: int) -> Sequence[MappingVersion]:
