@@ -72,12 +72,31 @@ def _fresh(pool: list[int], k: int) -> list[str]:
     return [user_id(i) for i in rotated if i % WORKSPACES != k % WORKSPACES][:100]
 
 
-def run(db: str, url: str, n: int, samples: int, profile: str | None, folder: Path) -> None:
+def run(
+    db: str,
+    url: str,
+    n: int,
+    samples: int,
+    profile: str | None,
+    folder: Path,
+    statements: str | None = None,
+) -> None:
     """Seed, then time each op ``samples`` times (the first 5 dropped)."""
     started = time.perf_counter()
     token, _ = load_rolebridge(url, n)
     print(f"# db={db} members={n} loaded in {time.perf_counter() - started:.1f} s", flush=True)
-    client = _app(url, folder).test_client()
+    app = _app(url, folder)
+    client = app.test_client()
+    said: list[str] = []
+    if statements:
+        from sqlalchemy import event
+
+        from scim_server.app import runtime
+
+        def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            said.append(" ".join(statement.split())[:160])
+
+        event.listen(runtime(app).engine, "before_cursor_execute", note)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
     made: list[str] = []
 
@@ -117,6 +136,9 @@ def run(db: str, url: str, n: int, samples: int, profile: str | None, folder: Pa
             send(method, path, body)
             if profiler is not None:
                 profiler.disable()
+            if statements == op and k == 5:
+                print(f"# {len(said)} statements of one {op}:", *said, sep="\n#   ")
+            said.clear()
             if k >= 5:
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - w0)
@@ -139,6 +161,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database, emptied per size")
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--profile", choices=OPS)
+    parser.add_argument("--statements", choices=OPS, help="print the SQL of one write of OP")
     args = parser.parse_args()
     with open("/proc/loadavg") as f:
         print(f"# load average {f.read().split()[:3]}", flush=True)
@@ -152,7 +175,7 @@ def main() -> None:
                         raise SystemExit("--postgres-url is needed for --db postgresql")
                     url = args.postgres_url
                     _empty(url)
-                run(db, url, n, args.samples, args.profile, Path(folder))
+                run(db, url, n, args.samples, args.profile, Path(folder), args.statements)
     with open("/proc/loadavg") as f:
         print(f"# load average {f.read().split()[:3]}", flush=True)
 

@@ -311,8 +311,13 @@ def _reconcile_locked(
         if inputs.scoped:
             inputs = gather(session, org_id, held, now)
         plan = plan_for(inputs, now, None, complete)
-    approval = standing_approval(session, org_id, plan)  # read before it is retired as stale
-    retired = _retire_stale_plans(session, org_id, plan.fingerprint)
+    if inputs.scoped:
+        # gathered in this locked transaction while no plan of the org waited: no
+        # approval stands and none is stale
+        approval, retired = approval_of(None, plan), Retired((), None)
+    else:
+        approval = standing_approval(session, org_id, plan)  # read before it is retired
+        retired = _retire_stale_plans(session, org_id, plan.fingerprint)
     run = _run(session, org_id, trigger, now, run_id)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
     run.finished_at = utcnow()

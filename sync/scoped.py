@@ -170,7 +170,9 @@ class _Reader:
                         )
                         .join(DirectoryGroup, DirectoryGroup.id == DirectoryMembership.group_id)
                         .where(
-                            DirectoryGroup.org_id == self.org_id,
+                            # ``+ 0``: found from the members' value index, not by walking
+                            # every membership of every group of the org
+                            (DirectoryGroup.org_id + 0) == self.org_id,
                             DirectoryMembership.member_value.in_(chunk),
                         )
                     ).all()
