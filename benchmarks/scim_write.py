@@ -434,6 +434,7 @@ def bench(db: str, url: str, n: int, samples: int, push: int, folder: Path) -> N
     started = time.perf_counter()
     token, push_token = load_rolebridge(url, n)
     print(f"# db={db} members={n} loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, {load()}", flush=True)
     port, other_port = free_port(), free_port()
     other_token = secrets.token_urlsafe(16)
     command = [sys.executable, __file__, "--serve-scim2-server", str(other_port)]
@@ -460,6 +461,13 @@ def bench(db: str, url: str, n: int, samples: int, push: int, folder: Path) -> N
     finally:
         stop(server)
         stop(other)
+        print(f"# {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, {load()}", flush=True)
+
+
+def load() -> str:
+    """The machine's load average (1, 5, 15 min): figures are compared within one run."""
+    with open("/proc/loadavg") as f:
+        return "load average " + " ".join(f.read().split()[:3])
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ collector setting, the SCIM rate limit raised out of the way) and driven through
 test client, so no HTTP, no gunicorn and no client share the measure. Each write is timed
 in CPU seconds of this process (``time.process_time``, which a busy shared machine moves
 far less than the wall clock) and in wall seconds; the first 5 samples are dropped. The
-ops are ``benchmarks/scim_write.py``'s: ``post_user``, ``patch_add_member`` (one member
+ops are ``benchmarks/scim_write.py``'s: ``okta_lookup`` (the read before a create, ``GET
+/Users?filter=userName eq``, here of an existing user), ``post_user``, ``patch_add_member`` (one member
 into ``Staff``, which holds every user), ``patch_deactivate`` and
 ``entra_group_patch_100`` (100 members into a ``ws-*`` group), each sent as Okta and
 Entra send them (no ``attributes`` asked). ``--profile OP`` prints the cProfile of that
@@ -40,13 +41,14 @@ from benchmarks.scim_write import (
     WORKSPACES,
     _add,
     _empty,
+    _filter,
     group_id,
     load_rolebridge,
     user_doc,
     user_id,
 )
 
-OPS = ("post_user", "patch_add_member", "patch_deactivate", "entra_group_patch_100")
+OPS = ("okta_lookup", "post_user", "patch_add_member", "patch_deactivate", "entra_group_patch_100")
 
 
 def _app(url: str, folder: Path) -> Any:
@@ -101,7 +103,8 @@ def run(
     made: list[str] = []
 
     def send(method: str, path: str, body: Any) -> None:
-        answer = client.open("/scim/v2" + path, method=method, json=body, headers=headers)
+        sent = {} if body is None else {"json": body}
+        answer = client.open("/scim/v2" + path, method=method, headers=headers, **sent)
         if answer.status_code >= 300:
             raise SystemExit(f"{method} {path} -> {answer.status_code} {answer.data[:300]!r}")
         if method == "POST":
@@ -110,6 +113,7 @@ def run(
     step = max(1, n // (samples + 5))
     pool = [i for i in range(n - 1, -1, -1) if i % step]
     requests: dict[str, Callable[[int], tuple[str, str, Any]]] = {
+        "okta_lookup": lambda k: ("GET", _filter(EMAIL.format(f"user{k * step:06d}")), None),
         "post_user": lambda k: ("POST", "/Users", user_doc(EMAIL.format(f"cpu-{db}-{k:05d}"))),
         "patch_add_member": lambda k: ("PATCH", f"/Groups/{group_id(0)}", _add([made[k]])),
         "patch_deactivate": lambda k: (
