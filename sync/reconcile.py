@@ -341,7 +341,8 @@ def _bounded_count(
     one person under two emails, hence twice as many). Once the org has more members
     than a budget letting all of those through on top of the ``earlier`` losses needs,
     the plan is the same whatever the org's size, so the count stops there: a write in a
-    big org reads a few index entries, not the whole org's."""
+    big org reads a few index entries, not the whole org's. The count is never above the
+    org's, so a loss is never let through that the whole count would hold."""
     percent = float(str(policy.max_removals).rstrip("%"))
     if percent <= 0:
         return 0  # no loss goes through, whatever the size
