@@ -438,7 +438,8 @@ def bench(db: str, url: str, n: int, samples: int, push: int, folder: Path) -> N
     port, other_port = free_port(), free_port()
     other_token = secrets.token_urlsafe(16)
     command = [sys.executable, __file__, "--serve-scim2-server", str(other_port)]
-    command += ["--token", other_token, "--members", str(n)]
+    # ``--token=``: a token may start with "-", which argparse would read as an option
+    command += [f"--token={other_token}", "--members", str(n)]
     server = start_rolebridge(url, folder, port)
     other = subprocess.Popen(command)
     try:
