@@ -10,8 +10,8 @@ test client, so no HTTP, no gunicorn and no client share the measure. Each write
 in CPU seconds of this process (``time.process_time``, which a busy shared machine moves
 far less than the wall clock) and in wall seconds; the first 5 samples are dropped. The
 ops are ``benchmarks/scim_write.py``'s: ``okta_lookup`` (the read before a create, ``GET
-/Users?filter=userName eq``, here of an existing user), ``post_user``, ``patch_add_member`` (one member
-into ``Staff``, which holds every user), ``patch_deactivate`` and
+/Users?filter=userName eq``, here of an existing user), ``post_user``,
+``patch_add_member`` (one member into ``Staff``, which holds every user), ``patch_deactivate`` and
 ``entra_group_patch_100`` (100 members into a ``ws-*`` group), each sent as Okta and
 Entra send them (no ``attributes`` asked). ``--profile OP`` prints the cProfile of that
 op's samples (cumulative time, top 40, then rolebridge's own top 60) too.
