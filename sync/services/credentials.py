@@ -34,7 +34,7 @@ from mappings.authority import (
     refusal_for_scim_tokens,
 )
 from mappings.errors import InputError
-from sync.credentials.apikeys import KEY_PREFIX, hash_key, key_workspaces
+from sync.credentials.apikeys import KEY_PREFIX, hash_key
 from sync.credentials.tokens import TOKEN_PREFIX, hash_token, scim_source
 from sync.db import write_session
 from sync.errors import Forbidden, NotFound
@@ -167,8 +167,12 @@ KEYS = _Kind(
 # --- the one implementation ----------------------------------------------------------------
 
 
-def _facts(session: Session, row: Row) -> Credential:
+def _facts(
+    session: Session, row: Row, scopes: Mapping[int, Mapping[str, str]] | None = None
+) -> Credential:
     is_key = isinstance(row, ApiKey)
+    if scopes is None and is_key:
+        scopes = _scopes(session, [row.id])
     return Credential(
         id=row.id,
         name=row.name,
@@ -178,8 +182,24 @@ def _facts(session: Session, row: Row) -> Credential:
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
-        workspaces=key_workspaces(session, row.id) if is_key else {},
+        workspaces=dict((scopes or {}).get(row.id, {})) if is_key else {},
     )
+
+
+def _scopes(session: Session, key_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The workspace roles each key carries, in one query: key id -> workspace -> role."""
+    found: dict[int, dict[str, str]] = {}
+    if not key_ids:
+        return found
+    rows = session.execute(
+        select(ApiKeyWorkspace.key_id, Workspace.name, ApiKeyWorkspace.role)
+        .join(Workspace, Workspace.id == ApiKeyWorkspace.workspace_id)
+        .where(ApiKeyWorkspace.key_id.in_(key_ids))
+        .order_by(Workspace.name)
+    )
+    for key_id, ws, role in rows:
+        found.setdefault(key_id, {})[ws] = role
+    return found
 
 
 def _check_name(name: str) -> str:
@@ -211,7 +231,8 @@ def _list(
         query = select(table).where(table.org_id == org_id)
         page = keyset_page(session, query, kind.ref + "s", (table.id,), limit=limit, cursor=cursor)
         rows: list[Row] = list(page.items)  # type: ignore[arg-type]
-        return Page([_facts(session, r) for r in rows], page.next_cursor)
+        scopes = _scopes(session, [r.id for r in rows]) if table is ApiKey else {}
+        return Page([_facts(session, r, scopes) for r in rows], page.next_cursor)
 
 
 def _every(
