@@ -73,10 +73,6 @@ def token_created_json(issued: Issued) -> dict[str, Any]:
     }
 
 
-def _caller(ctx: OrgContext) -> Caller:
-    return Caller(actor=ctx.caller.actor, role=ctx.caller.role)
-
-
 def _ctx(org: str) -> OrgContext:
     with read_session() as s:
         return org_context(s, org)
@@ -141,7 +137,7 @@ def _list(kind: _Kind, org: str) -> Response:
     page = kind.list_(
         session_factory(),
         ctx.id,
-        _caller(ctx),
+        ctx.authority,
         limit=parse_limit(request.args.get("limit")),
         cursor=request.args.get("cursor"),
     )
@@ -153,20 +149,20 @@ def _list(kind: _Kind, org: str) -> Response:
 def _create(kind: _Kind, org: str) -> Response:
     ctx = _ctx(org)
     body = json_body()
-    issued = kind.create(session_factory(), ctx.id, _caller(ctx), body)
+    issued = kind.create(session_factory(), ctx.id, ctx.authority, body)
     return reply(kind.created, 201, **kind.created_json(issued))
 
 
 def _rotate(kind: _Kind, org: str, row_id: int) -> Response:
     ctx = _ctx(org)
     body = Rotation.model_validate(request.get_json(silent=True) or {})
-    issued = kind.rotate(session_factory(), ctx.id, _caller(ctx), row_id, body.expires_at)
+    issued = kind.rotate(session_factory(), ctx.id, ctx.authority, row_id, body.expires_at)
     return reply(kind.created, 201, **kind.created_json(issued))
 
 
 def _revoke(kind: _Kind, org: str, row_id: int) -> Response:
     ctx = _ctx(org)
-    revoked = kind.revoke(session_factory(), ctx.id, _caller(ctx), row_id)
+    revoked = kind.revoke(session_factory(), ctx.id, ctx.authority, row_id)
     return reply(kind.info, **credential_json(revoked))
 
 
