@@ -41,6 +41,7 @@ __all__ = [
     "refusal_for_key_role",
     "refusal_for_mapping",
     "refusal_for_member_change",
+    "refusal_for_operation",
     "refusal_for_plan",
     "refusal_for_workspace_change",
     "refusal_for_workspace_create",
@@ -289,13 +290,44 @@ def refusal_for_plan(
     for op in plan.operations:
         if op.op == "rename_member":
             continue  # the same person under a new email: no role changes hands
-        role = caller.role
-        if caller.scoped and op.op in WORKSPACE_OPS:
-            role = _workspace_role(model, caller, op.workspace) or caller.role
-        denied = sorted(r for r in roles_touched(op, state, model) if not model.may_manage(role, r))
+        role = _acting_role(model, caller, op)
+        denied = _denied(model, role, op, state)
         if denied:
             who = op.user or op.workspace or ""
             return f"role {role!r} may not manage {', '.join(denied)} ({op.op} {who})"
+    return None
+
+
+def _acting_role(model: RoleModel, caller: Caller, op: Operation) -> str:
+    """The role a caller acts as for ``op``: for a workspace operation in a workspace it
+    is scoped to, the higher of its role there and its org role; else its org role."""
+    assert caller.role is not None
+    if caller.scoped and op.op in WORKSPACE_OPS:
+        return _workspace_role(model, caller, op.workspace) or caller.role
+    return caller.role
+
+
+def _denied(model: RoleModel, role: str, op: Operation, state: PlatformState) -> list[str]:
+    """The roles ``op`` touches that ``role`` does not manage."""
+    return sorted(r for r in roles_touched(op, state, model) if not model.may_manage(role, r))
+
+
+def refusal_for_operation(
+    model: RoleModel, acting: Acting, op: Operation, state: PlatformState
+) -> str | None:
+    """One operation of a change by hand (``mappings.manual``): the role the caller acts
+    as for it (``refusal_for_plan``'s: a workspace-scoped caller's role in the workspace
+    it lands in, else its org role) must manage someone and every role it touches."""
+    caller = _caller(acting)
+    if caller.role is None:
+        return None
+    role = _acting_role(model, caller, op)
+    refusal = refusal_for_admin_action(model, caller if role == caller.role else role)
+    if refusal is not None:
+        return refusal
+    denied = _denied(model, role, op, state)
+    if denied:
+        return f"role {role!r} may not manage members with role {', '.join(denied)}"
     return None
 
 

@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from mappings.authority import refusal_for_admin_action, refusal_for_plan, visible_members
+from mappings.authority import refusal_for_admin_action, visible_members
 from mappings.errors import InputError
 from mappings.render import describe
 from mappings.rolemodel import RoleModel
@@ -33,7 +33,6 @@ from scim_server.admin.planrows import consequences
 from scim_server.api.context import (
     OrgContext,
     caller,
-    deny_unless_allowed,
     org_context,
     read_session,
     session_factory,
@@ -50,10 +49,10 @@ from sync.pagelists import (
     run_outcomes,
     runs_page,
 )
-from sync.reconcile import reconcile
 from sync.services.drafts import explain_user
 from sync.services.members import remove_member, resend_invite
 from sync.services.plans import create_plan
+from sync.services.reconcile import reconcile_member
 from sync.services.sources import run_source
 from sync.settings import Settings
 from sync.store.audit import audit_json, list_audit
@@ -319,15 +318,9 @@ def member_remove(email: str) -> BaseResponse:
 def member_sync(email: str) -> BaseResponse:
     """Reconcile one member now: applied if nothing holds it, else stored for approval."""
     key = email.strip().casefold()
-    factory = session_factory()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.authority))
-    preview = reconcile(factory, ctx.id, dry_run=True, users=[key], trigger=ctx.caller.actor)
-    with read_session() as s:
-        before = load_state(s, ctx.id)
-    deny_unless_allowed(refusal_for_plan(ctx.role_model, ctx.authority, preview.plan, before))
-    result = reconcile(factory, ctx.id, dry_run=False, users=[key], trigger=ctx.caller.actor)
+    result = reconcile_member(session_factory(), ctx.id, key, ctx.authority)
     if result.status == "applied":
         flash(f"{key}: {len(result.plan.operations)} change(s) applied.", "ok")
     elif result.status == "empty":
@@ -343,7 +336,6 @@ def plan_create() -> BaseResponse:
     """Plan the org from its saved mapping and store the plan for review."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.authority))
     row = create_plan(session_factory(), ctx.id, ctx.authority)
     count = len(row.body.get("operations", []))
     flash(f"Plan #{row.id} made: {count} change(s); review it, then approve or apply.", "ok")

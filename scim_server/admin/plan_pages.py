@@ -11,8 +11,7 @@ from scim_server.admin import bp
 from scim_server.admin.paging import pager
 from scim_server.admin.planrows import consequences, plan_table
 from scim_server.api.context import caller, org_context, read_session, session_factory
-from sync.services.plan_discard import discard_plan
-from sync.services.plans import apply_plan, approve_plan
+from sync.services.plans import apply_plan, approve_plan, discard_plan
 from sync.store.plans import PLAN_STATUSES, list_plans, plan_json, read_plan
 
 __all__ = ["plan_apply", "plan_approve", "plan_detail", "plan_discard", "plan_rendered", "plans"]

@@ -12,7 +12,8 @@ point, not here (section 2.3).
 Administering: a secret is write-only: it is sealed (encrypted with
 ``ROLEBRIDGE_SECRET_KEY``) on the way in and never returned; an edit without one keeps
 the stored secret. ``env:`` and ``file:`` references are the host operator's alone (they
-read the server's environment and files), so they are refused here. "Run now" from the
+read the server's environment and files): stored as they are for the command line
+(``rolebridge source add``), refused for everyone else. "Run now" from the
 web only records a request; the scheduler (``sync.scheduler``) picks it up and runs the
 pull, never the web request. Each change is one transaction under the org lock with one
 audit entry naming who did it.
@@ -27,11 +28,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mappings.authority import Caller, refusal_for_admin_action
+from mappings.authority import Caller
 from mappings.errors import InputError
 from sync.credentials.secrets import is_reference, seal_secret
 from sync.db import write_session
-from sync.errors import Conflict, Forbidden, NotFound
+from sync.errors import Conflict, NotFound
 from sync.models import Source, utcnow
 from sync.pull import PullResult, org_pull_lock, run_pull
 from sync.reconcile import lock_org
@@ -116,15 +117,10 @@ class SourceSettings:
 
 
 def _authority(session: Session, org_id: int, caller: Caller) -> None:
-    if caller.role is None:
-        return
-    model = role_model_for(get_org(session, org_id).role_model)
-    refusal = refusal_for_admin_action(model, caller)
-    if refusal is not None:
-        raise Forbidden(refusal)
+    allow_admin_action(role_model_for(get_org(session, org_id).role_model), caller)
 
 
-def _check(settings: SourceSettings) -> dict[str, Any]:
+def _check(settings: SourceSettings, caller: Caller) -> dict[str, Any]:
     if settings.kind not in PULL_KINDS:
         raise InputError(f"must be one of {', '.join(PULL_KINDS)}", "kind")
     unknown = sorted(set(settings.config) - _FIELDS[settings.kind])
@@ -140,7 +136,7 @@ def _check(settings: SourceSettings) -> dict[str, Any]:
             raise InputError("must be an http(s) URL", f"config.{field}")
     if settings.schedule:
         parse_schedule(settings.schedule)
-    if settings.secret is not None and is_reference(settings.secret):
+    if settings.secret is not None and is_reference(settings.secret) and not caller.operator:
         raise InputError(
             "env: and file: references are for the host's operator; paste the secret itself",
             "secret",
@@ -167,7 +163,7 @@ def save_source(
     create: bool,
 ) -> Source:
     """Add a source (``create``) or change one; a new source needs its secret."""
-    config = _check(settings)
+    config = _check(settings, caller)
     name = settings.name.strip()
     if not name or len(name) > 100:
         raise InputError("a name of 1 to 100 characters", "name")
