@@ -24,6 +24,7 @@ from scim_server.api.bodies import (
     Rotation,
     SourceCreate,
     SourceEdit,
+    SourcePatch,
     TokenCreate,
     WorkspaceCreate,
 )
@@ -56,6 +57,7 @@ _BODIES: dict[str, type[BaseModel]] = {
     "api.rotate_api_key": Rotation,
     "api.post_source": SourceCreate,
     "api.put_source": SourceEdit,
+    "api.patch_source": SourcePatch,
     "api.post_webhook": WebhookCreate,
     "api.replay_webhook": WebhookReplay,
 }
@@ -163,7 +165,7 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
         op["responses"]["204"] = {"description": "removed"}
     op["parameters"] = params + query + _QUERIES.get(endpoint, [])
     body = _BODIES.get(endpoint)
-    if body is not None and method in ("post", "put"):
+    if body is not None and method in ("post", "put", "patch"):
         name = body.__name__
         op["requestBody"] = {
             "required": True,

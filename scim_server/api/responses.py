@@ -218,8 +218,8 @@ class SourceList(_Out):
 
 
 class SourceTest(_Out):
-    ok: bool
-    detail: str
+    ok: bool = Field(description="true when the source answered as it should")
+    detail: str = Field(description="what happened, in words an admin can act on")
 
 
 class TokenInfo(_Out):
@@ -295,6 +295,8 @@ RESPONSES: dict[str, tuple[int, type[BaseModel]]] = {
     "api.post_apply": (200, PlanOut),
     "api.post_source": (201, SourceOut),
     "api.put_source": (200, SourceOut),
+    "api.patch_source": (200, SourceOut),
+    "api.test_source": (200, SourceTest),
     "api.pause_source": (200, SourceOut),
     "api.resume_source": (200, SourceOut),
     "api.request_source_run": (202, SourceOut),
