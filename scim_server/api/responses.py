@@ -1,9 +1,10 @@
 """Response bodies of the admin API (pydantic, at the edge only).
 
 Views answer through ``reply(Model, ...)``: the data is validated into the model and
-dumped from it, so a response cannot hold a field its schema lacks. The OpenAPI
-document takes each endpoint's response schema from ``RESPONSES`` (the same models), and
-a test validates real responses against the document.
+dumped from it, so a response cannot hold a field its schema lacks. ``RESPONSES`` is the
+one table of every endpoint's success status and model (the events and webhooks ones,
+from ``event_schemas``, included); the OpenAPI document takes each response schema from
+it, and a test validates real responses against the document.
 """
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ from typing import Any
 
 from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
+
+from scim_server.api.event_schemas import (
+    EventPageOut,
+    FailuresOut,
+    NewWebhookOut,
+    ReplayOut,
+    TestOut,
+    WebhooksOut,
+)
 
 __all__ = [
     "RESPONSES",
@@ -269,8 +279,8 @@ def reply(model: type[BaseModel], status: int = 200, **data: Any) -> Response:
     return response
 
 
-# endpoint -> (status, response model); the OpenAPI document reads this
-RESPONSES: dict[str, tuple[int, type[BaseModel]]] = {
+# endpoint -> (success status, response model; None: no body); the OpenAPI document reads this
+RESPONSES: dict[str, tuple[int, type[BaseModel] | None]] = {
     "api.list_orgs": (200, OrgList),
     "api.get_org": (200, OrgOut),
     "api.list_workspaces": (200, WorkspaceList),
@@ -308,4 +318,11 @@ RESPONSES: dict[str, tuple[int, type[BaseModel]]] = {
     "api.post_api_key": (201, ApiKeyCreated),
     "api.rotate_api_key": (201, ApiKeyCreated),
     "api.delete_api_key": (200, ApiKeyInfo),
+    "api.get_events": (200, EventPageOut),
+    "api.get_webhooks": (200, WebhooksOut),
+    "api.post_webhook": (201, NewWebhookOut),
+    "api.remove_webhook": (204, None),
+    "api.get_webhook_failures": (200, FailuresOut),
+    "api.replay_webhook": (200, ReplayOut),
+    "api.test_webhook_now": (200, TestOut),
 }
