@@ -57,20 +57,22 @@ def probe_source(
     )
     try:
         source: _Probeable = found.build(config, secret, RetryPolicy(attempts=1), bounds)  # type: ignore[assignment]  # every registered kind has probe_target
-        target = source.probe_target()  # a kind that signs in with OAuth fetches its token here
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, SourceError) as exc:
         return _failed(f"the settings are not usable: {exc}", secret)
+    try:
+        target = source.probe_target()  # a kind that signs in with OAuth fetches its token here
     except ConfigurationSourceError as exc:
         cause = exc.__cause__
         if isinstance(cause, requests.RequestException) and not isinstance(
             cause, requests.HTTPError
         ):
-            return _failed(_network(cause, _token_url(exc), timeout), secret)
-        return _failed(f"{exc}: check the client id and its secret or key", secret)
+            return _failed(_network(cause, _token_url(exc), timeout, "POST"), secret)
+        reason = str(exc).rstrip(". ")
+        return _failed(f"{reason}: check the client id and its secret or key", secret)
     except SourceError as exc:
         cause = exc.__cause__
         if isinstance(cause, requests.RequestException):
-            return _failed(_network(cause, _token_url(exc), timeout), secret)
+            return _failed(_network(cause, _token_url(exc), timeout, "POST"), secret)
         return _failed(str(exc), secret)
     return _request(target, timeout, secret)
 
@@ -171,19 +173,19 @@ def _said(body: bytes) -> str:
     if isinstance(parsed, dict):
         for key in ("errorSummary", "detail", "error_description", "message"):
             if isinstance(parsed.get(key), str):
-                return f": {parsed[key][:200]}"
+                return f": {parsed[key][:200].rstrip('. ')}"
         error = parsed.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return f": {error['message'][:200]}"
+            return f": {error['message'][:200].rstrip('. ')}"
     return ""
 
 
-def _network(exc: BaseException, url: str, timeout: float) -> str:
+def _network(exc: BaseException, url: str, timeout: float, method: str = "GET") -> str:
     """A failed connection in words: refused, unknown host, TLS, or a timeout."""
     if isinstance(
         exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError
     ) or "timed out" in str(exc):
-        return f"GET {url} timed out after {timeout:g} s: check that the server is up"
+        return f"{method} {url} timed out after {timeout:g} s: check that the server is up"
     scheme, host, port = origin_of(url)
     origin = f"{scheme}://{host}:{port}" if host else url
     text = str(exc)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.authority import Caller
 from sync.models import AuditEntry, Source
 from sync.services import sources as source_services
+from sync.sources.probe import ProbeResult
 from tests.e2e.admin.conftest import Seeded
 from tests.fakes.graph import FakeGraph
 from tests.fakes.okta import FakeOkta
@@ -114,6 +115,31 @@ def test_a_server_that_stalls_times_out(
         staller.close()
     assert result.ok is False
     assert result.detail.startswith(f"GET {staller.url}/scim/v2/Groups timed out after 0.5 s")
+
+
+def test_a_token_endpoint_that_stalls_times_out_too(
+    client: FlaskClient, seed: Callable[..., Seeded], session_factory: sessionmaker[Session]
+) -> None:
+    """Graph's token is fetched first: an authority that never answers times out within
+    the test's timeout (the OAuth session is bounded too), naming the token request."""
+    org = seed("acme", "soterai", ["owner"])
+    staller, graph = Staller(), FakeGraph()
+    try:
+        config = {"tenant_id": "t-1", "client_id": "app-1", "authority": staller.url,
+                  "graph_url": graph.url}  # fmt: skip
+        _add(client, org, "entra", "graph", config, "s3cret-value")
+        result = source_services.test_source(
+            session_factory, org.id, Caller("cli", None), "entra", secret_key="test-secret",
+            timeout=0.5,
+        )  # fmt: skip
+    finally:
+        staller.close()
+        graph.close()
+    assert result == ProbeResult(
+        False,
+        f"POST {staller.url}/t-1/oauth2/v2.0/token timed out after 0.5 s: check that the "
+        "server is up",
+    )
 
 
 def test_okta_and_graph_sources_are_tested_with_their_own_credentials(
