@@ -343,6 +343,8 @@ def edit_source(
             raise InputError(
                 "these settings sign in another way: give the new secret too", "secret"
             )
+        if changes.secret is not None and not changes.secret.strip():
+            raise InputError("a blank secret: leave it out to keep the stored one", "secret")
         schedule = row.schedule if changes.schedule is None else (changes.schedule.strip() or None)
         checked = {k: v for k, v in config.items() if k in _FIELDS[kind]}
         _check(SourceSettings(name, kind, checked, changes.secret, schedule))
@@ -355,7 +357,8 @@ def edit_source(
         if changes.secret:
             changed.append("secret")
             row.secret = seal_secret(changes.secret, secret_key)
-        row.config = config
+        if any(k not in _NOT_CONFIG for k in changed):
+            row.config = config
         row.schedule = schedule
         session.flush()
         if changed:

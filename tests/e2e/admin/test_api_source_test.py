@@ -226,6 +226,7 @@ def test_patch_changes_only_what_is_given_and_audits_the_fields(
         ({"config": {"base_url": None}}, "config.base_url"),
         ({"schedule": "every so often"}, "schedule"),
         ({"secret": "env:HOME"}, "secret"),
+        ({"secret": "   "}, "secret"),
         ({"config": {"max_user_drop": "lots"}}, "max_user_drop"),
         ({"paused": "maybe"}, "paused"),
     ],
