@@ -7,12 +7,13 @@ list look alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from mappings.directory import identity_key
 from mappings.state import format_time
@@ -69,16 +70,33 @@ def members_page(
     role: str | None = None,
     status: str | None = None,
     query: str | None = None,
+    email: str | None = None,
+    visible: Mapping[str, frozenset[str]] | None = None,
 ) -> Page[dict[str, Any]]:
-    """Members by email, optionally only one org role, one status, or emails containing
-    ``query``."""
+    """Members by email, optionally only one org role, one status, emails containing
+    ``query``, or the one member whose identity key is ``email``'s. ``visible``
+    (``mappings.visibility.visible_roles``: workspace -> the roles the caller sees there)
+    keeps, in the query, only the members holding one of those roles, each with only
+    those: a page is full whenever more such members exist."""
     stmt = select(Member).where(Member.org_id == org_id)
+    seen: ColumnElement[bool] | None = None
+    if visible is not None:
+        seen, everywhere = _seen_roles(session, org_id, visible)
+        holders = select(WorkspaceRole.member_id).join(
+            Workspace, Workspace.id == WorkspaceRole.workspace_id
+        )
+        if everywhere:  # most members qualify: test each member met in email order
+            stmt = stmt.where(holders.where(WorkspaceRole.member_id == Member.id, seen).exists())
+        else:  # a few workspaces: read their holders (the page costs their count at most)
+            stmt = stmt.where(Member.id.in_(holders.where(Workspace.org_id == org_id, seen)))
     if role:
         stmt = stmt.where(Member.org_role == role)
     if status:
         stmt = stmt.where(Member.status == status)
     if query:
         stmt = stmt.where(Member.email.contains(query.casefold(), autoescape=True))
+    if email is not None:
+        stmt = stmt.where(Member.email == identity_key(email))
     page = keyset_page(
         session, stmt, "members", (Member.email,), limit=limit, cursor=cursor, descending=False
     )
@@ -88,7 +106,7 @@ def members_page(
         for member_id, ws, r in session.execute(
             select(WorkspaceRole.member_id, Workspace.name, WorkspaceRole.role)
             .join(Workspace, Workspace.id == WorkspaceRole.workspace_id)
-            .where(WorkspaceRole.member_id.in_(ids))
+            .where(WorkspaceRole.member_id.in_(ids), *(() if seen is None else (seen,)))
         ):
             roles.setdefault(member_id, {}).setdefault(ws, []).append(r)
     items = [
@@ -104,6 +122,34 @@ def members_page(
         for m in page.items
     ]
     return Page(items, page.next_cursor)
+
+
+def _seen_roles(
+    session: Session, org_id: int, visible: Mapping[str, frozenset[str]]
+) -> tuple[ColumnElement[bool], bool]:
+    """The workspace roles (joined with their workspace) a caller sees, per set of roles
+    the workspaces where it sees that set; and whether one set holds in every workspace
+    of the org (an org-wide caller), when the names are left out. The rows filtered are
+    the org's members' roles, so in the org's workspaces already."""
+    by_roles: dict[frozenset[str], list[str]] = {}
+    for ws, roles in visible.items():
+        if roles:
+            by_roles.setdefault(roles, []).append(ws)
+    if not by_roles:
+        return false(), False
+    if len(by_roles) == 1:
+        ((roles, names),) = by_roles.items()
+        org_workspaces = session.scalar(
+            select(func.count()).select_from(Workspace).where(Workspace.org_id == org_id)
+        )
+        if len(names) == org_workspaces:
+            return WorkspaceRole.role.in_(sorted(roles)), True
+    return or_(
+        *(
+            and_(Workspace.name.in_(sorted(names)), WorkspaceRole.role.in_(sorted(roles)))
+            for roles, names in sorted(by_roles.items(), key=lambda kv: sorted(kv[0]))
+        )
+    ), False
 
 
 def audit_row(e: AuditEntry) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from mappings.mapping import RoleMapping, parse_mapping
 from sync.errors import NotFound
 from sync.models import MappingVersion
 from sync.nesting import load_yaml
+from sync.regex_engine import re2_engine
 from sync.store.orgs import get_org, role_model_for
 
 __all__ = [
@@ -50,7 +51,7 @@ def parse_document(text: str, role_model: str) -> RoleMapping:
     named = doc.get("role_model")
     if isinstance(named, str) and named != role_model:
         raise MappingError(f"the organisation uses {role_model!r}, not {named!r}", "role_model")
-    return parse_mapping(doc, role_model_for(role_model))
+    return parse_mapping(doc, role_model_for(role_model), engine=re2_engine)  # tenant input
 
 
 def latest_version(session: Session, org_id: int) -> int:
