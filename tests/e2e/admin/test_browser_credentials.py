@@ -103,6 +103,7 @@ def test_an_owner_edits_a_source_and_tests_its_connection(
     """From the source's page: Test connection says it works against a loopback SCIM
     server; a new URL saved with the secret field left empty keeps the secret (the next
     test reaches the new URL and is refused nothing but the connection)."""
+    from tests.e2e.admin.test_browser_trust import _axe
     from tests.fakes.scim import FakeScim
     from tests.fakes.server import closed_port_url
 
@@ -131,6 +132,7 @@ def test_an_owner_edits_a_source_and_tests_its_connection(
         page.locator(".flash.error", has_text="connection refused").wait_for()
         _shot(page, "source.png")
         assert scim.token not in page.content()
+        assert _axe(page) == []  # nothing serious for assistive technology on the page
     finally:
         scim.close()
     (source,) = client.get("/api/v1/orgs/acme/sources", headers=org.auth("owner")).json["sources"]
