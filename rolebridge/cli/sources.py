@@ -1,4 +1,4 @@
-"""``rolebridge source add|list``, ``sync`` and ``scheduler``: directories pulled from an
+"""``rolebridge source add|list|test``, ``sync`` and ``scheduler``: directories pulled from an
 IdP's API.
 
 Secrets are read from an environment variable or a file, never from the command line,
@@ -41,10 +41,17 @@ from sync.gcpause import cyclic_gc_paused
 from sync.logs import configure_logging
 from sync.pull import LOCK_WAIT_SECONDS, PullResult
 from sync.scheduler import PullScheduler, parse_schedule
-from sync.services.sources import PullBusy, SourceSettings, run_source, save_source
+from sync.services.sources import (
+    PullBusy,
+    SourceSettings,
+    run_source,
+    save_source,
+    test_source,
+)
 from sync.settings import Settings
 from sync.sources.catalog import list_sources, pulled_sources
 from sync.sources.kind import SourceKind
+from sync.sources.probe import PROBE_TIMEOUT
 from sync.sources.registry import KINDS
 from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
 from sync.store.orgs import get_org
@@ -193,6 +200,35 @@ def list_command(org: str | None, fmt: str) -> None:
             "yes" if row["enabled"] else "no", row["secret"] or "-", ran,
         )  # fmt: skip
     Console().print(table)
+
+
+@source_group.command("test")
+@org_option()
+@click.argument("source_name", metavar="SOURCE")
+@click.option(
+    "--timeout",
+    default=PROBE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=120),
+    help="Seconds to wait for the IdP at each step.",
+)
+def test_command(org: str, source_name: str, timeout: float) -> None:
+    """Test a source's connection: one authenticated request (exit 1 when it fails)."""
+    configured = settings()
+    with database(configured) as factory:
+        found = org_id(factory, org)
+        with one_line_errors():
+            result = test_source(
+                factory,
+                found,
+                OPERATOR,
+                source_name,
+                secret_key=configured.secret_key,
+                timeout=timeout,
+            )
+    if not result.ok:
+        fail(f"{source_name}: {result.detail}")
+    click.echo(f"{source_name}: ok, {result.detail}")
 
 
 _DONE = frozenset({"applied", "empty", "planned"})  # anything else exits 1

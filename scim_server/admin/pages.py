@@ -28,7 +28,13 @@ from mappings.render import describe
 from mappings.rolemodel import RoleModel
 from mappings.state import Member
 from scim_server.admin import bp
-from scim_server.admin.paging import Pager, natural_key, page_number, pager
+from scim_server.admin.paging import (
+    AuditFilter,
+    RunFilter,
+    keyset_pager,
+    natural_key,
+    pager,
+)
 from scim_server.admin.planrows import consequences
 from scim_server.api.context import (
     OrgContext,
@@ -40,15 +46,7 @@ from scim_server.api.context import (
 from sync.alerts import recent_alerts
 from sync.drift import org_drift
 from sync.errors import NotFound
-from sync.pagelists import (
-    AuditFilter,
-    RunFilter,
-    audit_page,
-    audit_rows,
-    last_runs,
-    run_outcomes,
-    runs_page,
-)
+from sync.listings import audit_ops, audit_page, audit_rows, last_runs, run_outcomes, runs_page
 from sync.services.drafts import explain_user
 from sync.services.members import remove_member, resend_invite
 from sync.services.plans import create_plan
@@ -160,13 +158,22 @@ def runs() -> str:
         outcome=request.args.get("outcome", "").strip(),
         with_empty=request.args.get("empty") == "1",
     )
-    number = page_number()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        page = runs_page(s, ctx.id, f, offset=(number - 1) * RUNS_PER_PAGE, limit=RUNS_PER_PAGE)
+        page, pages = keyset_pager(
+            lambda cursor: runs_page(
+                s,
+                ctx.id,
+                limit=RUNS_PER_PAGE,
+                cursor=cursor,
+                outcome=f.outcome or None,
+                trigger_contains=f.trigger or None,
+                with_empty=f.with_empty,
+                with_total=True,
+            )
+        )
         outcomes = run_outcomes(s, ctx.id)
-    pages = Pager(number, RUNS_PER_PAGE, page.total, len(page.rows))
-    return render_template("admin/runs.html", runs=page.rows, pager=pages, f=f, outcomes=outcomes)
+    return render_template("admin/runs.html", runs=page.items, pager=pages, f=f, outcomes=outcomes)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -213,16 +220,17 @@ def audit() -> tuple[str, int]:
         f = _audit_filter()
     except InputError as e:
         error, f = str(e), AuditFilter()
-    number = page_number()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        page, ops = audit_page(
-            s, ctx.id, f, offset=(number - 1) * AUDIT_PER_PAGE, limit=AUDIT_PER_PAGE
+        page, pages = keyset_pager(
+            lambda cursor: audit_page(
+                s, ctx.id, limit=AUDIT_PER_PAGE, cursor=cursor, with_total=True, **f.listing()
+            )
         )
-    pages = Pager(number, AUDIT_PER_PAGE, page.total, len(page.rows))
+        ops = audit_ops(s, ctx.id)
     body = render_template(
         "admin/audit.html",
-        entries=page.rows,
+        entries=page.items,
         pager=pages,
         ops=ops,
         zones=ZONES,
@@ -248,7 +256,7 @@ def audit_csv() -> Response:
         writer = csv.writer(out)
         writer.writerow(["id", "at", "actor", "op", "user", "workspace", "plan_id", "detail"])
         with read_session() as s:
-            for n, e in enumerate(audit_rows(s, org_id, f)):
+            for n, e in enumerate(audit_rows(s, org_id, **f.listing())):
                 writer.writerow(
                     [e["id"], e["at"], e["actor"], e["op"], e["user"], e["workspace"] or "",
                      e["plan_id"] or "", json.dumps(e["detail"], sort_keys=True)]

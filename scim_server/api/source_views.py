@@ -1,5 +1,5 @@
-"""Pulled sources of the admin API: add, edit (secrets write-only), pause, resume, and
-"run now" queued to the scheduler (``sync.services.sources``)."""
+"""Pulled sources of the admin API: add, edit (secrets write-only), pause, resume, test
+the connection, and "run now" queued to the scheduler (``sync.services.sources``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import Response, current_app
 
 from mappings.authority import Caller
 from scim_server.api import bp
-from scim_server.api.bodies import SourceCreate, SourceEdit
+from scim_server.api.bodies import SourceCreate, SourceEdit, SourcePatch
 from scim_server.api.context import (
     OrgContext,
     json_body,
@@ -17,9 +17,9 @@ from scim_server.api.context import (
     read_session,
     session_factory,
 )
-from scim_server.api.responses import SourceOut, reply
+from scim_server.api.responses import SourceOut, SourceTest, reply
 from sync.services import sources
-from sync.services.sources import SourceSettings
+from sync.services.sources import SourceChanges, SourceSettings
 from sync.settings import Settings
 from sync.sources.catalog import org_sources
 from sync.sources.catalog import source_json as listing_json
@@ -81,6 +81,30 @@ def put_source(org: str, name: str) -> Response:
         session_factory(), ctx.id, _caller(ctx), settings, secret_key=_secret_key(), create=False
     )
     return reply(SourceOut, **source_json(row))
+
+
+@bp.patch("/orgs/<org>/sources/<name>")
+def patch_source(org: str, name: str) -> Response:
+    """Change some of a source's settings, its schedule, pause or secret; the rest stays."""
+    ctx = _ctx(org)
+    body = SourcePatch.model_validate(json_body())
+    given = body.model_fields_set
+    schedule = (body.schedule or "") if "schedule" in given else None
+    changes = SourceChanges(body.config, schedule, body.paused, body.secret)
+    row, _ = sources.edit_source(
+        session_factory(), ctx.id, _caller(ctx), name, changes, secret_key=_secret_key()
+    )
+    return reply(SourceOut, **source_json(row))
+
+
+@bp.post("/orgs/<org>/sources/<name>/test")
+def test_source(org: str, name: str) -> Response:
+    """Test the source's connection: one authenticated request, the outcome in words."""
+    ctx = _ctx(org)
+    result = sources.test_source(
+        session_factory(), ctx.id, _caller(ctx), name, secret_key=_secret_key()
+    )
+    return reply(SourceTest, ok=result.ok, detail=result.detail)
 
 
 @bp.post("/orgs/<org>/sources/<name>/pause")

@@ -17,6 +17,7 @@ from sync.sources.registry import PULL_KINDS, find_kind
 from sync.store.runs import RunRecord, last_run, run_json
 
 __all__ = [
+    "SourceDetail",
     "SourceListing",
     "SourceRef",
     "add_source",
@@ -25,6 +26,7 @@ __all__ = [
     "pullable_source",
     "pulled_sources",
     "secret_form",
+    "source_detail",
     "source_json",
 ]
 
@@ -148,3 +150,24 @@ def pullable_source(session: Session, org_id: int, name: str) -> SourceRef:
         detail = "a pushed (SCIM) source has nothing to pull; create a plan instead"
         raise InputError(detail, "name")
     return SourceRef(source.id, org_id, source.name, source.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDetail:
+    """One source as its page shows it: its settings, and only whether a secret is set."""
+
+    listing: SourceListing
+    config: dict[str, Any]
+    has_secret: bool
+    run_requested: bool
+
+
+def source_detail(session: Session, org_id: int, name: str) -> SourceDetail:
+    """The org's source called ``name`` with its settings; ``NotFound`` when it has none."""
+    row = session.scalar(select(Source).where(Source.org_id == org_id, Source.name == name))
+    if row is None:
+        raise NotFound(f"no source named {name!r}", "name")
+    (listed,) = [x for x in list_sources(session, org_id) if x.id == row.id]
+    return SourceDetail(
+        listed, dict(row.config), bool(row.secret), row.run_requested_at is not None
+    )
