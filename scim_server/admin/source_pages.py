@@ -64,7 +64,7 @@ def source_add() -> BaseResponse:
         schedule=request.form.get("schedule", "").strip() or None,
     )
     configured: Settings = current_app.extensions["rolebridge.settings"]
-    row = sources.save_source(
+    added = sources.save_source(
         session_factory(),
         ctx.id,
         _caller(ctx),
@@ -72,7 +72,7 @@ def source_add() -> BaseResponse:
         secret_key=configured.secret_key,
         create=True,
     )
-    flash(f"Added {row.kind} source {row.name}.", "ok")
+    flash(f"Added {added.listing.kind} source {added.listing.name}.", "ok")
     return redirect(url_for("admin.sources_page"), 303)
 
 

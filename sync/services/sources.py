@@ -40,7 +40,7 @@ from sync.reconcile import lock_org
 from sync.scheduler import parse_schedule
 from sync.services.common import allow_admin_action
 from sync.sources.base import ConfigurationSourceError, Progress
-from sync.sources.catalog import pullable_source
+from sync.sources.catalog import SourceDetail, detail_of, pullable_source
 from sync.sources.factory import PULL_KINDS
 from sync.sources.probe import PROBE_TIMEOUT, ProbeResult, probe_source
 from sync.sources.registry import find_kind
@@ -175,8 +175,9 @@ def save_source(
     *,
     secret_key: str,
     create: bool,
-) -> Source:
-    """Add a source (``create``) or change one; a new source needs its secret."""
+) -> SourceDetail:
+    """Add a source (``create``) or change one; a new source needs its secret. The source
+    as it now is, read in the same transaction."""
     config = _check(settings, caller)
     name = settings.name.strip()
     if not name or len(name) > 100:
@@ -210,14 +211,14 @@ def save_source(
         }
         op = "create_source" if create else "update_source"
         record_audit(session, org_id, caller.actor, op, "", detail)
-        session.expunge(row)
-        return row
+        return detail_of(session, row)
 
 
 def set_paused(
     factory: sessionmaker[Session], org_id: int, caller: Caller, name: str, paused: bool
-) -> Source:
-    """Pause a source (no scheduled or requested pulls) or resume it."""
+) -> SourceDetail:
+    """Pause a source (no scheduled or requested pulls) or resume it; the source as it
+    now is."""
     with write_session(factory) as session:
         lock_org(session, org_id)
         _authority(session, org_id, caller)
@@ -227,12 +228,14 @@ def set_paused(
             op = "pause_source" if paused else "resume_source"
             record_audit(session, org_id, caller.actor, op, "", {"source": name})
         session.flush()
-        session.expunge(row)
-        return row
+        return detail_of(session, row)
 
 
-def request_run(factory: sessionmaker[Session], org_id: int, caller: Caller, name: str) -> Source:
-    """Queue a pull of the source for the scheduler; a request already waiting stands."""
+def request_run(
+    factory: sessionmaker[Session], org_id: int, caller: Caller, name: str
+) -> SourceDetail:
+    """Queue a pull of the source for the scheduler; a request already waiting stands.
+    The source as it now is."""
     with write_session(factory) as session:
         lock_org(session, org_id)
         _authority(session, org_id, caller)
@@ -244,8 +247,7 @@ def request_run(factory: sessionmaker[Session], org_id: int, caller: Caller, nam
             row.run_requested_by = caller.actor
             record_audit(session, org_id, caller.actor, "request_source_run", "", {"source": name})
         session.flush()
-        session.expunge(row)
-        return row
+        return detail_of(session, row)
 
 
 def test_source(
@@ -307,9 +309,9 @@ def edit_source(
     changes: SourceChanges,
     *,
     secret_key: str,
-) -> tuple[Source, list[str]]:
-    """Change some of a source's settings, its schedule, pause or secret: the source and
-    the names of what changed (one ``update_source`` audit entry naming them, never a
+) -> tuple[SourceDetail, list[str]]:
+    """Change some of a source's settings, its schedule, pause or secret: the source (as
+    it now is) and the names of what changed (one ``update_source`` audit entry naming them, never a
     secret's value). Bad input changes nothing."""
     with write_session(factory) as session:
         lock_org(session, org_id)
@@ -364,5 +366,4 @@ def edit_source(
                 "secret_changed": bool(changes.secret),
             }
             record_audit(session, org_id, caller.actor, "update_source", "", detail)
-        session.expunge(row)
-        return row, changed
+        return detail_of(session, row), changed

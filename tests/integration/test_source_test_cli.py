@@ -8,15 +8,16 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.authority import Caller
 from rolebridge.cli import main
-from sync.credentials.secrets import seal_secret
 from sync.models import AuditEntry
-from sync.sources.catalog import add_source
+from sync.services.sources import SourceSettings, save_source
 from sync.store.orgs import create_org
 from tests.fakes.okta import FakeOkta
 from tests.fakes.server import Staller, closed_port_url
 
 KEY = "cli-test-secret-key"
+OPERATOR = Caller(actor="cli", role=None)
 
 
 @pytest.fixture
@@ -25,11 +26,15 @@ def cli_env(engine: Engine) -> dict[str, str]:
             "ROLEBRIDGE_SECRET_KEY": KEY}  # fmt: skip
 
 
+def _add(factory: sessionmaker[Session], org_id: int, name: str, url: str, token: str) -> None:
+    settings = SourceSettings(name, "okta", {"org_url": url, "auth": "token"}, token)
+    save_source(factory, org_id, OPERATOR, settings, secret_key=KEY, create=True)
+
+
 def _source(factory: sessionmaker[Session], name: str, url: str, token: str) -> None:
     with factory.begin() as s:
-        org = create_org(s, "Acme", "shareofmodel")
-        add_source(s, org.id, name, "okta", {"org_url": url, "auth": "token"},
-                   seal_secret(token, KEY), None)  # fmt: skip
+        org_id = create_org(s, "Acme", "shareofmodel").id
+    _add(factory, org_id, name, url, token)
 
 
 def _test(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -66,11 +71,10 @@ def test_an_unreachable_or_stalled_idp_is_said_in_words(
         _source(session_factory, "gone", nowhere, "some-api-token")
         code, output = _test(cli_env, "gone")
         assert code == 1 and f"could not reach {nowhere}: connection refused" in output
-        with session_factory.begin() as s:
+        with session_factory() as s:
             org_id = s.scalars(select(AuditEntry.org_id)).first()
-            assert org_id is not None
-            add_source(s, org_id, "slow", "okta", {"org_url": staller.url},
-                       seal_secret("some-api-token", KEY), None)  # fmt: skip
+        assert org_id is not None
+        _add(session_factory, org_id, "slow", staller.url, "some-api-token")
         code, output = _test(cli_env, "slow", "--timeout", "0.5")
     finally:
         staller.close()
