@@ -13,7 +13,9 @@ one sentence saying why not. The HTTP edge turns a refusal into a 403 problem.
   manages someone; creating a workspace needs a role that manages the top roles;
 - a workspace-scoped caller (``Caller.workspaces``) manages only there: it changes the
   workspace roles of existing members in its workspaces, as the role it holds in each
-  manages; an org-level change (invite, org role, removal) needs its org role's authority;
+  manages; an org-level change (invite, org role, removal) needs its org role's authority.
+  A scoped key carries its workspace roles; a member signed in through the org's provider
+  carries the managing ones they hold (``member_workspace_scope``);
 - where the model's visibility is per workspace (annotation), ``visible_members`` shows a
   caller only the members of its workspaces and only the roles its role there manages
   or holds (an admin sees every role).
@@ -36,6 +38,7 @@ __all__ = [
     "Caller",
     "key_roles",
     "key_workspace_roles",
+    "member_workspace_scope",
     "refusal_for_admin_action",
     "refusal_for_key_scope",
     "refusal_for_key_role",
@@ -101,6 +104,23 @@ def key_roles(model: RoleModel) -> tuple[str, ...]:
 def key_workspace_roles(model: RoleModel) -> tuple[str, ...]:
     """Workspace roles a key may carry in named workspaces: those that manage someone."""
     return tuple(r for r in model.workspace_roles if _manages(model, r))
+
+
+def member_workspace_scope(model: RoleModel, held: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """The workspace roles a member signed in as themselves acts with (``Caller.workspaces``),
+    from ``held`` (workspace -> the roles they hold there): as a workspace-scoped key carries
+    them, in each workspace where they hold a role that manages someone
+    (``key_workspace_roles``), that role; of several, the highest by the model's order (a
+    caller acts as one role per workspace). Empty when they manage in no workspace: then
+    they act org-wide with their org role alone, as before."""
+    allowed = key_workspace_roles(model)
+    rank = {r: i for i, r in enumerate(model.workspace_roles)}
+    scope: dict[str, str] = {}
+    for ws, roles in held.items():
+        managing = [r for r in roles if r in allowed]
+        if managing:
+            scope[ws] = max(managing, key=rank.__getitem__)
+    return dict(sorted(scope.items()))
 
 
 def refusal_for_key_scope(
