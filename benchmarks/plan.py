@@ -43,6 +43,7 @@ from mappings import (
     parse_mapping,
 )
 from sync.gcpause import cyclic_gc_paused  # this process's entry point, as a CLI command's
+from sync.regex_engine import re2_engine  # the engine the service runs tenant patterns on
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SCOPE_PARTS = 100  # "Staff" holds 100 nested groups that hold the users
@@ -105,7 +106,8 @@ def build(
                 },
             ],
             "policy": {"unmapped": "default_role", "max_removals": "5%"},
-        }
+        },
+        engine=re2_engine,
     )
     model = load_role_model("generic")
     state = _state(directory, model, mapping, ws_names, rng)

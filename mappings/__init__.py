@@ -14,6 +14,7 @@ from mappings.mapping import Policy, RoleMapping, Rule, Scope, parse_mapping
 from mappings.operations import Held, Operation, Plan, Reason, Skipped
 from mappings.planner import make_plan, plan_changes
 from mappings.presets import PRESETS, load_role_model
+from mappings.regex import Pattern, RegexEngine
 from mappings.render import render_explanation, render_json, render_markdown, render_text
 from mappings.resolve import Desired, DesiredUser, Grant, resolve
 from mappings.rolemodel import InviteRules, RoleModel, role_model_from_dict, role_model_to_dict
@@ -41,6 +42,8 @@ __all__ = [
     "Policy",
     "RoleMapping",
     "Rule",
+    "Pattern",
+    "RegexEngine",
     "Scope",
     "parse_mapping",
     # decisions

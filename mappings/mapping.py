@@ -16,7 +16,7 @@ from typing import Any
 
 from mappings.errors import MappingError, RoleModelError
 from mappings.presets import load_role_model
-from mappings.regex import MAX_PATTERNS, Pattern, compile_pattern
+from mappings.regex import MAX_PATTERNS, Pattern, RegexEngine, check_length, compile_pattern
 from mappings.rolemodel import RoleModel
 from mappings.rules import several_roles_refusal
 from mappings.template import check_template, is_template
@@ -212,8 +212,16 @@ def default_acting_role(model: RoleModel) -> str:
     return model.workspace_roles[-1]
 
 
-def parse_mapping(doc: Mapping[str, Any], role_model: RoleModel | None = None) -> RoleMapping:
-    """Parse and check a mapping document; ``MappingError`` names the rule index and field."""
+def parse_mapping(
+    doc: Mapping[str, Any],
+    role_model: RoleModel | None = None,
+    *,
+    engine: RegexEngine = compile_pattern,
+) -> RoleMapping:
+    """Parse and check a mapping document; ``MappingError`` names the rule index and field.
+
+    ``engine`` compiles the ``match`` patterns: the standard library's by default, RE2
+    where the shell parses a tenant's document (``mappings.regex``)."""
     if not isinstance(doc, Mapping):
         raise MappingError("a mapping must be an object", "$")
     unknown = set(doc) - {"role_model", "scope", "rules", "policy"}
@@ -238,7 +246,7 @@ def parse_mapping(doc: Mapping[str, Any], role_model: RoleModel | None = None) -
             f"more than {MAX_PATTERNS} 'match' rules in one mapping",
             f"rules[{patterns[MAX_PATTERNS]}].match",
         )
-    rules = tuple(_rule(r, i, role_model, policy) for i, r in enumerate(raw_rules))
+    rules = tuple(_rule(r, i, role_model, policy, engine) for i, r in enumerate(raw_rules))
     return RoleMapping(
         role_model=role_model.name,
         rules=rules,
@@ -350,7 +358,7 @@ def _max_removals(value: Any) -> int | str | None:
     )
 
 
-def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
+def _rule(raw: Any, i: int, model: RoleModel, policy: Policy, engine: RegexEngine) -> Rule:
     where = f"rules[{i}]"
     if not isinstance(raw, Mapping):
         raise MappingError("a rule must be an object", where)
@@ -364,7 +372,7 @@ def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
     value = raw[kind]
     if not isinstance(value, str) or not value.strip():
         raise MappingError("must be a non-empty string", f"{where}.{kind}")
-    pattern = compile_pattern(value, f"{where}.match") if kind == "match" else None
+    pattern = _pattern(value, f"{where}.match", engine) if kind == "match" else None
     captures = pattern.captures if pattern is not None else frozenset()
     org_role = _text(raw, "org_role", where)
     workspace = _text(raw, "workspace", where)
@@ -406,6 +414,11 @@ def _rule(raw: Any, i: int, model: RoleModel, policy: Policy) -> Rule:
         description=raw.get("description") if isinstance(raw.get("description"), str) else None,
         pattern=pattern,
     )
+
+
+def _pattern(text: str, where: str, engine: RegexEngine) -> Pattern:
+    check_length(text, where)  # whatever the engine, before it compiles anything
+    return engine(text, where)
 
 
 def _text(raw: Mapping[str, Any], name: str, where: str) -> str | None:

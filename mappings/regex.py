@@ -1,58 +1,98 @@
-"""The regular expressions of ``match:`` rules, run by RE2 so no pattern can backtrack.
+"""The regular expressions of ``match:`` rules: what the core asks of a regex engine.
 
-A mapping is written by a tenant, so its patterns are hostile input. Python's ``re``
-backtracks: ``^(((.+)+)+)+!$`` against one ordinary group name runs for minutes. RE2
-(the ``google-re2`` binding) matches in time linear in the text, whatever the pattern,
-and refuses what it cannot do that way: lookaround and backreferences. This module is
-the one place the core uses a third-party package; ``tests/unit/test_purity.py`` names
-it as the only exception.
+A mapping is written by a tenant, so its patterns are hostile input. The core names the
+engine it needs (``RegexEngine``: compile a pattern, or raise ``MappingError`` saying
+why not) and takes one as a parameter where a mapping is parsed
+(``mappings.mapping.parse_mapping``); it stays standard library only. The shell injects
+RE2 (``sync.regex_engine``), which matches in time linear in the text whatever the
+pattern, at every place a tenant's document is parsed (docs/architecture.md section 5.1).
 
-Limits: a pattern has at most ``MAX_PATTERN`` characters; RE2 may use at most
-``MAX_MEMORY`` bytes for the compiled program and its matching cache (a bigger
-program is refused at validation; a full cache makes RE2 slower, never wrong); and a
-mapping has at most ``MAX_PATTERNS`` ``match`` rules, so one mapping's patterns hold
-at most ``MAX_PATTERNS * MAX_MEMORY`` bytes.
+The default, ``compile_pattern``, runs on the standard library's ``re`` and accepts the
+same syntax as RE2 does: it refuses lookaround, backreferences, conditionals, atomic
+groups and possessive repeats, and repetition counts (or nested counts multiplied) above
+``MAX_REPEAT``, with the same words. Since ``re`` backtracks, it also refuses a variable
+repetition or an alternation inside a repetition (``^(a+)+$``, ``(a|ab)*``), the shapes
+that backtrack exponentially. It does not promise linear time (``.*.*.*x`` is
+polynomial), so it is for trusted documents: the examples, tests, the core used as a
+library. ``\\d``, ``\\w`` and ``\\b`` are ASCII, as in RE2. What differs: ``$`` also
+matches before a final newline, ``\\s`` also matches the vertical tab, and ``(?i)`` folds
+ASCII letters only (RE2's ``(?i)s`` also matches the long s, U+017F).
+
+Limits, whatever the engine: a pattern has at most ``MAX_PATTERN`` characters (checked
+before the engine sees it) and a mapping at most ``MAX_PATTERNS`` ``match`` rules.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import re2  # the one third-party import of the core (see the module docstring)
+from typing import Any, Protocol
 
 from mappings.errors import MappingError
 
-__all__ = ["MAX_MEMORY", "MAX_PATTERN", "MAX_PATTERNS", "Pattern", "compile_pattern"]
+__all__ = [
+    "MAX_PATTERN",
+    "MAX_PATTERNS",
+    "MAX_REPEAT",
+    "Pattern",
+    "RegexEngine",
+    "StdlibPattern",
+    "check_length",
+    "compile_pattern",
+]
 
 MAX_PATTERN = 1_000  # characters
-MAX_MEMORY = 1 << 20  # bytes, RE2's max_mem per compiled pattern
 MAX_PATTERNS = 100  # match rules in one mapping
+MAX_REPEAT = 1_000  # a repetition count, or nested counts multiplied (RE2's own limit)
 
-_OPTIONS = re2.Options()
-_OPTIONS.max_mem = MAX_MEMORY
-_OPTIONS.log_errors = False  # a refused pattern is the tenant's error, reported as such
+LOOKAHEAD = "lookahead (?=...) is not supported"
+NEGATIVE_LOOKAHEAD = "negative lookahead (?!...) is not supported"
+LOOKBEHIND = "lookbehind (?<=...) is not supported"
+NEGATIVE_LOOKBEHIND = "negative lookbehind (?<!...) is not supported"
+NUMBERED_BACKREFERENCE = "backreferences (\\1 ... \\9) are not supported"
+NAMED_BACKREFERENCE = "backreferences (?P=name) are not supported"
+REPEAT_SIZE = f"a repetition count (or nested counts multiplied) is above {MAX_REPEAT}"
 
-# RE2's own words for what it refuses, and what they mean to someone writing a rule
-_REFUSALS = (
-    ("invalid perl operator: (?=", "lookahead (?=...) is not supported"),
-    ("invalid perl operator: (?!", "negative lookahead (?!...) is not supported"),
-    ("invalid perl operator: (?<=", "lookbehind (?<=...) is not supported"),
-    ("invalid perl operator: (?<!", "negative lookbehind (?<!...) is not supported"),
-    ("invalid escape sequence: \\1", "backreferences (\\1 ... \\9) are not supported"),
-    ("pattern too large", f"the pattern compiles to more than {MAX_MEMORY >> 20} MiB"),
-    ("invalid repetition size", "a repetition count (or nested counts multiplied) is above 1000"),
-)
+
+class Pattern(Protocol):
+    """A compiled rule pattern, whichever engine compiled it."""
+
+    @property
+    def text(self) -> str:
+        """The pattern as written."""
+        ...
+
+    @property
+    def captures(self) -> frozenset[str]:
+        """The names of its named groups (the ``{name}`` a template may use)."""
+        ...
+
+    def search(self, value: str) -> Mapping[str, str] | None:
+        """The named captures that took part in the first match, or None without a match."""
+        ...
+
+
+class RegexEngine(Protocol):
+    """Compile a rule's ``match`` text; ``MappingError`` at ``where`` says why not."""
+
+    def __call__(self, text: str, where: str) -> Pattern: ...
+
+
+def check_length(text: str, where: str) -> None:
+    """Refuse a pattern over ``MAX_PATTERN`` characters, before any engine compiles it."""
+    if len(text) > MAX_PATTERN:
+        raise MappingError(f"longer than {MAX_PATTERN} characters", where)
 
 
 @dataclass(frozen=True, slots=True)
-class Pattern:
-    """A compiled rule pattern: ``search`` gives the named captures of the first match."""
+class StdlibPattern:
+    """A pattern compiled by the standard library's ``re`` (``compile_pattern``)."""
 
     text: str
     captures: frozenset[str]
-    _compiled: Any = field(repr=False, compare=False)
+    _compiled: re.Pattern[str] = field(repr=False, compare=False)
 
     def search(self, value: str) -> Mapping[str, str] | None:
         """The named captures that took part in the first match, or None without a match."""
@@ -62,23 +102,76 @@ class Pattern:
         return {k: v for k, v in m.groupdict().items() if v is not None}
 
 
-def compile_pattern(text: str, where: str) -> Pattern:
-    """Compile a rule's ``match`` with RE2; ``MappingError`` at ``where`` says why not."""
-    if len(text) > MAX_PATTERN:
-        raise MappingError(f"longer than {MAX_PATTERN} characters", where)
+def compile_pattern(text: str, where: str) -> StdlibPattern:
+    """Compile a rule's ``match`` with ``re`` within RE2's syntax and without nested
+    repetition; ``MappingError`` at ``where`` says why not."""
+    check_length(text, where)
     try:
-        compiled = re2.compile(text, _OPTIONS)
-    except re2.error as e:
-        raise MappingError(f"bad regular expression: {_words(e, text)}", where) from None
-    return Pattern(text, frozenset(compiled.groupindex), compiled)
+        tree = _PARSER.parse(text, re.ASCII)
+    except re.error as e:
+        raise MappingError(f"bad regular expression: {e.msg}", where) from None
+    refusal = _refusal(tree, text, 1, inside_repeat=False)
+    if refusal is not None:
+        raise MappingError(f"bad regular expression: {refusal}", where)
+    try:
+        compiled = re.compile(text, re.ASCII)
+    except re.error as e:  # pragma: no cover - the parse above already raised it
+        raise MappingError(f"bad regular expression: {e.msg}", where) from None
+    return StdlibPattern(text, frozenset(compiled.groupindex), compiled)
 
 
-def _words(error: Exception, text: str) -> str:
-    raw = error.args[0] if error.args else error
-    message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    if "(?P=" in text and message.startswith("invalid perl operator: (?P"):
-        return "backreferences (?P=name) are not supported"
-    for starts, words in _REFUSALS:
-        if starts in message:
-            return words
-    return message
+# ``re``'s own parser (standard library, no public name): its tree is what ``re`` runs,
+# so the checks below see the pattern exactly as the matcher will.
+_PARSER: Any = importlib.import_module("re._parser")
+_UNBOUNDED: int = _PARSER.MAXREPEAT
+_LEAVES = frozenset({"LITERAL", "NOT_LITERAL", "ANY", "IN", "AT", "CATEGORY"})
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT"})
+
+
+def _refusal(tree: Any, text: str, product: int, *, inside_repeat: bool) -> str | None:
+    """Why the parsed ``tree`` is refused, or None. ``product``: the counts of the
+    repetitions around it multiplied; ``inside_repeat``: whether one of them may repeat."""
+    for op, av in tree:
+        name = str(op)
+        refusal: str | None = None
+        if name in _LEAVES:
+            continue
+        if name == "SUBPATTERN":
+            refusal = _refusal(av[3], text, product, inside_repeat=inside_repeat)
+        elif name in _REPEATS:
+            low, high, body = av
+            product *= max(low if high == _UNBOUNDED else high, 1)  # as RE2 counts
+            if product > MAX_REPEAT:
+                return REPEAT_SIZE
+            if inside_repeat and low != high:
+                return _NESTED
+            refusal = _refusal(body, text, product, inside_repeat=inside_repeat or high > 1)
+        elif name == "BRANCH":
+            if inside_repeat:
+                return _NESTED
+            for branch in av[1]:
+                refusal = refusal or _refusal(branch, text, product, inside_repeat=False)
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            ahead = av[0] == 1
+            if name == "ASSERT":
+                return LOOKAHEAD if ahead else LOOKBEHIND
+            return NEGATIVE_LOOKAHEAD if ahead else NEGATIVE_LOOKBEHIND
+        elif name == "GROUPREF":
+            return NAMED_BACKREFERENCE if "(?P=" in text else NUMBERED_BACKREFERENCE
+        elif name == "GROUPREF_EXISTS":
+            return "conditionals (?(name)...) are not supported"
+        elif name == "ATOMIC_GROUP":
+            return "atomic groups (?>...) are not supported"
+        elif name == "POSSESSIVE_REPEAT":
+            return "possessive repetitions (*+, ++, ?+) are not supported"
+        else:
+            return f"{name.lower().replace('_', ' ')} is not supported"
+        if refusal is not None:
+            return refusal
+    return None
+
+
+_NESTED = (
+    "a variable repetition or an alternation inside a repetition is refused by the "
+    "standard-library engine (it could backtrack exponentially)"
+)

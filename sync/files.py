@@ -26,6 +26,7 @@ from mappings import (
     parse_mapping,
 )
 from sync.nesting import MAX_DEPTH, json_too_deep, load_yaml, yaml_node
+from sync.regex_engine import re2_engine
 
 __all__ = [
     "FileError",
@@ -113,8 +114,8 @@ def _load(path: Path | str, build: Callable[[Any], T]) -> T:
 
 
 def load_mapping(path: Path | str, role_model: RoleModel | None = None) -> RoleMapping:
-    """A checked mapping from a YAML or JSON file."""
-    return _load(path, lambda d: parse_mapping(d, role_model))
+    """A checked mapping from a YAML or JSON file, its patterns compiled by RE2."""
+    return _load(path, lambda d: parse_mapping(d, role_model, engine=re2_engine))
 
 
 def load_directory(path: Path | str) -> Directory:

@@ -37,6 +37,8 @@ __all__ = [
     "EventCounter",
     "MappingVersion",
     "Member",
+    "OidcPending",
+    "OidcSettings",
     "Organisation",
     "OutboxMessage",
     "PLAN_STATUSES",
@@ -206,15 +208,52 @@ class ApiKeyWorkspace(Base):
 
 
 class AdminSession(Base):
-    """A signed-in admin page session of one API key; only the SHA-256 of its id is stored."""
+    """A signed-in admin page session of one API key, or of one member signed in through
+    the org's OpenID provider (``member_id``); only the SHA-256 of its id is stored."""
 
     __tablename__ = "admin_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True, default=None
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class OidcSettings(Base):
+    """An org's OpenID Connect provider for admin page sign-in; the client secret sealed
+    (``sync.credentials.secrets``), never shown again."""
+
+    __tablename__ = "oidc_settings"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(500))
+    client_secret: Mapped[str] = mapped_column(Text)  # sealed, or env:/file:
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class OidcPending(Base):
+    """An OpenID sign-in under way: the SHA-256 of its ``state`` (single use), its nonce
+    and PKCE verifier, kept server-side until the callback or the expiry."""
+
+    __tablename__ = "oidc_pending"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(500), default="")
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Source(Base):

@@ -19,6 +19,7 @@ from rolebridge.cli.db import db_group
 from rolebridge.cli.demo import demo_command
 from rolebridge.cli.mapping import explain_command, mapping_group, preview_command
 from rolebridge.cli.members import member_group
+from rolebridge.cli.oidc import oidc_group
 from rolebridge.cli.orgs import org_group, workspace_group
 from rolebridge.cli.outbox import invite_group, outbox_group
 from rolebridge.cli.plans import (
@@ -93,5 +94,6 @@ for command in (
     apikey_group,
     webhook_group,
     events_command,
+    oidc_group,
 ):
     main.add_command(command)

@@ -1,4 +1,5 @@
-"""The admin pages at ``/admin``: server-rendered (Flask + Jinja), signed in with an API key.
+"""The admin pages at ``/admin``: server-rendered (Flask + Jinja), signed in with an API key
+or through the org's own OpenID Connect provider (``oidc.py``).
 
 The session cookie keeps only a server-side session's id (signed, HttpOnly, SameSite=Lax,
 Secure when the app is served over HTTPS); each request re-checks the session and its
@@ -26,6 +27,7 @@ from scim_server.admin import (  # noqa: E402, F401
     credential_pages,
     editor,
     errors,
+    oidc,
     pages,
     plan_pages,
     session,

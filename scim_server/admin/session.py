@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms.validators import ValidationError
 
 from scim_server.admin import bp
+from scim_server.admin.oidc import PUBLIC_ENDPOINTS as OIDC_PUBLIC
 from scim_server.api.context import read_session, transaction
 from scim_server.ops.throttle import count_failure
 from sync import logs
@@ -40,7 +41,7 @@ __all__ = ["SIGN_IN", "SIGN_OUT", "sign_in", "sign_out"]
 
 SIGN_IN, SIGN_OUT = "sign_in", "sign_out"  # the audit log's operations
 
-_PUBLIC = ("admin.sign_in", "admin.static")
+_PUBLIC = ("admin.sign_in", "admin.static", *OIDC_PUBLIC)
 
 
 @bp.before_request
@@ -109,7 +110,7 @@ def sign_out() -> Response | BaseResponse:
             principal = signed_in(s, session_id)
             end_sign_in(s, session_id)
             if principal is not None:
-                detail = {"key": principal.key_id, "role": principal.role}
+                detail: dict[str, object] = {"key": principal.key_id, "role": principal.role}
                 record_audit(s, principal.org_id, principal.actor, SIGN_OUT, "", detail)
     session.clear()
     return redirect(url_for("admin.sign_in"))

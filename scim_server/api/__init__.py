@@ -24,6 +24,7 @@ from scim_server.api import (  # noqa: E402, F401
     directory_views,
     event_views,
     mapping_views,
+    oidc_views,
     openapi,
     org_views,
     plan_views,

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from mappings.authority import visible_members
 from mappings.state import Member, format_time
+from mappings.visibility import visible_roles
 from scim_server.api import bp
 from scim_server.api.bodies import MemberRoles, WorkspaceCreate
 from scim_server.api.context import (
@@ -23,9 +23,8 @@ from sync.listings import members_page
 from sync.paging import parse_limit
 from sync.services.members import remove_member, resend_invite, revoke_invite, set_member
 from sync.services.workspaces import create_workspace
-from sync.store.orgs import WorkspaceView, count_members_by_role, org_view
+from sync.store.orgs import WorkspaceView, count_members_by_role, org_view, workspace_names
 from sync.store.orgs import list_workspaces as workspaces_of
-from sync.store.platform import load_state
 
 __all__ = ["member_json"]
 
@@ -101,6 +100,11 @@ def get_members(org: str) -> Response:
     args = request.args
     with read_session() as s:
         ctx = org_context(s, org)
+        visible = None
+        if ctx.role_model.visibility_per_workspace:
+            # the query keeps only the members (and workspace roles) the caller may see
+            names = workspace_names(s, ctx.id)
+            visible = visible_roles(ctx.role_model, ctx.authority, names)
         page = members_page(
             s,
             ctx.id,
@@ -109,22 +113,9 @@ def get_members(org: str) -> Response:
             role=args.get("role"),
             status=args.get("status"),
             query=args.get("q"),
+            visible=visible,
         )
-        items = page.items
-        if ctx.role_model.visibility_per_workspace and not ctx.authority.operator:
-            # a page keeps only the members (and workspace roles) the caller may see
-            seen = {
-                m.key: m
-                for m in visible_members(
-                    ctx.role_model, ctx.authority, load_state(s, ctx.id).members
-                )
-            }
-            items = [
-                {**i, "workspaces": {w: list(r) for w, r in seen[i["email"]].workspaces.items()}}
-                for i in items
-                if i["email"] in seen
-            ]
-        return reply(MemberList, members=items, next_cursor=page.next_cursor)
+        return reply(MemberList, members=page.items, next_cursor=page.next_cursor)
 
 
 @bp.put("/orgs/<org>/members")
@@ -178,8 +169,10 @@ def get_member(org: str, email: str) -> Response:
     """One member."""
     with read_session() as s:
         ctx = org_context(s, org)
-        seen = visible_members(ctx.role_model, ctx.authority, load_state(s, ctx.id).members)
-        found = {m.key: m for m in seen}.get(email.strip().casefold())
-        if found is None:
+        visible = None
+        if ctx.role_model.visibility_per_workspace:
+            visible = visible_roles(ctx.role_model, ctx.authority, workspace_names(s, ctx.id))
+        found = members_page(s, ctx.id, limit=1, cursor=None, email=email, visible=visible)
+        if not found.items:
             raise ApiProblem(404, "not found", f"no member {email!r}", "email")
-        return jsonify(member_json(found))
+        return jsonify(found.items[0])

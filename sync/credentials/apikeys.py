@@ -46,18 +46,24 @@ def _live(now: datetime) -> ColumnElement[bool]:
 
 @dataclass(frozen=True, slots=True)
 class ApiPrincipal:
-    """Who is calling: the key's id, its org and the role it carries."""
+    """Who is calling: the key's id, its org and the role it carries; or, on the admin
+    pages, a member signed in through the org's OpenID provider (``member_id``, no key;
+    ``name`` is their email, ``role`` their own org role, ``workspaces`` the managing
+    workspace roles they hold, ``mappings.authority.member_workspace_scope``)."""
 
-    key_id: int
+    key_id: int | None
     org_id: int
     org_name: str
     role: str
     name: str
     workspaces: Mapping[str, str] = field(default_factory=dict)  # workspace -> role
+    member_id: int | None = None
 
     @property
     def actor(self) -> str:
         """How audit entries name this caller."""
+        if self.member_id is not None:
+            return f"oidc:{self.name}"
         return f"apikey:{self.key_id}:{self.name or self.role}"
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
+import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,8 +94,14 @@ class EventDraft:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _new_id() -> str:
-    return f"evt_{uuid.uuid4().hex}"
+def _new_ids(count: int) -> list[str]:
+    """``count`` fresh ids, ``evt_`` + 32 hex digits: the time in milliseconds (12), a
+    random 56-bit value drawn once per batch (14) and the position in the batch (6). Ids
+    of one batch sort together and later batches after earlier ones, so the primary key's
+    index grows at its end instead of taking a random page per event; the random part
+    keeps two processes' batches of the same millisecond apart."""
+    stamp = f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(56):014x}"
+    return [f"evt_{stamp}{n:06x}" for n in range(count)]
 
 
 def _allocate(session: Session, org_id: int, count: int) -> int:
@@ -121,7 +128,7 @@ def emit(
         return []
     now = now or utcnow()
     first = _allocate(session, org_id, len(drafts))
-    ids = [_new_id() for _ in drafts]
+    ids = _new_ids(len(drafts))
     rows = [
         {
             "id": event_id,

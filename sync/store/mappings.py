@@ -4,8 +4,8 @@ becomes the next version; reconciliation uses the newest."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -17,12 +17,14 @@ from mappings.mapping import RoleMapping, parse_mapping
 from sync.errors import NotFound
 from sync.models import MappingVersion
 from sync.nesting import load_yaml
+from sync.regex_engine import re2_engine
 from sync.store.orgs import get_org, role_model_for
 
 __all__ = [
     "CurrentMapping",
     "current_mapping",
     "latest_version",
+    "VersionInfo",
     "list_versions",
     "parse_document",
     "save_mapping",
@@ -51,7 +53,7 @@ def parse_document(text: str, role_model: str) -> RoleMapping:
     named = doc.get("role_model")
     if isinstance(named, str) and named != role_model:
         raise MappingError(f"the organisation uses {role_model!r}, not {named!r}", "role_model")
-    return parse_mapping(doc, role_model_for(role_model))
+    return parse_mapping(doc, role_model_for(role_model), engine=re2_engine)  # tenant input
 
 
 def latest_version(session: Session, org_id: int) -> int:
@@ -103,10 +105,20 @@ def _parsed(text: str, role_model: str) -> RoleMapping:
     return parse_document(text, role_model)
 
 
-def list_versions(session: Session, org_id: int) -> Sequence[MappingVersion]:
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """A saved version of a mapping as listed: its number, who saved it and when."""
+
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+def list_versions(session: Session, org_id: int) -> list[VersionInfo]:
     """Every saved version of the org's mapping, newest first."""
-    return session.scalars(
-        select(MappingVersion)
+    rows = session.execute(
+        select(MappingVersion.version, MappingVersion.created_by, MappingVersion.created_at)
         .where(MappingVersion.org_id == org_id)
         .order_by(MappingVersion.version.desc())
-    ).all()
+    )
+    return [VersionInfo(v, by, at) for v, by, at in rows]

@@ -271,3 +271,56 @@ def test_every_option_of_every_command_has_help_text() -> None:
         or (param is command and not command.help)
     ]
     assert missing == []
+
+
+def _hostile_mapping(tmp_path: Path, pattern: str) -> Path:
+    """aihub's example mapping with one more rule last (``AIHUB_RULES``): ``pattern``
+    grants admin."""
+    text = (EXAMPLES / "aihub" / "mapping.yaml").read_text()
+    rule = f"  - match: '{pattern}'\n    org_role: admin\npolicy:\n"
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text.replace("policy:\n", rule, 1))
+    return path
+
+
+AIHUB_RULES = len(load_mapping(EXAMPLES / "aihub" / "mapping.yaml").rules)
+
+
+def test_a_backtracking_pattern_previews_at_once_on_the_command_line(tmp_path: Path) -> None:
+    """``^(((.+)+)+)+!$`` runs on RE2 in ``mapping validate`` and ``preview``: the command
+    answers, the pattern matches nothing, and the plan is the example's own."""
+    from tests.e2e.admin.test_api_hostile_mapping import HANG_GUARD, hang_guard
+
+    path = _hostile_mapping(tmp_path, "^(((.+)+)+)+!$")
+    base = EXAMPLES / "aihub"
+    with hang_guard(HANG_GUARD):
+        checked = CliRunner().invoke(main, ["mapping", "validate", str(path)])
+        hostile = CliRunner().invoke(main, [
+            "preview", "--mapping", str(path), "--directory", str(base / "directory.json"),
+            "--state", str(base / "state.json"), "--now", "2026-11-27T12:00:00Z",
+            "--format", "json",
+        ])  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+    assert hostile.exit_code == 0, hostile.output
+    plain = _preview("aihub", "--format", "json")
+    assert json.loads(hostile.output)["operations"] == json.loads(plain.output)["operations"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("^(?=proj)(?P<w>.+)$", "lookahead (?=...) is not supported"),
+        ("^(?P<w>[a-z]+)-\\1$", "backreferences (\\1 ... \\9) are not supported"),
+        ("^(a{100}){100}$", "a repetition count (or nested counts multiplied) is above 1000"),
+    ],
+)
+def test_a_pattern_re2_refuses_is_one_line_naming_the_rule(
+    tmp_path: Path, pattern: str, words: str
+) -> None:
+    """``mapping validate`` names the file, line and rule of a refused pattern, exit 1."""
+    result = CliRunner().invoke(
+        main, ["mapping", "validate", str(_hostile_mapping(tmp_path, pattern))]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {tmp_path / 'mapping.yaml'}:")
+    assert f"rules[{AIHUB_RULES}].match: bad regular expression: {words}" in result.output

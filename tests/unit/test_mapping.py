@@ -6,14 +6,21 @@ from typing import Any
 
 import pytest
 
-from mappings import MappingError, Policy, parse_mapping
+from mappings import MappingError, Policy, RegexEngine, parse_mapping
+from mappings.regex import compile_pattern
+from sync.regex_engine import re2_engine
 
 BASE: dict[str, Any] = {"role_model": "shareofmodel", "rules": []}
 
 
-def _error(doc: dict[str, Any]) -> tuple[str, str]:
+ENGINES = pytest.mark.parametrize(
+    "engine", [compile_pattern, re2_engine], ids=["stdlib", "re2"]
+)  # the core's default and the one the service injects refuse alike
+
+
+def _error(doc: dict[str, Any], engine: RegexEngine = compile_pattern) -> tuple[str, str]:
     with pytest.raises(MappingError) as info:
-        parse_mapping(doc)
+        parse_mapping(doc, engine=engine)
     return info.value.where, info.value.message
 
 
@@ -186,11 +193,6 @@ _WS = "^ws-(?P<w>[a-z]+)$"
             "is above 1000",
         ),
         (
-            {"match": "\\pL{100}" * 2, "org_role": "guest"},
-            "rules[0].match",
-            "bad regular expression: the pattern compiles to more than 1 MiB",
-        ),
-        (
             {"match": "a" * 1001, "org_role": "guest"},
             "rules[0].match",
             "longer than 1000 characters",
@@ -217,21 +219,54 @@ _WS = "^ws-(?P<w>[a-z]+)$"
         ),
     ],
 )
+@ENGINES
 def test_a_pattern_or_template_that_could_hurt_the_service_is_refused(
-    rule: dict[str, Any], where: str, message: str
+    rule: dict[str, Any], where: str, message: str, engine: RegexEngine
 ) -> None:
-    """RE2 refusals say what is unsupported; templates allow only ``{name}``; both are capped."""
-    got_where, got_message = _error(_rules(rule))
+    """Refusals say what is unsupported, in the same words with either engine; templates
+    allow only ``{name}``; both are capped."""
+    got_where, got_message = _error(_rules(rule), engine)
     assert got_where == where
     assert got_message.startswith(message)
 
 
-def test_a_pattern_and_template_within_the_limits_are_accepted() -> None:
+def test_a_pattern_compiling_to_more_than_re2s_memory_is_refused() -> None:
+    """RE2's program is capped at 1 MiB: a pattern over it is refused, in words."""
+    assert _error(_rules({"match": "\\pL{100}" * 2, "org_role": "guest"}), re2_engine) == (
+        "rules[0].match",
+        "bad regular expression: the pattern compiles to more than 1 MiB",
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^(a+)+$", "a" * 5000 + "!"),
+        ("^(((.+)+)+)+!$", "proj-" * 1000),
+        ("^(a|ab)*$", "ab" * 2000 + "c"),
+        ("^(x?){20}x{20}$", "x" * 20 + "y"),
+    ],
+)
+def test_the_stdlib_engine_refuses_nested_repetition_that_re2_runs_in_linear_time(
+    pattern: str, text: str
+) -> None:
+    """``re`` backtracks, so its engine refuses the exponential shapes; RE2 accepts them
+    and answers at once on the text that would make ``re`` backtrack for ever."""
+    where, message = _error(_rules({"match": pattern, "org_role": "guest"}))
+    assert where == "rules[0].match"
+    assert "inside a repetition is refused by the standard-library engine" in message
+    rm = parse_mapping(_rules({"match": pattern, "org_role": "guest"}), engine=re2_engine)
+    assert rm.rules[0].pattern is not None
+    assert rm.rules[0].pattern.search(text) is None
+
+
+@ENGINES
+def test_a_pattern_and_template_within_the_limits_are_accepted(engine: RegexEngine) -> None:
     """A 1,000-character pattern and a 200-character template are at the limits and valid."""
     pattern = "^ws-(?P<w>[a-z]+)" + "x?" * 491 + "$"
     assert len(pattern) == 1000
     template = "{w}" + "x" * 197
-    rm = parse_mapping(_rules({"match": pattern, "workspace": template}))
+    rm = parse_mapping(_rules({"match": pattern, "workspace": template}), engine=engine)
     assert (rm.rules[0].match, rm.rules[0].workspace) == (pattern, template)
 
 

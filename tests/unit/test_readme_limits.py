@@ -8,7 +8,7 @@ from pathlib import Path
 from mappings import mapping, regex, template
 from scim_server.ops import limits
 from scim_server.scim.provider import MAX_RESULTS
-from sync import webhooks
+from sync import regex_engine, webhooks
 from sync.settings import Settings
 from sync.store import events
 
@@ -50,7 +50,7 @@ def test_the_readme_limits_table_matches_the_constants() -> None:
         "webhook URL": [webhooks.MAX_URL],
         "integer path and query parameters (plan ids, mapping versions)": [limits.INTEGER_MAX],
         "`policy.max_removals`": [mapping.MAX_REMOVALS_MAX, 100],
-        "mapping `match:` regex": [regex.MAX_PATTERN, regex.MAX_MEMORY >> 20],
+        "mapping `match:` regex": [regex.MAX_PATTERN, regex_engine.MAX_MEMORY >> 20],
         "mapping `match:` rules": [regex.MAX_PATTERNS],
         "mapping role and workspace text (templates or not), and a filled template": [
             template.MAX_TEMPLATE

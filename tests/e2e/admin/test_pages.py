@@ -291,3 +291,33 @@ def test_a_plan_page_offers_its_text_and_markdown(client: FlaskClient, acme: See
     text = client.get(f"/admin/plans/{plan['id']}/text")
     assert md.mimetype == "text/markdown" and "| + | `invite` |" in md.get_data(as_text=True)
     assert "+ invite nina@acme.com as member" in text.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "shows"),
+    [
+        ("^(((.+)+)+)+!$", "+ 3 to add"),  # RE2 runs it: matches nothing, same counts
+        ("^(?=Staff)(?P<w>.+)$", "lookahead (?=...) is not supported"),
+        ("^(a{100}){100}$", "nested counts multiplied) is above 1000"),
+    ],
+)
+def test_the_editor_previews_a_hostile_pattern_at_once(
+    client: FlaskClient, acme: Seeded, pattern: str, shows: str
+) -> None:
+    """A draft's backtracking pattern answers at once in the editor; what RE2 refuses is
+    shown at the rule, in words."""
+    from tests.e2e.admin.test_api_hostile_mapping import HANG_GUARD, hang_guard
+
+    _sign_in(client, acme.keys["owner"])
+    token = _csrf(client, "/admin/mapping")
+    draft = MAPPING.replace("policy:\n", f"  - match: '{pattern}'\n    org_role: owner\npolicy:\n")
+    with hang_guard(HANG_GUARD):
+        r = client.post(
+            "/admin/mapping", data={"document": draft, "action": "preview", "csrf_token": token}
+        )
+    html = r.get_data(as_text=True)
+    assert shows in html
+    if shows.startswith("+"):
+        assert "invite nina@acme.com as member" in html
+    else:
+        assert "rules[3].match" in html
