@@ -16,7 +16,7 @@ and the core weighs the plan's own losses against what is left.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +34,7 @@ from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.approvals import Approval, approval_of, standing_approval
 from sync.db import write_session
-from sync.errors import NotFound
+from sync.errors import Forbidden, NotFound
 from sync.mirror import load_directory
 from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
@@ -210,6 +210,7 @@ def reconcile(
     complete: bool = True,
     held: HeldSnapshot | None = None,
     run_id: int | None = None,
+    allow: Callable[[Session, Plan], None] | None = None,
 ) -> ReconcileResult:
     """Plan the org (only ``users``, by email or IdP id, when given) and, unless
     ``dry_run``, apply it or store it for approval, all in one transaction.
@@ -218,6 +219,8 @@ def reconcile(
     ``held``: the directory a pull just mirrored, used instead of reading it back.
     ``run_id``: the caller's run (a pull's), which the reconcile writes into and the
     caller closes, failed or not; without it the reconcile records a run of its own.
+    ``allow``: the caller's authority over the plan, asked under the org lock before
+    anything is acted on (it raises ``Forbidden``; then nothing is kept, no run either).
     """
     now = now or utcnow()
     if dry_run:
@@ -226,7 +229,11 @@ def reconcile(
         plan = plan_for(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
     try:
-        return _reconcile(session_factory, org_id, users, trigger, now, complete, held, run_id)
+        return _reconcile(
+            session_factory, org_id, users, trigger, now, complete, held, run_id, allow
+        )
+    except Forbidden:
+        raise  # refused before acting: nothing was tried
     except Exception as exc:
         if run_id is not None:
             raise  # the caller's run says it failed
@@ -254,9 +261,12 @@ def _reconcile(
     complete: bool,
     held: HeldSnapshot | None,
     run_id: int | None,
+    allow: Callable[[Session, Plan], None] | None = None,
 ) -> ReconcileResult:
     with locked(session_factory, org_id) as session:
-        return _reconcile_locked(session, org_id, users, trigger, now, complete, held, run_id)
+        return _reconcile_locked(
+            session, org_id, users, trigger, now, complete, held, run_id, allow
+        )
 
 
 def reconcile_in(
@@ -297,6 +307,7 @@ def _reconcile_locked(
     complete: bool,
     held: HeldSnapshot | None = None,
     run_id: int | None = None,
+    allow: Callable[[Session, Plan], None] | None = None,
 ) -> ReconcileResult:
     inputs = gather(session, org_id, held, now, users)
     if inputs.waiting:
@@ -311,6 +322,8 @@ def _reconcile_locked(
         if inputs.scoped:
             inputs = gather(session, org_id, held, now)
         plan = plan_for(inputs, now, None, complete)
+    if allow is not None:
+        allow(session, plan)
     if inputs.scoped:
         # gathered in this locked transaction while no plan of the org waited: no
         # approval stands and none is stale

@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller
+from mappings.directory import identity_key
+from mappings.operations import Plan
 from sync.reconcile import ReconcileResult
 from sync.reconcile import reconcile as reconcile_org
 from sync.services.common import allow_admin_action, allow_plan, state_for_checks
@@ -51,17 +53,23 @@ def reconcile_member(
     """Plan one member (by email or IdP id) and act on the plan: applied unless something
     holds it, else stored for approval. The caller must manage someone and every role the
     member's plan touches (``Forbidden`` otherwise, and nothing is changed)."""
-    key = user.strip().casefold()
+    key = identity_key(user)
     with session_factory() as session:
         org_row = get_org(session, org)
         model = role_model_for(org_row.role_model)
         allow_admin_action(model, caller)
         org_id = org_row.id
-    preview = reconcile_org(
-        session_factory, org_id, dry_run=True, users=[key], trigger=caller.actor, now=now
-    )
-    with session_factory() as session:
-        allow_plan(model, caller, preview.plan, state_for_checks(session, org_id, caller))
+
+    def allow(session: Session, plan: Plan) -> None:
+        # under the org lock, on the plan about to be acted on: nothing can change between
+        allow_plan(model, caller, plan, state_for_checks(session, org_id, caller))
+
     return reconcile_org(
-        session_factory, org_id, dry_run=False, users=[key], trigger=caller.actor, now=now
+        session_factory,
+        org_id,
+        dry_run=False,
+        users=[key],
+        trigger=caller.actor,
+        now=now,
+        allow=allow,
     )

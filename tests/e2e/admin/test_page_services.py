@@ -5,13 +5,14 @@ shows a refusal as the service words it and changes nothing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.models import AuditEntry, SavedPlan, SyncRun
-from tests.e2e.admin.conftest import Seeded
+from sync.models import AuditEntry, Member, SavedPlan, SyncRun
+from tests.e2e.admin.conftest import GONE, MAX, OLGA, MemberSpec, Seeded
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -66,3 +67,31 @@ def test_a_manager_syncs_a_member_and_the_owner_makes_a_plan(
     made = client.post("/admin/plans/new", data={"csrf_token": csrf})
     assert made.status_code == 303 and "/admin/plans/" in made.headers["Location"]
     assert _written(session_factory)[1] == plans + 1
+
+
+def test_a_manager_may_not_sync_away_an_owner_and_nothing_is_written(
+    client: FlaskClient,
+    seed_acme: Callable[..., Seeded],
+    session_factory: sessionmaker[Session],
+) -> None:
+    """boss@, an owner the IdP no longer has: the manager's "sync this member" would
+    remove an owner, which a manager does not manage. The plan is checked under the org
+    lock, right before it would be acted on, so the refusal writes no entry, plan or run;
+    the owner's sync then removes boss@."""
+    boss: MemberSpec = ("boss@acme.com", "owner", "joined", "idp", {})
+    org = seed_acme(["owner", "manager"], (OLGA, MAX, GONE, boss))
+    csrf = _sign_in(client, org.keys["manager"])
+    before = _written(session_factory)
+    refused = client.post(
+        "/admin/members/boss@acme.com/sync", data={"csrf_token": csrf}, follow_redirects=True
+    )
+    assert "owner" in refused.get_data(as_text=True)
+    assert _written(session_factory) == before
+    with session_factory() as s:
+        assert s.scalar(select(Member.status).where(Member.email == "boss@acme.com")) == "joined"
+    client.get("/admin/sign-out")
+    csrf = _sign_in(client, org.keys["owner"])
+    synced = client.post("/admin/members/boss@acme.com/sync", data={"csrf_token": csrf})
+    assert synced.status_code == 303, synced.get_data(as_text=True)
+    with session_factory() as s:
+        assert s.scalar(select(Member.id).where(Member.email == "boss@acme.com")) is None
