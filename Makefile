@@ -18,15 +18,11 @@ demo: $(STAMP)
 	$(VENV)/bin/rolebridge demo --serve
 
 # With TEST_DATABASE_URL_2 (a second empty PostgreSQL database, as CI gives) the suite runs
-# as two pytest processes side by side, each on its own database: the HTTP and browser
-# tests (tests/e2e) and the rest. Without it, one process.
+# on two pytest-xdist workers, whole files at a time, each worker on its own database
+# (tests/conftest.py). Without it, one process.
 test: $(STAMP)
 ifdef TEST_DATABASE_URL_2
-	$(PY) -m pytest tests/e2e & e2e=$$!; \
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL_2)" $(PY) -m pytest tests/unit tests/integration tests/deploy tests/fuzz; \
-	rest=$$?; wait $$e2e; e2e=$$?; \
-	echo "tests/e2e exit $$e2e, the rest exit $$rest"; \
-	test $$e2e -eq 0 -a $$rest -eq 0
+	$(PY) -m pytest -n 2 --dist loadfile
 else
 	$(PY) -m pytest
 endif

@@ -388,8 +388,7 @@ def main() -> None:
         other_token = secrets.token_urlsafe(16)
         command = [sys.executable, __file__, "--serve-scim2-server", str(other_port)]
         command += [
-            "--token",
-            other_token,
+            f"--token={other_token}",  # a token may start with "-": not an option
             "--users",
             str(args.users),
             "--groups",

@@ -434,10 +434,12 @@ def bench(db: str, url: str, n: int, samples: int, push: int, folder: Path) -> N
     started = time.perf_counter()
     token, push_token = load_rolebridge(url, n)
     print(f"# db={db} members={n} loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, {load()}", flush=True)
     port, other_port = free_port(), free_port()
     other_token = secrets.token_urlsafe(16)
     command = [sys.executable, __file__, "--serve-scim2-server", str(other_port)]
-    command += ["--token", other_token, "--members", str(n)]
+    # ``--token=``: a token may start with "-", which argparse would read as an option
+    command += [f"--token={other_token}", "--members", str(n)]
     server = start_rolebridge(url, folder, port)
     other = subprocess.Popen(command)
     try:
@@ -460,6 +462,13 @@ def bench(db: str, url: str, n: int, samples: int, push: int, folder: Path) -> N
     finally:
         stop(server)
         stop(other)
+        print(f"# {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, {load()}", flush=True)
+
+
+def load() -> str:
+    """The machine's load average (1, 5, 15 min): figures are compared within one run."""
+    with open("/proc/loadavg") as f:
+        return "load average " + " ".join(f.read().split()[:3])
 
 
 def main() -> None:

@@ -13,7 +13,9 @@ one sentence saying why not. The HTTP edge turns a refusal into a 403 problem.
   manages someone; creating a workspace needs a role that manages the top roles;
 - a workspace-scoped caller (``Caller.workspaces``) manages only there: it changes the
   workspace roles of existing members in its workspaces, as the role it holds in each
-  manages; an org-level change (invite, org role, removal) needs its org role's authority;
+  manages; an org-level change (invite, org role, removal) needs its org role's authority.
+  A scoped key carries its workspace roles; a member signed in through the org's provider
+  carries the managing ones they hold (``member_workspace_scope``);
 - where the model's visibility is per workspace (annotation), ``visible_members`` shows a
   caller only the members of its workspaces and only the roles its role there manages
   or holds (an admin sees every role).
@@ -36,11 +38,13 @@ __all__ = [
     "Caller",
     "key_roles",
     "key_workspace_roles",
+    "member_workspace_scope",
     "refusal_for_admin_action",
     "refusal_for_key_scope",
     "refusal_for_key_role",
     "refusal_for_mapping",
     "refusal_for_member_change",
+    "refusal_for_operation",
     "refusal_for_plan",
     "refusal_for_workspace_change",
     "refusal_for_workspace_create",
@@ -100,6 +104,23 @@ def key_roles(model: RoleModel) -> tuple[str, ...]:
 def key_workspace_roles(model: RoleModel) -> tuple[str, ...]:
     """Workspace roles a key may carry in named workspaces: those that manage someone."""
     return tuple(r for r in model.workspace_roles if _manages(model, r))
+
+
+def member_workspace_scope(model: RoleModel, held: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """The workspace roles a member signed in as themselves acts with (``Caller.workspaces``),
+    from ``held`` (workspace -> the roles they hold there): as a workspace-scoped key carries
+    them, in each workspace where they hold a role that manages someone
+    (``key_workspace_roles``), that role; of several, the highest by the model's order (a
+    caller acts as one role per workspace). Empty when they manage in no workspace: then
+    they act org-wide with their org role alone, as before."""
+    allowed = key_workspace_roles(model)
+    rank = {r: i for i, r in enumerate(model.workspace_roles)}
+    scope: dict[str, str] = {}
+    for ws, roles in held.items():
+        managing = [r for r in roles if r in allowed]
+        if managing:
+            scope[ws] = max(managing, key=rank.__getitem__)
+    return dict(sorted(scope.items()))
 
 
 def refusal_for_key_scope(
@@ -289,13 +310,44 @@ def refusal_for_plan(
     for op in plan.operations:
         if op.op == "rename_member":
             continue  # the same person under a new email: no role changes hands
-        role = caller.role
-        if caller.scoped and op.op in WORKSPACE_OPS:
-            role = _workspace_role(model, caller, op.workspace) or caller.role
-        denied = sorted(r for r in roles_touched(op, state, model) if not model.may_manage(role, r))
+        role = _acting_role(model, caller, op)
+        denied = _denied(model, role, op, state)
         if denied:
             who = op.user or op.workspace or ""
             return f"role {role!r} may not manage {', '.join(denied)} ({op.op} {who})"
+    return None
+
+
+def _acting_role(model: RoleModel, caller: Caller, op: Operation) -> str:
+    """The role a caller acts as for ``op``: for a workspace operation in a workspace it
+    is scoped to, the higher of its role there and its org role; else its org role."""
+    assert caller.role is not None
+    if caller.scoped and op.op in WORKSPACE_OPS:
+        return _workspace_role(model, caller, op.workspace) or caller.role
+    return caller.role
+
+
+def _denied(model: RoleModel, role: str, op: Operation, state: PlatformState) -> list[str]:
+    """The roles ``op`` touches that ``role`` does not manage."""
+    return sorted(r for r in roles_touched(op, state, model) if not model.may_manage(role, r))
+
+
+def refusal_for_operation(
+    model: RoleModel, acting: Acting, op: Operation, state: PlatformState
+) -> str | None:
+    """One operation of a change by hand (``mappings.manual``): the role the caller acts
+    as for it (``refusal_for_plan``'s: a workspace-scoped caller's role in the workspace
+    it lands in, else its org role) must manage someone and every role it touches."""
+    caller = _caller(acting)
+    if caller.role is None:
+        return None
+    role = _acting_role(model, caller, op)
+    refusal = refusal_for_admin_action(model, caller if role == caller.role else role)
+    if refusal is not None:
+        return refusal
+    denied = _denied(model, role, op, state)
+    if denied:
+        return f"role {role!r} may not manage members with role {', '.join(denied)}"
     return None
 
 

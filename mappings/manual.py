@@ -9,7 +9,8 @@ and the change in ``skipped`` with its reason (docs/architecture.md section 4.3)
 - ``idp_managed``: the member's roles belong to the IdP (origin ``idp``); resending
   their invite is allowed, nothing else;
 - ``not_permitted``: the caller's role does not manage a role the change touches
-  (``mappings.authority.roles_touched``, the same test a plan's approver passes);
+  (``mappings.authority.refusal_for_operation``, the test a plan's approver passes, a
+  workspace-scoped caller acting as its role in the workspace an operation lands in);
 - ``covered_by_org_role``: a workspace role given to an org role that already gives
   access to every workspace (``mappings.rules.member_roles_refusal``);
 - ``protected_role``: a protected org role is changed or taken away only by a holder of
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from mappings.authority import Caller, refusal_for_admin_action, roles_touched
+from mappings.authority import Caller, refusal_for_operation
 from mappings.directory import identity_key
 from mappings.errors import InputError
 from mappings.operations import Operation, Plan, Skipped, SkipReason
@@ -257,24 +258,11 @@ def _skip(op: Operation, why: SkipReason, detail: str) -> Skipped:
 def _not_permitted(
     state: PlatformState, model: RoleModel, ops: list[Operation], caller: Caller
 ) -> Skipped | None:
-    if caller.operator:
-        return None
+    """The first operation the caller's authority refuses (``mappings.authority``)."""
     for op in ops:
-        acting = caller.role
-        if op.workspace is not None and caller.workspaces:
-            acting = caller.workspaces.get(op.workspace)
-            if acting is None:
-                scope = ", ".join(sorted(caller.workspaces))
-                return _skip(op, "not_permitted", f"the caller manages only in {scope}")
-        assert acting is not None  # not the operator
-        refusal = refusal_for_admin_action(model, acting)
+        refusal = refusal_for_operation(model, caller, op, state)
         if refusal is not None:
             return _skip(op, "not_permitted", refusal)
-        touched = roles_touched(op, state, model)
-        denied = sorted(r for r in touched if not model.may_manage(acting, r))
-        if denied:
-            detail = f"role {acting!r} may not manage members with role {', '.join(denied)}"
-            return _skip(op, "not_permitted", detail)
     return None
 
 

@@ -8,8 +8,8 @@ The token is the secret, so the page needs no sign-in.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, render_template_string
-from sqlalchemy.orm import Session, sessionmaker
 
+from sync.db import SessionFactory
 from sync.errors import NotFound
 from sync.services.replan import accept_and_replan
 from sync.store.invites import InviteExpired, find_invite
@@ -32,8 +32,8 @@ def _page(title: str, message: str, status: int = 200, form: bool = False) -> tu
     return render_template_string(_PAGE, title=title, message=message, form=form), status
 
 
-def _session_factory() -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = current_app.extensions["rolebridge.session_factory"]
+def _session_factory() -> SessionFactory:
+    factory: SessionFactory = current_app.extensions["rolebridge.session_factory"]
     return factory
 
 

@@ -1,15 +1,17 @@
-"""The admin API's lists, one page at a time (``sync.paging``): members, audit entries,
-plans and runs, each with its filters. Rows leave as the same dicts the unpaged
+"""The lists of the admin API and the admin pages, one page at a time by keyset
+(``sync.paging``): members, audit entries, plans and runs, each with its filters (the
+pages' "contains" filters and their totals included), the audit log whole for the CSV
+export, and the last run of each source. Rows leave as the same dicts the unpaged
 listings make (``sync.store.plans.plan_json``, ``sync.store.runs.run_json``), so a page and a whole
 list look alike."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +22,7 @@ from sync.models import (
     Member,
     PlanStatus,
     SavedPlan,
+    Source,
     SyncRun,
     Workspace,
     WorkspaceRole,
@@ -28,7 +31,34 @@ from sync.paging import Page, keyset_page
 from sync.store.plans import PlanRecord, plan_json
 from sync.store.runs import RunRecord, run_json
 
-__all__ = ["audit_page", "audit_row", "members_page", "plans_page", "runs_page"]
+__all__ = [
+    "SCIM_TRIGGER",
+    "audit_ops",
+    "audit_page",
+    "audit_row",
+    "audit_rows",
+    "last_runs",
+    "members_page",
+    "plans_page",
+    "run_outcomes",
+    "runs_page",
+]
+
+SCIM_TRIGGER = "scim"  # the trigger of a SCIM write's reconcile
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.casefold()}%"
+
+
+def _contains(column: Any, text: str) -> Any:
+    """Case-insensitively contains ``text`` (LIKE, its wildcards escaped)."""
+    return func.lower(column).like(_like(text), escape="\\")
+
+
+def _total(session: Session, stmt: Select[Any]) -> int:
+    return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
 def members_page(
@@ -136,19 +166,17 @@ def audit_row(e: AuditEntry) -> dict[str, Any]:
     }
 
 
-def audit_page(
-    session: Session,
+def _audit_query(
     org_id: int,
     *,
-    limit: int,
-    cursor: str | None,
     user: str | None = None,
     op: str | None = None,
     actor: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Page[dict[str, Any]]:
-    """Audit entries newest first, filtered by user, op, actor and time range."""
+    actor_contains: str | None = None,
+    user_contains: str | None = None,
+) -> Select[AuditEntry]:
     stmt = select(AuditEntry).where(AuditEntry.org_id == org_id)
     if user:
         stmt = stmt.where(AuditEntry.user == identity_key(user))
@@ -156,14 +184,47 @@ def audit_page(
         stmt = stmt.where(AuditEntry.op == op)
     if actor:
         stmt = stmt.where(AuditEntry.actor == actor)
+    if actor_contains:
+        stmt = stmt.where(_contains(AuditEntry.actor, actor_contains))
+    if user_contains:
+        stmt = stmt.where(_contains(AuditEntry.user, user_contains))
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
     if until is not None:
         stmt = stmt.where(AuditEntry.at < until)
+    return stmt
+
+
+def audit_page(
+    session: Session,
+    org_id: int,
+    *,
+    limit: int,
+    cursor: str | None,
+    with_total: bool = False,
+    **filters: Any,
+) -> Page[dict[str, Any]]:
+    """Audit entries newest first, filtered by user, op, actor and time range (or, for
+    the pages, by actor or user containing a text); ``with_total`` counts the matches."""
+    stmt = _audit_query(org_id, **filters)
     page = keyset_page(
         session, stmt, "audit", (AuditEntry.at, AuditEntry.id), limit=limit, cursor=cursor
     )
-    return Page([audit_row(e) for e in page.items], page.next_cursor)
+    total = _total(session, stmt) if with_total else None
+    return Page([audit_row(e) for e in page.items], page.next_cursor, total)
+
+
+def audit_rows(session: Session, org_id: int, **filters: Any) -> Iterator[dict[str, Any]]:
+    """Every matching entry, newest first (for the CSV export), read in batches."""
+    stmt = _audit_query(org_id, **filters).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    for e in session.scalars(stmt.execution_options(yield_per=1000)):
+        yield audit_row(e)
+
+
+def audit_ops(session: Session, org_id: int) -> list[str]:
+    """The operations the org's audit log has."""
+    stmt = select(AuditEntry.op).where(AuditEntry.org_id == org_id).distinct()
+    return list(session.scalars(stmt.order_by(AuditEntry.op)))
 
 
 def plans_page(
@@ -173,6 +234,7 @@ def plans_page(
     limit: int,
     cursor: str | None,
     statuses: Sequence[PlanStatus] = (),
+    with_total: bool = False,
 ) -> Page[dict[str, Any]]:
     """Saved plans newest first (optionally only some statuses), without their bodies."""
     stmt = select(SavedPlan).where(SavedPlan.org_id == org_id)
@@ -181,9 +243,8 @@ def plans_page(
     page = keyset_page(
         session, stmt, "plans", (SavedPlan.created_at, SavedPlan.id), limit=limit, cursor=cursor
     )
-    return Page(
-        [plan_json(PlanRecord.of(p), with_body=False) for p in page.items], page.next_cursor
-    )
+    items = [plan_json(PlanRecord.of(p), with_body=False) for p in page.items]
+    return Page(items, page.next_cursor, _total(session, stmt) if with_total else None)
 
 
 def runs_page(
@@ -193,12 +254,52 @@ def runs_page(
     limit: int,
     cursor: str | None,
     outcome: str | None = None,
+    trigger_contains: str | None = None,
+    with_empty: bool = True,
+    with_total: bool = False,
 ) -> Page[dict[str, Any]]:
-    """Runs newest first, optionally only one outcome."""
+    """Runs newest first, optionally only one outcome, only triggers containing a text,
+    or (``with_empty`` False) without the runs that found nothing to do."""
     stmt = select(SyncRun).where(SyncRun.org_id == org_id)
     if outcome:
         stmt = stmt.where(SyncRun.outcome == outcome)
+    elif not with_empty:
+        stmt = stmt.where(SyncRun.outcome != "empty")
+    if trigger_contains:
+        stmt = stmt.where(_contains(SyncRun.trigger, trigger_contains))
     page = keyset_page(
         session, stmt, "runs", (SyncRun.started_at, SyncRun.id), limit=limit, cursor=cursor
     )
-    return Page([run_json(RunRecord.of(r)) for r in page.items], page.next_cursor)
+    total = _total(session, stmt) if with_total else None
+    return Page([run_json(RunRecord.of(r)) for r in page.items], page.next_cursor, total)
+
+
+def run_outcomes(session: Session, org_id: int) -> list[str]:
+    """The outcomes the org's runs have had."""
+    stmt = select(SyncRun.outcome).where(SyncRun.org_id == org_id).distinct()
+    return list(session.scalars(stmt.order_by(SyncRun.outcome)))
+
+
+def last_runs(session: Session, org_id: int) -> list[dict[str, object]]:
+    """The org's sources with their last run; a SCIM source's is the last SCIM write's."""
+    out: list[dict[str, object]] = []
+    for src in session.scalars(select(Source).where(Source.org_id == org_id).order_by(Source.name)):
+        of_source = SyncRun.source_id == src.id
+        if src.kind == "scim":
+            of_source = SyncRun.trigger == SCIM_TRIGGER
+        last = session.scalars(
+            select(SyncRun)
+            .where(SyncRun.org_id == org_id, of_source)
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        ).first()
+        out.append(
+            {
+                "name": src.name,
+                "kind": src.kind,
+                "schedule": src.schedule,
+                "enabled": src.enabled,
+                "last_run": run_json(RunRecord.of(last)) if last else None,
+            }
+        )
+    return out

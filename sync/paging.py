@@ -48,10 +48,12 @@ Scalar = str | int | float | bool | datetime | None
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a list, and the cursor of the next (None on the last page)."""
+    """One page of a list, and the cursor of the next (None on the last page); ``total``
+    is how many rows the whole list has, where the caller asked for it."""
 
     items: list[T]
     next_cursor: str | None
+    total: int | None = None
 
 
 def _encode_value(value: Scalar) -> Any:

@@ -15,7 +15,8 @@ and the core weighs the plan's own losses against what is left.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import math
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,14 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from mappings.fingerprint import fingerprint
-from mappings.mapping import RoleMapping
+from mappings.mapping import Policy, RoleMapping
 from mappings.operations import Plan
 from mappings.planner import make_plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
 from sync.approvals import Approval, approval_of, standing_approval
 from sync.db import write_session
-from sync.errors import NotFound
+from sync.errors import Forbidden, NotFound
 from sync.mirror import load_directory
 from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
@@ -130,7 +131,9 @@ def gather(
             mapping_version=current.version,
             role_model=model,
             earlier_losses=earlier,
-            member_count=member_count(session, org_id) if percent else None,
+            member_count=_bounded_count(session, org_id, policy, state, earlier)
+            if percent
+            else None,
             scoped=True,
         )
     whole = held_directory(session, org_id, held) if held is not None else None
@@ -207,6 +210,7 @@ def reconcile(
     complete: bool = True,
     held: HeldSnapshot | None = None,
     run_id: int | None = None,
+    allow: Callable[[Session, Plan], None] | None = None,
 ) -> ReconcileResult:
     """Plan the org (only ``users``, by email or IdP id, when given) and, unless
     ``dry_run``, apply it or store it for approval, all in one transaction.
@@ -215,6 +219,8 @@ def reconcile(
     ``held``: the directory a pull just mirrored, used instead of reading it back.
     ``run_id``: the caller's run (a pull's), which the reconcile writes into and the
     caller closes, failed or not; without it the reconcile records a run of its own.
+    ``allow``: the caller's authority over the plan, asked under the org lock before
+    anything is acted on (it raises ``Forbidden``; then nothing is kept, no run either).
     """
     now = now or utcnow()
     if dry_run:
@@ -223,7 +229,11 @@ def reconcile(
         plan = plan_for(inputs, now, users, complete)
         return ReconcileResult("planned", plan)
     try:
-        return _reconcile(session_factory, org_id, users, trigger, now, complete, held, run_id)
+        return _reconcile(
+            session_factory, org_id, users, trigger, now, complete, held, run_id, allow
+        )
+    except Forbidden:
+        raise  # refused before acting: nothing was tried
     except Exception as exc:
         if run_id is not None:
             raise  # the caller's run says it failed
@@ -251,9 +261,12 @@ def _reconcile(
     complete: bool,
     held: HeldSnapshot | None,
     run_id: int | None,
+    allow: Callable[[Session, Plan], None] | None = None,
 ) -> ReconcileResult:
     with locked(session_factory, org_id) as session:
-        return _reconcile_locked(session, org_id, users, trigger, now, complete, held, run_id)
+        return _reconcile_locked(
+            session, org_id, users, trigger, now, complete, held, run_id, allow
+        )
 
 
 def reconcile_in(
@@ -294,6 +307,7 @@ def _reconcile_locked(
     complete: bool,
     held: HeldSnapshot | None = None,
     run_id: int | None = None,
+    allow: Callable[[Session, Plan], None] | None = None,
 ) -> ReconcileResult:
     inputs = gather(session, org_id, held, now, users)
     if inputs.waiting:
@@ -308,8 +322,15 @@ def _reconcile_locked(
         if inputs.scoped:
             inputs = gather(session, org_id, held, now)
         plan = plan_for(inputs, now, None, complete)
-    approval = standing_approval(session, org_id, plan)  # read before it is retired as stale
-    retired = _retire_stale_plans(session, org_id, plan.fingerprint)
+    if allow is not None:
+        allow(session, plan)
+    if inputs.scoped:
+        # gathered in this locked transaction while no plan of the org waited: no
+        # approval stands and none is stale
+        approval, retired = approval_of(None, plan), Retired((), None)
+    else:
+        approval = standing_approval(session, org_id, plan)  # read before it is retired
+        retired = _retire_stale_plans(session, org_id, plan.fingerprint)
     run = _run(session, org_id, trigger, now, run_id)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
     run.finished_at = utcnow()
@@ -322,6 +343,24 @@ def _reconcile_locked(
         whole = users is None or inputs.mapping.policy.apply == "review"
         _replace_stale(session, org_id, retired, result, None if whole else users, now)
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+
+
+def _bounded_count(
+    session: Session, org_id: int, policy: Policy, state: PlatformState, earlier: int
+) -> int:
+    """The org's member count for a percentage budget, counted only as far as it matters.
+
+    A scoped plan's losers are among the members it read (``state``; a rename counts
+    one person under two emails, hence twice as many). Once the org has more members
+    than a budget letting all of those through on top of the ``earlier`` losses needs,
+    the plan is the same whatever the org's size, so the count stops there: a write in a
+    big org reads a few index entries, not the whole org's. The count is never above the
+    org's, so a loss is never let through that the whole count would hold."""
+    percent = float(str(policy.max_removals).rstrip("%"))
+    if percent <= 0:
+        return 0  # no loss goes through, whatever the size
+    enough = math.ceil((2 * len(state.members) + earlier + 1) * 100 / percent) + 1
+    return member_count(session, org_id, at_most=enough)
 
 
 def _run(session: Session, org_id: int, trigger: str, now: datetime, run_id: int | None) -> SyncRun:

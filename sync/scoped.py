@@ -58,10 +58,14 @@ _MEMBER_COLUMNS = (
 )
 
 
-def member_count(session: Session, org_id: int) -> int:
-    """The org's members (for a percentage ``max_removals``)."""
-    counted = select(func.count()).select_from(Member).where(Member.org_id == org_id)
-    return session.scalar(counted) or 0
+def member_count(session: Session, org_id: int, at_most: int | None = None) -> int:
+    """The org's members (for a percentage ``max_removals``), counted up to ``at_most``:
+    a bounded count reads that many index entries, not the whole org's."""
+    if at_most is None:
+        counted = select(func.count()).select_from(Member).where(Member.org_id == org_id)
+        return session.scalar(counted) or 0
+    first = select(Member.id).where(Member.org_id == org_id).limit(at_most).subquery()
+    return session.scalar(select(func.count()).select_from(first)) or 0
 
 
 def load_scoped(
@@ -166,7 +170,9 @@ class _Reader:
                         )
                         .join(DirectoryGroup, DirectoryGroup.id == DirectoryMembership.group_id)
                         .where(
-                            DirectoryGroup.org_id == self.org_id,
+                            # ``+ 0``: found from the members' value index, not by walking
+                            # every membership of every group of the org
+                            (DirectoryGroup.org_id + 0) == self.org_id,
                             DirectoryMembership.member_value.in_(chunk),
                         )
                     ).all()

@@ -16,6 +16,14 @@ from sync.models import Base
 
 DATABASES = ["sqlite", "postgresql"]
 
+# Under pytest-xdist (`make test` when CI gives a second database), worker gwN with N > 0
+# uses TEST_DATABASE_URL_{N+1}: each worker empties and fills its own PostgreSQL database.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]) > 0:
+    _OWN = os.environ.get(f"TEST_DATABASE_URL_{int(_WORKER[2:]) + 1}")
+    if _OWN:
+        os.environ["TEST_DATABASE_URL"] = _OWN
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_secret_in_any_log() -> Iterator[None]:

@@ -1,21 +1,24 @@
-"""``rolebridge apikey create|list|revoke``: an org's admin API keys."""
+"""``rolebridge apikey create|list|revoke``: an org's admin API keys, made and revoked by
+the operator through the same service as the admin API (``sync.services.credentials``),
+each change an audit entry."""
 
 from __future__ import annotations
 
 import click
 
-from mappings.authority import key_roles, refusal_for_key_scope
 from mappings.errors import InputError
 from rolebridge.cli.common import (
+    OPERATOR,
     database,
     echo_json_lines,
     fail,
     format_option,
-    org_id,
+    one_line_errors,
     org_option,
+    org_record,
 )
-from sync.credentials.apikeys import create_api_key, list_api_keys, revoke_api_key
-from sync.store.orgs import role_model_of, workspace_names
+from sync.services import credentials
+from sync.store.orgs import role_model_for
 
 __all__ = ["apikey_group"]
 
@@ -54,24 +57,22 @@ def create(
     if role is None and workspace_role is None:
         fail("--role: give a role (or --workspace-role with --workspace)")
     with database() as factory:
-        found = org_id(factory, org)
+        found = org_record(factory, org)
+        with one_line_errors():
+            role = role or role_model_for(found.role_model).default_org_role
+        scope = {ws: str(workspace_role) for ws in workspaces}
         try:
-            with factory.begin() as session:
-                model = role_model_of(session, found)
-                role = role or model.default_org_role
-                scope = {ws: str(workspace_role) for ws in workspaces}
-                refusal = refusal_for_key_scope(model, role, scope, workspace_names(session, found))
-                if refusal is not None:
-                    raise InputError(refusal, "workspace-role" if scope else "role")
-                roles = key_roles(model)
-                info, key = create_api_key(session, found, role, roles, name, scope)
+            issued = credentials.create_key(
+                factory, found.id, OPERATOR, role, name, workspaces=scope
+            )
         except InputError as e:
             fail(f"--{e.where or 'role'}: {e.message}")
+    info = issued.credential
     where = ""
     if info.workspaces:
         where = f", {workspace_role} in {', '.join(sorted(info.workspaces))}"
     click.echo(f"API key {info.id} for {org} (role {role}{where}); shown once, keep it safe:")
-    click.echo(key)
+    click.echo(issued.secret)
 
 
 @apikey_group.command("list")
@@ -80,9 +81,9 @@ def create(
 def list_(org: str, fmt: str) -> None:
     """List the keys of an org (never the keys themselves)."""
     with database() as factory:
-        found = org_id(factory, org)
-        with factory() as session:
-            keys = list_api_keys(session, found)
+        found = org_record(factory, org)
+        with one_line_errors():
+            keys = credentials.every_key(factory, found.id, OPERATOR)
     if fmt == "json":
         echo_json_lines(
             {
@@ -99,7 +100,7 @@ def list_(org: str, fmt: str) -> None:
     for k in keys:
         state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
         scope = ",".join(f"{ws}={r}" for ws, r in sorted(k.workspaces.items()))
-        role = f"{k.role} ({scope})" if scope else k.role
+        role = f"{k.role} ({scope})" if scope else str(k.role)
         click.echo(f"{k.id}\t{role}\t{state}\t{k.name}")
 
 
@@ -109,9 +110,10 @@ def list_(org: str, fmt: str) -> None:
 def revoke(org: str, key_id: int) -> None:
     """Revoke a key by id; it stops working at once."""
     with database() as factory:
-        found = org_id(factory, org)
-        with factory.begin() as session:
-            revoked = revoke_api_key(session, found, key_id)
-    if not revoked:
-        fail(f"KEY_ID: no active key {key_id} in {org!r}")
+        found = org_record(factory, org)
+        with one_line_errors():
+            keys = {k.id: k for k in credentials.every_key(factory, found.id, OPERATOR)}
+            if key_id not in keys or keys[key_id].revoked_at is not None:
+                fail(f"KEY_ID: no active key {key_id} in {org!r}")
+            credentials.revoke_key(factory, found.id, OPERATOR, key_id)
     click.echo(f"revoked key {key_id}")

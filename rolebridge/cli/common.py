@@ -11,14 +11,16 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from mappings.authority import Caller
 from mappings.errors import RolebridgeError
 from sync.db import SessionFactory, check_ready, make_engine_for, make_session_factory
 from sync.errors import NotFound
 from sync.settings import Settings
-from sync.store.orgs import find_org
+from sync.store.orgs import OrgView, find_org
 
 __all__ = [
     "FILE",
+    "OPERATOR",
     "CommandError",
     "database",
     "echo_json_lines",
@@ -26,11 +28,15 @@ __all__ = [
     "format_option",
     "one_line_errors",
     "org_id",
+    "org_record",
     "org_option",
     "settings",
 ]
 
 FILE = click.Path(path_type=Path, dir_okay=False)
+OPERATOR = Caller(actor="cli", role=None)
+"""Who every command acts as: the host's operator, beyond the role model's ``manages``
+(docs/architecture.md section 2.3), named ``cli`` in the audit log."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -84,11 +90,17 @@ def database(configured: Settings | None = None) -> Iterator[SessionFactory]:
 
 def org_id(factory: SessionFactory, ref: str) -> int:
     """The id of the org named ``ref`` (or whose id it is); unknown is one line, exit 1."""
+    return org_record(factory, ref).id
+
+
+def org_record(factory: SessionFactory, ref: str, unknown: str = "--org: {}") -> OrgView:
+    """The org named ``ref`` (or whose id it is); unknown is one line (``unknown`` with
+    the reason), exit 1."""
     with factory() as session:
         try:
-            return find_org(session, ref).id
+            return find_org(session, ref)
         except NotFound as exc:
-            fail(f"--org: {exc}")
+            fail(unknown.format(exc))
 
 
 def org_option(required: bool = True, help: str = "Organisation name or id.") -> Callable[[F], F]:

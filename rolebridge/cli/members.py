@@ -10,8 +10,15 @@ from typing import Any, TypeVar
 
 import click
 
-from mappings.authority import Caller
-from rolebridge.cli.common import database, fail, one_line_errors, org_id, org_option, settings
+from rolebridge.cli.common import (
+    OPERATOR,
+    database,
+    fail,
+    one_line_errors,
+    org_id,
+    org_option,
+    settings,
+)
 from rolebridge.cli.outbox import invite_group
 from sync.services.members import (
     MemberChanged,
@@ -25,7 +32,6 @@ from sync.services.members import (
 
 __all__ = ["member_group"]
 
-OPERATOR = Caller(actor="cli", role=None)
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mappings.authority import Caller
 from rolebridge.cli.common import (
+    OPERATOR,
     database,
     echo_json_lines,
     format_option,
@@ -13,11 +13,9 @@ from rolebridge.cli.common import (
     org_id,
     org_option,
 )
-from sync.services.members import create_org_with_holder
+from sync.services.orgs import create_org_with_holder
 from sync.services.workspaces import create_workspace
 from sync.store.orgs import list_orgs, role_model_for
-
-OPERATOR = Caller(actor="cli", role=None)
 
 __all__ = ["org_group", "workspace_group"]
 

@@ -1,9 +1,10 @@
-"""``rolebridge source add|list``, ``sync`` and ``scheduler``: directories pulled from an
+"""``rolebridge source add|list|test``, ``sync`` and ``scheduler``: directories pulled from an
 IdP's API.
 
 Secrets are read from an environment variable or a file, never from the command line,
 and are stored encrypted (``ROLEBRIDGE_SECRET_KEY``) or as a reference; they are never
-printed.
+printed. A source is added through the admin API's service
+(``sync.services.sources.save_source``), with the same audit entry.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mappings.authority import Caller
 from mappings.completeness import DropLimit
 from mappings.errors import InputError, RolebridgeError
 from mappings.render import render_text
 from rolebridge.cli.common import (
+    OPERATOR,
     database,
     echo_json_lines,
     fail,
@@ -31,18 +32,26 @@ from rolebridge.cli.common import (
     one_line_errors,
     org_id,
     org_option,
+    org_record,
     settings,
 )
-from sync.credentials.secrets import seal_secret
+from sync.credentials.secrets import is_reference
 from sync.db import SessionFactory
 from sync.gcpause import cyclic_gc_paused
 from sync.logs import configure_logging
 from sync.pull import LOCK_WAIT_SECONDS, PullResult
 from sync.scheduler import PullScheduler, parse_schedule
-from sync.services.sources import PullBusy, run_source
+from sync.services.sources import (
+    PullBusy,
+    SourceSettings,
+    run_source,
+    save_source,
+    test_source,
+)
 from sync.settings import Settings
-from sync.sources.catalog import add_source, list_sources, pulled_sources
+from sync.sources.catalog import list_sources, pulled_sources
 from sync.sources.kind import SourceKind
+from sync.sources.probe import PROBE_TIMEOUT
 from sync.sources.registry import KINDS
 from sync.stop import DEFAULT_GRACE_SECONDS, StopSignal
 from sync.store.orgs import get_org
@@ -50,8 +59,9 @@ from sync.store.orgs import get_org
 __all__ = ["scheduler_command", "source_group", "sync_command"]
 
 
-def _read_secret(env: str | None, file: str | None, reference: bool, key: str) -> str:
-    """The value to store for a secret given as --secret-env or --secret-file."""
+def _read_secret(env: str | None, file: str | None, reference: bool) -> str:
+    """The secret given as --secret-env or --secret-file (or, with --reference, the
+    env:/file: reference to store as it is)."""
     if bool(env) == bool(file):
         fail("give the secret as exactly one of --secret-env NAME or --secret-file PATH")
     if reference:
@@ -65,8 +75,7 @@ def _read_secret(env: str | None, file: str | None, reference: bool, key: str) -
             value = Path(str(file)).read_text().strip()
         except OSError as exc:
             fail(f"{file}: {exc.strerror}")
-    with one_line_errors():
-        return seal_secret(value, key)
+    return value
 
 
 @click.group("source")
@@ -107,19 +116,19 @@ def _add(kind: str, config: dict[str, Any], opts: dict[str, Any]) -> None:
         if opts["schedule"]:
             parse_schedule(opts["schedule"])
         DropLimit.parse(opts["max_user_drop"])
-    secret = _read_secret(
-        opts["secret_env"], opts["secret_file"], opts["reference"], configured.secret_key
-    )
+    secret = _read_secret(opts["secret_env"], opts["secret_file"], opts["reference"])
     config = {k: v for k, v in config.items() if v is not None}
     config["max_user_drop"] = opts["max_user_drop"]
     name = opts["name"] or kind
+    wanted = SourceSettings(name, kind, config, secret, opts["schedule"])
     with database(configured) as factory:
-        found = org_id(factory, opts["org"])
-        with one_line_errors(), factory.begin() as session:
-            add_source(session, found, name, kind, config, secret, opts["schedule"])
-            org_name = get_org(session, found).name
-    form = secret if secret.startswith(("env:", "file:")) else "encrypted"
-    click.echo(f"added {kind} source {name!r} to {org_name!r} (secret: {form})")
+        found = org_record(factory, opts["org"])
+        with one_line_errors():
+            save_source(
+                factory, found.id, OPERATOR, wanted, secret_key=configured.secret_key, create=True
+            )
+    form = secret if is_reference(secret) else "encrypted"
+    click.echo(f"added {kind} source {name!r} to {found.name!r} (secret: {form})")
 
 
 _COMMON_KEYS = (
@@ -191,6 +200,35 @@ def list_command(org: str | None, fmt: str) -> None:
             "yes" if row["enabled"] else "no", row["secret"] or "-", ran,
         )  # fmt: skip
     Console().print(table)
+
+
+@source_group.command("test")
+@org_option()
+@click.argument("source_name", metavar="SOURCE")
+@click.option(
+    "--timeout",
+    default=PROBE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=120),
+    help="Seconds to wait for the IdP at each step.",
+)
+def test_command(org: str, source_name: str, timeout: float) -> None:
+    """Test a source's connection: one authenticated request (exit 1 when it fails)."""
+    configured = settings()
+    with database(configured) as factory:
+        found = org_id(factory, org)
+        with one_line_errors():
+            result = test_source(
+                factory,
+                found,
+                OPERATOR,
+                source_name,
+                secret_key=configured.secret_key,
+                timeout=timeout,
+            )
+    if not result.ok:
+        fail(f"{source_name}: {result.detail}")
+    click.echo(f"{source_name}: ok, {result.detail}")
 
 
 _DONE = frozenset({"applied", "empty", "planned"})  # anything else exits 1
@@ -291,7 +329,7 @@ class _Run:
             self.factory,
             org,
             name,
-            Caller("cli", None),
+            OPERATOR,
             secret_key=self.settings.secret_key,
             wait=wait,
             dry_run=self.dry_run,

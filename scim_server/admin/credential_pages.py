@@ -1,6 +1,7 @@
 """The admin pages' SCIM tokens and API keys: list, make (shown once, with a copy button
 and the field names Okta and Entra use), rotate and revoke, through the same services
-as ``/api/v1`` (``sync.services.credentials``)."""
+as ``/api/v1`` (``sync.services.credentials``); and, read-only, the org's webhooks
+(``sync.services.webhooks``), each linking to the webhooks page."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from scim_server.api.credential_views import credential_json, scim_tenant_url, t
 from sync.paging import MAX_LIMIT
 from sync.services import credentials
 from sync.services.credentials import Issued
+from sync.services.webhooks import webhooks_of
 
 __all__ = ["credentials_page"]
 
@@ -65,6 +67,7 @@ def _page(shown: Issued | None = None, kind: str = "") -> str:
         may_revoke={
             k.id for k in keys.items if refusal_for_key_role(model, role, k.role or "") is None
         },
+        webhooks=webhooks_of(session_factory(), ctx.id),
     )
 
 

@@ -4,7 +4,8 @@ where the org's top role sets it up (docs/architecture.md section 3.5).
 ``/admin/signin/oidc/<org>`` starts the authorization-code flow (PKCE S256, a random
 state and nonce kept server-side and bound to this browser); the provider sends the
 browser back to ``/admin/signin/oidc/callback``, which signs the member in as themselves,
-with their own org role (``sync.services.oidc``). Any failure is a page saying why, with
+with their own org role and managing workspace roles, read on every request
+(``sync.services.oidc``, ``sync.credentials.signins``). Any failure is a page saying why, with
 nothing signed in.
 """
 

@@ -22,18 +22,23 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from mappings.authority import refusal_for_admin_action, refusal_for_plan, visible_members
+from mappings.authority import refusal_for_admin_action, visible_members
 from mappings.errors import InputError
 from mappings.render import describe
 from mappings.rolemodel import RoleModel
 from mappings.state import Member
 from scim_server.admin import bp
-from scim_server.admin.paging import Pager, natural_key, page_number, pager
+from scim_server.admin.paging import (
+    AuditFilter,
+    RunFilter,
+    keyset_pager,
+    natural_key,
+    pager,
+)
 from scim_server.admin.planrows import consequences
 from scim_server.api.context import (
     OrgContext,
     caller,
-    deny_unless_allowed,
     org_context,
     read_session,
     session_factory,
@@ -41,19 +46,11 @@ from scim_server.api.context import (
 from sync.alerts import recent_alerts
 from sync.drift import org_drift
 from sync.errors import NotFound
-from sync.pagelists import (
-    AuditFilter,
-    RunFilter,
-    audit_page,
-    audit_rows,
-    last_runs,
-    run_outcomes,
-    runs_page,
-)
-from sync.reconcile import reconcile
+from sync.listings import audit_ops, audit_page, audit_rows, last_runs, run_outcomes, runs_page
 from sync.services.drafts import explain_user
 from sync.services.members import remove_member, resend_invite
 from sync.services.plans import create_plan
+from sync.services.reconcile import reconcile_member
 from sync.services.sources import run_source
 from sync.settings import Settings
 from sync.store.audit import audit_json, list_audit
@@ -161,13 +158,22 @@ def runs() -> str:
         outcome=request.args.get("outcome", "").strip(),
         with_empty=request.args.get("empty") == "1",
     )
-    number = page_number()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        page = runs_page(s, ctx.id, f, offset=(number - 1) * RUNS_PER_PAGE, limit=RUNS_PER_PAGE)
+        page, pages = keyset_pager(
+            lambda cursor: runs_page(
+                s,
+                ctx.id,
+                limit=RUNS_PER_PAGE,
+                cursor=cursor,
+                outcome=f.outcome or None,
+                trigger_contains=f.trigger or None,
+                with_empty=f.with_empty,
+                with_total=True,
+            )
+        )
         outcomes = run_outcomes(s, ctx.id)
-    pages = Pager(number, RUNS_PER_PAGE, page.total, len(page.rows))
-    return render_template("admin/runs.html", runs=page.rows, pager=pages, f=f, outcomes=outcomes)
+    return render_template("admin/runs.html", runs=page.items, pager=pages, f=f, outcomes=outcomes)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -214,16 +220,17 @@ def audit() -> tuple[str, int]:
         f = _audit_filter()
     except InputError as e:
         error, f = str(e), AuditFilter()
-    number = page_number()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        page, ops = audit_page(
-            s, ctx.id, f, offset=(number - 1) * AUDIT_PER_PAGE, limit=AUDIT_PER_PAGE
+        page, pages = keyset_pager(
+            lambda cursor: audit_page(
+                s, ctx.id, limit=AUDIT_PER_PAGE, cursor=cursor, with_total=True, **f.listing()
+            )
         )
-    pages = Pager(number, AUDIT_PER_PAGE, page.total, len(page.rows))
+        ops = audit_ops(s, ctx.id)
     body = render_template(
         "admin/audit.html",
-        entries=page.rows,
+        entries=page.items,
         pager=pages,
         ops=ops,
         zones=ZONES,
@@ -249,7 +256,7 @@ def audit_csv() -> Response:
         writer = csv.writer(out)
         writer.writerow(["id", "at", "actor", "op", "user", "workspace", "plan_id", "detail"])
         with read_session() as s:
-            for n, e in enumerate(audit_rows(s, org_id, f)):
+            for n, e in enumerate(audit_rows(s, org_id, **f.listing())):
                 writer.writerow(
                     [e["id"], e["at"], e["actor"], e["op"], e["user"], e["workspace"] or "",
                      e["plan_id"] or "", json.dumps(e["detail"], sort_keys=True)]
@@ -319,15 +326,9 @@ def member_remove(email: str) -> BaseResponse:
 def member_sync(email: str) -> BaseResponse:
     """Reconcile one member now: applied if nothing holds it, else stored for approval."""
     key = email.strip().casefold()
-    factory = session_factory()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.authority))
-    preview = reconcile(factory, ctx.id, dry_run=True, users=[key], trigger=ctx.caller.actor)
-    with read_session() as s:
-        before = load_state(s, ctx.id)
-    deny_unless_allowed(refusal_for_plan(ctx.role_model, ctx.authority, preview.plan, before))
-    result = reconcile(factory, ctx.id, dry_run=False, users=[key], trigger=ctx.caller.actor)
+    result = reconcile_member(session_factory(), ctx.id, key, ctx.authority)
     if result.status == "applied":
         flash(f"{key}: {len(result.plan.operations)} change(s) applied.", "ok")
     elif result.status == "empty":
@@ -343,7 +344,6 @@ def plan_create() -> BaseResponse:
     """Plan the org from its saved mapping and store the plan for review."""
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        deny_unless_allowed(refusal_for_admin_action(ctx.role_model, ctx.authority))
     row = create_plan(session_factory(), ctx.id, ctx.authority)
     count = len(row.body.get("operations", []))
     flash(f"Plan #{row.id} made: {count} change(s); review it, then approve or apply.", "ok")

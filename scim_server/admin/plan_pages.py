@@ -8,12 +8,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from mappings.operations import OP_KINDS
 from mappings.render import render_markdown, render_text
 from scim_server.admin import bp
-from scim_server.admin.paging import pager
+from scim_server.admin.paging import keyset_pager, pager
 from scim_server.admin.planrows import consequences, plan_table
 from scim_server.api.context import caller, org_context, read_session, session_factory
-from sync.services.plan_discard import discard_plan
-from sync.services.plans import apply_plan, approve_plan
-from sync.store.plans import PLAN_STATUSES, list_plans, plan_json, read_plan
+from sync.listings import plans_page
+from sync.services.plans import apply_plan, approve_plan, discard_plan
+from sync.store.plans import PLAN_STATUSES, plan_json, read_plan
 
 __all__ = ["plan_apply", "plan_approve", "plan_detail", "plan_discard", "plan_rendered", "plans"]
 
@@ -28,13 +28,18 @@ def plans() -> str:
     wanted = (status,) if status in PLAN_STATUSES else ()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
-        rows = [
-            plan_json(p, with_body=False)
-            for p in list_plans(s, ctx.id, wanted, limit=100_000)  # type: ignore[arg-type]
-        ]
-    shown, pages = pager(rows, PLANS_PER_PAGE)
+        page, pages = keyset_pager(
+            lambda cursor: plans_page(
+                s,
+                ctx.id,
+                limit=PLANS_PER_PAGE,
+                cursor=cursor,
+                statuses=wanted,  # type: ignore[arg-type]  # checked against PLAN_STATUSES
+                with_total=True,
+            )
+        )
     return render_template(
-        "admin/plans.html", plans=shown, pager=pages, status=status, statuses=PLAN_STATUSES
+        "admin/plans.html", plans=page.items, pager=pages, status=status, statuses=PLAN_STATUSES
     )
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "Rotation",
     "SourceCreate",
     "SourceEdit",
+    "SourcePatch",
     "TokenCreate",
     "MappingDraft",
     "MemberRoles",
@@ -90,6 +91,16 @@ class SourceCreate(SourceEdit):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
 
 
+class SourcePatch(_Body):
+    """Some of a pulled source's settings: what is left out stays. A setting set to null
+    is removed; ``schedule`` null means on request only; ``secret`` is write-only."""
+
+    config: dict[str, str | bool | int | None] = Field(default_factory=dict, max_length=20)
+    schedule: str | None = Field(default=None, max_length=100)
+    paused: bool | None = None
+    secret: str | None = Field(default=None, min_length=1, max_length=20_000)
+
+
 class Rotation(_Body):
     """Rotate a token or key: a new one, optionally with a new expiry."""
 
@@ -109,4 +120,5 @@ BODIES: tuple[type[BaseModel], ...] = (
     Rotation,
     SourceCreate,
     SourceEdit,
+    SourcePatch,
 )

@@ -5,6 +5,8 @@ token comes with the tenant URL under the field names Okta and Entra ask for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, request
@@ -29,7 +31,8 @@ from scim_server.api.responses import (
     TokenList,
     reply,
 )
-from sync.paging import parse_limit
+from sync.db import SessionFactory
+from sync.paging import Page, parse_limit
 from sync.services import credentials
 from sync.services.credentials import Credential, Issued
 from sync.settings import Settings
@@ -70,100 +73,142 @@ def token_created_json(issued: Issued) -> dict[str, Any]:
     }
 
 
-def _caller(ctx: OrgContext) -> Caller:
-    return Caller(actor=ctx.caller.actor, role=ctx.caller.role)
-
-
 def _ctx(org: str) -> OrgContext:
     with read_session() as s:
         return org_context(s, org)
 
 
-@bp.get("/orgs/<org>/tokens")
-def get_tokens(org: str) -> Response:
-    """The org's SCIM tokens, newest first (holders of the top role only)."""
+def _key_created_json(issued: Issued) -> dict[str, Any]:
+    return credential_json(issued.credential) | {"key": issued.secret}
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What differs between the token routes and the key routes: the service calls, the
+    list's field and the typed answers. The routes themselves are one implementation."""
+
+    plural: str  # the list's field: "tokens", "keys"
+    listed: type[TokenList] | type[ApiKeyList]
+    created: type[TokenCreated] | type[ApiKeyCreated]
+    info: type[TokenInfo] | type[ApiKeyInfo]
+    list_: Callable[..., Page[Credential]]
+    create: Callable[[SessionFactory, int, Caller, dict[str, Any]], Issued]
+    rotate: Callable[..., Issued]
+    revoke: Callable[..., Credential]
+    created_json: Callable[[Issued], dict[str, Any]]
+
+
+def _make_token(f: SessionFactory, org: int, who: Caller, body: dict[str, Any]) -> Issued:
+    made = TokenCreate.model_validate(body)
+    return credentials.create_token(f, org, who, made.name, made.expires_at)
+
+
+def _make_key(f: SessionFactory, org: int, who: Caller, body: dict[str, Any]) -> Issued:
+    made = KeyCreate.model_validate(body)
+    return credentials.create_key(f, org, who, made.role, made.name, made.expires_at)
+
+
+_TOKENS = _Kind(
+    "tokens",
+    TokenList,
+    TokenCreated,
+    TokenInfo,
+    credentials.list_tokens,
+    _make_token,
+    credentials.rotate_token,
+    credentials.revoke_token,
+    token_created_json,
+)
+_KEYS = _Kind(
+    "keys",
+    ApiKeyList,
+    ApiKeyCreated,
+    ApiKeyInfo,
+    credentials.list_keys,
+    _make_key,
+    credentials.rotate_key,
+    credentials.revoke_key,
+    _key_created_json,
+)
+
+
+def _list(kind: _Kind, org: str) -> Response:
     ctx = _ctx(org)
-    page = credentials.list_tokens(
+    page = kind.list_(
         session_factory(),
         ctx.id,
-        _caller(ctx),
+        ctx.authority,
         limit=parse_limit(request.args.get("limit")),
         cursor=request.args.get("cursor"),
     )
     items = [credential_json(c) for c in page.items]
-    return reply(TokenList, tokens=items, next_cursor=page.next_cursor)
+    listed: dict[str, Any] = {kind.plural: items, "next_cursor": page.next_cursor}
+    return reply(kind.listed, **listed)
+
+
+def _create(kind: _Kind, org: str) -> Response:
+    ctx = _ctx(org)
+    body = json_body()
+    issued = kind.create(session_factory(), ctx.id, ctx.authority, body)
+    return reply(kind.created, 201, **kind.created_json(issued))
+
+
+def _rotate(kind: _Kind, org: str, row_id: int) -> Response:
+    ctx = _ctx(org)
+    body = Rotation.model_validate(request.get_json(silent=True) or {})
+    issued = kind.rotate(session_factory(), ctx.id, ctx.authority, row_id, body.expires_at)
+    return reply(kind.created, 201, **kind.created_json(issued))
+
+
+def _revoke(kind: _Kind, org: str, row_id: int) -> Response:
+    ctx = _ctx(org)
+    revoked = kind.revoke(session_factory(), ctx.id, ctx.authority, row_id)
+    return reply(kind.info, **credential_json(revoked))
+
+
+@bp.get("/orgs/<org>/tokens")
+def get_tokens(org: str) -> Response:
+    """The org's SCIM tokens, newest first (holders of the top role only)."""
+    return _list(_TOKENS, org)
 
 
 @bp.post("/orgs/<org>/tokens")
 def post_token(org: str) -> Response:
     """A new SCIM token, shown once with the tenant URL (holders of the top role only)."""
-    ctx = _ctx(org)
-    body = TokenCreate.model_validate(json_body())
-    issued = credentials.create_token(
-        session_factory(), ctx.id, _caller(ctx), body.name, body.expires_at
-    )
-    return reply(TokenCreated, 201, **token_created_json(issued))
+    return _create(_TOKENS, org)
 
 
 @bp.post("/orgs/<org>/tokens/<id:token_id>/rotate")
 def rotate_token(org: str, token_id: int) -> Response:
     """A new token in place of this one; the old keeps working until it is revoked."""
-    ctx = _ctx(org)
-    body = Rotation.model_validate(request.get_json(silent=True) or {})
-    issued = credentials.rotate_token(
-        session_factory(), ctx.id, _caller(ctx), token_id, body.expires_at
-    )
-    return reply(TokenCreated, 201, **token_created_json(issued))
+    return _rotate(_TOKENS, org, token_id)
 
 
 @bp.delete("/orgs/<org>/tokens/<id:token_id>")
 def delete_token(org: str, token_id: int) -> Response:
     """Revoke a SCIM token: refused from the next request on, in every process."""
-    ctx = _ctx(org)
-    revoked = credentials.revoke_token(session_factory(), ctx.id, _caller(ctx), token_id)
-    return reply(TokenInfo, **credential_json(revoked))
+    return _revoke(_TOKENS, org, token_id)
 
 
 @bp.get("/orgs/<org>/keys")
 def get_api_keys(org: str) -> Response:
     """The org's admin API keys, newest first (never the keys themselves)."""
-    ctx = _ctx(org)
-    page = credentials.list_keys(
-        session_factory(),
-        ctx.id,
-        _caller(ctx),
-        limit=parse_limit(request.args.get("limit")),
-        cursor=request.args.get("cursor"),
-    )
-    items = [credential_json(c) for c in page.items]
-    return reply(ApiKeyList, keys=items, next_cursor=page.next_cursor)
+    return _list(_KEYS, org)
 
 
 @bp.post("/orgs/<org>/keys")
 def post_api_key(org: str) -> Response:
     """A new API key carrying the caller's own role or one it manages, shown once."""
-    ctx = _ctx(org)
-    body = KeyCreate.model_validate(json_body())
-    issued = credentials.create_key(
-        session_factory(), ctx.id, _caller(ctx), body.role, body.name, body.expires_at
-    )
-    return reply(ApiKeyCreated, 201, **credential_json(issued.credential), key=issued.secret)
+    return _create(_KEYS, org)
 
 
 @bp.post("/orgs/<org>/keys/<id:key_id>/rotate")
 def rotate_api_key(org: str, key_id: int) -> Response:
     """A new key with this one's role and name; the old keeps working until revoked."""
-    ctx = _ctx(org)
-    body = Rotation.model_validate(request.get_json(silent=True) or {})
-    issued = credentials.rotate_key(
-        session_factory(), ctx.id, _caller(ctx), key_id, body.expires_at
-    )
-    return reply(ApiKeyCreated, 201, **credential_json(issued.credential), key=issued.secret)
+    return _rotate(_KEYS, org, key_id)
 
 
 @bp.delete("/orgs/<org>/keys/<id:key_id>")
 def delete_api_key(org: str, key_id: int) -> Response:
     """Revoke an API key (and the admin page sessions it signed in) at once."""
-    ctx = _ctx(org)
-    revoked = credentials.revoke_key(session_factory(), ctx.id, _caller(ctx), key_id)
-    return reply(ApiKeyInfo, **credential_json(revoked))
+    return _revoke(_KEYS, org, key_id)

@@ -1,5 +1,6 @@
 """Request bodies and response shapes of the events and webhooks API (pydantic, at the
-edge only); the OpenAPI document takes their JSON schemas from here."""
+edge only): the views answer through these models (``responses.reply``), and
+``responses.RESPONSES`` names them for the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class WebhookCreate(_Body):
     """A new webhook endpoint and the event types it wants (all when left out)."""
 
@@ -41,7 +46,7 @@ class WebhookReplay(_Body):
     from_seq: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
-class EventOut(BaseModel):
+class EventOut(_Out):
     """One event of the org's feed (also the body of a webhook delivery)."""
 
     id: str = Field(description="evt_...; the webhook-id header of its deliveries")
@@ -59,7 +64,7 @@ class EventOut(BaseModel):
     detail: dict[str, Any]
 
 
-class EventPageOut(BaseModel):
+class EventPageOut(_Out):
     """A page of events in sequence order and the cursor of the next page."""
 
     events: list[EventOut]
@@ -67,7 +72,7 @@ class EventPageOut(BaseModel):
     has_more: bool
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(_Out):
     """A webhook endpoint and where its delivery stands (never its secret)."""
 
     id: int
@@ -85,20 +90,20 @@ class WebhookOut(BaseModel):
     created_at: str | None
 
 
-class WebhooksOut(BaseModel):
+class WebhooksOut(_Out):
     """The org's webhook endpoints."""
 
     webhooks: list[WebhookOut]
 
 
-class NewWebhookOut(BaseModel):
+class NewWebhookOut(_Out):
     """An endpoint just added; ``secret`` is shown this once."""
 
     webhook: WebhookOut
     secret: str = Field(description="whsec_... : the signing secret, shown once")
 
 
-class FailureOut(BaseModel):
+class FailureOut(_Out):
     """An event an endpoint gave up on."""
 
     event_id: str
@@ -109,19 +114,19 @@ class FailureOut(BaseModel):
     replayed_at: str | None
 
 
-class FailuresOut(BaseModel):
+class FailuresOut(_Out):
     """The events an endpoint gave up on, oldest first."""
 
     failures: list[FailureOut]
 
 
-class ReplayOut(BaseModel):
+class ReplayOut(_Out):
     """Where the endpoint's delivery starts again."""
 
     from_seq: int
 
 
-class TestOut(BaseModel):
+class TestOut(_Out):
     """What the endpoint answered to a test message."""
 
     result: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, request
 
 from mappings.authority import Caller
 from scim_server.api import bp
@@ -14,7 +14,17 @@ from scim_server.api.context import (
     read_session,
     session_factory,
 )
-from scim_server.api.event_schemas import WebhookCreate, WebhookReplay
+from scim_server.api.event_schemas import (
+    EventPageOut,
+    FailuresOut,
+    NewWebhookOut,
+    ReplayOut,
+    TestOut,
+    WebhookCreate,
+    WebhookReplay,
+    WebhooksOut,
+)
+from scim_server.api.responses import reply
 from sync.services.webhooks import (
     add_webhook,
     delete_webhook,
@@ -54,23 +64,25 @@ def get_events(org: str) -> Response:
     seq = decode_cursor(after) if after else 0
     with read_session() as s:
         page = list_events(s, ctx.id, after=seq, limit=limit, types=types)
-    return jsonify(events=page.events, next_cursor=page.next_cursor, has_more=page.has_more)
+    return reply(
+        EventPageOut, events=page.events, next_cursor=page.next_cursor, has_more=page.has_more
+    )
 
 
 @bp.get("/orgs/<org>/webhooks")
 def get_webhooks(org: str) -> Response:
     """The org's webhook endpoints and how far delivery got (never their secrets)."""
     ctx = _context(org)
-    return jsonify(webhooks=webhooks_of(session_factory(), ctx.id))
+    return reply(WebhooksOut, webhooks=webhooks_of(session_factory(), ctx.id))
 
 
 @bp.post("/orgs/<org>/webhooks")
-def post_webhook(org: str) -> tuple[Response, int]:
+def post_webhook(org: str) -> Response:
     """Add a webhook endpoint; its signing secret is in this answer only."""
     ctx = _context(org)
     body = WebhookCreate.model_validate(json_body())
     made = add_webhook(session_factory(), ctx.id, _caller(ctx), body.url, _settings(), body.types)
-    return jsonify(webhook=made.webhook, secret=made.secret), 201
+    return reply(NewWebhookOut, 201, webhook=made.webhook, secret=made.secret)
 
 
 @bp.delete("/orgs/<org>/webhooks/<id:webhook_id>")
@@ -85,7 +97,7 @@ def remove_webhook(org: str, webhook_id: int) -> tuple[str, int]:
 def get_webhook_failures(org: str, webhook_id: int) -> Response:
     """The events an endpoint gave up on after retrying."""
     ctx = _context(org)
-    return jsonify(failures=webhook_failures(session_factory(), ctx.id, webhook_id))
+    return reply(FailuresOut, failures=webhook_failures(session_factory(), ctx.id, webhook_id))
 
 
 @bp.post("/orgs/<org>/webhooks/<id:webhook_id>/replay")
@@ -96,7 +108,7 @@ def replay_webhook(org: str, webhook_id: int) -> Response:
     data = request.get_json(silent=True)
     body = WebhookReplay.model_validate(data if data is not None else {})
     start = replay(session_factory(), ctx.id, _caller(ctx), webhook_id, body.from_seq)
-    return jsonify(from_seq=start)
+    return reply(ReplayOut, from_seq=start)
 
 
 @bp.post("/orgs/<org>/webhooks/<id:webhook_id>/test")
@@ -104,4 +116,4 @@ def test_webhook_now(org: str, webhook_id: int) -> Response:
     """Send a signed ``webhook.test`` message to the endpoint now."""
     ctx = _context(org)
     result = test_webhook(session_factory(), ctx.id, _caller(ctx), webhook_id, _settings())
-    return jsonify(result=result)
+    return reply(TestOut, result=result)

@@ -6,8 +6,6 @@ The client secret is write-only: a PUT may send it, no answer ever holds it (onl
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flask import Response, current_app
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,12 +19,12 @@ from scim_server.api.context import (
     read_session,
     session_factory,
 )
-from scim_server.api.responses import reply
+from scim_server.api.responses import OidcOut, reply
 from sync.credentials.oidc import CALLBACK_PATH, OidcFacts
 from sync.services import oidc as service
 from sync.settings import Settings
 
-__all__ = ["OIDC_BODIES", "OIDC_RESPONSES", "OidcOut", "OidcSettingsIn"]
+__all__ = ["OIDC_BODIES", "OidcSettingsIn"]
 
 
 class OidcSettingsIn(BaseModel):
@@ -45,28 +43,8 @@ class OidcSettingsIn(BaseModel):
     enabled: bool = True
 
 
-class OidcOut(BaseModel):
-    """The org's provider as shown: never the client secret, only whether it is set."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    configured: bool
-    issuer: str | None
-    client_id: str | None
-    client_secret: Literal["set"] | None = Field(description='"set" when a secret is stored')
-    enabled: bool
-    updated_at: str | None
-    updated_by: str | None
-    redirect_uri: str = Field(description="the redirect URI to register at the provider")
-
-
-# endpoint -> request body; endpoint -> (success status, response model): read by openapi.py
+# endpoint -> request body, read by openapi.py; the answers are in responses.RESPONSES
 OIDC_BODIES: dict[str, type[BaseModel]] = {"api.put_oidc": OidcSettingsIn}
-OIDC_RESPONSES: dict[str, tuple[str, type[BaseModel]]] = {
-    "api.get_oidc": ("200", OidcOut),
-    "api.put_oidc": ("200", OidcOut),
-    "api.delete_oidc": ("200", OidcOut),
-}
 
 
 def _settings() -> Settings:

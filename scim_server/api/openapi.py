@@ -2,8 +2,9 @@
 
 Paths come from the app's URL map (so the document cannot list a route that is not
 there, nor miss one), summaries from the views' docstrings, request bodies from the
-pydantic models in ``bodies.py``, response bodies from the models the views answer
-with (``responses.py``), query parameters of the paged lists from ``QUERIES``.
+pydantic models in ``bodies.py`` and ``event_schemas.py``, response bodies from the one
+table of the models the views answer with (``responses.RESPONSES``), query parameters
+of the lists from ``QUERIES``.
 """
 
 from __future__ import annotations
@@ -24,20 +25,12 @@ from scim_server.api.bodies import (
     Rotation,
     SourceCreate,
     SourceEdit,
+    SourcePatch,
     TokenCreate,
     WorkspaceCreate,
 )
-from scim_server.api.event_schemas import (
-    EventPageOut,
-    FailuresOut,
-    NewWebhookOut,
-    ReplayOut,
-    TestOut,
-    WebhookCreate,
-    WebhookReplay,
-    WebhooksOut,
-)
-from scim_server.api.oidc_views import OIDC_BODIES, OIDC_RESPONSES
+from scim_server.api.event_schemas import WebhookCreate, WebhookReplay
+from scim_server.api.oidc_views import OIDC_BODIES
 from scim_server.api.responses import RESPONSES
 
 __all__ = ["openapi_document"]
@@ -57,27 +50,11 @@ _BODIES: dict[str, type[BaseModel]] = {
     "api.rotate_api_key": Rotation,
     "api.post_source": SourceCreate,
     "api.put_source": SourceEdit,
+    "api.patch_source": SourcePatch,
     "api.post_webhook": WebhookCreate,
     "api.replay_webhook": WebhookReplay,
 }
-# endpoint -> (success status, response model)
-_RESPONSES: dict[str, tuple[str, type[BaseModel]]] = {
-    "api.get_events": ("200", EventPageOut),
-    "api.get_webhooks": ("200", WebhooksOut),
-    "api.post_webhook": ("201", NewWebhookOut),
-    "api.get_webhook_failures": ("200", FailuresOut),
-    "api.replay_webhook": ("200", ReplayOut),
-    "api.test_webhook_now": ("200", TestOut),
-}
 _BODIES.update(OIDC_BODIES)
-_RESPONSES.update(OIDC_RESPONSES)
-_QUERIES: dict[str, list[dict[str, Any]]] = {
-    "api.get_events": [
-        {"name": "after", "in": "query", "schema": {"type": "string"}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "types", "in": "query", "schema": {"type": "string"}},
-    ]
-}
 _PAGING = (
     ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 50)"),
     ("cursor", {"type": "string"}, "next_cursor of the previous page"),
@@ -101,6 +78,11 @@ QUERIES: dict[str, tuple[tuple[str, dict[str, Any], str], ...]] = {
     ),
     "api.get_plans": (*_PAGING, ("status", _TEXT, "comma-separated plan statuses")),
     "api.get_runs": (*_PAGING, ("outcome", _TEXT, "only runs with this outcome")),
+    "api.get_events": (
+        ("after", _TEXT, "next_cursor of the previous page (default: from the first event)"),
+        ("limit", {"type": "integer", "minimum": 1}, "page size (default 100)"),
+        ("types", _TEXT, "comma-separated event types (default: all)"),
+    ),
     "api.get_tokens": _PAGING,
     "api.get_api_keys": _PAGING,
 }
@@ -137,15 +119,20 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
         for n, schema, d in QUERIES.get(endpoint, ())
     ]
     status, model = RESPONSES.get(endpoint, (200, None))
-    content: dict[str, Any] = (
-        {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}} if model else {}
-    )
+    success: dict[str, Any] = {"description": "success"}
+    if model is not None:
+        ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+        success["content"] = {"application/json": {"schema": ref}}
+    elif status == 204:
+        success["description"] = "done; no body"
+    else:
+        success["content"] = {"application/json": {}}
     op: dict[str, Any] = {
         "operationId": endpoint.removeprefix("api."),
         "summary": doc[0] if doc else endpoint,
         "parameters": params + query,
         "responses": {
-            str(status): {"description": "success", "content": {"application/json": content}},
+            str(status): success,
             "401": _PROBLEM,
             "403": _PROBLEM,
             "404": _PROBLEM,
@@ -153,20 +140,8 @@ def _operation(endpoint: str, method: str, params: list[dict[str, Any]]) -> dict
             "422": _PROBLEM,
         },
     }
-    typed = _RESPONSES.get(endpoint)
-    if typed is not None:
-        ok = {"$ref": f"#/components/schemas/{typed[1].__name__}"}
-        del op["responses"]["200"]
-        op["responses"][typed[0]] = {
-            "description": "success",
-            "content": {"application/json": {"schema": ok}},
-        }
-    if endpoint == "api.remove_webhook":
-        del op["responses"]["200"]
-        op["responses"]["204"] = {"description": "removed"}
-    op["parameters"] = params + query + _QUERIES.get(endpoint, [])
     body = _BODIES.get(endpoint)
-    if body is not None and method in ("post", "put"):
+    if body is not None and method in ("post", "put", "patch"):
         name = body.__name__
         op["requestBody"] = {
             "required": True,
@@ -200,11 +175,7 @@ def openapi_document() -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(
                 rule.endpoint, method.lower(), params
             )
-    models = (
-        set(_BODIES.values())
-        | {m for _, m in RESPONSES.values()}
-        | {m for _, m in _RESPONSES.values()}
-    )
+    models = set(_BODIES.values()) | {m for _, m in RESPONSES.values() if m is not None}
     schemas: dict[str, Any] = {}
     for model in sorted(models, key=lambda m: m.__name__):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

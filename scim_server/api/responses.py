@@ -1,17 +1,27 @@
 """Response bodies of the admin API (pydantic, at the edge only).
 
 Views answer through ``reply(Model, ...)``: the data is validated into the model and
-dumped from it, so a response cannot hold a field its schema lacks. The OpenAPI
-document takes each endpoint's response schema from ``RESPONSES`` (the same models), and
-a test validates real responses against the document.
+dumped from it, so a response cannot hold a field its schema lacks. ``RESPONSES`` is the
+one table of every endpoint's success status and model (the events and webhooks ones,
+from ``event_schemas``, included); the OpenAPI document takes each response schema from
+it, and a test validates real responses against the document.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
+
+from scim_server.api.event_schemas import (
+    EventPageOut,
+    FailuresOut,
+    NewWebhookOut,
+    ReplayOut,
+    TestOut,
+    WebhooksOut,
+)
 
 __all__ = [
     "RESPONSES",
@@ -23,6 +33,7 @@ __all__ = [
     "MappingOut",
     "MemberList",
     "MemberOut",
+    "OidcOut",
     "PlanList",
     "PlanOut",
     "PlanSummary",
@@ -218,8 +229,8 @@ class SourceList(_Out):
 
 
 class SourceTest(_Out):
-    ok: bool
-    detail: str
+    ok: bool = Field(description="true when the source answered as it should")
+    detail: str = Field(description="what happened, in words an admin can act on")
 
 
 class TokenInfo(_Out):
@@ -262,6 +273,19 @@ class ApiKeyCreated(ApiKeyInfo):
     key: str = Field(description="shown once; only its hash is stored")
 
 
+class OidcOut(_Out):
+    """The org's provider as shown: never the client secret, only whether it is set."""
+
+    configured: bool
+    issuer: str | None
+    client_id: str | None
+    client_secret: Literal["set"] | None = Field(description='"set" when a secret is stored')
+    enabled: bool
+    updated_at: str | None
+    updated_by: str | None
+    redirect_uri: str = Field(description="the redirect URI to register at the provider")
+
+
 def reply(model: type[BaseModel], status: int = 200, **data: Any) -> Response:
     """A JSON response of ``data`` validated into and dumped from ``model``."""
     response = jsonify(model.model_validate(data).model_dump(mode="json"))
@@ -269,8 +293,8 @@ def reply(model: type[BaseModel], status: int = 200, **data: Any) -> Response:
     return response
 
 
-# endpoint -> (status, response model); the OpenAPI document reads this
-RESPONSES: dict[str, tuple[int, type[BaseModel]]] = {
+# endpoint -> (success status, response model; None: no body); the OpenAPI document reads this
+RESPONSES: dict[str, tuple[int, type[BaseModel] | None]] = {
     "api.list_orgs": (200, OrgList),
     "api.get_org": (200, OrgOut),
     "api.list_workspaces": (200, WorkspaceList),
@@ -295,6 +319,8 @@ RESPONSES: dict[str, tuple[int, type[BaseModel]]] = {
     "api.post_apply": (200, PlanOut),
     "api.post_source": (201, SourceOut),
     "api.put_source": (200, SourceOut),
+    "api.patch_source": (200, SourceOut),
+    "api.test_source": (200, SourceTest),
     "api.pause_source": (200, SourceOut),
     "api.resume_source": (200, SourceOut),
     "api.request_source_run": (202, SourceOut),
@@ -306,4 +332,14 @@ RESPONSES: dict[str, tuple[int, type[BaseModel]]] = {
     "api.post_api_key": (201, ApiKeyCreated),
     "api.rotate_api_key": (201, ApiKeyCreated),
     "api.delete_api_key": (200, ApiKeyInfo),
+    "api.get_events": (200, EventPageOut),
+    "api.get_webhooks": (200, WebhooksOut),
+    "api.post_webhook": (201, NewWebhookOut),
+    "api.remove_webhook": (204, None),
+    "api.get_webhook_failures": (200, FailuresOut),
+    "api.replay_webhook": (200, ReplayOut),
+    "api.test_webhook_now": (200, TestOut),
+    "api.get_oidc": (200, OidcOut),
+    "api.put_oidc": (200, OidcOut),
+    "api.delete_oidc": (200, OidcOut),
 }

@@ -3,10 +3,11 @@
 - **Rate limits** (flask-limiter): per credential on ``/scim/v2`` (``ROLEBRIDGE_RATE_LIMIT_SCIM``)
   and ``/api/v1`` (``ROLEBRIDGE_RATE_LIMIT_API``). The key is the SHA-256 of the bearer
   credential (never the credential itself), or the client address when there is none.
-  Counters live in memory (per process) unless ``ROLEBRIDGE_REDIS_URL`` names a Redis
-  that every web process shares. Over the limit: 429 with ``Retry-After``, as a SCIM
-  Error on ``/scim/v2`` and a problem document on ``/api/v1``. If Redis is unreachable
-  the limiter falls back to memory rather than failing requests.
+  Counters live in memory (per process, ``SweptMemoryStorage``) unless
+  ``ROLEBRIDGE_REDIS_URL`` names a Redis that every web process shares. Over the limit:
+  429 with ``Retry-After``, as a SCIM Error on ``/scim/v2`` and a problem document on
+  ``/api/v1``. If Redis is unreachable the limiter falls back to memory rather than
+  failing requests.
 - **Body size**: ``ROLEBRIDGE_MAX_BODY_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``); a larger
   body is a 413 (a SCIM Error on ``/scim/v2``).
 - **Content types**: a body sent to ``/scim/v2`` or ``/api/v1`` must say it is JSON
@@ -29,11 +30,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+import time
 from http import HTTPStatus
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage
 from scim2_models import Error
 from scim2_server.responses import SCIM_MEDIA_TYPE
 
@@ -84,12 +88,42 @@ def scim_error(
     return Response(json.dumps(body), status, headers, content_type=SCIM_MEDIA_TYPE)
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-memory counters, with expired entries swept inline once a second.
+
+    ``MemoryStorage`` starts a timer thread 10 ms after each hit to sweep them, so on a
+    request every 10 ms or more each request starts a thread and waits until it runs
+    (milliseconds on a busy machine). A counter's expiry is checked whenever it is read
+    anyway; the sweep only frees memory, so it is done here, in the request, at most
+    once a second. A ``limits`` without the hook keeps its own timer.
+    """
+
+    STORAGE_SCHEME = ["rolebridge-memory"]  # noqa: RUF012 (limits' own attribute)
+    SWEEP_EVERY = 1.0  # seconds
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._next_sweep = 0.0
+        self._sweep_lock = threading.Lock()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        """Sweep expired counters, at most once every ``SWEEP_EVERY`` seconds."""
+        now = time.monotonic()
+        if now < self._next_sweep or not self._sweep_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_sweep = now + self.SWEEP_EVERY
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+        finally:
+            self._sweep_lock.release()
+
+
 def init_app(app: Flask, settings: Settings) -> Limiter:
     """Install the limiter, the content-type check and the response headers."""
     limiter = Limiter(
         rate_key,
         app=app,
-        storage_uri=settings.redis_url or "memory://",
+        storage_uri=settings.redis_url or f"{SweptMemoryStorage.STORAGE_SCHEME[0]}://",
         headers_enabled=True,
         swallow_errors=True,
         in_memory_fallback_enabled=settings.redis_url is not None,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -31,10 +31,9 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from sync.models import AuditEntry, OutboxMessage, SavedPlan, SyncRun
+from sync.db import SessionFactory
+from sync.store.totals import platform_totals
 
 __all__ = ["DatabaseCollector", "SCIM_LATENCY", "SCIM_REQUESTS", "init_app", "scim_resource"]
 
@@ -55,7 +54,6 @@ _SCIM_PREFIX = "/scim/v2"
 _RESOURCES = frozenset(
     {"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", ".search"}
 )
-_ERROR_KINDS = ("transient", "configuration", "data")
 
 
 def scim_resource(path: str) -> str | None:
@@ -71,57 +69,38 @@ def scim_resource(path: str) -> str | None:
 class DatabaseCollector(Collector):
     """Metrics derived from the database on each scrape (see the module docstring)."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: SessionFactory) -> None:
         self._session_factory = session_factory
 
     def collect(self) -> Iterator[Metric]:
-        """Read the totals in one short transaction."""
-        with self._session_factory() as session:
-            runs = session.execute(
-                select(SyncRun.outcome, func.count())
-                .where(SyncRun.source_id.is_(None))
-                .group_by(SyncRun.outcome)
-            ).all()
-            ops = session.execute(select(AuditEntry.op, func.count()).group_by(AuditEntry.op)).all()
-            held = session.scalar(
-                select(func.count()).select_from(SavedPlan).where(SavedPlan.status == "held")
-            )
-            errors = session.execute(_source_errors()).all()
-            backlog = session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
-            )
-        yield _counter("rolebridge_reconcile_runs", "Reconcile runs by outcome.", "outcome", runs)
-        yield _counter("rolebridge_operations_applied", "Operations applied by kind.", "op", ops)
+        """Read the totals in one short transaction (``sync.store.totals``)."""
+        totals = platform_totals(self._session_factory)
         yield _counter(
-            "rolebridge_source_errors", "Failed or held pulls by error kind.", "kind", errors
+            "rolebridge_reconcile_runs", "Reconcile runs by outcome.", "outcome", totals.runs
+        )
+        yield _counter(
+            "rolebridge_operations_applied", "Operations applied by kind.", "op", totals.operations
+        )
+        yield _counter(
+            "rolebridge_source_errors",
+            "Failed or held pulls by error kind.",
+            "kind",
+            totals.source_errors,
         )
         yield GaugeMetricFamily(
-            "rolebridge_plans_held", "Plans held for approval.", value=held or 0
+            "rolebridge_plans_held", "Plans held for approval.", value=totals.plans_held
         )
         yield GaugeMetricFamily(
-            "rolebridge_outbox_backlog", "Emails waiting in the outbox.", value=backlog or 0
+            "rolebridge_outbox_backlog",
+            "Emails waiting in the outbox.",
+            value=totals.outbox_backlog,
         )
 
 
-def _source_errors() -> Select[tuple[str, int]]:
-    kind = case(
-        (SyncRun.outcome == "suspicious", "data"),
-        *((SyncRun.error.like(f"{k}:%"), k) for k in _ERROR_KINDS),
-        else_="internal",
-    )
-    return (
-        select(kind, func.count())
-        .where(SyncRun.source_id.is_not(None), SyncRun.outcome.in_(("failed", "suspicious")))
-        .group_by(kind)
-    )
-
-
-def _counter(name: str, doc: str, label: str, rows: object) -> CounterMetricFamily:
+def _counter(name: str, doc: str, label: str, counts: Mapping[str, int]) -> CounterMetricFamily:
     family = CounterMetricFamily(name, doc, labels=[label])
-    for key, count in rows:  # type: ignore[attr-defined]
-        family.add_metric([str(key)], count)
+    for key, count in counts.items():
+        family.add_metric([key], count)
     return family
 
 
@@ -133,7 +112,7 @@ class _LocalRequests(Collector):
         yield from SCIM_LATENCY.collect()
 
 
-def _registry(session_factory: sessionmaker[Session]) -> CollectorRegistry:
+def _registry(session_factory: SessionFactory) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -143,7 +122,7 @@ def _registry(session_factory: sessionmaker[Session]) -> CollectorRegistry:
     return registry
 
 
-def init_app(app: Flask, session_factory: sessionmaker[Session], token: str | None) -> None:
+def init_app(app: Flask, session_factory: SessionFactory, token: str | None) -> None:
     """Serve ``/metrics`` and count every SCIM request."""
     registry = _registry(session_factory)
 

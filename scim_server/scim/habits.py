@@ -13,9 +13,10 @@ subclass and a ``ScimHandler`` subclass:
   value matches the member.
 - Entra puts value-path filters such as ``emails[type eq "work"].value`` in the
   keys of a path-less PATCH value; each becomes its own operation with that path.
-- PATCH answers 200 with the resource (Okta reads it back; RFC 7644 §3.5.2 allows
-  200 or 204, scim2-server answers 204). Entra accepts either; a client that does
-  not want a big group's members back asks ``excludedAttributes=members``.
+- A User PATCH answers 200 with the user (Okta's deactivation reads it back). A Group
+  PATCH answers 204 No Content, as Okta's Group Push and Entra expect, unless the request
+  asks ``attributes`` or ``excludedAttributes`` (RFC 7644 §3.5.2): so adding one member
+  to a group of 100,000 neither reads nor serialises its members.
 - A group PATCH that only touches members goes straight to the membership rows
   (``SqlScimStorage.patch_members``) instead of a read-modify-write of the whole
   group, so adding 1,000 members costs 1,000 rows, not the group's size.
@@ -60,6 +61,7 @@ __all__ = [
     "check_lengths",
     "check_search",
     "member_change",
+    "no_content",
     "normalise_manager",
     "drop_member_display_names",
     "split_filtered_keys",
@@ -256,13 +258,28 @@ class RolebridgeService(ScimService):
         resource: Resource[Any],
         response_parameters: ResponseParameters[Any],
     ) -> ScimResponse:
-        """Every PATCH answers 200 with the resource (RFC 7644 §3.5.2 allows 200 or 204)."""
+        """A Group PATCH answers 204 unless attributes are asked (``no_content``); a User
+        PATCH answers 200 with the user (RFC 7644 §3.5.2 allows either)."""
+        if no_content(resource.meta.resource_type if resource.meta else None, response_parameters):
+            assert resource.meta is not None
+            version = resource.meta.version
+            return ScimResponse(HTTPStatus.NO_CONTENT, None, {"ETag": version} if version else {})
         return self.resource_response(
             self.publish(base_url, resource),
             Context.RESOURCE_REPLACEMENT_RESPONSE,
             response_parameters,
             HTTPStatus.OK,
         )
+
+
+def no_content(resource_type: str | None, response_parameters: ResponseParameters[Any]) -> bool:
+    """Whether a PATCH answers 204 No Content: a Group's, when the client asks no
+    ``attributes`` or ``excludedAttributes``."""
+    return (
+        resource_type == "Group"
+        and not response_parameters.attributes
+        and not response_parameters.excluded_attributes
+    )
 
 
 def member_change(patch_op: PatchOp[Any]) -> MemberChange | None:
@@ -374,7 +391,8 @@ class RolebridgeHandler(ScimHandler):
                         resource_type,
                         cast(str, target.resource_id),
                         change,
-                        members=wants_members(response_parameters),
+                        members=wants_members(response_parameters)
+                        and not no_content(resource_type.id, response_parameters),
                     )
                 else:
                     resource = self.patch_resource(

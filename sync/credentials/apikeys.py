@@ -50,7 +50,8 @@ def _live(now: datetime) -> ColumnElement[bool]:
 class ApiPrincipal:
     """Who is calling: the key's id, its org and the role it carries; or, on the admin
     pages, a member signed in through the org's OpenID provider (``member_id``, no key;
-    ``name`` is their email, ``role`` their own org role)."""
+    ``name`` is their email, ``role`` their own org role, ``workspaces`` the managing
+    workspace roles they hold, ``mappings.authority.member_workspace_scope``)."""
 
     key_id: int | None
     org_id: int

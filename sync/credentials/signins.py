@@ -5,8 +5,9 @@ database keeps only its SHA-256, with an expiry. Every page request looks it up,
 signing out, revoking the API key that signed in, or the expiry ends the session at once
 in every process, and a copied cookie is worth nothing after any of them. A session of a
 member signed in through the org's OpenID provider (``sync.credentials.oidc``) carries the
-member's org role as it is at each request, and ends when they stop being a joined member
-or the org turns the provider off.
+member's org role and managing workspace roles as they are at each request (as a
+workspace-scoped key carries its own, ``mappings.authority.member_workspace_scope``), and
+ends when they stop being a joined member or the org turns the provider off.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from mappings.authority import member_workspace_scope
 from sync.credentials.apikeys import ApiPrincipal, hash_key, principal_by_id
 from sync.credentials.oidc import member_principal_row
-from sync.models import AdminSession, utcnow
+from sync.models import AdminSession, Workspace, WorkspaceRole, utcnow
+from sync.store.orgs import role_model_of
 
 __all__ = ["end_sign_in", "signed_in", "start_sign_in"]
 
@@ -64,13 +67,25 @@ def signed_in(session: Session, session_id: str) -> ApiPrincipal | None:
 
 
 def _member_principal(session: Session, member_id: int) -> ApiPrincipal | None:
-    """A member signed in through the provider, with the org role they hold now; None once
-    they left, were suspended, or the org's provider was turned off."""
+    """A member signed in through the provider, with the org role and the workspace roles
+    they hold now; None once they left, were suspended, or the org's provider was turned
+    off."""
     found = member_principal_row(session, member_id)
     if found is None:
         return None
     member, org_name = found
-    return ApiPrincipal(None, member.org_id, org_name, member.org_role, member.email, {}, member.id)
+    held: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(Workspace.name, WorkspaceRole.role)
+        .join(Workspace, Workspace.id == WorkspaceRole.workspace_id)
+        .where(WorkspaceRole.member_id == member.id)
+    )
+    for ws, role in rows:
+        held.setdefault(ws, []).append(role)
+    scope = member_workspace_scope(role_model_of(session, member.org_id), held)
+    return ApiPrincipal(
+        None, member.org_id, org_name, member.org_role, member.email, scope, member.id
+    )
 
 
 def end_sign_in(session: Session, session_id: str) -> None:

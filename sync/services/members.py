@@ -34,14 +34,13 @@ from sync.models import Member, Organisation, utcnow
 from sync.reconcile import lock_org
 from sync.store.audit import record_audit
 from sync.store.invites import accept_url, mint_token
-from sync.store.orgs import create_org, get_org, role_model_for, workspace_names
+from sync.store.orgs import OrgView, get_org, role_model_for
 from sync.store.platform import apply_plan, load_state
 
 __all__ = [
     "INVITE_LINK",
-    "CreatedOrg",
     "MemberChanged",
-    "create_org_with_holder",
+    "apply_change",
     "invite_link",
     "invite_member",
     "remove_member",
@@ -65,19 +64,6 @@ class MemberChanged:
     member: StateMember | None
     created: bool = False
     messages: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedOrg:
-    """A new org and the invite of its first holder of the top role, if one was named."""
-
-    id: int
-    name: str
-    role_model: str
-    plan: str
-    credits: int | None
-    invited: MemberChanged | None
-    workspaces: tuple[str, ...] = ()
 
 
 def invite_member(
@@ -171,31 +157,6 @@ def invite_link(
         return accept_url(base_url, token)
 
 
-def create_org_with_holder(
-    session_factory: sessionmaker[Session],
-    name: str,
-    role_model: str,
-    *,
-    plan: str | None,
-    credits: int | None,
-    holder: str | None,
-    caller: Caller,
-    now: datetime | None = None,
-) -> CreatedOrg:
-    """Create an org and, with ``holder``, invite its first holder of the top org role in
-    the same transaction (a refused invite creates nothing)."""
-    now = now or utcnow()
-    with write_session(session_factory) as session:
-        org = create_org(session, name, role_model, plan=plan, credits=credits)
-        lock_org(session, org.id)
-        invited = None
-        if holder is not None:
-            top = role_model_for(org.role_model).top_org_role
-            invited = _apply(session, org, ManualChange("invite", holder, top), caller, now)
-        made = tuple(workspace_names(session, org.id))
-        return CreatedOrg(org.id, org.name, org.role_model, org.plan, org.credits, invited, made)
-
-
 # the one path -------------------------------------------------------------------------
 
 
@@ -209,11 +170,15 @@ def _change(
     with write_session(session_factory) as session:
         row = get_org(session, org)
         lock_org(session, row.id)
-        return _apply(session, row, change, caller, now or utcnow())
+        return apply_change(session, row, change, caller, now or utcnow())
 
 
 def _plan(
-    session: Session, org: Organisation, change: ManualChange, caller: Caller, now: datetime
+    session: Session,
+    org: Organisation | OrgView,
+    change: ManualChange,
+    caller: Caller,
+    now: datetime,
 ) -> tuple[Plan, bool]:
     """The core's plan for the change (and whether the member is new), or the refusal as
     an error."""
@@ -231,8 +196,12 @@ def _plan(
     return plan, all(m.key != change.key for m in state.members)
 
 
-def _apply(
-    session: Session, org: Organisation, change: ManualChange, caller: Caller, now: datetime
+def apply_change(
+    session: Session,
+    org: Organisation | OrgView,
+    change: ManualChange,
+    caller: Caller,
+    now: datetime,
 ) -> MemberChanged:
     plan, created = _plan(session, org, change, caller, now)
     result = apply_plan(session, org.id, plan, actor=caller.actor, now=now, origin="manual")

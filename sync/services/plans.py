@@ -1,5 +1,6 @@
-"""Saved plans as use cases: create one, approve one, apply one (docs/architecture.md
-sections 6.6 and 8.4), the same from the admin API, the admin pages and the CLI.
+"""Saved plans as use cases: create one, approve one, apply one, discard one that waits
+(docs/architecture.md sections 6.6 and 8.4), the same from the admin API, the admin
+pages and the CLI.
 
 Each opens its transaction, takes the org lock, checks the caller's role against the
 plan (and, when an approval re-plans, against the fresh plan too, with the members as
@@ -32,11 +33,24 @@ from sync.store.plans import (
 from sync.store.plans import (
     approve_plan as approve_in,
 )
+from sync.store.plans import (
+    discard_plan as discard_in,
+)
 from sync.store.platform import ApplyResult
 
-__all__ = ["APPROVE_PLAN", "AppliedPlan", "apply_plan", "approve_plan", "create_plan"]
+__all__ = [
+    "APPROVE_PLAN",
+    "DISCARD_PLAN",
+    "AppliedPlan",
+    "Discarded",
+    "apply_plan",
+    "approve_plan",
+    "create_plan",
+    "discard_plan",
+]
 
 APPROVE_PLAN = "approve_plan"
+DISCARD_PLAN = "discard_plan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,14 @@ class AppliedPlan:
 
     record: PlanRecord
     result: ApplyResult
+
+
+@dataclass(frozen=True, slots=True)
+class Discarded:
+    """The plan turned down and how many operations it would have made."""
+
+    plan_id: int
+    operations: int
 
 
 def create_plan(
@@ -131,3 +153,20 @@ def apply_plan(
             raise StalePlan(f"{stale}; plan {fresh} was made from the current inputs "
                             f"in its place") from stale  # fmt: skip
         raise
+
+
+def discard_plan(
+    session_factory: sessionmaker[Session], org: int | str, plan_id: int, caller: Caller
+) -> Discarded:
+    """Discard waiting plan ``plan_id`` for ``caller`` (a role that manages someone), with
+    one audit entry. A discarded plan never applies; the next reconcile plans the org
+    afresh."""
+    with write_session(session_factory) as session:
+        row = get_org(session, org)
+        lock_org(session, row.id)
+        allow_admin_action(role_model_for(row.role_model), caller)
+        plan = discard_in(session, row.id, plan_id)
+        count = len(plan.body.get("operations", []))
+        detail: dict[str, object] = {"op": DISCARD_PLAN, "plan": plan_id, "operations": count}
+        record_audit(session, row.id, caller.actor, DISCARD_PLAN, "", detail, plan_id=plan_id)
+        return Discarded(plan_id, count)

@@ -36,6 +36,7 @@ __all__ = [
     "ConfigurationSourceError",
     "HttpClient",
     "Listing",
+    "ProbeTarget",
     "Progress",
     "RetryPolicy",
     "Snapshot",
@@ -109,6 +110,21 @@ class Source(Protocol):
     ) -> Snapshot:
         """Read the whole directory (or apply a delta from ``cursor`` onto ``previous``)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    """The one cheap authenticated request that tells whether a source's settings and
+    secret work (``sync.sources.probe``): a ready session, the URL and its query, what the
+    secret is called for an admin, which setting holds the URL, and the answer expected."""
+
+    session: requests.Session
+    url: str
+    params: Mapping[str, str | int]
+    secret: str  # "the API token"
+    url_setting: str  # "org_url"
+    expected: str  # "a list of groups"
+    fits: Callable[[Any], bool]  # whether a JSON answer is what was expected
 
 
 @dataclass(frozen=True, slots=True)

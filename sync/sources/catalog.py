@@ -1,6 +1,7 @@
-"""The sources an org has configured: add one, list them with their last run, find the
-pulled ones, find one to run now. Secrets arrive already sealed (or as env:/file:
-references) and are never listed, only the form they are stored in."""
+"""The sources an org has configured: list them with their last run, show one, find the
+pulled ones, find one to run now (adding and changing one is ``sync.services.sources``).
+Secrets are never listed, only the form they are stored in (sealed, or an env:/file:
+reference)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mappings.errors import InputError
-from sync.errors import Conflict, NotFound
+from sync.errors import NotFound
 from sync.models import Organisation, Source
-from sync.sources.registry import PULL_KINDS, find_kind
+from sync.sources.registry import PULL_KINDS
 from sync.store.runs import RunRecord, last_run, run_json
 
 __all__ = [
+    "SourceDetail",
     "SourceListing",
     "SourceRef",
-    "add_source",
     "list_sources",
     "org_sources",
     "pullable_source",
     "pulled_sources",
+    "detail_json",
+    "detail_of",
     "secret_form",
+    "source_detail",
     "source_json",
 ]
 
@@ -51,37 +55,6 @@ class SourceListing:
     enabled: bool
     secret_form: str
     last_run: RunRecord | None
-
-
-def add_source(
-    session: Session,
-    org_id: int,
-    name: str,
-    kind: str,
-    config: dict[str, Any],
-    secret: str,
-    schedule: str | None,
-) -> SourceRef:
-    """Add a pulled source to the org: ``InputError`` for a kind the registry lacks or
-    a required setting missing, ``Conflict`` when the org already has a source of that
-    name."""
-    found = find_kind(kind)
-    if found is None:
-        raise InputError(f"must be one of {', '.join(PULL_KINDS)}, not {kind!r}", "kind")
-    missing = found.missing(config)
-    if missing:
-        raise InputError(f"a {kind} source needs {', '.join(missing)}", missing[0])
-    taken = select(Source.id).where(Source.org_id == org_id, Source.name == name)
-    if session.scalar(taken) is not None:
-        org = session.get(Organisation, org_id)
-        raise Conflict(f"organisation {org.name if org else org_id!r} already has a source "
-                       f"named {name!r}")  # fmt: skip
-    source = Source(
-        org_id=org_id, name=name, kind=kind, config=config, secret=secret, schedule=schedule
-    )
-    session.add(source)
-    session.flush()
-    return SourceRef(source.id, org_id, name, kind)
 
 
 def secret_form(secret: str | None) -> str:
@@ -148,3 +121,51 @@ def pullable_source(session: Session, org_id: int, name: str) -> SourceRef:
         detail = "a pushed (SCIM) source has nothing to pull; create a plan instead"
         raise InputError(detail, "name")
     return SourceRef(source.id, org_id, source.name, source.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDetail:
+    """One source as its page shows it: its settings, and only whether a secret is set."""
+
+    listing: SourceListing
+    config: dict[str, Any]
+    has_secret: bool
+    run_requested: bool
+
+
+def detail_of(session: Session, row: Source) -> SourceDetail:
+    """The source ``row`` as a value, read in the caller's transaction (a service hands
+    this back after a change, never the row)."""
+    org = session.get(Organisation, row.org_id)
+    listed = SourceListing(
+        org.name if org is not None else "",
+        row.id,
+        row.name,
+        row.kind,
+        row.schedule,
+        row.enabled,
+        secret_form(row.secret),
+        last_run(session, row.org_id, row.id),
+    )
+    return SourceDetail(
+        listed, dict(row.config), bool(row.secret), row.run_requested_at is not None
+    )
+
+
+def source_detail(session: Session, org_id: int, name: str) -> SourceDetail:
+    """The org's source called ``name`` with its settings; ``NotFound`` when it has none."""
+    row = session.scalar(select(Source).where(Source.org_id == org_id, Source.name == name))
+    if row is None:
+        raise NotFound(f"no source named {name!r}", "name")
+    return detail_of(session, row)
+
+
+def detail_json(detail: SourceDetail) -> dict[str, Any]:
+    """A source as the API shows it after a change: ``source_json`` and its settings,
+    only whether a secret is set, and whether a run is waiting."""
+    return {
+        **source_json(detail.listing),
+        "config": dict(detail.config),
+        "has_secret": detail.has_secret,
+        "run_requested": detail.run_requested,
+    }

@@ -27,6 +27,7 @@ from sync.sources.base import (
     ConfigurationSourceError,
     HttpClient,
     Listing,
+    ProbeTarget,
     Progress,
     RetryPolicy,
     Snapshot,
@@ -259,9 +260,19 @@ class GraphSource:
         listing = listing or self._listing(f"the listing {url.split('?')[0]}")
         return _Pages(client, url, query, missing, gone, listing)
 
-    def _client(self) -> HttpClient:
-        if self.client is not None:
-            return self.client
+    def probe_target(self) -> ProbeTarget:
+        """A token (from the authority), then one group's id, to prove the app's access."""
+        return ProbeTarget(
+            session=self._session(),
+            url=f"{self.config.api}/groups",
+            params={"$top": 1, "$select": "id"},
+            secret="app's access token",
+            url_setting="graph_url",
+            expected="a Graph list of groups",
+            fits=lambda body: isinstance(body, dict) and isinstance(body.get("value"), list),
+        )
+
+    def _session(self) -> requests.Session:
         cfg = self.config
         headers = None
         if cfg.certificate_thumbprint:
@@ -276,9 +287,13 @@ class GraphSource:
             timeout=(self.bounds.connect_timeout, self.bounds.read_timeout),
         )
         session.headers["Accept"] = "application/json"
-        self.client = HttpClient(
-            session, origin=cfg.graph_url, retry=self.retry, bounds=self.bounds
-        )
+        return session
+
+    def _client(self) -> HttpClient:
+        if self.client is None:
+            self.client = HttpClient(
+                self._session(), origin=self.config.graph_url, retry=self.retry, bounds=self.bounds
+            )
         return self.client
 
 

@@ -44,7 +44,7 @@ def client_credentials_session(
         scope=scope,
         token_endpoint=token_url,
         grant_type="client_credentials",
-        timeout=timeout,
+        default_timeout=timeout,  # authlib's name: every request, the token's included
     )
     fetch_token(session, token_url)
     return session

@@ -29,6 +29,7 @@ from sync.sources.base import (
     ConfigurationSourceError,
     HttpClient,
     Listing,
+    ProbeTarget,
     Progress,
     RetryPolicy,
     Snapshot,
@@ -203,9 +204,20 @@ class OktaSource:
             next_url = response.links.get("next", {}).get("url")
             params = None  # the next link carries its own query, used as given
 
-    def _client(self) -> HttpClient:
-        if self.client is not None:
-            return self.client
+    def probe_target(self) -> ProbeTarget:
+        """One group, to prove the org URL and the credential (a key fetches its token)."""
+        cfg = self.config
+        return ProbeTarget(
+            session=self._session(),
+            url=f"{cfg.base}/api/v1/groups",
+            params={"limit": 1},
+            secret="API token" if cfg.api_token else "service app's key",
+            url_setting="org_url",
+            expected="a list of groups",
+            fits=lambda body: isinstance(body, list),
+        )
+
+    def _session(self) -> requests.Session:
         cfg = self.config
         session: requests.Session
         if cfg.api_token:
@@ -222,9 +234,14 @@ class OktaSource:
                 timeout=(self.bounds.connect_timeout, self.bounds.read_timeout),
             )
         session.headers["Accept"] = "application/json"
+        return session
+
+    def _client(self) -> HttpClient:
+        if self.client is not None:
+            return self.client
         self.client = HttpClient(
-            session,
-            origin=cfg.base,
+            self._session(),
+            origin=self.config.base,
             retry=self.retry,
             bounds=self.bounds,
             hint=self._hint,

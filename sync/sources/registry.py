@@ -1,7 +1,8 @@
 """The pulled source kinds: the one list the factory (``build_source``), the catalog
-(``add_source``, ``pulled_sources``), the mirror (``SOURCE_KINDS``), the scheduler and
-``rolebridge source add`` read. Adding an IdP is its module (declaring ``KIND``, see
-``sync.sources.kind``), one line here, its fake and its tests (CONTRIBUTING.md)."""
+(``pulled_sources``), the source services (``editable_settings``), the mirror
+(``SOURCE_KINDS``), the scheduler and ``rolebridge source add`` read. Adding an IdP is
+its module (declaring ``KIND``, see ``sync.sources.kind``), one line here, its fake and
+its tests (CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from sync.sources.base import (
     ConfigurationSourceError,
     HttpClient,
     Listing,
+    ProbeTarget,
     Progress,
     RetryPolicy,
     Snapshot,
@@ -128,13 +129,28 @@ class ScimPullSource:
                 "pages overlapped or skipped entries"
             )
 
+    def probe_target(self) -> ProbeTarget:
+        """One group, to prove the base URL and the bearer token."""
+        return ProbeTarget(
+            session=self._session(),
+            url=f"{self.config.base_url.rstrip('/')}/Groups",
+            params={"count": 1},
+            secret="bearer token",
+            url_setting="base_url",
+            expected="a SCIM ListResponse",
+            fits=lambda body: isinstance(body, dict) and "totalResults" in body,
+        )
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {self.config.token}"
+        session.headers["Accept"] = "application/scim+json, application/json"
+        return session
+
     def _client(self) -> HttpClient:
         if self.client is None:
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {self.config.token}"
-            session.headers["Accept"] = "application/scim+json, application/json"
             self.client = HttpClient(
-                session, origin=self.config.base_url, retry=self.retry, bounds=self.bounds
+                self._session(), origin=self.config.base_url, retry=self.retry, bounds=self.bounds
             )
         return self.client
 

@@ -248,7 +248,8 @@ def plan_events(
 
     audit_ids = session.scalars(
         select(AuditEntry.id)
-        .where(AuditEntry.org_id == org_id, AuditEntry.id > audit_after)
+        # ``+ 0``: a range of the primary key, not every audit entry of the org
+        .where((AuditEntry.org_id + 0) == org_id, AuditEntry.id > audit_after)
         .order_by(AuditEntry.id)
     ).all()
     if len(audit_ids) != len(operations):

@@ -3,8 +3,9 @@ becomes the next version; reconciliation uses the newest."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -23,6 +24,7 @@ __all__ = [
     "CurrentMapping",
     "current_mapping",
     "latest_version",
+    "VersionInfo",
     "list_versions",
     "parse_document",
     "save_mapping",
@@ -93,13 +95,30 @@ def current_mapping(session: Session, org_id: int) -> CurrentMapping:
             f"{org.name} has no mapping yet: save one with `rolebridge mapping set --org "
             f"{org.name} FILE`"
         )
-    return CurrentMapping(row.version, parse_document(row.document, org.role_model), row.document)
+    return CurrentMapping(row.version, _parsed(row.document, org.role_model), row.document)
 
 
-def list_versions(session: Session, org_id: int) -> Sequence[MappingVersion]:
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, role_model: str) -> RoleMapping:
+    """``parse_document`` of a stored (so already checked) document, once per process:
+    every SCIM write reads the current mapping, and a ``RoleMapping`` is immutable."""
+    return parse_document(text, role_model)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """A saved version of a mapping as listed: its number, who saved it and when."""
+
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+def list_versions(session: Session, org_id: int) -> list[VersionInfo]:
     """Every saved version of the org's mapping, newest first."""
-    return session.scalars(
-        select(MappingVersion)
+    rows = session.execute(
+        select(MappingVersion.version, MappingVersion.created_by, MappingVersion.created_at)
         .where(MappingVersion.org_id == org_id)
         .order_by(MappingVersion.version.desc())
-    ).all()
+    )
+    return [VersionInfo(v, by, at) for v, by, at in rows]

@@ -8,7 +8,6 @@ credits (``LimitError`` says which). Members changed by hand are plans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -35,6 +34,7 @@ __all__ = [
     "get_org",
     "list_orgs",
     "list_workspaces",
+    "org_row",
     "org_view",
     "role_model_for",
     "role_model_of",
@@ -52,8 +52,10 @@ def role_model_of(session: Session, org_id: int) -> RoleModel:
     return role_model_for(get_org(session, org_id).role_model)
 
 
-def get_org(session: Session, org: int | str) -> Organisation:
-    """An org by id or by name; ``NotFound`` otherwise."""
+def org_row(session: Session, org: int | str) -> Organisation:
+    """The org's row by id or by name, for the store's own writes; ``NotFound`` otherwise.
+    Whatever leaves the store reads ``get_org``'s value instead (docs/architecture.md
+    section 2)."""
     if isinstance(org, int):
         found = session.get(Organisation, org)
     else:
@@ -63,19 +65,28 @@ def get_org(session: Session, org: int | str) -> Organisation:
     return found
 
 
-def find_org(session: Session, ref: str) -> Organisation:
+def get_org(session: Session, org: int | str) -> OrgView:
+    """An org by id or by name as a value; ``NotFound`` otherwise."""
+    return _view(org_row(session, org))
+
+
+def find_org(session: Session, ref: str) -> OrgView:
     """An org by name or, when no org has that name and it is a number, by id."""
     found = session.scalar(select(Organisation).where(Organisation.name == ref))
     if found is None and ref.isdigit():
         found = session.get(Organisation, int(ref))
     if found is None:
         raise NotFound(f"no organisation {ref!r}")
-    return found
+    return _view(found)
 
 
-def list_orgs(session: Session) -> Sequence[Organisation]:
+def list_orgs(session: Session) -> list[OrgView]:
     """Every org, by name."""
-    return session.scalars(select(Organisation).order_by(Organisation.name)).all()
+    return [_view(o) for o in session.scalars(select(Organisation).order_by(Organisation.name))]
+
+
+def _view(row: Organisation) -> OrgView:
+    return OrgView(row.id, row.name, row.role_model, row.plan, row.credits)
 
 
 def create_org(
@@ -168,9 +179,8 @@ class WorkspaceView:
 
 
 def org_view(session: Session, org: int | str) -> OrgView:
-    """An org by id or by name as a value; ``NotFound`` otherwise."""
-    row = get_org(session, org)
-    return OrgView(row.id, row.name, row.role_model, row.plan, row.credits)
+    """An org by id or by name as a value; ``NotFound`` otherwise (``get_org``)."""
+    return get_org(session, org)
 
 
 def list_workspaces(session: Session, org_id: int) -> list[WorkspaceView]:

@@ -424,8 +424,9 @@ def test_rule_aihub_workspace_manager_manages_only_their_workspace(make_org: Any
 
 
 def test_rule_aihub_workspace_scoped_key_from_the_cli(make_org: Any, cli: CliRunner) -> None:
-    """`apikey create --workspace-role manager --workspace alpha` makes a scoped key; an
-    unknown workspace or a role that manages no one is one line, exit 1."""
+    """`apikey create --workspace-role manager --workspace alpha` makes a scoped key, which
+    a rotation keeps scoped; an unknown workspace or a role that manages no one is one
+    line, exit 1."""
     org = make_org("aihub", AIHUB, workspaces=("alpha",))
     made = _run(
         cli,
@@ -442,6 +443,15 @@ def test_rule_aihub_workspace_scoped_key_from_the_cli(make_org: Any, cli: CliRun
     key = made.output.strip().splitlines()[-1]
     seen = org.client.get(f"/api/v1/orgs/{org.name}", headers={"Authorization": f"Bearer {key}"})
     assert seen.json is not None and seen.json["caller"]["workspaces"] == {"alpha": "manager"}
+    assert "user (alpha=manager)\tactive" in _run(cli, "apikey", "list", "--org", org.name).output
+    key_id = made.output.split()[2]
+    rotated = org.client.post(
+        f"/api/v1/orgs/{org.name}/keys/{key_id}/rotate", headers=org.key("admin"), json={}
+    )
+    assert rotated.status_code == 201, rotated.json
+    bearer = {"Authorization": f"Bearer {rotated.json['key']}"}
+    again = org.client.get(f"/api/v1/orgs/{org.name}", headers=bearer)
+    assert again.json is not None and again.json["caller"]["workspaces"] == {"alpha": "manager"}
     nope = _run(
         cli,
         "apikey",

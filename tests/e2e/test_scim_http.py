@@ -169,8 +169,9 @@ def test_a_filter_that_would_scan_too_many_rows_is_too_many(app: Flask, scim: Sc
     assert [r["userName"] for r in narrowed["Resources"]] == ["b@acme.com"]
 
 
-def test_patch_answers_200_with_the_resource(scim: Scim) -> None:
-    """Okta reads the user back from the PATCH answer; groups answer with their members."""
+def test_a_user_patch_answers_the_user_and_a_group_patch_answers_204(scim: Scim) -> None:
+    """Okta reads the user back from the PATCH answer; a group PATCH answers 204 with the
+    new ETag (what Okta and Entra expect), and the group only when attributes are asked."""
     created = scim.post("/Users", user("max@acme.com")).json
     assert created is not None
     patch = {
@@ -187,10 +188,14 @@ def test_patch_answers_200_with_the_resource(scim: Scim) -> None:
         "Operations": [{"op": "add", "path": "members", "value": [{"value": created["id"]}]}],
     }
     response = scim.patch(f"/Groups/{made['id']}", add)
-    assert response.status_code == 200
+    assert response.status_code == 204 and response.data == b""
     assert response.headers["ETag"] != made["meta"]["version"]
-    assert response.json is not None
-    assert [m["value"] for m in response.json["members"]] == [created["id"]]
+    after = scim.get(f"/Groups/{made['id']}")
+    assert after.json is not None and after.headers["ETag"] == response.headers["ETag"]
+    assert [m["value"] for m in after.json["members"]] == [created["id"]]
+    full = scim.patch(f"/Groups/{made['id']}?attributes=members", add)
+    assert full.status_code == 200 and full.json is not None
+    assert [m["value"] for m in full.json["members"]] == [created["id"]]
     lean = scim.patch(f"/Groups/{made['id']}?excludedAttributes=members", add)
     assert lean.status_code == 200 and lean.json is not None and "members" not in lean.json
 
@@ -285,9 +290,10 @@ def test_members_named_by_entras_display_name_are_added_and_removed(
             "Operations": [{"op": add_op, "path": "members", "value": members}],
         },
     )
-    assert added.status_code == 200, added.json
-    assert added.json is not None
-    assert sorted(m["value"] for m in added.json["members"]) == sorted([kept["id"], gone["id"]])
+    assert added.status_code == 204, added.json
+    both = scim.get(f"/Groups/{made['id']}").json
+    assert both is not None
+    assert sorted(m["value"] for m in both["members"]) == sorted([kept["id"], gone["id"]])
     removed = scim.patch(
         f"/Groups/{made['id']}",
         {
@@ -295,7 +301,7 @@ def test_members_named_by_entras_display_name_are_added_and_removed(
             "Operations": [{"op": remove_op, "path": "members", "value": members[1:]}],
         },
     )
-    assert removed.status_code == 200, removed.json
+    assert removed.status_code == 204, removed.json
     after = scim.get(f"/Groups/{made['id']}").json
     assert after is not None
     assert [m["value"] for m in after["members"]] == [kept["id"]]

@@ -81,3 +81,31 @@ def test_a_reactivation_drops_the_person_from_the_held_plan(
     ]
     statuses = {email: status for email, (_, status) in members(session_factory).items()}
     assert statuses["p07@acme.com"] == "joined"
+
+
+def test_a_percentage_budget_weighs_each_write_against_the_whole_org(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """``max_removals: 10%`` of 60 joined people allows 6: of 8 deactivations sent one
+    PATCH at a time, 6 take effect and 2 wait in one held plan, although each write reads
+    only the people it touches (the org is counted only as far as the budget needs)."""
+    mapping = MAPPING.replace("max_removals: 5", 'max_removals: "10%"')
+    scim = org_with_mapping(app, session_factory, "aihub", mapping)
+    ids = []
+    for i in range(60):
+        created = scim.post("/Users", user(f"p{i:02d}@acme.com")).json
+        assert created is not None
+        ids.append(created["id"])
+    assert scim.post("/Groups", group("AI Users", *ids)).status_code == 201
+    with session_factory.begin() as s:
+        s.execute(text("UPDATE members SET status = 'joined'"))
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    for uid in ids[:8]:
+        assert scim.patch(f"/Users/{uid}", off).status_code == 200
+    statuses = {email: status for email, (_, status) in members(session_factory).items()}
+    assert statuses == {f"p{i:02d}@acme.com": "suspended" if i < 6 else "joined" for i in range(60)}
+    with session_factory() as s:
+        held = s.scalars(select(SavedPlan).where(SavedPlan.status == "held")).all()
+    assert len(held) == 1
+    assert sorted(o["user"] for o in held[0].body["operations"]) == ["p06@acme.com", "p07@acme.com"]
+    assert held[0].body["held"]["detail"].endswith("allows 6")

@@ -71,9 +71,10 @@ def test_an_org_goes_from_creation_to_applied_plan_and_audit(
     applied = _ok(cli, "apply", "--org", "Acme", str(out))
     assert "applied plan 1: 3 invite; 3 email(s) queued" in applied.output
     audit = _ok(cli, "audit", "--org", "Acme").output.splitlines()
-    invites, saves = audit[:3], audit[3:]
+    invites, (save, created) = audit[:3], audit[3:]
     assert all("cli apply" in line and "invite" in line for line in invites)
-    assert len(saves) == 1 and "cli" in saves[0] and "save_mapping" in saves[0]
+    assert "cli" in save and "save_mapping" in save
+    assert "cli" in created and "create_org" in created
     assert "sent 3" in _ok(cli, "outbox", "deliver").output
     eml = next((tmp_path / "instance" / "outbox").glob("*.eml")).read_bytes()
     body = message_from_bytes(eml).get_payload(decode=True)
@@ -99,8 +100,8 @@ def test_a_stale_plan_file_is_refused_in_one_line(cli: CliRunner, tmp_path: Path
     assert result.exit_code == 1
     assert result.output.startswith("error: stale plan:")
     assert "plan 2 was made from the current inputs in its place" in result.output
-    [saved] = _ok(cli, "audit", "--org", "Acme").output.splitlines()
-    assert "save_mapping" in saved and "apply" not in saved
+    saved, created = _ok(cli, "audit", "--org", "Acme").output.splitlines()
+    assert "save_mapping" in saved and "create_org" in created
     fresh, listed = _ok(cli, "plans", "--org", "Acme").output.splitlines()
     assert listed.startswith("1\tstale\t") and listed.endswith("3 invite")
     assert fresh.startswith("2\tpending\t") and fresh.endswith("4 invite")
@@ -249,7 +250,7 @@ def test_every_command_takes_the_org_by_id_and_listings_print_json(
         json.loads(line)
         for line in _ok(cli, "audit", "--org", "1", "--format", "json").output.splitlines()
     ]
-    assert [(e["actor"], e["plan"]) for e in audit] == [("cli apply", 1)] * 3 + [("cli", None)]
+    assert [(e["actor"], e["plan"]) for e in audit] == [("cli apply", 1)] * 3 + [("cli", None)] * 2
     _ok(cli, "token", "create", "--org", "1", "--name", "okta")
     [token] = _ok(cli, "token", "list", "--org", "1", "--format", "json").output.splitlines()
     assert json.loads(token) | {"created_at": None} == {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mappings.authority import (
     key_roles,
     key_workspace_roles,
+    member_workspace_scope,
     refusal_for_admin_action,
     refusal_for_mapping,
     refusal_for_member_change,
@@ -25,6 +26,23 @@ STATE = PlatformState(
         Member("mia@acme.com", "member"),
     ),
 )
+
+
+def test_a_signed_in_member_carries_their_highest_managing_role_per_workspace() -> None:
+    """A member's workspace roles become a scope as a key's would: the highest managing
+    role of each workspace; a workspace where they only hold a role that manages no one,
+    and a model whose workspace roles manage no one, add nothing (org-wide as before)."""
+    held = {
+        "w1": ["member", "project_manager", "annotation_manager"],
+        "w2": ["member"],
+        "w3": ["developer", "admin"],
+    }
+    assert member_workspace_scope(ANNOTATION, held) == {"w1": "project_manager", "w3": "admin"}
+    assert member_workspace_scope(ANNOTATION, {"w2": ["member"]}) == {}
+    assert member_workspace_scope(load_role_model("aihub"), {"w1": ["user"]}) == {}
+    assert member_workspace_scope(load_role_model("aihub"), {"w1": ["user", "manager"]}) == {
+        "w1": "manager"
+    }
 
 
 def test_soterai_managers_manage_members_and_managers_but_not_owners() -> None:

@@ -145,3 +145,27 @@ def test_a_promotion_past_guest_takes_the_workspace_roles_away_first() -> None:
     assert [o.op for o in done.operations] == ["set_org_role", "remove_from_workspace"]
     removed = plan_manual_change(state, model, ManualChange("remove", "g@x.io"), OPERATOR, NOW)
     assert [o.op for o in removed.operations] == ["remove_from_org"]
+
+
+def test_a_workspace_scoped_caller_changes_by_hand_only_where_its_authority_reaches() -> None:
+    """aihub: a key of org role user holding manager in w1 sets a user's workspace roles
+    in w1; in w2 the change is not_permitted in the words a plan's approver is refused
+    with (``mappings.authority.refusal_for_operation``, one decision for both)."""
+    model = PRESETS["aihub"]
+    scoped = Caller("apikey:1:w1 manager", "user", {"w1": "manager"})
+    state = _state(
+        Member("u@x.io", "user", origin="manual", workspaces={"w1": ("user",), "w2": ("user",)}),
+        workspaces=("w1", "w2"),
+    )
+    inside = plan_manual_change(
+        state, model, ManualChange("set", "u@x.io", None, {"w1": []}), scoped, NOW
+    )
+    assert not inside.skipped and [o.workspace for o in inside.operations] == ["w1"]
+    outside = plan_manual_change(
+        state, model, ManualChange("set", "u@x.io", None, {"w2": []}), scoped, NOW
+    )
+    [refused] = outside.skipped
+    assert (refused.why, refused.workspace) == ("not_permitted", "w2")
+    assert refused.detail == (
+        "role 'user' manages no one org-wide; this key manages only in workspace(s) w1"
+    )

@@ -105,7 +105,8 @@ def _schema_of(doc: dict[str, Any], path: str, method: str, status: int) -> dict
 
 
 def test_real_responses_match_the_openapi_schemas(client: FlaskClient, acme: Seeded) -> None:
-    """Each list, the org, the mapping, a plan and a save validate against the document."""
+    """Each list, the org, the mapping, a plan, a save, the events page and the webhooks
+    validate against the document."""
     doc = client.get("/api/v1/openapi.json").json
     owner = acme.auth("owner")
     plan = client.post("/api/v1/orgs/acme/plans", headers=owner, json={})
@@ -127,9 +128,26 @@ def test_real_responses_match_the_openapi_schemas(client: FlaskClient, acme: See
         "/api/v1/orgs/acme/mapping", headers=owner | IF_V1, json={"document": MAPPING}
     )
     checks.append(("/api/v1/orgs/{org}/mapping", "put", 201, saved))
+    events = client.get("/api/v1/orgs/acme/events?limit=2", headers=owner)
+    assert events.json["events"], "the plan made events to check"
+    hook = client.post(  # never delivered: no worker runs in this test
+        "/api/v1/orgs/acme/webhooks", headers=owner, json={"url": "http://93.184.216.34/hook"}
+    )
+    hook_path = "/api/v1/orgs/{org}/webhooks/{webhook_id}"
+    hook_id = hook.json["webhook"]["id"]
+    checks += [
+        ("/api/v1/orgs/{org}/events", "get", 200, events),
+        ("/api/v1/orgs/{org}/webhooks", "post", 201, hook),
+        ("/api/v1/orgs/{org}/webhooks", "get", 200, client.get(
+            "/api/v1/orgs/acme/webhooks", headers=owner)),
+        (f"{hook_path}/failures", "get", 200, client.get(
+            f"/api/v1/orgs/acme/webhooks/{hook_id}/failures", headers=owner)),
+    ]  # fmt: skip
     for path, method, status, response in checks:
         assert response.status_code == status, (path, response.json)
         jsonschema.validate(response.json, _schema_of(doc, path, method, status))
+    removed = client.delete(f"/api/v1/orgs/acme/webhooks/{hook_id}", headers=owner)
+    assert removed.status_code == 204 and "204" in doc["paths"][hook_path]["delete"]["responses"]
     members = doc["components"]["schemas"]["MemberList"]
     assert set(members["required"]) == {"members", "next_cursor"}
 

@@ -92,3 +92,48 @@ def test_an_owner_adds_a_source_queues_a_run_and_pauses_it(
     listed = client.get("/api/v1/orgs/acme/sources", headers=org.auth("owner")).json
     (source,) = listed["sources"]
     assert (source["name"], source["enabled"]) == ("hr", False)
+
+
+def test_an_owner_edits_a_source_and_tests_its_connection(
+    clip_page: Any,
+    live_url: str,  # noqa: F811
+    seed: Callable[..., Seeded],
+    client: FlaskClient,
+) -> None:
+    """From the source's page: Test connection says it works against a loopback SCIM
+    server; a new URL saved with the secret field left empty keeps the secret (the next
+    test reaches the new URL and is refused nothing but the connection)."""
+    from tests.e2e.admin.test_browser_trust import _axe
+    from tests.fakes.scim import FakeScim
+    from tests.fakes.server import closed_port_url
+
+    scim = FakeScim()
+    scim.load({"users": [], "groups": []})
+    page = clip_page
+    org = seed("acme", "soterai", ["owner"])
+    body = {"name": "hr", "kind": "scim-pull", "config": {"base_url": scim.url},
+            "secret": scim.token}  # fmt: skip
+    try:
+        assert client.post("/api/v1/orgs/acme/sources", headers=org.auth("owner"),
+                           json=body).status_code == 201  # fmt: skip
+        _sign_in(page, live_url, org.keys["owner"])
+        page.click("header >> text=Sources")
+        page.click("#sources a >> text=hr")
+        page.locator("#edit-source", has_text="set").wait_for()
+        assert page.input_value("#edit-source input[name=secret]") == ""
+        page.click("#test-source button")
+        page.locator(".flash.ok", has_text="Connection works").wait_for()
+        nowhere = closed_port_url()
+        page.fill("#edit-source input[name=base_url]", nowhere + "/scim/v2")
+        page.fill("#edit-source input[name=schedule]", "1h")
+        page.click("#edit-source button[type=submit]")
+        page.locator(".flash", has_text="Saved hr: base url, schedule changed.").wait_for()
+        page.click("#test-source button")
+        page.locator(".flash.error", has_text="connection refused").wait_for()
+        _shot(page, "source.png")
+        assert scim.token not in page.content()
+        assert _axe(page) == []  # nothing serious for assistive technology on the page
+    finally:
+        scim.close()
+    (source,) = client.get("/api/v1/orgs/acme/sources", headers=org.auth("owner")).json["sources"]
+    assert (source["schedule"], source["enabled"]) == ("1h", True)

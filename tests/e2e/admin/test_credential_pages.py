@@ -82,3 +82,30 @@ def test_a_manager_sees_no_tokens_and_grants_keys_only_within_its_role(
     assert status == 200 and _SECRET.search(html) is not None
     status, html = _post(client, "/admin/keys", role="owner")
     assert status == 200 and "may not hand out" in html
+
+
+def test_the_tokens_page_lists_the_webhooks_read_only_with_a_link(
+    client: FlaskClient, seed: Callable[..., Seeded]
+) -> None:
+    """A webhook made through the API shows on the tokens page with its URL, events,
+    created time and "never" delivered, linking to its row on the webhooks page; the page
+    offers no webhook action of its own."""
+    org = seed("acme", "soterai", ["owner"])
+    _sign_in(client, org.keys["owner"])
+    empty = client.get("/admin/credentials").get_data(as_text=True)
+    assert "No webhooks." in empty
+    made = client.post(  # never delivered: no worker runs in this test
+        "/api/v1/orgs/acme/webhooks",
+        headers=org.auth("owner"),
+        json={"url": "http://93.184.216.34/hook", "types": ["member.invited"]},
+    )
+    assert made.status_code == 201
+    hook = made.json["webhook"]
+    page = client.get("/admin/credentials").get_data(as_text=True)
+    table = page[page.index('id="webhook-list"') :]
+    table = table[: table.index("</table>")]
+    assert f'href="/admin/webhooks#webhook-{hook["id"]}">http://93.184.216.34/hook</a>' in table
+    assert "member.invited" in table and hook["created_at"] in table and "never" in table
+    assert "<form" not in table and made.json["secret"] not in page
+    webhooks = client.get("/admin/webhooks").get_data(as_text=True)
+    assert f'id="webhook-{hook["id"]}"' in webhooks

@@ -102,3 +102,41 @@ def test_the_audit_csv_has_every_matching_entry(client: FlaskClient, acme: Seede
     assert r.mimetype == "text/csv" and lines[0].startswith("id,at,actor,op,user")
     assert len(lines) == 2 and ",sign_in," in lines[1]
     assert client.get("/admin/audit?tz=Mars/Olympus").status_code == 422
+
+
+def test_the_audit_page_reads_by_keyset_with_next_and_first_links(
+    client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """250 entries (and the sign-in): Next walks 1-100, 101-200, 201-251 of 251 with no
+    entry twice; entries added meanwhile do not shift the next page; First goes back; a
+    cursor that is not this list's shows the first page."""
+    import html
+
+    from sync.store.audit import record_audit
+
+    with session_factory.begin() as s:
+        for n in range(250):
+            record_audit(s, acme.id, "tester", "probe_op", "", {"n": n})
+    _sign_in(client, acme.keys["owner"])
+    seen: list[str] = []
+    page = html.unescape(client.get("/admin/audit").get_data(as_text=True))
+    counts: list[str] = []
+    for _ in range(3):
+        counts += re.findall(r"data-pager-count>([^<]+)<", page)
+        seen += re.findall(r'<code>\{"n": (\d+)\}</code>', page)
+        following = re.search(r'<a href="([^"]+)" rel="next">Next</a>', page)
+        if following is None:
+            break
+        if len(counts) == 1:  # written after the first page was read
+            with session_factory.begin() as s:
+                record_audit(s, acme.id, "tester", "late_op", "", {})
+        page = html.unescape(client.get(following.group(1)).get_data(as_text=True))
+    assert counts == ["1\u2013100 of 251", "101\u2013200 of 252", "201\u2013251 of 252"]
+    assert 'rel="next"' not in page and ">First</a>" in page
+    assert len(seen) == len(set(seen)) == 250
+    first = re.search(r'<a href="([^"]+)">First</a>', page)
+    assert first is not None
+    back = client.get(first.group(1)).get_data(as_text=True)
+    assert "1\u2013100 of 252" in back and ">First</a>" not in back
+    stale = client.get("/admin/audit?cursor=bm90LW91cnM&at=101").get_data(as_text=True)
+    assert "1\u2013100 of 252" in stale
