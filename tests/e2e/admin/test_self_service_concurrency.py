@@ -92,6 +92,7 @@ def _settings(session_factory: sessionmaker[Session], path: Path) -> Settings:
         rate_limit_api="1000000/minute",
         rate_limit_auth_failures="1000000/minute",
         webhook_allow_private=True,
+        db_pool_timeout=120.0,  # 16 writers wait their turn on a busy machine: not a 503
     )
 
 
