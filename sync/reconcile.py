@@ -41,7 +41,7 @@ from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.scoped import load_scoped, member_count
 from sync.store.events import emit, held_event
 from sync.store.mappings import current_mapping
-from sync.store.orgs import get_org, role_model_for
+from sync.store.orgs import get_org, org_row, role_model_for
 from sync.store.platform import ApplyResult, apply_plan, load_state, losses_since
 
 __all__ = [
@@ -309,6 +309,9 @@ def _reconcile_locked(
     run_id: int | None = None,
     allow: Callable[[Session, Plan], None] | None = None,
 ) -> ReconcileResult:
+    # held for the whole pass: the session's identity map holds rows weakly, so without
+    # it each ``get_org`` (gather, its mapping, the scoped state, the apply) read it again
+    org_kept = org_row(session, org_id)
     inputs = gather(session, org_id, held, now, users)
     if inputs.waiting:
         # a waiting plan is the whole org's: plan the whole org again, so that the plan
@@ -342,6 +345,7 @@ def _reconcile_locked(
     if retired.rows:
         whole = users is None or inputs.mapping.policy.apply == "review"
         _replace_stale(session, org_id, retired, result, None if whole else users, now)
+    del org_kept
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -109,12 +109,13 @@ def _allocate(session: Session, org_id: int, count: int) -> int:
     row stays locked until the caller's transaction ends."""
     dialect = session.connection().dialect.name
     maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(maker(EventCounter).values(org_id=org_id, last_seq=0).on_conflict_do_nothing())
+    # one round trip: the row is made at ``count`` or raised by it, and locked either way
+    raise_by = maker(EventCounter).values(org_id=org_id, last_seq=count)
     last = session.execute(
-        update(EventCounter)
-        .where(EventCounter.org_id == org_id)
-        .values(last_seq=EventCounter.last_seq + count)
-        .returning(EventCounter.last_seq)
+        raise_by.on_conflict_do_update(
+            index_elements=[EventCounter.org_id],
+            set_={"last_seq": EventCounter.last_seq + count},
+        ).returning(EventCounter.last_seq)
     ).scalar_one()
     return int(last) - count + 1
 
