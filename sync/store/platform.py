@@ -33,6 +33,8 @@ from sync.store.outbox import invite_message
 
 __all__ = ["ApplyResult", "apply_plan", "load_state", "losses_since"]
 
+_RETURNING_AT_MOST = 500  # audit entries inserted with RETURNING; more go through COPY
+
 
 def _table(name: str) -> Table:
     return Base.metadata.tables[name]
@@ -188,13 +190,25 @@ def apply_plan(
         details = [op.to_dict() for op in plan.operations]
     pairs = zip(plan.operations, details, strict=True)
     rows = [_audit(ctx, op, _with_loss(op, d, model, before), actor, plan_id) for op, d in pairs]
-    audit_after = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0
-    insert_rows(session, _table("audit_log"), rows)
+    audit_ids: list[int] | None = None
+    audit_after = 0
+    if len(rows) <= _RETURNING_AT_MOST:
+        # a write's few entries: their ids come back from the insert itself instead of a
+        # read of the newest id before and of the ids after it; ascending, they follow the
+        # operations' order (the ids of one insert are given in row order, the order the
+        # read after it relied on too)
+        table = _table("audit_log")
+        returning = insert(table).returning(table.c.id)
+        audit_ids = sorted(session.scalars(returning, rows)) if rows else []
+    else:
+        audit_after = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0
+        insert_rows(session, _table("audit_log"), rows)
     plan_events(
         session,
         org_id,
         plan.operations,
         standing,
+        audit_ids=audit_ids,
         audit_after=audit_after,
         plan_id=plan_id,
         now=ctx.now,
