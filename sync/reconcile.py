@@ -40,7 +40,7 @@ from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.scoped import load_scoped, member_count
 from sync.store.events import emit, held_event
-from sync.store.mappings import current_mapping
+from sync.store.mappings import CurrentMapping, current_mapping, mapping_or_none
 from sync.store.orgs import get_org, org_row, role_model_for
 from sync.store.platform import ApplyResult, apply_plan, load_state, losses_since
 
@@ -54,11 +54,13 @@ __all__ = [
     "reconcile",
     "record_replacement",
     "reconcile_in",
+    "reconcile_write",
     "save_plan",
     "waiting_status",
 ]
 
 _LOCK_CLASS = 0x52420001  # "RB" + 1: the advisory lock space of org reconciles
+_HELD = "rolebridge.org_locks"  # session.info: (innermost transaction, org ids it locked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +109,18 @@ def gather(
     held: HeldSnapshot | None = None,
     now: datetime | None = None,
     users: Collection[str] | None = None,
+    current: CurrentMapping | None = None,
 ) -> Inputs:
     """Read the org's directory (``held`` when the mirror still matches it), state,
     current mapping, role model and the losses applied within the removal window.
 
     ``users``: read only what a plan of these users needs (``sync.scoped``), unless the
     mapping asks for review or a plan of the org waits (``waiting``): those plans are the
-    whole org's."""
+    whole org's. ``current``: the org's current mapping if the caller read it already in
+    this transaction."""
     org = get_org(session, org_id)
-    current = current_mapping(session, org_id)
+    if current is None:
+        current = current_mapping(session, org_id)
     policy = current.mapping.policy
     window = policy.window()
     earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
@@ -285,17 +290,46 @@ def reconcile_in(
     return _reconcile_locked(session, org_id, users, trigger, now or utcnow(), complete)
 
 
+def reconcile_write(
+    session: Session, org_id: int, *, users: Collection[str], trigger: str
+) -> ReconcileResult | None:
+    """``reconcile_in`` for a write whose transaction took the org's lock at its start
+    (``locked``: a SCIM write's, docs/architecture.md section 7.3); ``None`` when the org
+    has no mapping yet (it only collects its directory).
+    The mapping is read once, for both the check and the plan."""
+    _lock(session, org_id)  # held already: no round trip
+    kept = org_row(session, org_id)  # held: ``_reconcile_locked`` finds it in the session
+    current = mapping_or_none(session, org_id)
+    if current is None:
+        return None
+    result = _reconcile_locked(session, org_id, users, trigger, utcnow(), True, current=current)
+    del kept
+    return result
+
+
 def lock_org(session: Session, org_id: int) -> None:
     """Take the org's reconcile lock in the caller's write transaction."""
     _lock(session, org_id)
 
 
 def _lock(session: Session, org_id: int) -> None:
-    if session.connection().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:cls, :org)"),
-            {"cls": _LOCK_CLASS, "org": org_id},
-        )
+    if session.connection().dialect.name != "postgresql":
+        return  # SQLite: the write transaction's database lock serialises writers
+    # a lock this transaction (the same innermost one, so no savepoint since rolled back
+    # took it) holds already is not asked again: a SCIM write's transaction takes it at
+    # its start (``locked``) and its reconcile would ask again
+    current = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and held[0] is current and org_id in held[1]:
+        return
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:cls, :org)"),
+        {"cls": _LOCK_CLASS, "org": org_id},
+    )
+    if held is None or held[0] is not current:
+        held = (current, set[int]())
+        session.info[_HELD] = held
+    held[1].add(org_id)
 
 
 def _reconcile_locked(
@@ -308,11 +342,12 @@ def _reconcile_locked(
     held: HeldSnapshot | None = None,
     run_id: int | None = None,
     allow: Callable[[Session, Plan], None] | None = None,
+    current: CurrentMapping | None = None,
 ) -> ReconcileResult:
     # held for the whole pass: the session's identity map holds rows weakly, so without
     # it each ``get_org`` (gather, its mapping, the scoped state, the apply) read it again
     org_kept = org_row(session, org_id)
-    inputs = gather(session, org_id, held, now, users)
+    inputs = gather(session, org_id, held, now, users, current)
     if inputs.waiting:
         # a waiting plan is the whole org's: plan the whole org again, so that the plan
         # of a few users neither retires it nor leaves a change it reverses in it
@@ -323,7 +358,7 @@ def _reconcile_locked(
         # beyond the budget (one SCIM write each) wait together in one held plan
         users = None
         if inputs.scoped:
-            inputs = gather(session, org_id, held, now)
+            inputs = gather(session, org_id, held, now, current=current)
         plan = plan_for(inputs, now, None, complete)
     if allow is not None:
         allow(session, plan)
