@@ -172,8 +172,10 @@ def save_plan(
     trigger: str,
     mapping_version: int | None = None,
     users: Collection[str] | None = None,
+    applied_at: datetime | None = None,
 ) -> SavedPlan:
-    """Store a plan; a waiting plan with the same fingerprint is reused, not duplicated."""
+    """Store a plan; a waiting plan with the same fingerprint is reused, not duplicated.
+    ``applied_at``: of a plan stored as applied in the transaction that applies it."""
     body = plan.to_dict()
     if status in ("pending", "held"):
         for existing in session.scalars(
@@ -196,6 +198,7 @@ def save_plan(
         trigger=trigger,
         mapping_version=mapping_version,
         users=sorted(users) if users is not None else None,
+        applied_at=applied_at,
     )
     session.add(row)
     session.flush()
@@ -369,8 +372,10 @@ def _reconcile_locked(
     else:
         approval = standing_approval(session, org_id, plan)  # read before it is retired
         retired = _retire_stale_plans(session, org_id, plan.fingerprint)
-    run = _run(session, org_id, trigger, now, run_id)
+    # a reconcile's own run is added once it has acted: one INSERT with its outcome, not
+    # an INSERT before and an UPDATE after (nothing the acting writes refers to it)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
+    run = _run(session, org_id, trigger, now, run_id)
     run.finished_at = utcnow()
     run.outcome = result.status
     run.plan_id = result.plan_id
@@ -602,9 +607,11 @@ def _act(
             trigger=trigger,
             mapping_version=inputs.mapping_version,
             users=users,
+            applied_at=now,  # stored with it (a failed apply rolls the row back too)
         )
     applied = apply_plan(
         session, org_id, plan, actor=trigger, plan_id=saved.id, now=now, body=saved.body
     )
-    saved.status, saved.applied_at = "applied", now
+    if saved.status != "applied" or saved.applied_at != now:
+        saved.status, saved.applied_at = "applied", now
     return ReconcileResult("applied", plan, saved.id, applied=applied)
