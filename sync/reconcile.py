@@ -76,6 +76,8 @@ class Inputs:
     member_count: int | None = None  # the org's members, when ``state`` holds only some
     scoped: bool = False  # read for some users only (``sync.scoped``)
     waiting: bool = False  # a plan of the org waited when these were read for some users
+    # the org's workspaces (name -> row id) as the scoped gather read them, for the apply
+    workspace_ids: dict[str, int] | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -127,7 +129,10 @@ def gather(
     model = role_model_for(org.role_model)
     waiting = users is not None and _waiting(session, org_id)
     if users is not None and held is None and policy.apply != "review" and not waiting:
-        directory, state = load_scoped(session, org_id, users, model.top_org_role)
+        workspace_ids: dict[str, int] = {}
+        directory, state = load_scoped(
+            session, org_id, users, model.top_org_role, workspace_ids=workspace_ids
+        )
         percent = isinstance(policy.max_removals, str)
         return Inputs(
             directory=directory,
@@ -140,6 +145,7 @@ def gather(
             if percent
             else None,
             scoped=True,
+            workspace_ids=workspace_ids,
         )
     whole = held_directory(session, org_id, held) if held is not None else None
     return Inputs(
@@ -610,7 +616,14 @@ def _act(
             applied_at=now,  # stored with it (a failed apply rolls the row back too)
         )
     applied = apply_plan(
-        session, org_id, plan, actor=trigger, plan_id=saved.id, now=now, body=saved.body
+        session,
+        org_id,
+        plan,
+        actor=trigger,
+        plan_id=saved.id,
+        now=now,
+        body=saved.body,
+        workspaces=inputs.workspace_ids,
     )
     if saved.status != "applied" or saved.applied_at != now:
         saved.status, saved.applied_at = "applied", now

@@ -70,9 +70,15 @@ def member_count(session: Session, org_id: int, at_most: int | None = None) -> i
 
 
 def load_scoped(
-    session: Session, org_id: int, users: Collection[str], top_role: str
+    session: Session,
+    org_id: int,
+    users: Collection[str],
+    top_role: str,
+    workspace_ids: dict[str, int] | None = None,
 ) -> tuple[Directory, PlatformState]:
-    """The directory and state a plan of ``users`` (IdP ids or emails) reads."""
+    """The directory and state a plan of ``users`` (IdP ids or emails) reads.
+    ``workspace_ids``: filled with the org's workspaces (name -> row id) read on the way,
+    for the apply that follows in the same transaction."""
     reader = _Reader(session, org_id)
     found = start(users)
     while True:
@@ -84,7 +90,10 @@ def load_scoped(
         found = more
     kept = sorted((u for u in dir_users if user_reached(u, found)), key=lambda u: u.id)
     directory = Directory(users=tuple(kept), groups=reader.groups_above({u.id for u in kept}))
-    return directory, reader.state(found, top_role)
+    state = reader.state(found, top_role)
+    if workspace_ids is not None:
+        workspace_ids.update(reader.workspace_ids)
+    return directory, state
 
 
 class _Reader:
@@ -98,6 +107,7 @@ class _Reader:
         self.member_rows: dict[int, Any] = {}
         self.member_ids: set[str] = set()
         self.member_keys: set[str] = set()
+        self.workspace_ids: dict[str, int] = {}
 
     def _users_where(self, condition: ColumnElement[bool]) -> None:
         self._keep_users(
@@ -289,6 +299,7 @@ class _Reader:
             .order_by(Workspace.name)
         ).all()
         names = {w.id: w.name for w in workspaces}
+        self.workspace_ids = {w.name: w.id for w in workspaces}
         roles: dict[int, dict[str, list[str]]] = {}
         for chunk in chunks(sorted(rows)):
             for member_id, ws_id, role in self.session.execute(

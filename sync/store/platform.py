@@ -145,13 +145,16 @@ def apply_plan(
     now: datetime | None = None,
     body: Mapping[str, Any] | None = None,
     origin: str = "idp",
+    workspaces: Mapping[str, int] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on the org in the caller's transaction; ``PlanError`` names the
     first operation that does not fit the current state (and nothing is kept).
 
     ``body``: the plan's JSON form if the caller has it already (the saved plan's), whose
     operations are then the audit entries' details instead of being made again.
-    ``origin``: of the members the plan invites (``manual`` for a change made by hand)."""
+    ``origin``: of the members the plan invites (``manual`` for a change made by hand).
+    ``workspaces``: the org's workspaces (name -> row id) if the caller read them in this
+    transaction (a scoped gather), instead of reading them again."""
     org = get_org(session, org_id)
     model = role_model_for(org.role_model)
     ctx = _Context(
@@ -177,7 +180,7 @@ def apply_plan(
             ctx.statuses[m.email] = m.status
             standing[m.email] = (m.status, m.org_role, m.idp_id)
     before = dict(ctx.statuses)
-    ctx.workspaces = _workspace_ids(session, org_id)
+    ctx.workspaces = dict(workspaces) if workspaces is not None else _workspace_ids(session, org_id)
     by_kind: dict[OpKind, list[Operation]] = {}
     for op in plan.operations:
         by_kind.setdefault(op.op, []).append(op)
