@@ -40,8 +40,8 @@ from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.scoped import load_scoped, member_count
 from sync.store.events import emit, held_event
-from sync.store.mappings import current_mapping
-from sync.store.orgs import get_org, role_model_for
+from sync.store.mappings import CurrentMapping, current_mapping, mapping_or_none
+from sync.store.orgs import get_org, org_row, role_model_for
 from sync.store.platform import ApplyResult, apply_plan, load_state, losses_since
 
 __all__ = [
@@ -54,11 +54,13 @@ __all__ = [
     "reconcile",
     "record_replacement",
     "reconcile_in",
+    "reconcile_write",
     "save_plan",
     "waiting_status",
 ]
 
 _LOCK_CLASS = 0x52420001  # "RB" + 1: the advisory lock space of org reconciles
+_HELD = "rolebridge.org_locks"  # session.info: (innermost transaction, org ids it locked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,8 @@ class Inputs:
     member_count: int | None = None  # the org's members, when ``state`` holds only some
     scoped: bool = False  # read for some users only (``sync.scoped``)
     waiting: bool = False  # a plan of the org waited when these were read for some users
+    # the org's workspaces (name -> row id) as the scoped gather read them, for the apply
+    workspace_ids: dict[str, int] | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -107,22 +111,28 @@ def gather(
     held: HeldSnapshot | None = None,
     now: datetime | None = None,
     users: Collection[str] | None = None,
+    current: CurrentMapping | None = None,
 ) -> Inputs:
     """Read the org's directory (``held`` when the mirror still matches it), state,
     current mapping, role model and the losses applied within the removal window.
 
     ``users``: read only what a plan of these users needs (``sync.scoped``), unless the
     mapping asks for review or a plan of the org waits (``waiting``): those plans are the
-    whole org's."""
+    whole org's. ``current``: the org's current mapping if the caller read it already in
+    this transaction."""
     org = get_org(session, org_id)
-    current = current_mapping(session, org_id)
+    if current is None:
+        current = current_mapping(session, org_id)
     policy = current.mapping.policy
     window = policy.window()
     earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
     model = role_model_for(org.role_model)
     waiting = users is not None and _waiting(session, org_id)
     if users is not None and held is None and policy.apply != "review" and not waiting:
-        directory, state = load_scoped(session, org_id, users, model.top_org_role)
+        workspace_ids: dict[str, int] = {}
+        directory, state = load_scoped(
+            session, org_id, users, model.top_org_role, workspace_ids=workspace_ids
+        )
         percent = isinstance(policy.max_removals, str)
         return Inputs(
             directory=directory,
@@ -135,6 +145,7 @@ def gather(
             if percent
             else None,
             scoped=True,
+            workspace_ids=workspace_ids,
         )
     whole = held_directory(session, org_id, held) if held is not None else None
     return Inputs(
@@ -167,8 +178,10 @@ def save_plan(
     trigger: str,
     mapping_version: int | None = None,
     users: Collection[str] | None = None,
+    applied_at: datetime | None = None,
 ) -> SavedPlan:
-    """Store a plan; a waiting plan with the same fingerprint is reused, not duplicated."""
+    """Store a plan; a waiting plan with the same fingerprint is reused, not duplicated.
+    ``applied_at``: of a plan stored as applied in the transaction that applies it."""
     body = plan.to_dict()
     if status in ("pending", "held"):
         for existing in session.scalars(
@@ -191,6 +204,7 @@ def save_plan(
         trigger=trigger,
         mapping_version=mapping_version,
         users=sorted(users) if users is not None else None,
+        applied_at=applied_at,
     )
     session.add(row)
     session.flush()
@@ -285,17 +299,46 @@ def reconcile_in(
     return _reconcile_locked(session, org_id, users, trigger, now or utcnow(), complete)
 
 
+def reconcile_write(
+    session: Session, org_id: int, *, users: Collection[str], trigger: str
+) -> ReconcileResult | None:
+    """``reconcile_in`` for a write whose transaction took the org's lock at its start
+    (``locked``: a SCIM write's, docs/architecture.md section 7.3); ``None`` when the org
+    has no mapping yet (it only collects its directory).
+    The mapping is read once, for both the check and the plan."""
+    _lock(session, org_id)  # held already: no round trip
+    kept = org_row(session, org_id)  # held: ``_reconcile_locked`` finds it in the session
+    current = mapping_or_none(session, org_id)
+    if current is None:
+        return None
+    result = _reconcile_locked(session, org_id, users, trigger, utcnow(), True, current=current)
+    del kept
+    return result
+
+
 def lock_org(session: Session, org_id: int) -> None:
     """Take the org's reconcile lock in the caller's write transaction."""
     _lock(session, org_id)
 
 
 def _lock(session: Session, org_id: int) -> None:
-    if session.connection().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:cls, :org)"),
-            {"cls": _LOCK_CLASS, "org": org_id},
-        )
+    if session.connection().dialect.name != "postgresql":
+        return  # SQLite: the write transaction's database lock serialises writers
+    # a lock this transaction (the same innermost one, so no savepoint since rolled back
+    # took it) holds already is not asked again: a SCIM write's transaction takes it at
+    # its start (``locked``) and its reconcile would ask again
+    current = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and held[0] is current and org_id in held[1]:
+        return
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:cls, :org)"),
+        {"cls": _LOCK_CLASS, "org": org_id},
+    )
+    if held is None or held[0] is not current:
+        held = (current, set[int]())
+        session.info[_HELD] = held
+    held[1].add(org_id)
 
 
 def _reconcile_locked(
@@ -308,8 +351,12 @@ def _reconcile_locked(
     held: HeldSnapshot | None = None,
     run_id: int | None = None,
     allow: Callable[[Session, Plan], None] | None = None,
+    current: CurrentMapping | None = None,
 ) -> ReconcileResult:
-    inputs = gather(session, org_id, held, now, users)
+    # held for the whole pass: the session's identity map holds rows weakly, so without
+    # it each ``get_org`` (gather, its mapping, the scoped state, the apply) read it again
+    org_kept = org_row(session, org_id)
+    inputs = gather(session, org_id, held, now, users, current)
     if inputs.waiting:
         # a waiting plan is the whole org's: plan the whole org again, so that the plan
         # of a few users neither retires it nor leaves a change it reverses in it
@@ -320,7 +367,7 @@ def _reconcile_locked(
         # beyond the budget (one SCIM write each) wait together in one held plan
         users = None
         if inputs.scoped:
-            inputs = gather(session, org_id, held, now)
+            inputs = gather(session, org_id, held, now, current=current)
         plan = plan_for(inputs, now, None, complete)
     if allow is not None:
         allow(session, plan)
@@ -331,8 +378,10 @@ def _reconcile_locked(
     else:
         approval = standing_approval(session, org_id, plan)  # read before it is retired
         retired = _retire_stale_plans(session, org_id, plan.fingerprint)
-    run = _run(session, org_id, trigger, now, run_id)
+    # a reconcile's own run is added once it has acted: one INSERT with its outcome, not
+    # an INSERT before and an UPDATE after (nothing the acting writes refers to it)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
+    run = _run(session, org_id, trigger, now, run_id)
     run.finished_at = utcnow()
     run.outcome = result.status
     run.plan_id = result.plan_id
@@ -342,6 +391,7 @@ def _reconcile_locked(
     if retired.rows:
         whole = users is None or inputs.mapping.policy.apply == "review"
         _replace_stale(session, org_id, retired, result, None if whole else users, now)
+    del org_kept
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
 
 
@@ -563,9 +613,18 @@ def _act(
             trigger=trigger,
             mapping_version=inputs.mapping_version,
             users=users,
+            applied_at=now,  # stored with it (a failed apply rolls the row back too)
         )
     applied = apply_plan(
-        session, org_id, plan, actor=trigger, plan_id=saved.id, now=now, body=saved.body
+        session,
+        org_id,
+        plan,
+        actor=trigger,
+        plan_id=saved.id,
+        now=now,
+        body=saved.body,
+        workspaces=inputs.workspace_ids,
     )
-    saved.status, saved.applied_at = "applied", now
+    if saved.status != "applied" or saved.applied_at != now:
+        saved.status, saved.applied_at = "applied", now
     return ReconcileResult("applied", plan, saved.id, applied=applied)

@@ -9,10 +9,10 @@ workspaces. ``tests/integration/test_scoped_gather.py`` checks it equals the pur
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, union_all
 from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, GroupMember
@@ -47,6 +47,7 @@ _USER_COLUMNS = (
     DirectoryUser.display_name,
     DirectoryUser.roles,
 )
+_ONE_QUERY = 500  # keys and ids a scoped lookup reads in one statement (a write's few)
 _MEMBER_COLUMNS = (
     Member.id,
     Member.email,
@@ -69,9 +70,15 @@ def member_count(session: Session, org_id: int, at_most: int | None = None) -> i
 
 
 def load_scoped(
-    session: Session, org_id: int, users: Collection[str], top_role: str
+    session: Session,
+    org_id: int,
+    users: Collection[str],
+    top_role: str,
+    workspace_ids: dict[str, int] | None = None,
 ) -> tuple[Directory, PlatformState]:
-    """The directory and state a plan of ``users`` (IdP ids or emails) reads."""
+    """The directory and state a plan of ``users`` (IdP ids or emails) reads.
+    ``workspace_ids``: filled with the org's workspaces (name -> row id) read on the way,
+    for the apply that follows in the same transaction."""
     reader = _Reader(session, org_id)
     found = start(users)
     while True:
@@ -83,7 +90,10 @@ def load_scoped(
         found = more
     kept = sorted((u for u in dir_users if user_reached(u, found)), key=lambda u: u.id)
     directory = Directory(users=tuple(kept), groups=reader.groups_above({u.id for u in kept}))
-    return directory, reader.state(found, top_role)
+    state = reader.state(found, top_role)
+    if workspace_ids is not None:
+        workspace_ids.update(reader.workspace_ids)
+    return directory, state
 
 
 class _Reader:
@@ -97,11 +107,17 @@ class _Reader:
         self.member_rows: dict[int, Any] = {}
         self.member_ids: set[str] = set()
         self.member_keys: set[str] = set()
+        self.workspace_ids: dict[str, int] = {}
 
     def _users_where(self, condition: ColumnElement[bool]) -> None:
-        for row in self.session.execute(
-            select(*_USER_COLUMNS).where(DirectoryUser.org_id == self.org_id, condition)
-        ):
+        self._keep_users(
+            self.session.execute(
+                select(*_USER_COLUMNS).where(DirectoryUser.org_id == self.org_id, condition)
+            )
+        )
+
+    def _keep_users(self, rows: Iterable[Any]) -> None:
+        for row in rows:
             held = self.rows.get(row.ext_id)
             if held is not None and held[0] <= row.source_id:
                 continue
@@ -122,6 +138,13 @@ class _Reader:
         """The directory users (the oldest source's row of each id) reached so far."""
         keys = sorted(found.keys - self.asked_keys)
         self.asked_keys |= found.keys
+        ids = sorted((found.ids | self.rows.keys()) - self.asked_ids)
+        if len(keys) + len(ids) <= _ONE_QUERY:
+            # a write's few users: one round trip for the rows by key, every row of the
+            # ids those rows have, and the rows by id (the three lookups below, unioned)
+            self._users_at_once(keys, ids)
+            self.asked_ids |= set(ids) | self.rows.keys()
+            return [u for _, u in self.rows.values() if user_reached(u, found)]
         for chunk in chunks(keys):
             self._users_where(DirectoryUser.user_key.in_(chunk))
             self._users_where(DirectoryUser.user_name_key.in_(chunk))
@@ -132,12 +155,50 @@ class _Reader:
             self._users_where(DirectoryUser.ext_id.in_(chunk))
         return [u for _, u in self.rows.values() if user_reached(u, found)]
 
+    def _users_at_once(self, keys: list[str], ids: list[str]) -> None:
+        """The rows with one of ``keys`` as key or userName key, every row sharing an id
+        with those, and the rows of ``ids``: a UNION ALL of index lookups (each branch
+        keeps its own index; a row found twice is kept once by ``_keep_users``)."""
+        in_org = DirectoryUser.org_id == self.org_id
+        branches = []
+        if keys:
+            by_key = DirectoryUser.user_key.in_(keys)
+            by_name = DirectoryUser.user_name_key.in_(keys)
+            keyed = union_all(
+                select(DirectoryUser.ext_id).where(in_org, by_key),
+                select(DirectoryUser.ext_id).where(in_org, by_name),
+            ).subquery()
+            branches.append(
+                select(*_USER_COLUMNS).where(
+                    in_org, DirectoryUser.ext_id.in_(select(keyed.c.ext_id))
+                )
+            )
+        if ids:
+            branches.append(select(*_USER_COLUMNS).where(in_org, DirectoryUser.ext_id.in_(ids)))
+        if not branches:
+            return
+        query = branches[0] if len(branches) == 1 else union_all(*branches)
+        self._keep_users(self.session.execute(query))
+
     def members(self, found: Reach) -> list[tuple[int, StateMember]]:
         """The members reached so far, by row id."""
         keys = sorted(found.keys - self.member_keys)
         ids = sorted(found.ids - self.member_ids)
         self.member_keys |= found.keys
         self.member_ids |= found.ids
+        if keys and ids and len(keys) + len(ids) <= _ONE_QUERY:
+            # one round trip for both lookups (each keeps its index; a row found twice
+            # is kept once)
+            in_org = Member.org_id == self.org_id
+            self._keep_members(
+                self.session.execute(
+                    union_all(
+                        select(*_MEMBER_COLUMNS).where(in_org, Member.email.in_(keys)),
+                        select(*_MEMBER_COLUMNS).where(in_org, Member.idp_id.in_(ids)),
+                    )
+                )
+            )
+            return [(i, m) for i, m in self.member_rows.items() if member_reached(m, found)]
         for chunk in chunks(keys):
             self._members_where(Member.email.in_(chunk))
         for chunk in chunks(ids):
@@ -145,9 +206,14 @@ class _Reader:
         return [(i, m) for i, m in self.member_rows.items() if member_reached(m, found)]
 
     def _members_where(self, condition: ColumnElement[bool]) -> None:
-        for row in self.session.execute(
-            select(*_MEMBER_COLUMNS).where(Member.org_id == self.org_id, condition)
-        ):
+        self._keep_members(
+            self.session.execute(
+                select(*_MEMBER_COLUMNS).where(Member.org_id == self.org_id, condition)
+            )
+        )
+
+    def _keep_members(self, rows: Iterable[Any]) -> None:
+        for row in rows:
             self.member_rows.setdefault(row.id, _member(row))
 
     def groups_above(self, user_ids: set[str]) -> tuple[DirGroup, ...]:
@@ -233,6 +299,7 @@ class _Reader:
             .order_by(Workspace.name)
         ).all()
         names = {w.id: w.name for w in workspaces}
+        self.workspace_ids = {w.name: w.id for w in workspaces}
         roles: dict[int, dict[str, list[str]]] = {}
         for chunk in chunks(sorted(rows)):
             for member_id, ws_id, role in self.session.execute(

@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 
 from flask import request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scim_server.scim.storage import Touched
 from sync.credentials.tokens import Tenant
-from sync.models import MappingVersion
-from sync.reconcile import reconcile_in
+from sync.reconcile import reconcile_write
 
 __all__ = ["TRIGGER", "is_write_request", "reconcile_touched"]
 
@@ -30,12 +28,10 @@ def reconcile_touched(session: Session, tenant: Tenant, touched: Touched) -> Non
     """Reconcile the touched users of the tenant's org in one pass, if it has a mapping."""
     if not touched.users:
         return
-    mapped = session.scalar(
-        select(MappingVersion.id).where(MappingVersion.org_id == tenant.org_id).limit(1)
-    )
-    if mapped is None:
+    # the SCIM store's write transaction took the org's lock at its start
+    result = reconcile_write(session, tenant.org_id, users=sorted(touched.users), trigger=TRIGGER)
+    if result is None:
         return
-    result = reconcile_in(session, tenant.org_id, users=sorted(touched.users), trigger=TRIGGER)
     _log.info(
         "scim reconcile org=%s users=%d status=%s", tenant.org_id, len(touched.users), result.status
     )

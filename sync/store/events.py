@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -109,12 +109,13 @@ def _allocate(session: Session, org_id: int, count: int) -> int:
     row stays locked until the caller's transaction ends."""
     dialect = session.connection().dialect.name
     maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(maker(EventCounter).values(org_id=org_id, last_seq=0).on_conflict_do_nothing())
+    # one round trip: the row is made at ``count`` or raised by it, and locked either way
+    raise_by = maker(EventCounter).values(org_id=org_id, last_seq=count)
     last = session.execute(
-        update(EventCounter)
-        .where(EventCounter.org_id == org_id)
-        .values(last_seq=EventCounter.last_seq + count)
-        .returning(EventCounter.last_seq)
+        raise_by.on_conflict_do_update(
+            index_elements=[EventCounter.org_id],
+            set_={"last_seq": EventCounter.last_seq + count},
+        ).returning(EventCounter.last_seq)
     ).scalar_one()
     return int(last) - count + 1
 
@@ -240,18 +241,21 @@ def plan_events(
     audit_after: int,
     plan_id: int | None,
     now: datetime,
+    audit_ids: Sequence[int] | None = None,
 ) -> list[str]:
     """Write the events of an applied plan: one per operation (in the plan's order, each
-    naming the audit entry written for it after id ``audit_after``), then ``plan.applied``
+    naming the audit entry written for it: ``audit_ids`` in the operations' order, or
+    else the entries after id ``audit_after``), then ``plan.applied``
     when the plan was a saved one. ``before``: email -> (status, org role, IdP id)."""
     from sync.models import AuditEntry
 
-    audit_ids = session.scalars(
-        select(AuditEntry.id)
-        # ``+ 0``: a range of the primary key, not every audit entry of the org
-        .where((AuditEntry.org_id + 0) == org_id, AuditEntry.id > audit_after)
-        .order_by(AuditEntry.id)
-    ).all()
+    if audit_ids is None:
+        audit_ids = session.scalars(
+            select(AuditEntry.id)
+            # ``+ 0``: a range of the primary key, not every audit entry of the org
+            .where((AuditEntry.org_id + 0) == org_id, AuditEntry.id > audit_after)
+            .order_by(AuditEntry.id)
+        ).all()
     if len(audit_ids) != len(operations):
         audit_ids = [None] * len(operations)  # type: ignore[list-item]
     drafts = []

@@ -84,6 +84,18 @@ def save_mapping(
 def current_mapping(session: Session, org_id: int) -> CurrentMapping:
     """The newest mapping of the org; ``NotFound`` when none was saved yet."""
     org = get_org(session, org_id)
+    found = mapping_or_none(session, org_id)
+    if found is None:
+        raise NotFound(
+            f"{org.name} has no mapping yet: save one with `rolebridge mapping set --org "
+            f"{org.name} FILE`"
+        )
+    return found
+
+
+def mapping_or_none(session: Session, org_id: int) -> CurrentMapping | None:
+    """The newest mapping of the org; ``None`` when none was saved yet."""
+    org = get_org(session, org_id)
     row = session.scalar(
         select(MappingVersion)
         .where(MappingVersion.org_id == org_id)
@@ -91,10 +103,7 @@ def current_mapping(session: Session, org_id: int) -> CurrentMapping:
         .limit(1)
     )
     if row is None:
-        raise NotFound(
-            f"{org.name} has no mapping yet: save one with `rolebridge mapping set --org "
-            f"{org.name} FILE`"
-        )
+        return None
     return CurrentMapping(row.version, _parsed(row.document, org.role_model), row.document)
 
 

@@ -33,6 +33,8 @@ from sync.store.outbox import invite_message
 
 __all__ = ["ApplyResult", "apply_plan", "load_state", "losses_since"]
 
+_RETURNING_AT_MOST = 500  # audit entries inserted with RETURNING; more go through COPY
+
 
 def _table(name: str) -> Table:
     return Base.metadata.tables[name]
@@ -143,13 +145,16 @@ def apply_plan(
     now: datetime | None = None,
     body: Mapping[str, Any] | None = None,
     origin: str = "idp",
+    workspaces: Mapping[str, int] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on the org in the caller's transaction; ``PlanError`` names the
     first operation that does not fit the current state (and nothing is kept).
 
     ``body``: the plan's JSON form if the caller has it already (the saved plan's), whose
     operations are then the audit entries' details instead of being made again.
-    ``origin``: of the members the plan invites (``manual`` for a change made by hand)."""
+    ``origin``: of the members the plan invites (``manual`` for a change made by hand).
+    ``workspaces``: the org's workspaces (name -> row id) if the caller read them in this
+    transaction (a scoped gather), instead of reading them again."""
     org = get_org(session, org_id)
     model = role_model_for(org.role_model)
     ctx = _Context(
@@ -175,7 +180,7 @@ def apply_plan(
             ctx.statuses[m.email] = m.status
             standing[m.email] = (m.status, m.org_role, m.idp_id)
     before = dict(ctx.statuses)
-    ctx.workspaces = _workspace_ids(session, org_id)
+    ctx.workspaces = dict(workspaces) if workspaces is not None else _workspace_ids(session, org_id)
     by_kind: dict[OpKind, list[Operation]] = {}
     for op in plan.operations:
         by_kind.setdefault(op.op, []).append(op)
@@ -188,13 +193,25 @@ def apply_plan(
         details = [op.to_dict() for op in plan.operations]
     pairs = zip(plan.operations, details, strict=True)
     rows = [_audit(ctx, op, _with_loss(op, d, model, before), actor, plan_id) for op, d in pairs]
-    audit_after = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0
-    insert_rows(session, _table("audit_log"), rows)
+    audit_ids: list[int] | None = None
+    audit_after = 0
+    if len(rows) <= _RETURNING_AT_MOST:
+        # a write's few entries: their ids come back from the insert itself instead of a
+        # read of the newest id before and of the ids after it; ascending, they follow the
+        # operations' order (the ids of one insert are given in row order, the order the
+        # read after it relied on too)
+        table = _table("audit_log")
+        returning = insert(table).returning(table.c.id)
+        audit_ids = sorted(session.scalars(returning, rows)) if rows else []
+    else:
+        audit_after = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0
+        insert_rows(session, _table("audit_log"), rows)
     plan_events(
         session,
         org_id,
         plan.operations,
         standing,
+        audit_ids=audit_ids,
         audit_after=audit_after,
         plan_id=plan_id,
         now=ctx.now,

@@ -1,0 +1,120 @@
+"""How many SQL statements a SCIM write costs, pinned: each is a round trip on PostgreSQL.
+
+The four writes ``benchmarks/scim_write.py`` measures, in an org under a mapping with a
+group rule, a regex workspace rule, ``apply: auto`` and a percentage ``max_removals``
+(benchmarks/README.md, "SCIM writes with a mapping in force"). A change that adds a
+round trip to one of them fails here; lower the bound when a change removes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync.credentials.tokens import create_token
+from sync.models import Member, WorkspaceRole
+from sync.store.mappings import save_mapping
+from sync.store.orgs import create_org, create_workspace
+from tests.e2e.conftest import Scim, group, user
+
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+MAPPING = """
+role_model: aihub
+rules:
+  - group: Staff
+    org_role: user
+  - match: '^ws-(?P<n>[0-9]+)$'
+    workspace: "w{n}"
+    workspace_role: user
+policy:
+  acting_role: admin
+  apply: auto
+  max_removals: 50%
+"""
+
+# statements per write, at most (SQLite, PostgreSQL): SQLite's ``BEGIN IMMEDIATE`` is one,
+# PostgreSQL's org advisory lock at the start of the write's transaction another
+BOUNDS = {
+    "post_user": (18, 17),
+    "patch_add_member": (32, 31),
+    "patch_deactivate": (30, 29),
+    "group_patch_20": (32, 31),
+}
+
+
+@contextmanager
+def counted(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent through ``engine`` meanwhile (an executemany counts once)."""
+    said: list[str] = []
+
+    def record(*args: Any) -> None:
+        said.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield said
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def add(*ids: str) -> dict[str, Any]:
+    value = [{"value": i} for i in ids]
+    return {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": value}]}
+
+
+def test_each_scim_write_stays_within_its_statement_count(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """POST /Users, a PATCH adding one member, a PATCH ``active: false`` and a group PATCH
+    of 20 members each send no more statements than pinned, and do what they say."""
+    with session_factory.begin() as session:
+        org = create_org(session, "counted", "aihub")
+        for n in range(3):
+            create_workspace(session, org.id, f"w{n}")
+        save_mapping(session, org.id, MAPPING)
+        _, token = create_token(session, org.name)
+    scim = Scim(app.test_client(), token)
+    ids = [scim.post("/Users", user(f"u{i}@example.com")).get_json()["id"] for i in range(40)]
+    staff = scim.post("/Groups", group("Staff", *ids[:30])).get_json()["id"]
+    ws1 = scim.post("/Groups", group("ws-1")).get_json()["id"]
+    engine = app.extensions["rolebridge"].engine
+    column = 1 if engine.dialect.name == "postgresql" else 0
+
+    def members() -> dict[str, str]:
+        with session_factory() as session:
+            return {e: s for e, s in session.execute(select(Member.email, Member.status))}
+
+    assert members().get("u31@example.com") is None
+    with counted(engine) as said:
+        created = scim.post("/Users", user("new@example.com"))
+    assert created.status_code == 201
+    assert len(said) <= BOUNDS["post_user"][column], said
+
+    with counted(engine) as said:
+        answer = scim.patch(f"/Groups/{staff}", add(ids[31]))
+    assert answer.status_code in (200, 204)
+    assert members()["u31@example.com"] == "invited"
+    assert len(said) <= BOUNDS["patch_add_member"][column], said
+
+    assert members()["u0@example.com"] == "invited"
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    with counted(engine) as said:
+        answer = scim.patch(f"/Users/{ids[0]}", off)
+    assert answer.status_code == 200
+    assert "u0@example.com" not in members()  # ``unmapped: remove``
+    assert len(said) <= BOUNDS["patch_deactivate"][column], said
+
+    with counted(engine) as said:
+        answer = scim.patch(f"/Groups/{ws1}", add(*ids[1:21]))
+    assert answer.status_code in (200, 204)
+    with session_factory() as session:
+        roles = session.scalar(select(func.count()).select_from(WorkspaceRole))
+    assert roles == 20
+    assert len(said) <= BOUNDS["group_patch_20"][column], said
