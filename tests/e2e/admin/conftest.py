@@ -1,8 +1,9 @@
 """Fixtures of the admin API and admin page tests: an app on the test database, seeded
-orgs and API keys."""
+orgs and API keys, the org's identity provider, and signing in to the admin pages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from sync.credentials.apikeys import create_api_key
 from sync.models import Member, Organisation, Workspace, WorkspaceRole
 from sync.settings import Settings
 from sync.store.mappings import save_mapping
+from tests.fakes.oidc import FakeOidc
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,33 @@ def app(session_factory: sessionmaker[Session], tmp_path: Path) -> Iterator[Flas
 def client(app: Flask) -> FlaskClient:
     """A test client of the app."""
     return app.test_client()
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')  # a form's CSRF token
+
+
+def csrf_on(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the forms on the page at ``path``."""
+    match = CSRF.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, key: str) -> str:
+    """Sign in to the admin pages with the API key ``key``: the CSRF token of the
+    session's forms."""
+    token = csrf_on(client, "/admin/sign-in")
+    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return csrf_on(client, "/admin/")
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeOidc]:
+    """The org's identity provider (a loopback OpenID Connect server)."""
+    fake = FakeOidc()
+    yield fake
+    fake.close()
 
 
 MemberSpec = tuple[str, str, str, str, dict[str, list[str]]]  # email, role, status, origin, ws

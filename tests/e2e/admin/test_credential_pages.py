@@ -11,27 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.models import AuditEntry
-from tests.e2e.admin.conftest import Seeded
+from tests.e2e.admin.conftest import Seeded, csrf_on, sign_in
 
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SECRET = re.compile(r'<code id="new-(?:token|key)">([^<]+)</code>')
 
 
-def _csrf(client: FlaskClient, path: str) -> str:
-    match = _TOKEN.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def _sign_in(client: FlaskClient, key: str) -> None:
-    r = client.post(
-        "/admin/sign-in", data={"api_key": key, "csrf_token": _csrf(client, "/admin/sign-in")}
-    )
-    assert r.status_code == 302
-
-
 def _post(client: FlaskClient, path: str, **form: str) -> tuple[int, str]:
-    form["csrf_token"] = _csrf(client, "/admin/credentials")
+    form["csrf_token"] = csrf_on(client, "/admin/credentials")
     r = client.post(path, data=form, follow_redirects=True)
     return r.status_code, r.get_data(as_text=True)
 
@@ -42,7 +28,7 @@ def test_an_owner_makes_a_token_shown_once_with_okta_and_entra_names(
     """The new token is on the page once, beside Base URL / Tenant URL; it provisions;
     reloading the page shows it no more; revoking ends it."""
     org = seed("acme", "soterai", ["owner"])
-    _sign_in(client, org.keys["owner"])
+    sign_in(client, org.keys["owner"])
     status, html = _post(client, "/admin/tokens", name="Okta prod")
     assert status == 200
     for label in ("Base URL", "API Token", "Tenant URL", "Secret Token", "/scim/v2"):
@@ -73,7 +59,7 @@ def test_a_manager_sees_no_tokens_and_grants_keys_only_within_its_role(
     """No token section for a manager; the role list offers manager and member, and an
     owner key asked for anyway is refused on the page."""
     org = seed("acme", "soterai", ["manager"])
-    _sign_in(client, org.keys["manager"])
+    sign_in(client, org.keys["manager"])
     html = client.get("/admin/credentials").get_data(as_text=True)
     assert "SCIM tokens" not in html
     offered = re.findall(r"<option>(\w+)</option>", html)
@@ -91,7 +77,7 @@ def test_the_tokens_page_lists_the_webhooks_read_only_with_a_link(
     created time and "never" delivered, linking to its row on the webhooks page; the page
     offers no webhook action of its own."""
     org = seed("acme", "soterai", ["owner"])
-    _sign_in(client, org.keys["owner"])
+    sign_in(client, org.keys["owner"])
     empty = client.get("/admin/credentials").get_data(as_text=True)
     assert "No webhooks." in empty
     made = client.post(  # never delivered: no worker runs in this test

@@ -14,18 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory
 from sync.models import OutboxMessage, Webhook
 from sync.reconcile import reconcile
-from tests.e2e.admin.conftest import MAPPING, Seeded, directory_of
+from tests.e2e.admin.conftest import CSRF, MAPPING, Seeded, directory_of, sign_in
 
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 TIGHT = MAPPING.replace("max_removals: 5", "max_removals: 1")
-
-
-def _sign_in(client: FlaskClient, key: str) -> None:
-    page = client.get("/admin/sign-in").get_data(as_text=True)
-    match = _TOKEN.search(page)
-    assert match
-    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": match.group(1)})
-    assert r.status_code == 302
 
 
 def _alerts(session_factory: sessionmaker[Session]) -> list[tuple[str, str]]:
@@ -60,7 +51,7 @@ def test_a_held_plan_is_an_event_an_email_to_the_owners_and_a_line_on_the_overvi
     again = client.get("/api/v1/orgs/acme/events?types=plan.held", headers=acme.auth("owner"))
     assert again.json is not None and len(again.json["events"]) == 2
     assert _alerts(session_factory) == [("alert:plan.held", "olga@acme.com")]  # quiet hour
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     page = client.get("/admin/").get_data(as_text=True)
     assert 'id="alerts"' in page and "a plan waits for approval" in page
 
@@ -110,9 +101,9 @@ def test_the_webhooks_page_adds_shows_the_secret_once_and_removes(
 ) -> None:
     """The form adds an endpoint and the answer shows its secret; the listing never does;
     a refused URL is a message on the page; Remove deletes it."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     page = client.get("/admin/webhooks").get_data(as_text=True)
-    match = _TOKEN.search(page)
+    match = CSRF.search(page)
     assert match and "No webhooks yet." in page
     token = match.group(1)
     form = {"csrf_token": token, "url": "http://93.184.216.34/hook", "types": "plan.held"}

@@ -3,7 +3,6 @@ path writes the same audit entry."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rolebridge.cli import main
 from sync.models import AuditEntry
-from tests.e2e.admin.conftest import IF_V1, MAPPING, Seeded
-
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _csrf(client: FlaskClient, path: str) -> str:
-    match = _TOKEN.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
+from tests.e2e.admin.conftest import IF_V1, MAPPING, Seeded, csrf_on, sign_in
 
 
 def _save_from_page(client: FlaskClient, key: str) -> None:
-    token = _csrf(client, "/admin/sign-in")
-    client.post("/admin/sign-in", data={"api_key": key, "csrf_token": token})
-    token = _csrf(client, "/admin/mapping")
+    sign_in(client, key)
+    token = csrf_on(client, "/admin/mapping")
     form = {"document": MAPPING, "action": "save", "csrf_token": token}
     assert client.post("/admin/mapping", data=form).status_code == 303
 

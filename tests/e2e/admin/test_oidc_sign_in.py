@@ -6,8 +6,7 @@ and never shows the client secret."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -15,21 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.e2e.admin.conftest import MAX, OLGA, MemberSpec, Seeded
+from tests.e2e.admin.conftest import MAX, OLGA, MemberSpec, Seeded, csrf_on, sign_in
 from tests.fakes.oidc import FakeOidc
 
 NINA: MemberSpec = ("nina@acme.com", "member", "joined", "idp", {})
 IVY: MemberSpec = ("ivy@acme.com", "member", "invited", "manual", {})
 PAT: MemberSpec = ("pat@acme.com", "manager", "joined", "manual", {})
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeOidc]:
-    """The org's identity provider."""
-    fake = FakeOidc()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture
@@ -74,12 +64,6 @@ def _audit(client: FlaskClient, org: Seeded, op: str) -> list[dict[str, object]]
     return entries
 
 
-def _csrf(client: FlaskClient, path: str) -> str:
-    match = _TOKEN.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
 def test_an_owner_signs_in_through_the_provider_and_sees_the_admin_pages(
     client: FlaskClient, acme: Seeded, provider: FakeOidc
 ) -> None:
@@ -108,7 +92,7 @@ def test_a_member_sees_what_their_role_may_and_is_refused_admin_actions(
     assert "nina@acme.com · member" in client.get("/admin/").get_data(as_text=True)
     assert client.get("/admin/sign-in-settings").status_code == 403
     assert "SCIM tokens" not in client.get("/admin/credentials").get_data(as_text=True)
-    token = _csrf(client, "/admin/")
+    token = csrf_on(client, "/admin/")
     r = client.post(
         "/admin/keys",
         data={"csrf_token": token, "role": "owner", "name": "x"},
@@ -262,7 +246,7 @@ def test_an_org_without_provider_sign_in_is_a_clear_page(client: FlaskClient, ac
     """An org that has none (or an unknown name) is refused before anything is sent."""
     r = client.get("/admin/signin/oidc/globex")
     assert r.status_code == 404 and "no identity provider sign-in" in r.get_data(as_text=True)
-    token = _csrf(client, "/admin/sign-in")
+    token = csrf_on(client, "/admin/sign-in")
     r = client.post("/admin/signin/oidc", data={"org": "acme", "csrf_token": token})
     assert r.status_code == 200 and 'href="/admin/signin/oidc/acme"' in r.get_data(as_text=True)
 
@@ -319,28 +303,27 @@ def test_the_owner_sets_it_on_the_page_and_a_member_may_not(
     page's empty secret field keeps the stored secret; a manager sees it but may not change
     it."""
     org = seed("acme", "soterai", ["owner", "manager"], [OLGA, MAX])
-    token = _csrf(client, "/admin/sign-in")
-    client.post("/admin/sign-in", data={"api_key": org.keys["owner"], "csrf_token": token})
+    sign_in(client, org.keys["owner"])
     form = {
         "issuer": provider.issuer,
         "client_id": provider.state.client_id,
         "client_secret": provider.state.client_secret,
         "enabled": "on",
-        "csrf_token": _csrf(client, "/admin/sign-in-settings"),
+        "csrf_token": csrf_on(client, "/admin/sign-in-settings"),
     }
     saved = client.post("/admin/sign-in-settings", data=form, follow_redirects=True)
     html = saved.get_data(as_text=True)
     assert "Saved the identity provider sign-in." in html and 'id="oidc-secret">set<' in html
     assert provider.state.client_secret not in html
     assert "/admin/signin/oidc/acme" in html  # the members' sign-in link
-    again = form | {"client_secret": "", "csrf_token": _csrf(client, "/admin/sign-in-settings")}
+    again = form | {"client_secret": "", "csrf_token": csrf_on(client, "/admin/sign-in-settings")}
     assert client.post("/admin/sign-in-settings", data=again).status_code == 303
     provider.sign_in_as("max@acme.com")
     manager = client.application.test_client()
     assert _oidc_sign_in(manager, provider).status_code == 302  # the stored secret still works
     page = manager.get("/admin/sign-in-settings").get_data(as_text=True)
     assert "Only the organisation's top role may change this." in page
-    token = _csrf(manager, "/admin/sign-in-settings")
+    token = csrf_on(manager, "/admin/sign-in-settings")
     refused = manager.post("/admin/sign-in-settings/clear", data={"csrf_token": token})
     assert refused.status_code == 303
     follow = manager.get(refused.location).get_data(as_text=True)

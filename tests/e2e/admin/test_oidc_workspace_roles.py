@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.credentials.apikeys import create_api_key
-from tests.e2e.admin.conftest import MemberSpec, Seeded
+from tests.e2e.admin.conftest import MemberSpec, Seeded, sign_in
 from tests.fakes.oidc import FakeOidc
 
 # pia (added by hand, so an admin may change her roles) holds two roles in w1 (the project
@@ -37,18 +37,9 @@ MEMBERS: list[MemberSpec] = [
     ("bo@ann.com", "member", "joined", "idp", {"w2": ["member"]}),
     ("wes@ann.com", "member", "joined", "idp", {"w3": ["annotation_manager"]}),
 ]
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _ROW = re.compile(
     r'<td><a href="/admin/members/[^"]+">([^<]+)</a>.*?</td>.*?<td>([^<]*)</td>\s*</tr>', re.S
 )
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeOidc]:
-    """The org's identity provider."""
-    fake = FakeOidc()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture
@@ -90,10 +81,7 @@ def _oidc_client(app: Flask, provider: FakeOidc, email: str) -> FlaskClient:
 
 def _key_client(app: Flask, key: str) -> FlaskClient:
     client = app.test_client()
-    match = _TOKEN.search(client.get("/admin/sign-in").get_data(as_text=True))
-    assert match
-    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": match.group(1)})
-    assert r.status_code == 302
+    sign_in(client, key)
     return client
 
 

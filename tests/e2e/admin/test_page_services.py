@@ -4,7 +4,6 @@ shows a refusal as the service words it and changes nothing."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -12,21 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.models import AuditEntry, Member, SavedPlan, SyncRun
-from tests.e2e.admin.conftest import GONE, MAX, OLGA, MemberSpec, Seeded
-
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _sign_in(client: FlaskClient, key: str) -> str:
-    """Sign in with ``key``; the CSRF token of the session's forms."""
-    page = client.get("/admin/sign-in").get_data(as_text=True)
-    match = _TOKEN.search(page)
-    assert match
-    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": match.group(1)})
-    assert r.status_code == 302, r.get_data(as_text=True)
-    match = _TOKEN.search(client.get("/admin/members").get_data(as_text=True))
-    assert match
-    return match.group(1)
+from tests.e2e.admin.conftest import GONE, MAX, OLGA, MemberSpec, Seeded, sign_in
 
 
 def _written(factory: sessionmaker[Session]) -> tuple[int, int, int]:
@@ -42,7 +27,7 @@ def test_a_member_key_may_neither_sync_a_member_nor_make_a_plan(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """Each is refused with the service's words, and no entry, plan or run is written."""
-    csrf = _sign_in(client, acme.keys["member"])
+    csrf = sign_in(client, acme.keys["member"])
     before = _written(session_factory)
     for path in ("/admin/members/gone@acme.com/sync", "/admin/plans/new"):
         refused = client.post(path, data={"csrf_token": csrf}, follow_redirects=True)
@@ -55,14 +40,14 @@ def test_a_manager_syncs_a_member_and_the_owner_makes_a_plan(
 ) -> None:
     """The manager's sync removes gone@ (a member the IdP no longer has), audited under
     its key; the owner's plan is stored for review."""
-    csrf = _sign_in(client, acme.keys["manager"])
+    csrf = sign_in(client, acme.keys["manager"])
     synced = client.post("/admin/members/gone@acme.com/sync", data={"csrf_token": csrf})
     assert synced.status_code == 303, synced.get_data(as_text=True)
     with session_factory() as s:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.user == "gone@acme.com")).all()
     assert [e.actor.split(":")[0] for e in entries] == ["apikey"]
     client.get("/admin/sign-out")
-    csrf = _sign_in(client, acme.keys["owner"])
+    csrf = sign_in(client, acme.keys["owner"])
     _, plans, _ = _written(session_factory)
     made = client.post("/admin/plans/new", data={"csrf_token": csrf})
     assert made.status_code == 303 and "/admin/plans/" in made.headers["Location"]
@@ -80,7 +65,7 @@ def test_a_manager_may_not_sync_away_an_owner_and_nothing_is_written(
     the owner's sync then removes boss@."""
     boss: MemberSpec = ("boss@acme.com", "owner", "joined", "idp", {})
     org = seed_acme(["owner", "manager"], (OLGA, MAX, GONE, boss))
-    csrf = _sign_in(client, org.keys["manager"])
+    csrf = sign_in(client, org.keys["manager"])
     before = _written(session_factory)
     refused = client.post(
         "/admin/members/boss@acme.com/sync", data={"csrf_token": csrf}, follow_redirects=True
@@ -90,7 +75,7 @@ def test_a_manager_may_not_sync_away_an_owner_and_nothing_is_written(
     with session_factory() as s:
         assert s.scalar(select(Member.status).where(Member.email == "boss@acme.com")) == "joined"
     client.get("/admin/sign-out")
-    csrf = _sign_in(client, org.keys["owner"])
+    csrf = sign_in(client, org.keys["owner"])
     synced = client.post("/admin/members/boss@acme.com/sync", data={"csrf_token": csrf})
     assert synced.status_code == 303, synced.get_data(as_text=True)
     with session_factory() as s:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,21 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.directory import Directory
 from sync.credentials.apikeys import revoke_api_key, verify_api_key
 from sync.models import MappingVersion
-from tests.e2e.admin.conftest import IF_V1, MAPPING, PEOPLE, Seeded, directory_of
-
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _csrf(client: FlaskClient, path: str) -> str:
-    match = _TOKEN.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def _sign_in(client: FlaskClient, key: str) -> None:
-    token = _csrf(client, "/admin/sign-in")
-    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": token})
-    assert r.status_code == 302, r.get_data(as_text=True)
+from tests.e2e.admin.conftest import (
+    CSRF,
+    IF_V1,
+    MAPPING,
+    PEOPLE,
+    Seeded,
+    csrf_on,
+    directory_of,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -47,7 +41,7 @@ def test_sign_in_sets_a_hardened_session_cookie_without_the_key(
     client: FlaskClient, acme: Seeded
 ) -> None:
     """The cookie is HttpOnly and SameSite=Lax and does not carry the key."""
-    token = _csrf(client, "/admin/sign-in")
+    token = csrf_on(client, "/admin/sign-in")
     r = client.post("/admin/sign-in", data={"api_key": acme.keys["owner"], "csrf_token": token})
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -57,7 +51,7 @@ def test_sign_in_sets_a_hardened_session_cookie_without_the_key(
 
 def test_a_wrong_key_does_not_sign_in(client: FlaskClient, acme: Seeded) -> None:
     """A bad key: 401 with a message, and pages still redirect."""
-    token = _csrf(client, "/admin/sign-in")
+    token = csrf_on(client, "/admin/sign-in")
     r = client.post("/admin/sign-in", data={"api_key": "rbk_wrong", "csrf_token": token})
     assert r.status_code == 401 and "unknown or revoked" in r.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
@@ -67,7 +61,7 @@ def test_a_form_without_its_csrf_token_is_refused(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """Saving a mapping without the token: 400 and no new version."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     r = client.post("/admin/mapping", data={"document": MAPPING, "action": "save"})
     assert r.status_code == 400
     sign_in_without = client.post("/admin/sign-in", data={"api_key": acme.keys["owner"]})
@@ -80,7 +74,7 @@ def test_revoking_the_key_ends_its_sessions(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """A signed-in page stops working once the key is revoked."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     assert client.get("/admin/").status_code == 200
     with session_factory.begin() as s:
         revoke_api_key(s, acme.id, _key_id(session_factory, acme.keys["owner"]))
@@ -104,7 +98,7 @@ def test_the_overview_shows_members_sources_and_waiting_plans(
         json={"document": MAPPING.replace("max_removals: 5", "max_removals: 0")},
     )
     plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     html = client.get("/admin/").get_data(as_text=True)
     assert "olga@acme.com" in html and "okta" in html
     assert f"#{plan['id']}" in html and "held" in html
@@ -114,8 +108,8 @@ def test_the_editor_previews_a_draft_without_javascript(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """Posting the form with 'preview' renders counts and rows; nothing is saved."""
-    _sign_in(client, acme.keys["owner"])
-    token = _csrf(client, "/admin/mapping")
+    sign_in(client, acme.keys["owner"])
+    token = csrf_on(client, "/admin/mapping")
     r = client.post(
         "/admin/mapping", data={"document": MAPPING, "action": "preview", "csrf_token": token}
     )
@@ -128,9 +122,9 @@ def test_the_editor_previews_a_draft_without_javascript(
 
 def test_the_editor_shows_where_a_draft_is_wrong(client: FlaskClient, acme: Seeded) -> None:
     """An unknown role shows the rule and field in the preview area."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     token = client.get("/admin/mapping").get_data(as_text=True)
-    csrf = _TOKEN.search(token)
+    csrf = CSRF.search(token)
     assert csrf
     r = client.post(
         "/admin/mapping/preview",
@@ -144,8 +138,8 @@ def test_a_manager_saving_an_owner_mapping_sees_the_refusal(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """The refusal is a message on the page; the version stays 1."""
-    _sign_in(client, acme.keys["manager"])
-    token = _csrf(client, "/admin/mapping")
+    sign_in(client, acme.keys["manager"])
+    token = csrf_on(client, "/admin/mapping")
     r = client.post(
         "/admin/mapping",
         data={"document": MAPPING, "action": "save", "csrf_token": token},
@@ -159,7 +153,7 @@ def test_a_manager_saving_an_owner_mapping_sees_the_refusal(
 
 def test_the_member_page_explains_each_role(client: FlaskClient, acme: Seeded) -> None:
     """olga's page names rules[0] and the Owners group, and that member lost to owner."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     html = client.get("/admin/members/olga@acme.com").get_data(as_text=True)
     assert "rules[0] (group Owners)" in html and "lost to owner" in html
     assert "won over member (rules[2] (group Staff))" in html
@@ -169,7 +163,7 @@ def test_audit_and_runs_pages_render_and_filter(client: FlaskClient, acme: Seede
     """The audit log filters by user; a bad date is a 422 with a message."""
     plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
     client.post(f"/api/v1/orgs/acme/plans/{plan['id']}/apply", headers=acme.auth("owner"))
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     html = client.get("/admin/audit?user=nina@acme.com").get_data(as_text=True)
     assert "nina@acme.com" in html and "gone@acme.com" not in html
     assert client.get("/admin/audit?since=yesterday").status_code == 422
@@ -194,7 +188,7 @@ def test_the_session_cookie_is_secure_when_served_over_https(
     client = app.test_client()
     page = client.get("/admin/sign-in", base_url="https://rb.example")
     assert "Secure" in page.headers["Set-Cookie"]
-    match = _TOKEN.search(page.get_data(as_text=True))
+    match = CSRF.search(page.get_data(as_text=True))
     assert match
     token = match.group(1)
     r = client.post(
@@ -210,7 +204,7 @@ def test_every_page_renders_for_a_brand_new_org(
 ) -> None:
     """No mapping, members, sources or plans yet: each page still renders, unknowns are 404."""
     org = seed("fresh", "aihub", ["admin"])
-    _sign_in(client, org.keys["admin"])
+    sign_in(client, org.keys["admin"])
     for path in ("/admin/", "/admin/mapping", "/admin/plans", "/admin/runs", "/admin/audit"):
         assert client.get(path).status_code == 200, path
     assert "role_model: aihub" in client.get("/admin/mapping").get_data(as_text=True)
@@ -228,9 +222,9 @@ def test_a_manager_approving_a_plan_that_demotes_an_owner_sees_why_not(
     people = dict(PEOPLE) | {"olga@acme.com": ["Staff"], "otto@acme.com": ["Owners"]}
     put_directory(acme.id, directory_of(people))
     plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
-    _sign_in(client, acme.keys["manager"])
+    sign_in(client, acme.keys["manager"])
     page = f"/admin/plans/{plan['id']}"
-    token = _csrf(client, page)
+    token = csrf_on(client, page)
     r = client.post(
         f"{page}/approve",
         data={"csrf_token": token, "fingerprint": plan["fingerprint"]},
@@ -244,7 +238,7 @@ def test_a_manager_approving_a_plan_that_demotes_an_owner_sees_why_not(
 
 def test_the_overview_searches_members_by_email(client: FlaskClient, acme: Seeded) -> None:
     """?q= narrows the member list; the counts by role stay whole."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     html = client.get("/admin/?q=gone").get_data(as_text=True)
     assert "gone@acme.com" in html and "olga@acme.com</a>" not in html
     assert "1\u20131 of 1" in html
@@ -256,7 +250,7 @@ def test_the_editor_lists_versions_and_diffs_them(client: FlaskClient, acme: See
     client.put(
         "/api/v1/orgs/acme/mapping", headers=acme.auth("owner") | IF_V1, json={"document": draft}
     )
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     editor = client.get("/admin/mapping").get_data(as_text=True)
     assert "/admin/mapping/diff?base=1&amp;other=2" in editor
     diff = client.get("/admin/mapping/diff?base=1&other=2").get_data(as_text=True)
@@ -270,9 +264,9 @@ def test_a_signed_in_key_cannot_reach_another_orgs_plans(
     """Another org's plan id is 404 on the page, and approving it changes nothing."""
     other = seed("other", "soterai", ["owner"])
     plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
-    _sign_in(client, other.keys["owner"])
+    sign_in(client, other.keys["owner"])
     assert client.get(f"/admin/plans/{plan['id']}").status_code == 404
-    token = _csrf(client, "/admin/")
+    token = csrf_on(client, "/admin/")
     client.post(
         f"/admin/plans/{plan['id']}/approve",
         data={"csrf_token": token, "fingerprint": plan["fingerprint"]},
@@ -284,7 +278,7 @@ def test_a_signed_in_key_cannot_reach_another_orgs_plans(
 def test_a_plan_page_offers_its_text_and_markdown(client: FlaskClient, acme: Seeded) -> None:
     """The plan page links the text and Markdown renderings of the same plan."""
     plan = client.post("/api/v1/orgs/acme/plans", headers=acme.auth("owner"), json={}).json
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     page = client.get(f"/admin/plans/{plan['id']}").get_data(as_text=True)
     assert f"/admin/plans/{plan['id']}/markdown" in page
     md = client.get(f"/admin/plans/{plan['id']}/markdown")
@@ -308,8 +302,8 @@ def test_the_editor_previews_a_hostile_pattern_at_once(
     shown at the rule, in words."""
     from tests.e2e.admin.test_api_hostile_mapping import HANG_GUARD, hang_guard
 
-    _sign_in(client, acme.keys["owner"])
-    token = _csrf(client, "/admin/mapping")
+    sign_in(client, acme.keys["owner"])
+    token = csrf_on(client, "/admin/mapping")
     draft = MAPPING.replace("policy:\n", f"  - match: '{pattern}'\n    org_role: owner\npolicy:\n")
     with hang_guard(HANG_GUARD):
         r = client.post(

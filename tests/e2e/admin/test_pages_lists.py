@@ -11,17 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync.credentials.tokens import create_token
 from sync.models import MappingVersion
-from tests.e2e.admin.conftest import MAPPING, Seeded
-
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _sign_in(client: FlaskClient, key: str) -> None:
-    page = client.get("/admin/sign-in").get_data(as_text=True)
-    token = _TOKEN.search(page)
-    assert token
-    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": token.group(1)})
-    assert r.status_code == 302
+from tests.e2e.admin.conftest import CSRF, MAPPING, Seeded, sign_in
 
 
 def _scim_user(client: FlaskClient, token: str, email: str) -> None:
@@ -44,7 +34,7 @@ def test_runs_hide_empty_scim_runs_and_the_scim_source_shows_its_last_run(
         _, token = create_token(s, "acme")
     _scim_user(client, token, "x1@elsewhere.com")
     _scim_user(client, token, "x2@elsewhere.com")
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     default = client.get("/admin/runs").get_data(as_text=True)
     assert "No runs match." in default and "0 of 0" in default
     both = client.get("/admin/runs?empty=1").get_data(as_text=True)
@@ -61,9 +51,9 @@ def test_a_crlf_document_is_saved_with_lf_so_the_diff_shows_only_the_change(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """A browser's CRLF save of a one-line change diffs as that line alone."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     page = client.get("/admin/mapping").get_data(as_text=True)
-    token = _TOKEN.search(page)
+    token = CSRF.search(page)
     assert token
     draft = MAPPING.replace("max_removals: 5", "max_removals: 6").replace("\n", "\r\n")
     r = client.post(
@@ -88,7 +78,7 @@ def test_a_crlf_document_is_saved_with_lf_so_the_diff_shows_only_the_change(
 
 def test_an_unknown_admin_url_is_the_styled_404(client: FlaskClient, acme: Seeded) -> None:
     """Not Werkzeug's bare page: the admin layout, a heading, a way back."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     r = client.get("/admin/no/such/page")
     html = r.get_data(as_text=True)
     assert r.status_code == 404 and "Page not found" in html and "Back to the overview" in html
@@ -96,7 +86,7 @@ def test_an_unknown_admin_url_is_the_styled_404(client: FlaskClient, acme: Seede
 
 def test_the_audit_csv_has_every_matching_entry(client: FlaskClient, acme: Seeded) -> None:
     """The export is CSV with a header and the sign-in entry; a bad zone is a 422."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     r = client.get("/admin/audit.csv?op=sign_in&tz=Europe/Paris&since=2020-01-01")
     lines = r.get_data(as_text=True).splitlines()
     assert r.mimetype == "text/csv" and lines[0].startswith("id,at,actor,op,user")
@@ -117,7 +107,7 @@ def test_the_audit_page_reads_by_keyset_with_next_and_first_links(
     with session_factory.begin() as s:
         for n in range(250):
             record_audit(s, acme.id, "tester", "probe_op", "", {"n": n})
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     seen: list[str] = []
     page = html.unescape(client.get("/admin/audit").get_data(as_text=True))
     counts: list[str] = []

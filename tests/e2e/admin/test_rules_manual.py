@@ -26,9 +26,8 @@ from sync.models import AuditEntry, Member, Organisation, OutboxMessage, utcnow
 from sync.services.members import set_member
 from sync.settings import record_served_url
 from sync.store.platform import losses_since
-from tests.e2e.admin.conftest import Seeded
+from tests.e2e.admin.conftest import Seeded, sign_in
 
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _LINK = re.compile(r"https?://\S+/invite/(\S+)")
 
 
@@ -448,17 +447,6 @@ def test_rule_cli_member_commands_change_members_as_plans(
 # the admin pages ----------------------------------------------------------------------
 
 
-def _sign_in(client: FlaskClient, key: str) -> str:
-    match = _TOKEN.search(client.get("/admin/sign-in").get_data(as_text=True))
-    assert match
-    r = client.post("/admin/sign-in", data={"api_key": key, "csrf_token": match.group(1)})
-    assert r.status_code == 302
-    page = client.get("/admin/").get_data(as_text=True)
-    found = _TOKEN.search(page)
-    assert found
-    return found.group(1)
-
-
 def test_rule_the_member_page_resends_and_removes_through_the_same_rules(
     client: FlaskClient, seed: Callable[..., Seeded], session_factory: sessionmaker[Session]
 ) -> None:
@@ -473,7 +461,7 @@ def test_rule_the_member_page_resends_and_removes_through_the_same_rules(
             ("new@acme.com", "member", "invited", "manual", {}),
         ],
     )
-    csrf = _sign_in(client, org.keys["manager"])
+    csrf = sign_in(client, org.keys["manager"])
     page = client.get("/admin/members/new@acme.com").get_data(as_text=True)
     assert "Resend invite" in page and "Revoke invite" in page
     r = client.post("/admin/members/new@acme.com/resend", data={"csrf_token": csrf})

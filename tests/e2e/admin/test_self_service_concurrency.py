@@ -282,15 +282,13 @@ def test_sixteen_puts_without_a_secret_keep_the_stored_one(served: Served) -> No
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeOidc]:
+def provider(provider: FakeOidc) -> Iterator[FakeOidc]:
     """The org's identity provider; the HTTP client's debug lines (the callback URL with
     its state) kept out of the logs."""
     quiet = logging.getLogger("urllib3.connectionpool")
     level = quiet.level
     quiet.setLevel(logging.INFO)
-    fake = FakeOidc()
-    yield fake
-    fake.close()
+    yield provider
     quiet.setLevel(level)
 
 

@@ -180,14 +180,6 @@ def test_issuers_and_fields_past_their_limits_change_nothing(
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeOidc]:
-    """The org's identity provider."""
-    fake = FakeOidc()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def signing_in(client: FlaskClient, acme: Seeded, provider: FakeOidc) -> Iterator[None]:
     """Sign-in through ``provider`` set up for acme; provider answers not kept between
     tests."""

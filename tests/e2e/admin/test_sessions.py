@@ -3,7 +3,6 @@ for every copy of the cookie and in every process."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,14 @@ from scim_server.app import create_app
 from sync.credentials.apikeys import verify_api_key
 from sync.models import AdminSession, utcnow
 from sync.settings import Settings
-from tests.e2e.admin.conftest import Seeded
+from tests.e2e.admin.conftest import Seeded, csrf_on, sign_in
 
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 COOKIE = "session"
 
 
-def _csrf(client: FlaskClient, path: str) -> str:
-    match = _TOKEN.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def _sign_in(client: FlaskClient, key: str) -> str:
+def _session_cookie(client: FlaskClient, key: str) -> str:
     """Sign in and return the session cookie's value."""
-    r = client.post(
-        "/admin/sign-in", data={"api_key": key, "csrf_token": _csrf(client, "/admin/sign-in")}
-    )
-    assert r.status_code == 302, r.get_data(as_text=True)
+    sign_in(client, key)
     cookie = client.get_cookie(COOKIE)
     assert cookie is not None
     return cookie.value
@@ -68,11 +57,11 @@ def test_a_copied_cookie_stops_working_once_its_session_signs_out(
     app: Flask, client: FlaskClient, acme: Seeded, second_process: Flask
 ) -> None:
     """Copy the cookie, sign out: the copy is sent back to sign-in, here and in another process."""
-    cookie = _sign_in(client, acme.keys["owner"])
+    cookie = _session_cookie(client, acme.keys["owner"])
     here, there = _copy(app, cookie), _copy(second_process, cookie)
     assert here.get("/admin/").status_code == 200
     assert there.get("/admin/").status_code == 200
-    r = client.post("/admin/sign-out", data={"csrf_token": _csrf(client, "/admin/")})
+    r = client.post("/admin/sign-out", data={"csrf_token": csrf_on(client, "/admin/")})
     assert r.status_code == 302
     assert _sent_to_sign_in(here) and _sent_to_sign_in(there) and _sent_to_sign_in(client)
 
@@ -82,9 +71,9 @@ def test_signing_out_ends_only_that_session(
 ) -> None:
     """Two sign-ins of one key are two sessions: one signing out leaves the other signed in."""
     first, second = app.test_client(), app.test_client()
-    _sign_in(first, acme.keys["owner"])
-    _sign_in(second, acme.keys["owner"])
-    first.post("/admin/sign-out", data={"csrf_token": _csrf(first, "/admin/")})
+    sign_in(first, acme.keys["owner"])
+    sign_in(second, acme.keys["owner"])
+    first.post("/admin/sign-out", data={"csrf_token": csrf_on(first, "/admin/")})
     assert _sent_to_sign_in(first)
     assert second.get("/admin/").status_code == 200
     with session_factory.begin() as s:
@@ -99,7 +88,7 @@ def test_revoking_the_key_that_signed_in_ends_the_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`rolebridge apikey revoke` ends every session of the key, copies of the cookie too."""
-    copy = _copy(app, _sign_in(client, acme.keys["owner"]))
+    copy = _copy(app, _session_cookie(client, acme.keys["owner"]))
     assert copy.get("/admin/").status_code == 200
     with session_factory.begin() as s:
         who = verify_api_key(s, acme.keys["owner"])
@@ -115,7 +104,7 @@ def test_a_session_past_its_lifetime_is_signed_out(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """Sessions expire on the server, whatever the cookie says."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     assert client.get("/admin/").status_code == 200
     with session_factory.begin() as s:  # time passes: the lifetime is over
         s.execute(update(AdminSession).values(expires_at=utcnow()))
@@ -126,7 +115,7 @@ def test_the_cookie_carries_a_session_id_whose_hash_alone_is_stored(
     client: FlaskClient, acme: Seeded, session_factory: sessionmaker[Session]
 ) -> None:
     """The session id in the cookie is random and the database does not hold it in clear."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     with client.session_transaction() as cookie_session:
         session_id = cookie_session["sid"]
         assert set(cookie_session) <= {"sid", "csrf_token", "_flashes"}
