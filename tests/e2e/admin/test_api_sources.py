@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.models import Source
-from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded
+from tests.e2e.admin.conftest import MAPPING, PEOPLE, Seeded, sign_in
 from tests.fakes.scim import FakeScim
 
 
@@ -103,11 +103,8 @@ def test_the_overview_runs_a_source_and_the_runs_page_shows_it(
     client: FlaskClient, acme: Seeded, scim: FakeScim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The overview's 'Run now' form pulls the source; the run appears in the history."""
-    from tests.e2e.admin.test_pages import _csrf, _sign_in
-
     monkeypatch.setenv(f"RB_TEST_SCIM_TOKEN_{acme.id}", scim.token)
-    _sign_in(client, acme.keys["owner"])
-    token = _csrf(client, "/admin/")
+    token = sign_in(client, acme.keys["owner"])
     assert 'action="/admin/sources/hr-scim/run"' in client.get("/admin/").get_data(as_text=True)
     r = client.post("/admin/sources/hr-scim/run", data={"csrf_token": token})
     assert r.status_code == 303 and r.headers["Location"].endswith("/admin/runs")

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rolebridge.cli import main
 from sync.models import MappingVersion
-from tests.e2e.admin.conftest import IF_V1, MAPPING, Seeded
-from tests.e2e.admin.test_pages import _csrf, _sign_in
+from tests.e2e.admin.conftest import IF_V1, MAPPING, Seeded, csrf_on, sign_in
 
 DEEP_JSON = '{"document":' * 1000 + '"x"' + "}" * 1000
 DEEP_YAML = "role_model: soterai\nrules: " + "[" * 10_000 + "]" * 10_000 + "\n"
@@ -39,7 +38,7 @@ def test_a_version_past_the_integer_range_is_a_422_naming_it(
         f"/api/v1/orgs/acme/mapping/diff?base=1&other={other}", headers=acme.auth("owner")
     )
     assert (r.status_code, r.json["field"]) == (422, "other"), r.json
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     page = client.get(f"/admin/mapping/diff?base=1&other={other}")
     assert page.status_code == 422 and "2147483647" in page.get_data(as_text=True)
     assert client.get("/admin/mapping/diff?base=1&other=1").status_code == 200
@@ -88,8 +87,8 @@ def test_json_nested_a_thousand_deep_to_an_admin_page_is_a_400(
     client: FlaskClient, acme: Seeded
 ) -> None:
     """The editor's preview and explain fetches refuse it too."""
-    _sign_in(client, acme.keys["owner"])
-    token = _csrf(client, "/admin/mapping")
+    sign_in(client, acme.keys["owner"])
+    token = csrf_on(client, "/admin/mapping")
     headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
     for path in ("/admin/mapping/preview", "/admin/explain"):
         r = client.post(path, data=DEEP_JSON, headers=headers)
@@ -111,13 +110,13 @@ def test_yaml_nested_ten_thousand_deep_is_refused_by_api_pages_and_cli(
     assert "nested deeper" in checked.json["errors"][0]["detail"]
     saved = client.put("/api/v1/orgs/acme/mapping", headers=acme.auth("owner") | IF_V1, json=body)
     assert saved.status_code == 422 and saved.json["field"].startswith("line 2")
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     page = client.post(
         "/admin/mapping",
         data={
             "document": DEEP_YAML,
             "action": "save",
-            "csrf_token": _csrf(client, "/admin/mapping"),
+            "csrf_token": csrf_on(client, "/admin/mapping"),
         },
     )
     assert page.status_code == 200 and "nested deeper" in page.get_data(as_text=True)
@@ -131,7 +130,7 @@ def test_yaml_nested_ten_thousand_deep_is_refused_by_api_pages_and_cli(
 
 def test_nul_in_an_admin_path_or_query_is_a_4xx(client: FlaskClient, acme: Seeded) -> None:
     """A NUL in the path is 404, in a query value 400 naming the parameter."""
-    _sign_in(client, acme.keys["owner"])
+    sign_in(client, acme.keys["owner"])
     assert client.get("/admin/members/a%00b").status_code == 404
     r = client.get("/admin/audit?user=a%00b")
     assert r.status_code == 400 and r.get_data(as_text=True).startswith("user:")
@@ -140,8 +139,8 @@ def test_nul_in_an_admin_path_or_query_is_a_4xx(client: FlaskClient, acme: Seede
 
 def test_a_json_list_where_an_object_belongs_is_a_400(client: FlaskClient, acme: Seeded) -> None:
     """The editor's preview and explain fetches and the API refuse a list body."""
-    _sign_in(client, acme.keys["owner"])
-    headers = {"X-CSRFToken": _csrf(client, "/admin/mapping")}
+    sign_in(client, acme.keys["owner"])
+    headers = {"X-CSRFToken": csrf_on(client, "/admin/mapping")}
     for path in ("/admin/mapping/preview", "/admin/explain"):
         r = client.post(path, json=["document"], headers=headers)
         assert r.status_code == 400 and "JSON object" in r.get_data(as_text=True)
@@ -156,7 +155,7 @@ def test_sign_in_with_cr_lf_in_next_is_refused_without_a_redirect(
     client: FlaskClient, acme: Seeded, target: str
 ) -> None:
     """CR/LF in ``next`` is a 400 naming it; no header is injected and the key is not signed in."""
-    token = _csrf(client, "/admin/sign-in")
+    token = csrf_on(client, "/admin/sign-in")
     r = client.post(
         f"/admin/sign-in?next={target}", data={"api_key": acme.keys["owner"], "csrf_token": token}
     )

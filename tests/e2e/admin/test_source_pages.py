@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.models import AuditEntry, Source
-from tests.e2e.admin.conftest import Seeded
-from tests.e2e.admin.test_credential_pages import _csrf, _sign_in
+from tests.e2e.admin.conftest import Seeded, csrf_on, sign_in
 from tests.fakes.scim import FakeScim
 from tests.fakes.server import closed_port_url
 
@@ -32,11 +31,11 @@ def _page(client: FlaskClient, org: Seeded, scim: FakeScim) -> None:
             "secret": scim.token}  # fmt: skip
     r = client.post("/api/v1/orgs/acme/sources", headers=org.auth("owner"), json=body)
     assert r.status_code == 201
-    _sign_in(client, org.keys["owner"])
+    sign_in(client, org.keys["owner"])
 
 
 def _post(client: FlaskClient, path: str, **form: str) -> str:
-    form["csrf_token"] = _csrf(client, "/admin/sources/hr")
+    form["csrf_token"] = csrf_on(client, "/admin/sources/hr")
     r = client.post(path, data=form, follow_redirects=True)
     assert r.status_code == 200
     return html.unescape(r.get_data(as_text=True))
