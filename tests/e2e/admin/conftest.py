@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,6 +82,17 @@ def provider() -> Iterator[FakeOidc]:
     fake = FakeOidc()
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def cli(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
+    """A CLI runner on the test database, its instance folder under tmp_path."""
+    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("ROLEBRIDGE_INSTANCE", str(tmp_path / "instance"))
+    return CliRunner()
 
 
 MemberSpec = tuple[str, str, str, str, dict[str, list[str]]]  # email, role, status, origin, ws

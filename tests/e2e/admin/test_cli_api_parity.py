@@ -4,8 +4,6 @@ actor aside (docs/architecture.md section 2.3)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
@@ -30,15 +28,11 @@ def _audit(factory: sessionmaker[Session], op: str) -> list[tuple[str, dict[str,
 
 
 @pytest.fixture
-def cli(
-    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> CliRunner:
-    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ROLEBRIDGE_INSTANCE", str(tmp_path / "instance"))
+def cli(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The CLI runner with the app's secret key and the okta source's token set."""
     monkeypatch.setenv("ROLEBRIDGE_SECRET_KEY", "test-secret")
     monkeypatch.setenv("OKTA_TOKEN", "okta-api-token")
-    return CliRunner()
+    return cli
 
 
 def _run(cli: CliRunner, *args: str) -> Result:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -34,7 +33,7 @@ def test_page_api_and_cli_saves_write_the_same_audit_entry(
     acme: Seeded,
     session_factory: sessionmaker[Session],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli: CliRunner,
 ) -> None:
     """Versions 2, 3 and 4 each get one save_mapping entry whose details are the version."""
     _save_from_page(client, acme.keys["owner"])
@@ -44,12 +43,9 @@ def test_page_api_and_cli_saves_write_the_same_audit_entry(
         json={"document": MAPPING},
     )
     assert api.status_code == 201 and api.json == {"version": 3}
-    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ROLEBRIDGE_INSTANCE", str(tmp_path / "instance"))
     (tmp_path / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
     args = ["mapping", "set", "--org", "acme", str(tmp_path / "mapping.yaml"), "--no-reconcile"]
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    result = cli.invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0 and "saved mapping version 4 for acme" in result.output
     assert _audit(session_factory) == [
         ("save_mapping", "", {"version": 2}),

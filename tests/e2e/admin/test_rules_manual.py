@@ -31,17 +31,6 @@ from tests.e2e.admin.conftest import Seeded, sign_in
 _LINK = re.compile(r"https?://\S+/invite/(\S+)")
 
 
-@pytest.fixture
-def cli(
-    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> CliRunner:
-    """A CLI runner on the test database, its instance folder under tmp_path."""
-    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ROLEBRIDGE_INSTANCE", str(tmp_path / "instance"))
-    return CliRunner()
-
-
 def _run(cli: CliRunner, *args: str, code: int = 0) -> Result:
     result = cli.invoke(main, list(args))
     assert result.exit_code == code, result.output

@@ -3,9 +3,6 @@ the admin API and the CLI write the same audit entry (docs/architecture.md secti
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -20,16 +17,6 @@ def _audit(factory: sessionmaker[Session], op: str) -> list[tuple[str, object]]:
     with factory() as s:
         rows = s.scalars(select(AuditEntry).where(AuditEntry.op == op).order_by(AuditEntry.id))
         return [(r.actor.split(":")[0], r.detail) for r in rows]
-
-
-@pytest.fixture
-def cli(
-    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> CliRunner:
-    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ROLEBRIDGE_INSTANCE", str(tmp_path / "instance"))
-    return CliRunner()
 
 
 def _run(cli: CliRunner, *args: str) -> Result:

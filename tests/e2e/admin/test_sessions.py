@@ -85,7 +85,7 @@ def test_revoking_the_key_that_signed_in_ends_the_session(
     client: FlaskClient,
     acme: Seeded,
     session_factory: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
+    cli: CliRunner,
 ) -> None:
     """`rolebridge apikey revoke` ends every session of the key, copies of the cookie too."""
     copy = _copy(app, _session_cookie(client, acme.keys["owner"]))
@@ -93,9 +93,7 @@ def test_revoking_the_key_that_signed_in_ends_the_session(
     with session_factory.begin() as s:
         who = verify_api_key(s, acme.keys["owner"])
     assert who is not None
-    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    result = CliRunner().invoke(main, ["apikey", "revoke", "--org", "acme", str(who.key_id)])
+    result = cli.invoke(main, ["apikey", "revoke", "--org", "acme", str(who.key_id)])
     assert result.exit_code == 0, result.output
     assert _sent_to_sign_in(copy) and _sent_to_sign_in(client)
 
