@@ -84,6 +84,17 @@ def provider() -> Iterator[FakeOidc]:
     fake.close()
 
 
+def set_provider(client: FlaskClient, org: Seeded, provider: FakeOidc, role: str = "owner") -> None:
+    """Set ``org``'s sign-in through ``provider`` with the admin API, as the key of ``role``."""
+    body = {
+        "issuer": provider.issuer,
+        "client_id": provider.state.client_id,
+        "client_secret": provider.state.client_secret,
+    }
+    r = client.put(f"/api/v1/orgs/{org.name}/oidc", json=body, headers=org.auth(role))
+    assert r.status_code == 200, r.json
+
+
 @pytest.fixture
 def cli(
     session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch

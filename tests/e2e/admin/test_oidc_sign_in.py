@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.e2e.admin.conftest import MAX, OLGA, MemberSpec, Seeded, csrf_on, sign_in
+from tests.e2e.admin.conftest import MAX, OLGA, MemberSpec, Seeded, csrf_on, set_provider, sign_in
 from tests.fakes.oidc import FakeOidc
 
 NINA: MemberSpec = ("nina@acme.com", "member", "joined", "idp", {})
@@ -28,13 +28,7 @@ def acme(seed: Callable[..., Seeded], client: FlaskClient, provider: FakeOidc) -
     added by hand) with sign-in
     through ``provider`` set by its owner's key."""
     org = seed("acme", "soterai", ["owner", "manager", "member"], [OLGA, MAX, NINA, IVY, PAT])
-    body = {
-        "issuer": provider.issuer,
-        "client_id": provider.state.client_id,
-        "client_secret": provider.state.client_secret,
-    }
-    r = client.put("/api/v1/orgs/acme/oidc", json=body, headers=org.auth("owner"))
-    assert r.status_code == 200, r.json
+    set_provider(client, org, provider)
     return org
 
 

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.credentials.apikeys import create_api_key
-from tests.e2e.admin.conftest import MemberSpec, Seeded, sign_in
+from tests.e2e.admin.conftest import MemberSpec, Seeded, set_provider, sign_in
 from tests.fakes.oidc import FakeOidc
 
 # pia (added by hand, so an admin may change her roles) holds two roles in w1 (the project
@@ -49,13 +49,7 @@ def ann(seed: Callable[..., Seeded], client: FlaskClient, provider: FakeOidc) ->
     org = seed(
         "ann", "annotation", ["member", "admin"], MEMBERS, workspaces={"w1": 0, "w2": 0, "w3": 0}
     )
-    body = {
-        "issuer": provider.issuer,
-        "client_id": provider.state.client_id,
-        "client_secret": provider.state.client_secret,
-    }
-    r = client.put("/api/v1/orgs/ann/oidc", json=body, headers=org.auth("member"))
-    assert r.status_code == 200, r.json
+    set_provider(client, org, provider, "member")
     return org
 
 

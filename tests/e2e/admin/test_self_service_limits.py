@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from joserfc.jwk import ECKey
 
 from sync.credentials import oidc
-from tests.e2e.admin.conftest import OLGA, Seeded
+from tests.e2e.admin.conftest import OLGA, Seeded, set_provider
 from tests.fakes.oidc import FakeOidc
 
 TOO_LONG = "n" * 201
@@ -183,12 +183,7 @@ def test_issuers_and_fields_past_their_limits_change_nothing(
 def signing_in(client: FlaskClient, acme: Seeded, provider: FakeOidc) -> Iterator[None]:
     """Sign-in through ``provider`` set up for acme; provider answers not kept between
     tests."""
-    body = {
-        "issuer": provider.issuer,
-        "client_id": provider.state.client_id,
-        "client_secret": provider.state.client_secret,
-    }
-    assert _api(client, acme, "PUT", "/oidc", body).status_code == 200
+    set_provider(client, acme, provider)
     oidc._cache.clear()
     yield
     oidc._cache.clear()
