@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.models import SavedPlan
-from tests.e2e.conftest import group, user
+from tests.e2e.conftest import Scim, group, user
 from tests.e2e.test_scim_reconcile import PATCH, members, org_with_mapping
 
 MAPPING = """
@@ -22,14 +22,15 @@ policy:
 """
 
 
-def test_twelve_deactivations_one_patch_each_apply_five_and_hold_seven_in_one_plan(
-    app: Flask, session_factory: sessionmaker[Session]
-) -> None:
-    """Entra deactivates 12 of 20 joined people as 12 PATCHes: the first 5 take effect,
-    the other 7 wait in one held plan, the earlier ones counted from the window."""
-    scim = org_with_mapping(app, session_factory, "aihub", MAPPING)
+def _deactivate(
+    app: Flask, session_factory: sessionmaker[Session], mapping: str, people: int, gone: int
+) -> tuple[Scim, list[str]]:
+    """An aihub org under ``mapping`` whose IdP pushes ``people`` joined people (p00@,
+    p01@, ...) in "AI Users", then deactivates the first ``gone`` of them one PATCH each:
+    the SCIM client and the people's ids."""
+    scim = org_with_mapping(app, session_factory, "aihub", mapping)
     ids = []
-    for i in range(20):
+    for i in range(people):
         created = scim.post("/Users", user(f"p{i:02d}@acme.com")).json
         assert created is not None
         ids.append(created["id"])
@@ -37,8 +38,17 @@ def test_twelve_deactivations_one_patch_each_apply_five_and_hold_seven_in_one_pl
     with session_factory.begin() as s:
         s.execute(text("UPDATE members SET status = 'joined'"))
     off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
-    for uid in ids[:12]:
+    for uid in ids[:gone]:
         assert scim.patch(f"/Users/{uid}", off).status_code == 200
+    return scim, ids
+
+
+def test_twelve_deactivations_one_patch_each_apply_five_and_hold_seven_in_one_plan(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """Entra deactivates 12 of 20 joined people as 12 PATCHes: the first 5 take effect,
+    the other 7 wait in one held plan, the earlier ones counted from the window."""
+    _deactivate(app, session_factory, MAPPING, people=20, gone=12)
     statuses = {email: status for email, (_, status) in members(session_factory).items()}
     assert statuses == {f"p{i:02d}@acme.com": "suspended" if i < 5 else "joined" for i in range(20)}
     with session_factory() as s:
@@ -59,18 +69,7 @@ def test_a_reactivation_drops_the_person_from_the_held_plan(
 ) -> None:
     """After 5 applied and 7 held, the IdP reactivates one of the 7: the held plan keeps
     the other 6, and the reactivated person stays joined."""
-    scim = org_with_mapping(app, session_factory, "aihub", MAPPING)
-    ids = []
-    for i in range(20):
-        created = scim.post("/Users", user(f"p{i:02d}@acme.com")).json
-        assert created is not None
-        ids.append(created["id"])
-    assert scim.post("/Groups", group("AI Users", *ids)).status_code == 201
-    with session_factory.begin() as s:
-        s.execute(text("UPDATE members SET status = 'joined'"))
-    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
-    for uid in ids[:12]:
-        assert scim.patch(f"/Users/{uid}", off).status_code == 200
+    scim, ids = _deactivate(app, session_factory, MAPPING, people=20, gone=12)
     on = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
     assert scim.patch(f"/Users/{ids[7]}", on).status_code == 200
     with session_factory() as s:
@@ -90,18 +89,7 @@ def test_a_percentage_budget_weighs_each_write_against_the_whole_org(
     PATCH at a time, 6 take effect and 2 wait in one held plan, although each write reads
     only the people it touches (the org is counted only as far as the budget needs)."""
     mapping = MAPPING.replace("max_removals: 5", 'max_removals: "10%"')
-    scim = org_with_mapping(app, session_factory, "aihub", mapping)
-    ids = []
-    for i in range(60):
-        created = scim.post("/Users", user(f"p{i:02d}@acme.com")).json
-        assert created is not None
-        ids.append(created["id"])
-    assert scim.post("/Groups", group("AI Users", *ids)).status_code == 201
-    with session_factory.begin() as s:
-        s.execute(text("UPDATE members SET status = 'joined'"))
-    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
-    for uid in ids[:8]:
-        assert scim.patch(f"/Users/{uid}", off).status_code == 200
+    _deactivate(app, session_factory, mapping, people=60, gone=8)
     statuses = {email: status for email, (_, status) in members(session_factory).items()}
     assert statuses == {f"p{i:02d}@acme.com": "suspended" if i < 6 else "joined" for i in range(60)}
     with session_factory() as s:
