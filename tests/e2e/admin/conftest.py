@@ -25,6 +25,7 @@ from sync.models import Member, Organisation, Workspace, WorkspaceRole
 from sync.settings import Settings
 from sync.store.mappings import save_mapping
 from tests.fakes.oidc import FakeOidc
+from tests.fakes.scim import FakeScim
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,15 @@ def sign_in(client: FlaskClient, key: str) -> str:
 def provider() -> Iterator[FakeOidc]:
     """The org's identity provider (a loopback OpenID Connect server)."""
     fake = FakeOidc()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def scim_source() -> Iterator[FakeScim]:
+    """The loopback SCIM server a scim-pull source reads, with one group."""
+    fake = FakeScim()
+    fake.load({"users": [], "groups": [{"id": "g-1", "displayName": "Staff", "members": []}]})
     yield fake
     fake.close()
 

@@ -4,7 +4,7 @@ every change an audit entry naming the fields, bad input changing nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,15 +21,6 @@ from tests.fakes.graph import FakeGraph
 from tests.fakes.okta import FakeOkta
 from tests.fakes.scim import FakeScim
 from tests.fakes.server import Staller, closed_port_url
-
-
-@pytest.fixture
-def scim() -> Iterator[FakeScim]:
-    """A loopback SCIM server with one group."""
-    fake = FakeScim()
-    fake.load({"users": [], "groups": [{"id": "g-1", "displayName": "Staff", "members": []}]})
-    yield fake
-    fake.close()
 
 
 def _add(client: FlaskClient, org: Seeded, name: str, kind: str, config: Any, secret: str) -> None:
@@ -57,13 +48,13 @@ def _audit(factory: sessionmaker[Session], op: str) -> list[dict[str, Any]]:
 def test_a_scim_source_answers_ok_and_a_wrong_token_is_named(
     client: FlaskClient,
     seed: Callable[..., Seeded],
-    scim: FakeScim,
+    scim_source: FakeScim,
     session_factory: sessionmaker[Session],
 ) -> None:
     """The right token: ok; a token the server refuses: the 401 in words, never the token;
     each test is a test_source audit entry with its outcome."""
     org = seed("acme", "soterai", ["owner"])
-    _add(client, org, "hr", "scim-pull", {"base_url": scim.url}, scim.token)
+    _add(client, org, "hr", "scim-pull", {"base_url": scim_source.url}, scim_source.token)
     good = _test(client, org, "hr")
     assert good["ok"] is True and "works" in good["detail"]
     assert _patch(client, org, "hr", {"secret": "not-the-token"}).status_code == 200
@@ -78,7 +69,7 @@ def test_a_scim_source_answers_ok_and_a_wrong_token_is_named(
 
 
 def test_an_unreachable_port_and_an_answer_that_is_not_json(
-    client: FlaskClient, seed: Callable[..., Seeded], scim: FakeScim
+    client: FlaskClient, seed: Callable[..., Seeded], scim_source: FakeScim
 ) -> None:
     """Nothing listening: "could not reach ...: connection refused"; a web page instead of
     the API: "the response was not JSON"."""
@@ -89,8 +80,8 @@ def test_an_unreachable_port_and_an_answer_that_is_not_json(
         "ok": False,
         "detail": f"could not reach {nowhere}: connection refused",
     }
-    _add(client, org, "html", "scim-pull", {"base_url": scim.url}, scim.token)
-    scim.add_fault("/scim/v2/Groups", status=200, body="<html><body>Sign in</body></html>")
+    _add(client, org, "html", "scim-pull", {"base_url": scim_source.url}, scim_source.token)
+    scim_source.add_fault("/scim/v2/Groups", status=200, body="<html><body>Sign in</body></html>")
     page = _test(client, org, "html")
     assert page["ok"] is False and page["detail"].startswith("the response was not JSON")
 
@@ -174,11 +165,11 @@ def test_okta_and_graph_sources_are_tested_with_their_own_credentials(
 
 
 def test_a_member_may_not_test_a_source(
-    client: FlaskClient, seed: Callable[..., Seeded], scim: FakeScim
+    client: FlaskClient, seed: Callable[..., Seeded], scim_source: FakeScim
 ) -> None:
     """A key whose role manages no one: 403, and no request reaches the IdP."""
     org = seed("acme", "soterai", ["owner", "member"])
-    _add(client, org, "hr", "scim-pull", {"base_url": scim.url}, scim.token)
+    _add(client, org, "hr", "scim-pull", {"base_url": scim_source.url}, scim_source.token)
     r = client.post("/api/v1/orgs/acme/sources/hr/test", headers=org.auth("member"))
     assert r.status_code == 403
     missing = client.post("/api/v1/orgs/acme/sources/nope/test", headers=org.auth("owner"))
@@ -188,19 +179,19 @@ def test_a_member_may_not_test_a_source(
 def test_patch_changes_only_what_is_given_and_audits_the_fields(
     client: FlaskClient,
     seed: Callable[..., Seeded],
-    scim: FakeScim,
+    scim_source: FakeScim,
     session_factory: sessionmaker[Session],
 ) -> None:
     """PATCH the URL, schedule and pause: those change, the secret stays; the audit entry
     names the fields and the actor, never a secret; a new secret is only "secret"."""
     org = seed("acme", "soterai", ["owner"])
-    _add(client, org, "hr", "scim-pull", {"base_url": scim.url}, scim.token)
+    _add(client, org, "hr", "scim-pull", {"base_url": scim_source.url}, scim_source.token)
     with session_factory() as s:
         sealed = s.scalars(select(Source.secret)).one()
-    edit = {"config": {"base_url": scim.url + "/"}, "schedule": "1h", "paused": True}
+    edit = {"config": {"base_url": scim_source.url + "/"}, "schedule": "1h", "paused": True}
     r = _patch(client, org, "hr", edit)
     assert r.status_code == 200, r.json
-    assert r.json["config"]["base_url"] == scim.url + "/"
+    assert r.json["config"]["base_url"] == scim_source.url + "/"
     assert (r.json["schedule"], r.json["enabled"], r.json["has_secret"]) == ("1h", False, True)
     with session_factory() as s:
         assert s.scalars(select(Source.secret)).one() == sealed
@@ -213,9 +204,9 @@ def test_patch_changes_only_what_is_given_and_audits_the_fields(
         ["base_url", "schedule", "paused"],
         ["schedule", "secret"],
     ]
-    assert entries[0]["config"] == {"base_url": scim.url + "/"}
+    assert entries[0]["config"] == {"base_url": scim_source.url + "/"}
     assert all(e["actor"].endswith(":owner key") for e in entries)
-    assert "brand-new-token" not in str(entries) and scim.token not in str(entries)
+    assert "brand-new-token" not in str(entries) and scim_source.token not in str(entries)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +225,7 @@ def test_patch_changes_only_what_is_given_and_audits_the_fields(
 def test_bad_patches_name_the_field_and_change_nothing(
     client: FlaskClient,
     seed: Callable[..., Seeded],
-    scim: FakeScim,
+    scim_source: FakeScim,
     session_factory: sessionmaker[Session],
     body: dict[str, Any],
     field: str,
@@ -242,7 +233,7 @@ def test_bad_patches_name_the_field_and_change_nothing(
     """A setting the kind lacks, a bad URL, a required setting removed, a bad schedule, an
     env: reference, a bad drop limit, a non-boolean: 422 naming it; nothing changed."""
     org = seed("acme", "soterai", ["owner"])
-    _add(client, org, "hr", "scim-pull", {"base_url": scim.url}, scim.token)
+    _add(client, org, "hr", "scim-pull", {"base_url": scim_source.url}, scim_source.token)
     before = client.get("/api/v1/orgs/acme/sources", headers=org.auth("owner")).json
     r = _patch(client, org, "hr", body)
     assert r.status_code == 422, r.json

@@ -4,9 +4,8 @@ an empty field) and tests its connection, through the same services as the API."
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,18 +16,9 @@ from tests.fakes.scim import FakeScim
 from tests.fakes.server import closed_port_url
 
 
-@pytest.fixture
-def scim() -> Iterator[FakeScim]:
-    """A loopback SCIM server with one group."""
-    fake = FakeScim()
-    fake.load({"users": [], "groups": [{"id": "g-1", "displayName": "Staff", "members": []}]})
-    yield fake
-    fake.close()
-
-
-def _page(client: FlaskClient, org: Seeded, scim: FakeScim) -> None:
-    body = {"name": "hr", "kind": "scim-pull", "config": {"base_url": scim.url},
-            "secret": scim.token}  # fmt: skip
+def _page(client: FlaskClient, org: Seeded, scim_source: FakeScim) -> None:
+    body = {"name": "hr", "kind": "scim-pull", "config": {"base_url": scim_source.url},
+            "secret": scim_source.token}  # fmt: skip
     r = client.post("/api/v1/orgs/acme/sources", headers=org.auth("owner"), json=body)
     assert r.status_code == 201
     sign_in(client, org.keys["owner"])
@@ -46,15 +36,15 @@ def _form(scim_url: str, **changes: str) -> dict[str, str]:
 
 
 def test_the_page_shows_a_set_secret_and_an_empty_field_and_tests_the_connection(
-    client: FlaskClient, seed: Callable[..., Seeded], scim: FakeScim
+    client: FlaskClient, seed: Callable[..., Seeded], scim_source: FakeScim
 ) -> None:
     """The secret is "set", its field empty, never its value; Test connection says it works,
     and after the URL points at a closed port it says the host could not be reached."""
     org = seed("acme", "soterai", ["owner"])
-    _page(client, org, scim)
+    _page(client, org, scim_source)
     page = client.get("/admin/sources/hr").get_data(as_text=True)
-    assert "<strong>set</strong>" in page and scim.token not in page
-    assert 'name="secret" value=""' in page and f'value="{scim.url}"' in page
+    assert "<strong>set</strong>" in page and scim_source.token not in page
+    assert 'name="secret" value=""' in page and f'value="{scim_source.url}"' in page
     assert "Connection works: connected to" in _post(client, "/admin/sources/hr/test")
     nowhere = closed_port_url()
     _post(client, "/admin/sources/hr/edit", **_form(nowhere + "/scim/v2"))
@@ -65,23 +55,25 @@ def test_the_page_shows_a_set_secret_and_an_empty_field_and_tests_the_connection
 def test_an_edit_keeps_the_secret_when_empty_and_names_what_changed(
     client: FlaskClient,
     seed: Callable[..., Seeded],
-    scim: FakeScim,
+    scim_source: FakeScim,
     session_factory: sessionmaker[Session],
 ) -> None:
     """Schedule and pause changed with an empty secret field: the stored secret stays;
     filling it replaces it; each save is one update_source entry naming the fields."""
     org = seed("acme", "soterai", ["owner"])
-    _page(client, org, scim)
+    _page(client, org, scim_source)
     with session_factory() as s:
         sealed = s.scalars(select(Source.secret)).one()
-    shown = _post(client, "/admin/sources/hr/edit", **_form(scim.url, schedule="6h", paused="1"))
+    shown = _post(
+        client, "/admin/sources/hr/edit", **_form(scim_source.url, schedule="6h", paused="1")
+    )
     assert "Saved hr: schedule, paused changed." in shown
     with session_factory() as s:
         row = s.scalars(select(Source)).one()
         assert (row.schedule, row.enabled, row.secret) == ("6h", False, sealed)
-    shown = _post(client, "/admin/sources/hr/edit", **_form(scim.url, secret="new-bearer"))
+    shown = _post(client, "/admin/sources/hr/edit", **_form(scim_source.url, secret="new-bearer"))
     assert "Saved hr: schedule, paused, secret changed." in shown and "new-bearer" not in shown
-    assert "Nothing changed." in _post(client, "/admin/sources/hr/edit", **_form(scim.url))
+    assert "Nothing changed." in _post(client, "/admin/sources/hr/edit", **_form(scim_source.url))
     with session_factory() as s:
         entries = [e.detail for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
                    if e.op == "update_source"]  # fmt: skip
@@ -94,19 +86,19 @@ def test_an_edit_keeps_the_secret_when_empty_and_names_what_changed(
 def test_bad_input_on_the_form_is_a_message_and_changes_nothing(
     client: FlaskClient,
     seed: Callable[..., Seeded],
-    scim: FakeScim,
+    scim_source: FakeScim,
     session_factory: sessionmaker[Session],
 ) -> None:
     """A URL that is not http(s) and a bad schedule: the reason on the page, settings kept."""
     org = seed("acme", "soterai", ["owner"])
-    _page(client, org, scim)
+    _page(client, org, scim_source)
     shown = _post(client, "/admin/sources/hr/edit", **_form("ftp://nowhere"))
     assert "must be an http(s) URL" in shown
-    shown = _post(client, "/admin/sources/hr/edit", **_form(scim.url, schedule="whenever"))
+    shown = _post(client, "/admin/sources/hr/edit", **_form(scim_source.url, schedule="whenever"))
     assert 'class="flash error"' in shown
     with session_factory() as s:
         row = s.scalars(select(Source)).one()
-        assert (row.config, row.schedule) == ({"base_url": scim.url}, None)
+        assert (row.config, row.schedule) == ({"base_url": scim_source.url}, None)
         assert s.scalars(select(AuditEntry).where(AuditEntry.op == "update_source")).all() == []
     page = client.get("/admin/sources/hr").get_data(as_text=True)
-    assert f'value="{scim.url}"' in page
+    assert f'value="{scim_source.url}"' in page
