@@ -138,47 +138,33 @@ class _Reader:
         """The directory users (the oldest source's row of each id) reached so far."""
         keys = sorted(found.keys - self.asked_keys)
         self.asked_keys |= found.keys
-        ids = sorted((found.ids | self.rows.keys()) - self.asked_ids)
-        if len(keys) + len(ids) <= _ONE_QUERY:
-            # a write's few users: one round trip for the rows by key, every row of the
-            # ids those rows have, and the rows by id (the three lookups below, unioned)
-            self._users_at_once(keys, ids)
-            self.asked_ids |= set(ids) | self.rows.keys()
-            return [u for _, u in self.rows.values() if user_reached(u, found)]
-        for chunk in chunks(keys):
-            self._users_where(DirectoryUser.user_key.in_(chunk))
-            self._users_where(DirectoryUser.user_name_key.in_(chunk))
+        if len(keys) <= _ONE_QUERY:
+            # a write's few keys: by key and by userName key in one round trip (two index
+            # lookups unioned, a row found twice kept once). The rows sharing their ids
+            # are read next, by id: a subquery here let PostgreSQL, with the statistics
+            # of a freshly pushed org, plan a nested loop over the whole org per row.
+            if keys:
+                in_org = DirectoryUser.org_id == self.org_id
+                self._keep_users(
+                    self.session.execute(
+                        union_all(
+                            select(*_USER_COLUMNS).where(in_org, DirectoryUser.user_key.in_(keys)),
+                            select(*_USER_COLUMNS).where(
+                                in_org, DirectoryUser.user_name_key.in_(keys)
+                            ),
+                        )
+                    )
+                )
+        else:
+            for chunk in chunks(keys):
+                self._users_where(DirectoryUser.user_key.in_(chunk))
+                self._users_where(DirectoryUser.user_name_key.in_(chunk))
         # every row of a found id, so that the oldest source's row is the one kept
         ids = sorted((found.ids | self.rows.keys()) - self.asked_ids)
         self.asked_ids |= set(ids)
         for chunk in chunks(ids):
             self._users_where(DirectoryUser.ext_id.in_(chunk))
         return [u for _, u in self.rows.values() if user_reached(u, found)]
-
-    def _users_at_once(self, keys: list[str], ids: list[str]) -> None:
-        """The rows with one of ``keys`` as key or userName key, every row sharing an id
-        with those, and the rows of ``ids``: a UNION ALL of index lookups (each branch
-        keeps its own index; a row found twice is kept once by ``_keep_users``)."""
-        in_org = DirectoryUser.org_id == self.org_id
-        branches = []
-        if keys:
-            by_key = DirectoryUser.user_key.in_(keys)
-            by_name = DirectoryUser.user_name_key.in_(keys)
-            keyed = union_all(
-                select(DirectoryUser.ext_id).where(in_org, by_key),
-                select(DirectoryUser.ext_id).where(in_org, by_name),
-            ).subquery()
-            branches.append(
-                select(*_USER_COLUMNS).where(
-                    in_org, DirectoryUser.ext_id.in_(select(keyed.c.ext_id))
-                )
-            )
-        if ids:
-            branches.append(select(*_USER_COLUMNS).where(in_org, DirectoryUser.ext_id.in_(ids)))
-        if not branches:
-            return
-        query = branches[0] if len(branches) == 1 else union_all(*branches)
-        self._keep_users(self.session.execute(query))
 
     def members(self, found: Reach) -> list[tuple[int, StateMember]]:
         """The members reached so far, by row id."""
