@@ -385,11 +385,11 @@ def writes(client: Client, n: int, samples: int, tag: str) -> dict[str, list[flo
 
 
 def first_push(
-    port: int, token: str, prefix: str, users: int, tag: str
+    port: int, token: str, prefix: str, users: int, name: str, tag: str
 ) -> tuple[float, list[float]]:
-    """``users`` users pushed as Okta does, from 4 clients; (wall s, per-user s)."""
+    """``users`` users pushed as Okta does, from 4 clients, into the group ``name``;
+    (wall s, per-user s)."""
     setup = Client(port, token, prefix)
-    name = f"Staff-{tag}"
     _, group = setup.send("POST", "/Groups", {"schemas": [GROUP], "displayName": name})
     gid = group["id"]
     lock = threading.Lock()
@@ -407,6 +407,9 @@ def first_push(
             added = client.send("PATCH", f"/Groups/{gid}", _add([uid]))[0]
             with lock:
                 times.append(looked + made + added)
+                if len(times) % 500 == 0:  # progress, so that a slowdown shows as it comes
+                    rate = len(times) / (time.perf_counter() - started)
+                    print(f"# {len(times)} users pushed, {rate:.1f} users/s", file=sys.stderr)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     started = time.perf_counter()
@@ -429,7 +432,15 @@ def line(n: int, db: str, server: str, op: str, times: list[float], extra: str =
     )
 
 
-def bench(db: str, url: str, n: int, samples: int, push: int, folder: Path) -> None:
+def bench(
+    db: str,
+    url: str,
+    n: int,
+    samples: int,
+    push: int,
+    folder: Path,
+    push_servers: tuple[str, ...] = ("rolebridge", "scim2-server"),
+) -> None:
     """One database and org size: load, serve both, measure."""
     started = time.perf_counter()
     token, push_token = load_rolebridge(url, n)
@@ -450,14 +461,19 @@ def bench(db: str, url: str, n: int, samples: int, push: int, folder: Path) -> N
             ("scim2-server", Client(other_port, other_token, "/v2")),
         ):
             lookup_create(client, EMAIL.format(f"warm-{name}"))  # warm-up
-            for op, times in writes(client, n, samples, db).items():
-                line(n, db, name, op, times)
+            if samples:
+                for op, times in writes(client, n, samples, db).items():
+                    line(n, db, name, op, times)
         if push:
-            for name, p, t, prefix in (
-                ("rolebridge", port, push_token, "/scim/v2"),
-                ("scim2-server", other_port, other_token, "/v2"),
+            # rolebridge's push org is empty: its users join ``Staff``, which the mapping
+            # maps, so each one is invited; scim2-server holds a ``Staff`` already
+            for name, p, t, prefix, group in (
+                ("rolebridge", port, push_token, "/scim/v2", "Staff"),
+                ("scim2-server", other_port, other_token, "/v2", f"Staff-{db}"),
             ):
-                wall, times = first_push(p, t, prefix, push, db)
+                if name not in push_servers:
+                    continue
+                wall, times = first_push(p, t, prefix, push, group, db)
                 line(push, db, name, "first_push", times, f" users_per_s={push / wall:.1f}")
     finally:
         stop(server)
@@ -477,8 +493,15 @@ def main() -> None:
     parser.add_argument("--members", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database, emptied per size")
-    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--samples", type=int, default=200, help="0: the first push only")
     parser.add_argument("--push", type=int, default=10_000, help="users of the first push")
+    parser.add_argument(
+        "--push-servers",
+        nargs="+",
+        choices=["rolebridge", "scim2-server"],
+        default=["rolebridge", "scim2-server"],
+        help="whose first push to measure (scim2-server's slows with the square of the push)",
+    )
     parser.add_argument("--serve-scim2-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -495,7 +518,9 @@ def main() -> None:
                         raise SystemExit("--postgres-url is needed for --db postgresql")
                     url = args.postgres_url
                     _empty(url)
-                bench(db, url, n, args.samples, args.push if index == 0 else 0, Path(folder))
+                push = args.push if index == 0 else 0
+                servers = tuple(args.push_servers)
+                bench(db, url, n, args.samples, push, Path(folder), servers)
 
 
 def _empty(url: str) -> None:
