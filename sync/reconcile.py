@@ -37,7 +37,7 @@ from sync.db import write_session
 from sync.errors import Forbidden, NotFound
 from sync.mirror import load_directory
 from sync.mirror.held import HeldSnapshot, held_directory
-from sync.models import PlanStatus, SavedPlan, SyncRun, utcnow
+from sync.models import Organisation, PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.scoped import load_scoped, member_count
 from sync.store.events import emit, held_event
 from sync.store.mappings import CurrentMapping, current_mapping, mapping_or_none
@@ -307,13 +307,13 @@ def reconcile_write(
     has no mapping yet (it only collects its directory).
     The mapping is read once, for both the check and the plan."""
     _lock(session, org_id)  # held already: no round trip
-    kept = org_row(session, org_id)  # held: ``_reconcile_locked`` finds it in the session
+    org = org_row(session, org_id)  # read once: ``mapping_or_none`` finds it in the session
     current = mapping_or_none(session, org_id)
     if current is None:
         return None
-    result = _reconcile_locked(session, org_id, users, trigger, utcnow(), True, current=current)
-    del kept
-    return result
+    return _reconcile_locked(
+        session, org_id, users, trigger, utcnow(), True, current=current, org=org
+    )
 
 
 def lock_org(session: Session, org_id: int) -> None:
@@ -352,10 +352,14 @@ def _reconcile_locked(
     run_id: int | None = None,
     allow: Callable[[Session, Plan], None] | None = None,
     current: CurrentMapping | None = None,
+    org: Organisation | None = None,
 ) -> ReconcileResult:
-    # held for the whole pass: the session's identity map holds rows weakly, so without
-    # it each ``get_org`` (gather, its mapping, the scoped state, the apply) read it again
-    org_kept = org_row(session, org_id)
+    """Plan and act under the org's lock, already taken. ``org``: the org's row when the
+    caller read it already (read here otherwise); ``current``: its mapping, likewise."""
+    # ``org`` is held for the whole pass: the session's identity map holds rows weakly, so
+    # without a reference each ``get_org`` (gather, its mapping, the scoped state, the
+    # apply) would read the row again
+    org = org if org is not None else org_row(session, org_id)
     inputs = gather(session, org_id, held, now, users, current)
     if inputs.waiting:
         # a waiting plan is the whole org's: plan the whole org again, so that the plan
@@ -391,7 +395,6 @@ def _reconcile_locked(
     if retired.rows:
         whole = users is None or inputs.mapping.policy.apply == "review"
         _replace_stale(session, org_id, retired, result, None if whole else users, now)
-    del org_kept
     return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
 
 
