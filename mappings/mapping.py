@@ -29,6 +29,7 @@ __all__ = [
     "Scope",
     "default_acting_role",
     "parse_mapping",
+    "pattern_count",
 ]
 
 UNMAPPED = ("remove", "default_role", "keep")
@@ -203,6 +204,12 @@ class RoleMapping:
         out["rules"] = [r.to_dict() for r in self.rules]
         out["policy"] = self.policy.to_dict()
         return out
+
+
+def pattern_count(mapping: RoleMapping) -> int:
+    """How many compiled patterns ``mapping`` holds: one per ``match`` rule, at most
+    ``MAX_PATTERNS`` (what a cache of parsed mappings weighs them by)."""
+    return sum(1 for rule in mapping.rules if rule.pattern is not None)
 
 
 def default_acting_role(model: RoleModel) -> str:

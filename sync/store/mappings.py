@@ -3,7 +3,8 @@ becomes the next version; reconciliation uses the newest."""
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,15 +14,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mappings.errors import InputError, MappingError
-from mappings.mapping import RoleMapping, parse_mapping
+from mappings.mapping import RoleMapping, parse_mapping, pattern_count
 from sync.errors import NotFound
 from sync.models import MappingVersion
 from sync.nesting import load_yaml
-from sync.regex_engine import re2_engine
+from sync.regex_engine import MAX_MEMORY, re2_engine
 from sync.store.orgs import get_org, role_model_for
 
 __all__ = [
+    "PARSED_BUDGET",
     "CurrentMapping",
+    "ParsedMappings",
     "current_mapping",
     "latest_version",
     "VersionInfo",
@@ -104,14 +107,65 @@ def mapping_or_none(session: Session, org_id: int) -> CurrentMapping | None:
     )
     if row is None:
         return None
-    return CurrentMapping(row.version, _parsed(row.document, org.role_model), row.document)
+    return CurrentMapping(row.version, _PARSED.get(row.document, org.role_model), row.document)
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(text: str, role_model: str) -> RoleMapping:
-    """``parse_document`` of a stored (so already checked) document, once per process:
-    every SCIM write reads the current mapping, and a ``RoleMapping`` is immutable."""
-    return parse_document(text, role_model)
+PARSED_BUDGET = 256 << 20
+"""Bytes, worst case, of the parsed mappings a process keeps (``ParsedMappings``)."""
+
+
+class ParsedMappings:
+    """``parse_document`` of stored (so already checked) documents, kept per process:
+    every SCIM write reads the current mapping, and a ``RoleMapping`` is immutable.
+
+    Keyed by document and role model, so orgs saving the same document share one. Each
+    entry weighs what it may hold at worst: RE2's ``MAX_MEMORY`` per compiled pattern
+    plus its document's length (the parsed structure's rough size). Past ``budget`` in
+    all, the least recently used are dropped; the one just parsed is kept even when it
+    alone weighs more. Thread-safe: a parse runs outside the lock, and two threads
+    parsing the same document at once keep the first copy."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.weight = 0
+        self._entries: OrderedDict[tuple[str, str], tuple[RoleMapping, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._entries
+
+    def get(self, text: str, role_model: str) -> RoleMapping:
+        """The parsed ``text`` for ``role_model``: kept, or parsed now and kept."""
+        key = (text, role_model)
+        with self._lock:
+            kept = self._hit(key)
+        if kept is not None:
+            return kept
+        mapping = parse_document(text, role_model)
+        weight = pattern_count(mapping) * MAX_MEMORY + len(text)
+        with self._lock:
+            kept = self._hit(key)  # parsed meanwhile by another thread
+            if kept is not None:
+                return kept
+            self._entries[key] = (mapping, weight)
+            self.weight += weight
+            while self.weight > self.budget and len(self._entries) > 1:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.weight -= dropped
+        return mapping
+
+    def _hit(self, key: tuple[str, str]) -> RoleMapping | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
+
+
+_PARSED = ParsedMappings(PARSED_BUDGET)
 
 
 @dataclass(frozen=True, slots=True)
