@@ -282,7 +282,10 @@ def member_detail(email: str) -> str:
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
         members = {m.key: m for m in _visible(ctx, load_state(s, ctx.id).members)}
-        member = members.get(email.strip().casefold())
+        wanted = email.strip()  # an address, or an IdP id as "sync this member" takes
+        member = members.get(wanted.casefold()) or next(
+            (m for m in members.values() if m.idp_id == wanted), None
+        )
         if member is None:
             raise NotFound(f"no member {email!r}")
         try:
@@ -324,8 +327,9 @@ def member_remove(email: str) -> BaseResponse:
 
 @bp.post("/members/<path:email>/sync")
 def member_sync(email: str) -> BaseResponse:
-    """Reconcile one member now: applied if nothing holds it, else stored for approval."""
-    key = email.strip().casefold()
+    """Reconcile one member now, by address or IdP id (case-sensitive, so passed as
+    given): applied if nothing holds it, else stored for approval."""
+    key = email.strip()
     with read_session() as s:
         ctx = org_context(s, caller().org_name)
     result = reconcile_member(session_factory(), ctx.id, key, ctx.authority)

@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.authority import Caller
-from mappings.directory import identity_key
 from mappings.operations import Plan
 from sync.reconcile import ReconcileResult
 from sync.reconcile import reconcile as reconcile_org
@@ -52,8 +51,11 @@ def reconcile_member(
 ) -> ReconcileResult:
     """Plan one member (by email or IdP id) and act on the plan: applied unless something
     holds it, else stored for approval. The caller must manage someone and every role the
-    member's plan touches (``Forbidden`` otherwise, and nothing is changed)."""
-    key = identity_key(user)
+    member's plan touches (``Forbidden`` otherwise, and nothing is changed).
+
+    ``user`` is passed on as given (trimmed): the plan takes it both as an IdP id, which
+    is case-sensitive (Okta's ``00uAbC123``), and as an address's identity key."""
+    wanted = user.strip()
     with session_factory() as session:
         org_row = get_org(session, org)
         model = role_model_for(org_row.role_model)
@@ -68,7 +70,7 @@ def reconcile_member(
         session_factory,
         org_id,
         dry_run=False,
-        users=[key],
+        users=[wanted],
         trigger=caller.actor,
         now=now,
         allow=allow,

@@ -10,8 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.directory import Directory, DirectoryGroup, DirectoryUser, GroupMember
 from sync.models import AuditEntry, Member, SavedPlan, SyncRun
-from tests.e2e.admin.conftest import GONE, MAX, OLGA, MemberSpec, Seeded, sign_in
+from tests.e2e.admin.conftest import GONE, MAPPING, MAX, OLGA, MemberSpec, Seeded, sign_in
 
 
 def _written(factory: sessionmaker[Session]) -> tuple[int, int, int]:
@@ -80,3 +81,37 @@ def test_a_manager_may_not_sync_away_an_owner_and_nothing_is_written(
     assert synced.status_code == 303, synced.get_data(as_text=True)
     with session_factory() as s:
         assert s.scalar(select(Member.id).where(Member.email == "boss@acme.com")) is None
+
+
+def test_a_member_is_synced_by_a_case_sensitive_idp_id(
+    client: FlaskClient,
+    seed: Callable[..., Seeded],
+    put_directory: Callable[[int, Directory], None],
+    save_version: Callable[[int, str], int],
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Okta's and Entra's ids are case-sensitive: "sync this member" given nina's id
+    ``00uAbC123`` (she is in Staff, not yet a member) finds her by that id, invites her,
+    audits it, and lands on her page."""
+    nina_id = "00uAbC123"
+    org = seed("acme", "soterai", ["owner"], [OLGA])
+    olga = DirectoryUser(id="u-olga", user_name="olga@acme.com", emails=("olga@acme.com",))
+    nina = DirectoryUser(id=nina_id, user_name="nina@acme.com", emails=("nina@acme.com",))
+    owners = DirectoryGroup("g-owners", "Owners", members=(GroupMember("u-olga", "User"),))
+    staff = DirectoryGroup("g-staff", "Staff", members=(GroupMember(nina_id, "User"),))
+    put_directory(org.id, Directory(users=(olga, nina), groups=(owners, staff)))
+    save_version(org.id, MAPPING)
+    csrf = sign_in(client, org.keys["owner"])
+    synced = client.post(f"/admin/members/{nina_id}/sync", data={"csrf_token": csrf})
+    assert synced.status_code == 303, synced.get_data(as_text=True)
+    with session_factory() as s:
+        row = s.execute(
+            select(Member.status, Member.org_role, Member.idp_id).where(
+                Member.email == "nina@acme.com"
+            )
+        ).one_or_none()
+        ops = s.scalars(select(AuditEntry.op).where(AuditEntry.user == "nina@acme.com")).all()
+    assert row is not None and tuple(row) == ("invited", "member", nina_id)
+    assert ops == ["invite"]
+    page = client.get(synced.headers["Location"])
+    assert page.status_code == 200 and "nina@acme.com" in page.get_data(as_text=True)
