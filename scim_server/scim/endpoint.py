@@ -30,6 +30,7 @@ from scim_server.scim.habits import RolebridgeHandler, RolebridgeService
 from scim_server.scim.provider import make_provider
 from scim_server.scim.provisioning import is_write_request, reconcile_touched
 from scim_server.scim.storage import AfterWrite, SqlScimStorage
+from sync.planner_stats import StatisticsKeeper
 
 __all__ = ["SCIM_PREFIX", "RolebridgeScim", "init_scim"]
 
@@ -114,6 +115,7 @@ def init_scim(
         after_write=after_write,
         writes=is_write_request,
         reader=read_connection,
+        after_commit=StatisticsKeeper(session_factory.kw["bind"]).wrote,
     )
     scim = RolebridgeScim(session_factory, storage)
     scim.init_app(app)

@@ -124,6 +124,7 @@ class SqlScimStorage(ScimStorage):
         after_write: AfterWrite | None = None,
         writes: Callable[[], bool] = lambda: False,
         reader: Callable[[], Connection | None] = lambda: None,
+        after_commit: Callable[[], object] | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._writes = writes
@@ -132,6 +133,7 @@ class SqlScimStorage(ScimStorage):
         self._tenant = tenant
         self.max_scan = max_scan
         self.after_write = after_write
+        self.after_commit = after_commit
         self._current: ContextVar[_Operation | None] = ContextVar(
             f"scim_op_{id(self)}", default=None
         )
@@ -140,7 +142,8 @@ class SqlScimStorage(ScimStorage):
 
     @contextmanager
     def operation(self) -> Iterator[None]:
-        """One SCIM operation: one transaction, then the after-write hook inside it."""
+        """One SCIM operation: one transaction, the after-write hook inside it, and once
+        it committed the after-commit hook (the planner's statistics)."""
         if self._current.get() is not None:
             yield
             return
@@ -173,6 +176,8 @@ class SqlScimStorage(ScimStorage):
             if conflict is None:
                 raise
             raise conflict from exc
+        if self.after_commit is not None:
+            self.after_commit()  # committed, the org's lock released
 
     def _unit(self, tenant: Tenant) -> AbstractContextManager[Session]:
         """A write's transaction holds the org's lock (and SQLite's write lock) from its start."""
