@@ -23,21 +23,8 @@ from sync.settings import Settings
 from sync.store.mappings import save_mapping
 from sync.store.orgs import create_workspace, find_org
 from tests.e2e.conftest import Scim, group, make_org, user
+from tests.e2e.test_scim_statements import MAPPING, PATCH
 
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-MAPPING = """
-role_model: aihub
-rules:
-  - group: Staff
-    org_role: user
-  - match: '^ws-(?P<n>[0-9]+)$'
-    workspace: "w{n}"
-    workspace_role: user
-policy:
-  acting_role: admin
-  apply: auto
-  max_removals: 50%
-"""
 PUSHED = 400
 FILTERED_AT_MOST = 20  # rows a lookup may read and drop: far below the org's size
 
@@ -80,8 +67,9 @@ def test_a_first_push_into_a_new_org_reads_only_what_each_write_touches(
     engine: Engine, settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     """An org of 300 users is analysed while the new org is empty; 400 users are then
-    pushed into the new org (a mapping in force). The reads of the next writes (lookup,
-    create, add to Staff, deactivate) each read no more rows than they return."""
+    pushed into the new org (test_scim_statements' mapping in force). The reads of the
+    next writes (lookup, create, add to Staff, deactivate) each read no more rows than
+    they return."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite chooses indexes without statistics of this kind")
     seeding = _app(settings)
