@@ -17,7 +17,10 @@ write committed and outside the org's lock; a table past the rule is analysed th
 sample of at most 30,000 rows, so its cost does not grow with the table). ``ANALYZE``
 blocks no reader or writer; a role that does not own the tables gets the server's
 warning and nothing else, and any failure is logged, never raised into the write.
-SQLite plans without statistics of this kind: the keeper does nothing there.
+After a pull that changed the mirror, ``after_bulk`` asks the same rule of the rows the
+pull wrote (an org's first pull writes it whole in one transaction, and the server's
+counts of a backend's changes arrive up to a second after it committed). SQLite plans
+without statistics of this kind: the keeper does nothing there.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 __all__ = ["HOT_TABLES", "StatisticsKeeper"]
 
@@ -79,13 +83,36 @@ class StatisticsKeeper:
                 return []
         return self.check()
 
+    def after_bulk(self, changed: int) -> list[str]:
+        """After one write of ``changed`` rows (a pull's): analyse the hot tables for
+        which that many changes are past the rule. The write's own count, not the
+        server's: a backend reports its counts up to a second after it committed."""
+        if not self.enabled or changed <= 50:
+            return []
+        sizes = text(
+            "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:tables)"
+            " AND relnamespace = current_schema()::regnamespace ORDER BY relname"
+        )
+        return self._analyse(
+            lambda connection: [
+                table
+                for table, tuples in connection.execute(sizes, {"tables": list(HOT_TABLES)})
+                if changed > 50 + 0.1 * max(tuples, 0)
+            ]
+        )
+
     def check(self) -> list[str]:
         """Analyse the hot tables past the rule now; the tables analysed."""
         if not self.enabled:
             return []
+        return self._analyse(
+            lambda connection: list(connection.scalars(_STALE, {"tables": list(HOT_TABLES)}))
+        )
+
+    def _analyse(self, stale_tables: Callable[[Connection], list[str]]) -> list[str]:
         try:
             with self.engine.connect() as connection:
-                stale = list(connection.scalars(_STALE, {"tables": list(HOT_TABLES)}))
+                stale = stale_tables(connection)
                 connection.commit()
                 for table in stale:  # names from HOT_TABLES only
                     connection.execute(text(f'ANALYZE "{table}"'))

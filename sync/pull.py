@@ -36,6 +36,7 @@ from sync.errors import NotFound
 from sync.mirror import SnapshotChanges, replace_snapshot, source_directory
 from sync.mirror.held import hold
 from sync.models import Source, SyncRun, utcnow
+from sync.planner_stats import StatisticsKeeper
 from sync.reconcile import gather, plan_for, reconcile
 from sync.sources.base import Cancelled, Progress, RetryPolicy, Snapshot, SourceError
 from sync.sources.factory import build_source
@@ -175,12 +176,14 @@ def _replace_and_reconcile(
     trigger: str,
     now: datetime | None,
 ) -> PullResult:
+    changed = 0
     with session_factory.begin() as session:
         if previous is not None and same_directory(previous, pulled.directory):
             counts["mirror"] = {"unchanged": 1}  # nothing to write: the usual scheduled run
         else:
             changes = replace_snapshot(session, org_id, source_id, pulled.directory)
             counts["mirror"] = _changes_dict(changes)
+            changed = sum(counts["mirror"].values())
         source = _source(session, source_id)
         source.delta_link = pulled.cursor
         source.force_next = False
@@ -189,6 +192,9 @@ def _replace_and_reconcile(
         session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held, run_id=run_id
     )
     counts["plan"] = dict(result.plan.summary)
+    # a first pull of an org writes it whole: the SCIM writes and pulls that follow plan
+    # their lookups on statistics that know it (sync/planner_stats.py)
+    StatisticsKeeper(session_factory.kw["bind"]).after_bulk(changed)
     return _finish_run(
         session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
     )
