@@ -1,4 +1,5 @@
-"""Inserting many rows at once: ``COPY ... FROM STDIN`` on PostgreSQL, executemany elsewhere.
+"""Inserting many rows at once: ``COPY ... FROM STDIN`` on PostgreSQL (one multi-row
+``INSERT`` for a few rows), executemany elsewhere.
 
 A first sync writes hundreds of thousands of rows (mirror users and memberships, members,
 audit entries, outbox messages). The ORM's bulk insert spends several microseconds per
@@ -27,6 +28,9 @@ from sqlalchemy.orm import Session
 __all__ = ["chunks", "insert_rows"]
 
 _CHUNK = 2000  # values per IN (...) list; well under SQLite's and psycopg's parameter limits
+# rows up to which one multi-row INSERT beats COPY on PostgreSQL: COPY is two round trips
+# (the command, then the data and its end), an INSERT one
+_FEW = 20
 
 
 def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -41,7 +45,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         return
     conn = session.connection()
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        _copy(conn, table, rows)
+        if len(rows) <= _FEW:
+            _values(conn, table, rows)
+        else:
+            _copy(conn, table, rows)
     elif conn.dialect.name == "sqlite":
         _executemany(conn, table, rows)
     else:
@@ -100,6 +107,20 @@ def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> 
                 copy.write_row(values(row))
 
     _raw(conn, statement, (), run)
+
+
+def _values(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A few rows in one ``INSERT ... VALUES (...), (...)``: one round trip."""
+    _, columns, values = _columns(conn, table, rows)
+    quote = conn.dialect.identifier_preparer
+    one = f"({', '.join('%s' for _ in columns)})"
+    statement = (
+        f"INSERT INTO {quote.format_table(table)} "
+        f"({', '.join(quote.quote(c) for c in columns)}) "
+        f"VALUES {', '.join(one for _ in rows)}"
+    )
+    bound = [value for row in rows for value in values(row)]
+    _raw(conn, statement, bound, lambda cursor: cursor.execute(statement, bound))
 
 
 def _executemany(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -151,7 +151,9 @@ def emit(
     if len(rows) > 50:
         insert_rows(session, Base.metadata.tables["events"], rows)
     else:
-        session.execute(insert(Event), rows)
+        # ``render_nulls``: one executemany for every row, instead of one per pattern of
+        # empty columns (an invite's event and its plan's event are two shapes)
+        session.execute(insert(Event).execution_options(render_nulls=True), rows)
     alerts = [d for d in drafts if d.type in ALERT_TYPES]
     if alerts:
         from sync.alerts import queue_alerts
