@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    delete,
+    insert,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from mappings.directory import DirectoryGroup as DirGroup
@@ -214,12 +222,21 @@ def remove_group_members(
 def member_types(session: Session, source_id: int, values: Sequence[str]) -> dict[str, str]:
     """``User`` or ``Group`` for each value that is a user or group id of the source."""
     kinds: dict[str, str] = {}
-    for table, kind in ((DirectoryUser, "User"), (DirectoryGroup, "Group")):
-        for chunk in chunks(values):
-            query = select(table.ext_id).where(
-                table.source_id == source_id, table.ext_id.in_(chunk)
+    for chunk in chunks(values):
+        # both kinds in one round trip; an id that is both is a group, as it always was
+        query: Any = union_all(
+            *(
+                select(table.ext_id, literal_column(f"'{kind}'")).where(
+                    table.source_id == source_id, table.ext_id.in_(chunk)
+                )
+                for table, kind in ((DirectoryUser, "User"), (DirectoryGroup, "Group"))
             )
-            kinds.update(dict.fromkeys(session.scalars(query), kind))
+        )
+        for value, kind in session.execute(query):
+            if kind == "Group":
+                kinds[value] = kind
+            else:
+                kinds.setdefault(value, kind)
     return kinds
 
 

@@ -43,9 +43,9 @@ policy:
 # PostgreSQL's org advisory lock at the start of the write's transaction another
 BOUNDS = {
     "post_user": (19, 18),
-    "patch_add_member": (32, 31),
+    "patch_add_member": (31, 30),
     "patch_deactivate": (30, 29),
-    "group_patch_20": (32, 31),
+    "group_patch_20": (31, 30),
 }
 
 
