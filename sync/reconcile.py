@@ -40,7 +40,7 @@ from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import Organisation, PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.scoped import load_scoped, member_count
 from sync.store.events import emit, held_event
-from sync.store.mappings import CurrentMapping, current_mapping, mapping_or_none
+from sync.store.mappings import CurrentMapping, current_mapping, org_and_mapping
 from sync.store.orgs import get_org, org_row, role_model_for
 from sync.store.platform import ApplyResult, apply_plan, load_state, losses_since
 
@@ -307,8 +307,7 @@ def reconcile_write(
     has no mapping yet (it only collects its directory).
     The mapping is read once, for both the check and the plan."""
     _lock(session, org_id)  # held already: no round trip
-    org = org_row(session, org_id)  # read once: ``mapping_or_none`` finds it in the session
-    current = mapping_or_none(session, org_id)
+    org, current = org_and_mapping(session, org_id)  # one statement for both
     if current is None:
         return None
     return _reconcile_locked(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mappings.errors import InputError, MappingError
 from mappings.mapping import RoleMapping, parse_mapping, pattern_count
 from sync.errors import NotFound
-from sync.models import MappingVersion
+from sync.models import MappingVersion, Organisation
 from sync.nesting import load_yaml
 from sync.regex_engine import MAX_MEMORY, re2_engine
 from sync.store.orgs import get_org, role_model_for
@@ -94,6 +94,25 @@ def current_mapping(session: Session, org_id: int) -> CurrentMapping:
             f"{org.name} FILE`"
         )
     return found
+
+
+def org_and_mapping(session: Session, org_id: int) -> tuple[Organisation, CurrentMapping | None]:
+    """The org's row and its newest mapping (``None`` when none was saved yet), in one
+    statement: a SCIM write reads both. ``NotFound`` when there is no such org."""
+    found = session.execute(
+        select(Organisation, MappingVersion)
+        .outerjoin(MappingVersion, MappingVersion.org_id == Organisation.id)
+        .where(Organisation.id == org_id)
+        .order_by(MappingVersion.version.desc())
+        .limit(1)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"no organisation {org_id!r}")
+    org, row = found
+    if row is None:
+        return org, None
+    parsed = _PARSED.get(row.document, org.role_model)
+    return org, CurrentMapping(row.version, parsed, row.document)
 
 
 def mapping_or_none(session: Session, org_id: int) -> CurrentMapping | None:

@@ -42,10 +42,10 @@ policy:
 # statements per write, at most (SQLite, PostgreSQL): SQLite's ``BEGIN IMMEDIATE`` is one,
 # PostgreSQL's org advisory lock at the start of the write's transaction another
 BOUNDS = {
-    "post_user": (19, 18),
-    "patch_add_member": (31, 30),
-    "patch_deactivate": (30, 29),
-    "group_patch_20": (31, 30),
+    "post_user": (18, 17),
+    "patch_add_member": (30, 29),
+    "patch_deactivate": (29, 28),
+    "group_patch_20": (30, 29),
 }
 
 
