@@ -244,7 +244,8 @@ class SqlScimStorage(ScimStorage):
             if _kind(resource_type) == "User":
                 columns = records.user_columns(resource)
                 _check_lengths(DirectoryUser, columns)
-                self._check_user_name(op, columns["user_name_key"], None)
+                # no lookup first: the (source, scim_key) unique index refuses a taken
+                # userName, and ``operation`` answers that with the same 409
                 columns["scim_key"] = columns["user_name_key"]
                 row = self._insert(op, DirectoryUser, columns, resource, now)
                 op.touched.users.add(row.ext_id)

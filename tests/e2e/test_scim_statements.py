@@ -42,7 +42,7 @@ policy:
 # statements per write, at most (SQLite, PostgreSQL): SQLite's ``BEGIN IMMEDIATE`` is one,
 # PostgreSQL's org advisory lock at the start of the write's transaction another
 BOUNDS = {
-    "post_user": (18, 17),
+    "post_user": (17, 16),
     "patch_add_member": (30, 29),
     "patch_deactivate": (29, 28),
     "group_patch_20": (30, 29),
