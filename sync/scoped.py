@@ -138,18 +138,21 @@ class _Reader:
         """The directory users (the oldest source's row of each id) reached so far."""
         keys = sorted(found.keys - self.asked_keys)
         self.asked_keys |= found.keys
+        in_org = DirectoryUser.org_id == self.org_id
+        by_key: set[str] = set()  # the ids of the rows with these keys, read whole next
         if len(keys) <= _ONE_QUERY:
             # a write's few keys: by key and by userName key in one round trip (two index
-            # lookups unioned, a row found twice kept once). The rows sharing their ids
-            # are read next, by id: a subquery here let PostgreSQL, with the statistics
-            # of a freshly pushed org, plan a nested loop over the whole org per row.
+            # lookups unioned). The rows are read by id next, once each: a subquery here
+            # let PostgreSQL, with the statistics of a freshly pushed org, plan a nested
+            # loop over the whole org per row.
             if keys:
-                in_org = DirectoryUser.org_id == self.org_id
-                self._keep_users(
-                    self.session.execute(
+                by_key.update(
+                    self.session.scalars(
                         union_all(
-                            select(*_USER_COLUMNS).where(in_org, DirectoryUser.user_key.in_(keys)),
-                            select(*_USER_COLUMNS).where(
+                            select(DirectoryUser.ext_id).where(
+                                in_org, DirectoryUser.user_key.in_(keys)
+                            ),
+                            select(DirectoryUser.ext_id).where(
                                 in_org, DirectoryUser.user_name_key.in_(keys)
                             ),
                         )
@@ -157,10 +160,14 @@ class _Reader:
                 )
         else:
             for chunk in chunks(keys):
-                self._users_where(DirectoryUser.user_key.in_(chunk))
-                self._users_where(DirectoryUser.user_name_key.in_(chunk))
+                for column in (DirectoryUser.user_key, DirectoryUser.user_name_key):
+                    by_key.update(
+                        self.session.scalars(
+                            select(DirectoryUser.ext_id).where(in_org, column.in_(chunk))
+                        )
+                    )
         # every row of a found id, so that the oldest source's row is the one kept
-        ids = sorted((found.ids | self.rows.keys()) - self.asked_ids)
+        ids = sorted((found.ids | by_key | self.rows.keys()) - self.asked_ids)
         self.asked_ids |= set(ids)
         for chunk in chunks(ids):
             self._users_where(DirectoryUser.ext_id.in_(chunk))
