@@ -35,28 +35,31 @@ def _user_row(org_id: int, source_id: int, ext_id: str) -> dict[str, object]:
         "user_name_key": f"{ext_id}@acme.com",
         "emails": [f"{ext_id}@acme.com", 'O\'Brien "quoted"\t\\tab@acme.com'],
         "roles": [],
-        "active": ext_id != "u2",
+        "active": ext_id != "u02",
         "created_at": AT,
     }
 
 
+@pytest.mark.parametrize("count", [2, 30])  # PostgreSQL: one multi-row INSERT, then COPY
 def test_bulk_rows_read_back_like_rows_inserted_one_by_one(
-    session_factory: sessionmaker[Session],
+    session_factory: sessionmaker[Session], count: int
 ) -> None:
     """JSON lists, booleans, UTC times and column defaults come back the same either way."""
     org_id, source_id = _source(session_factory)
     table = Base.metadata.tables["directory_users"]
+    bulk = [f"u{n:02d}" for n in range(1, count + 1)]
     with session_factory.begin() as s:
-        insert_rows(s, table, [_user_row(org_id, source_id, u) for u in ("u1", "u2")])
-        s.execute(insert(table), [_user_row(org_id, source_id, "u3")])
+        insert_rows(s, table, [_user_row(org_id, source_id, u) for u in bulk])
+        s.execute(insert(table), [_user_row(org_id, source_id, "z1")])
     with session_factory() as s:
         rows = s.scalars(select(DirectoryUser).order_by(DirectoryUser.ext_id)).all()
 
     def seen(r: DirectoryUser) -> tuple[object, ...]:
         return (r.emails[1], r.roles, r.created_at, r.version, r.resource, r.display_name)
 
-    assert [r.active for r in rows] == [True, False, True]
-    assert seen(rows[0]) == seen(rows[1]) == seen(rows[2])
+    assert [r.ext_id for r in rows if not r.active] == ["u02"]
+    assert len(rows) == count + 1
+    assert all(seen(r) == seen(rows[-1]) for r in rows)
     assert rows[0].created_at == AT and rows[0].created_at.tzinfo == UTC
     assert rows[0].emails[1] == 'O\'Brien "quoted"\t\\tab@acme.com'
     assert all(r.updated_at is not None for r in rows), "callable defaults are filled in"
