@@ -18,8 +18,10 @@ library. ``\\d``, ``\\w`` and ``\\b`` are ASCII, as in RE2. What differs: ``$`` 
 matches before a final newline, ``\\s`` also matches the vertical tab, and ``(?i)`` folds
 ASCII letters only (RE2's ``(?i)s`` also matches the long s, U+017F).
 
-Limits, whatever the engine: a pattern has at most ``MAX_PATTERN`` characters (checked
-before the engine sees it) and a mapping at most ``MAX_PATTERNS`` ``match`` rules.
+Limits, whatever the engine: a pattern has at most ``MAX_PATTERN`` characters and no
+lone surrogate (checked before the engine sees it), and a mapping at most
+``MAX_PATTERNS`` ``match`` rules. Both engines match a name as ``scalar_text`` gives it
+(a lone surrogate read as U+FFFD), so no name makes either raise.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ __all__ = [
     "Pattern",
     "RegexEngine",
     "StdlibPattern",
+    "LONE_SURROGATE",
     "check_length",
     "compile_pattern",
+    "scalar_text",
 ]
 
 MAX_PATTERN = 1_000  # characters
@@ -81,9 +85,29 @@ class RegexEngine(Protocol):
 
 
 def check_length(text: str, where: str) -> None:
-    """Refuse a pattern over ``MAX_PATTERN`` characters, before any engine compiles it."""
+    """Refuse a pattern over ``MAX_PATTERN`` characters, or holding a lone surrogate, before
+    any engine compiles it."""
     if len(text) > MAX_PATTERN:
         raise MappingError(f"longer than {MAX_PATTERN} characters", where)
+    if scalar_text(text) != text:
+        raise MappingError(LONE_SURROGATE, where)
+
+
+LONE_SURROGATE = "holds a lone surrogate (U+D800 to U+DFFF, half of a UTF-16 pair), not a character"
+
+
+def scalar_text(value: str) -> str:
+    """``value`` with each lone surrogate replaced by U+FFFD, as a UTF-8 decoder replaces
+    what is not a character. JSON's and YAML's ``\\ud800`` escapes give Python strings
+    holding them; RE2 cannot take them at all, so both engines match on this form and
+    agree."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +120,7 @@ class StdlibPattern:
 
     def search(self, value: str) -> Mapping[str, str] | None:
         """The named captures that took part in the first match, or None without a match."""
-        m = self._compiled.search(value)
+        m = self._compiled.search(scalar_text(value))
         if m is None:
             return None
         return {k: v for k, v in m.groupdict().items() if v is not None}

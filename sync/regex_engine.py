@@ -35,6 +35,7 @@ from mappings.regex import (
     NUMBERED_BACKREFERENCE,
     REPEAT_SIZE,
     check_length,
+    scalar_text,
 )
 
 __all__ = ["MAX_MEMORY", "MAX_PATTERN", "MAX_PATTERNS", "Re2Pattern", "re2_engine"]
@@ -68,7 +69,7 @@ class Re2Pattern:
 
     def search(self, value: str) -> Mapping[str, str] | None:
         """The named captures that took part in the first match, or None without a match."""
-        m = self._compiled.search(value)
+        m = self._compiled.search(scalar_text(value))
         if m is None:
             return None
         return {k: v for k, v in m.groupdict().items() if v is not None}

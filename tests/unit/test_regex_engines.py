@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mappings import Directory, PlatformState, RegexEngine, load_role_model, make_plan, resolve
+from mappings.errors import MappingError
 from mappings.mapping import parse_mapping
 from mappings.regex import compile_pattern
 from sync.files import load_document
@@ -76,3 +77,24 @@ def test_a_group_name_gives_the_same_captures_with_either_engine(name: str) -> N
     the same from any group name with either engine."""
     for text in PATTERNS:
         assert compile_pattern(text, "p").search(name) == re2_engine(text, "p").search(name)
+
+
+@pytest.mark.parametrize("engine", [compile_pattern, re2_engine])
+def test_a_pattern_holding_a_lone_surrogate_is_refused_with_its_place(engine: Any) -> None:
+    """YAML's ``"\\ud800"`` escape gives half a UTF-16 pair, not a character: refused with
+    words and the rule's place, never an encoding error."""
+    with pytest.raises(MappingError) as refused:
+        engine("^ws-\ud800(?P<n>[0-9]+)$", "rules[0].match")
+    assert "lone surrogate" in str(refused.value) and "rules[0].match" in str(refused.value)
+
+
+def test_a_group_name_holding_a_lone_surrogate_matches_alike_on_either_engine() -> None:
+    """A name from a JSON file with a ``\\ud800`` escape: both engines match it as a UTF-8
+    decoder would read it (U+FFFD in its place), neither raises."""
+    for text, name, expected in (
+        ("^ws-(?P<x>.)$", "ws-\ud800", {"x": "\ufffd"}),
+        ("^ws-(?P<n>[0-9]+)$", "ws-\udfff12", None),
+        ("(?P<n>[0-9]+)$", "\ud83d-ws-7", {"n": "7"}),
+    ):
+        assert compile_pattern(text, "p").search(name) == expected
+        assert re2_engine(text, "p").search(name) == expected

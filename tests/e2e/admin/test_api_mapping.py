@@ -72,6 +72,25 @@ def test_an_invalid_draft_is_not_saved(client: FlaskClient, acme: Seeded) -> Non
     assert client.get("/api/v1/orgs/acme/mapping", headers=acme.auth("owner")).json["version"] == 1
 
 
+def test_a_pattern_with_a_lone_surrogate_escape_is_a_422_not_a_crash(
+    client: FlaskClient, acme: Seeded
+) -> None:
+    """YAML's "\\ud800" escape in a ``match`` pattern is half a UTF-16 pair: saving and
+    previewing answer 422 at the rule, and nothing is saved."""
+    document = (
+        'rules: [{match: "^ws-\\ud800(?P<n>[0-9]+)$", workspace: "w{n}", workspace_role: viewer}]'
+    )
+    for method, path in (("put", "mapping"), ("post", "preview")):
+        r = getattr(client, method)(
+            f"/api/v1/orgs/acme/{path}",
+            headers=acme.auth("owner") | IF_V1,
+            json={"document": document},
+        )
+        assert (r.status_code, r.json["field"]) == (422, "rules[0].match"), r.json
+        assert "lone surrogate" in r.json["detail"]
+    assert client.get("/api/v1/orgs/acme/mapping", headers=acme.auth("owner")).json["version"] == 1
+
+
 def test_a_manager_cannot_save_a_mapping_that_acts_as_owner(
     client: FlaskClient, acme: Seeded
 ) -> None:
