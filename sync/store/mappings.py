@@ -86,8 +86,7 @@ def save_mapping(
 
 def current_mapping(session: Session, org_id: int) -> CurrentMapping:
     """The newest mapping of the org; ``NotFound`` when none was saved yet."""
-    org = get_org(session, org_id)
-    found = mapping_or_none(session, org_id)
+    org, found = org_and_mapping(session, org_id)
     if found is None:
         raise NotFound(
             f"{org.name} has no mapping yet: save one with `rolebridge mapping set --org "
@@ -113,20 +112,6 @@ def org_and_mapping(session: Session, org_id: int) -> tuple[Organisation, Curren
         return org, None
     parsed = _PARSED.get(row.document, org.role_model)
     return org, CurrentMapping(row.version, parsed, row.document)
-
-
-def mapping_or_none(session: Session, org_id: int) -> CurrentMapping | None:
-    """The newest mapping of the org; ``None`` when none was saved yet."""
-    org = get_org(session, org_id)
-    row = session.scalar(
-        select(MappingVersion)
-        .where(MappingVersion.org_id == org_id)
-        .order_by(MappingVersion.version.desc())
-        .limit(1)
-    )
-    if row is None:
-        return None
-    return CurrentMapping(row.version, _PARSED.get(row.document, org.role_model), row.document)
 
 
 PARSED_BUDGET = 256 << 20
