@@ -95,11 +95,7 @@ def _raw(conn: Connection, statement: str, parameters: Any, run: Any) -> None:
 
 def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     _, columns, values = _columns(conn, table, rows)
-    quote = conn.dialect.identifier_preparer
-    statement = (
-        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
-        "FROM STDIN"
-    )
+    statement = f"COPY {_target(conn, table, columns)} FROM STDIN"
 
     def run(cursor: Any) -> None:
         with cursor.copy(statement) as copy:
@@ -112,27 +108,25 @@ def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> 
 def _values(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """A few rows in one ``INSERT ... VALUES (...), (...)``: one round trip."""
     _, columns, values = _columns(conn, table, rows)
-    quote = conn.dialect.identifier_preparer
     one = f"({', '.join('%s' for _ in columns)})"
-    statement = (
-        f"INSERT INTO {quote.format_table(table)} "
-        f"({', '.join(quote.quote(c) for c in columns)}) "
-        f"VALUES {', '.join(one for _ in rows)}"
-    )
+    statement = f"INSERT INTO {_target(conn, table, columns)} VALUES {', '.join(one for _ in rows)}"
     bound = [value for row in rows for value in values(row)]
     _raw(conn, statement, bound, lambda cursor: cursor.execute(statement, bound))
 
 
 def _executemany(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     _, columns, values = _columns(conn, table, rows)
-    quote = conn.dialect.identifier_preparer
     statement = (
-        f"INSERT INTO {quote.format_table(table)} "
-        f"({', '.join(quote.quote(c) for c in columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
+        f"INSERT INTO {_target(conn, table, columns)} VALUES ({', '.join('?' for _ in columns)})"
     )
     bound = [values(row) for row in rows]
     _raw(conn, statement, bound, lambda cursor: cursor.executemany(statement, bound))
+
+
+def _target(conn: Connection, table: Table, columns: Sequence[str]) -> str:
+    """``table (column, ...)``, quoted for the connection's dialect."""
+    quote = conn.dialect.identifier_preparer
+    return f"{quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)})"
 
 
 def _bound(processor: Any, value: Any) -> Any:
