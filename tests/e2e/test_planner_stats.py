@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scim_server import create_app
@@ -24,25 +22,10 @@ from sync.settings import Settings
 from sync.store.mappings import save_mapping
 from sync.store.orgs import create_workspace, find_org
 from tests.e2e.conftest import Scim, group, make_org, user
-from tests.e2e.test_scim_statements import MAPPING, PATCH
+from tests.e2e.test_scim_statements import MAPPING, PATCH, counted
 
 PUSHED = 400
 FILTERED_AT_MOST = 20  # rows a lookup may read and drop: far below the org's size
-
-
-@contextmanager
-def recorded(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    """The statements (and their parameters) sent through ``engine`` meanwhile."""
-    said: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        said.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield said
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _filtered(plan: dict[str, Any]) -> list[tuple[str, int]]:
@@ -101,7 +84,7 @@ def test_a_first_push_into_a_new_org_reads_only_what_each_write_touches(
                 time.sleep(2.5)
 
         name = "last@new.example"
-        with recorded(served) as said:
+        with counted(served) as said:
             looked = new.get(f'/Users?filter=userName eq "{name}"').get_json()
             assert looked["totalResults"] == 0
             made = new.post("/Users", user(name))

@@ -22,6 +22,12 @@ policy:
 """
 
 
+def _held(session_factory: sessionmaker[Session]) -> list[SavedPlan]:
+    """The org's held plans."""
+    with session_factory() as s:
+        return list(s.scalars(select(SavedPlan).where(SavedPlan.status == "held")))
+
+
 def _deactivate(
     app: Flask, session_factory: sessionmaker[Session], mapping: str, people: int, gone: int
 ) -> tuple[Scim, list[str]]:
@@ -51,8 +57,7 @@ def test_twelve_deactivations_one_patch_each_apply_five_and_hold_seven_in_one_pl
     _deactivate(app, session_factory, MAPPING, people=20, gone=12)
     statuses = {email: status for email, (_, status) in members(session_factory).items()}
     assert statuses == {f"p{i:02d}@acme.com": "suspended" if i < 5 else "joined" for i in range(20)}
-    with session_factory() as s:
-        held = s.scalars(select(SavedPlan).where(SavedPlan.status == "held")).all()
+    held = _held(session_factory)
     assert len(held) == 1
     body = held[0].body
     assert sorted(o["user"] for o in body["operations"]) == [
@@ -72,8 +77,7 @@ def test_a_reactivation_drops_the_person_from_the_held_plan(
     scim, ids = _deactivate(app, session_factory, MAPPING, people=20, gone=12)
     on = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
     assert scim.patch(f"/Users/{ids[7]}", on).status_code == 200
-    with session_factory() as s:
-        held = s.scalars(select(SavedPlan).where(SavedPlan.status == "held")).all()
+    held = _held(session_factory)
     assert len(held) == 1
     assert sorted(o["user"] for o in held[0].body["operations"]) == [
         f"p{i:02d}@acme.com" for i in (5, 6, 8, 9, 10, 11)
@@ -92,8 +96,7 @@ def test_a_percentage_budget_weighs_each_write_against_the_whole_org(
     _deactivate(app, session_factory, mapping, people=60, gone=8)
     statuses = {email: status for email, (_, status) in members(session_factory).items()}
     assert statuses == {f"p{i:02d}@acme.com": "suspended" if i < 6 else "joined" for i in range(60)}
-    with session_factory() as s:
-        held = s.scalars(select(SavedPlan).where(SavedPlan.status == "held")).all()
+    held = _held(session_factory)
     assert len(held) == 1
     assert sorted(o["user"] for o in held[0].body["operations"]) == ["p06@acme.com", "p07@acme.com"]
     assert held[0].body["held"]["detail"].endswith("allows 6")

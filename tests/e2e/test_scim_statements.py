@@ -50,12 +50,13 @@ BOUNDS = {
 
 
 @contextmanager
-def counted(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements sent through ``engine`` meanwhile (an executemany counts once)."""
-    said: list[str] = []
+def counted(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements sent through ``engine`` meanwhile, each with its parameters (an
+    executemany counts once)."""
+    said: list[tuple[str, Any]] = []
 
     def record(*args: Any) -> None:
-        said.append(args[2])
+        said.append((args[2], args[3]))
 
     event.listen(engine, "before_cursor_execute", record)
     try:
