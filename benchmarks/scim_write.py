@@ -68,6 +68,7 @@ policy:
   max_removals: 50%
 """
 WORKSPACES = 50
+SERVERS = ["rolebridge", "scim2-server"]
 EMAIL = "{}@bench.example"
 
 
@@ -498,20 +499,11 @@ def main() -> None:
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database, emptied per size")
     parser.add_argument("--samples", type=int, default=200, help="0: the first push only")
     parser.add_argument("--push", type=int, default=10_000, help="users of the first push")
-    parser.add_argument(
-        "--servers",
-        nargs="+",
-        choices=["rolebridge", "scim2-server"],
-        default=["rolebridge", "scim2-server"],
-        help="whose writes to measure (scim2-server's group PATCH at 100k takes 7 s each)",
-    )
-    parser.add_argument(
-        "--push-servers",
-        nargs="+",
-        choices=["rolebridge", "scim2-server"],
-        default=["rolebridge", "scim2-server"],
-        help="whose first push to measure (scim2-server's slows with the square of the push)",
-    )
+    for option, help_text in (
+        ("--servers", "whose writes to measure (scim2-server's group PATCH at 100k takes 7 s)"),
+        ("--push-servers", "whose first push to measure (scim2-server's slows with its square)"),
+    ):
+        parser.add_argument(option, nargs="+", choices=SERVERS, default=SERVERS, help=help_text)
     parser.add_argument("--serve-scim2-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -521,16 +513,20 @@ def main() -> None:
     for db in args.db:
         for index, n in enumerate(args.members):
             with tempfile.TemporaryDirectory(prefix="rolebridge-bench-") as folder:
-                if db == "sqlite":
-                    url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-                else:
-                    if not args.postgres_url:
-                        raise SystemExit("--postgres-url is needed for --db postgresql")
-                    url = args.postgres_url
-                    _empty(url)
+                url = database_url(db, Path(folder), args.postgres_url)
                 push = args.push if index == 0 else 0
                 servers = tuple(args.push_servers)
                 bench(db, url, n, args.samples, push, Path(folder), servers, tuple(args.servers))
+
+
+def database_url(db: str, folder: Path, postgres_url: str | None) -> str:
+    """A new SQLite file in ``folder``, or the PostgreSQL database emptied."""
+    if db == "sqlite":
+        return f"sqlite:///{folder / 'bench.sqlite3'}"
+    if not postgres_url:
+        raise SystemExit("--postgres-url is needed for --db postgresql")
+    _empty(postgres_url)
+    return postgres_url
 
 
 def _empty(url: str) -> None:

@@ -40,8 +40,8 @@ from benchmarks.scim_write import (
     PATCH_OP,
     WORKSPACES,
     _add,
-    _empty,
     _filter,
+    database_url,
     group_id,
     load_rolebridge,
     user_doc,
@@ -172,13 +172,7 @@ def main() -> None:
     for db in args.db:
         for n in args.members:
             with tempfile.TemporaryDirectory(prefix="rolebridge-bench-") as folder:
-                if db == "sqlite":
-                    url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-                else:
-                    if not args.postgres_url:
-                        raise SystemExit("--postgres-url is needed for --db postgresql")
-                    url = args.postgres_url
-                    _empty(url)
+                url = database_url(db, Path(folder), args.postgres_url)
                 run(db, url, n, args.samples, args.profile, Path(folder), args.statements)
     with open("/proc/loadavg") as f:
         print(f"# load average {f.read().split()[:3]}", flush=True)
