@@ -478,6 +478,19 @@ class EventCounter(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ReconcileBacklog(Base):
+    """A user a SCIM write touched whose reconcile waits: the write found its org's lock
+    taken, so it committed its mirror change and queued its users; the next reconcile of
+    the backlog plans them all in one pass (``sync.backlog``)."""
+
+    __tablename__ = "reconcile_backlog"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    idp_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 class Event(Base):
     """One event of an org's feed, written in the transaction of the change it tells of."""
 

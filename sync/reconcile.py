@@ -50,6 +50,8 @@ __all__ = [
     "gather",
     "lock_org",
     "locked",
+    "try_locked",
+    "waited_for_lock",
     "plan_for",
     "reconcile",
     "record_replacement",
@@ -61,6 +63,9 @@ __all__ = [
 
 _LOCK_CLASS = 0x52420001  # "RB" + 1: the advisory lock space of org reconciles
 _HELD = "rolebridge.org_locks"  # session.info: (innermost transaction, org ids it locked)
+_WAITED = "rolebridge.lock_waited"  # session.info: ``locked`` found the lock taken
+_LOCK = text("SELECT pg_advisory_xact_lock(:cls, :org)")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:cls, :org)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +104,30 @@ class ReconcileResult:
 
 @contextmanager
 def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session]:
-    """A transaction holding the org's reconcile lock until it commits or rolls back."""
+    """A transaction holding the org's reconcile lock until it commits or rolls back.
+    Whether it had to wait for the lock (another transaction held it) is
+    ``waited_for_lock``: a SCIM write that waited queues its users (``sync.backlog``)."""
     with write_session(session_factory) as session:
-        _lock(session, org_id)
+        _lock(session, org_id, note_wait=True)
         yield session
+
+
+@contextmanager
+def try_locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session | None]:
+    """``locked`` if the org's lock is free at once; else ``None``, having waited for nothing
+    (and left no transaction open)."""
+    with write_session(session_factory) as session:
+        if session.connection().dialect.name == "postgresql":
+            if not session.execute(_TRY_LOCK, {"cls": _LOCK_CLASS, "org": org_id}).scalar():
+                yield None
+                return
+            session.info[_HELD] = (session.get_transaction(), {org_id})
+        yield session
+
+
+def waited_for_lock(session: Session) -> bool:
+    """Whether this ``locked`` transaction found the org's lock taken and waited for it."""
+    return bool(session.info.get(_WAITED))
 
 
 def gather(
@@ -320,7 +345,7 @@ def lock_org(session: Session, org_id: int) -> None:
     _lock(session, org_id)
 
 
-def _lock(session: Session, org_id: int) -> None:
+def _lock(session: Session, org_id: int, note_wait: bool = False) -> None:
     if session.connection().dialect.name != "postgresql":
         return  # SQLite: the write transaction's database lock serialises writers
     # a lock this transaction (the same innermost one, so no savepoint since rolled back
@@ -330,10 +355,14 @@ def _lock(session: Session, org_id: int) -> None:
     held = session.info.get(_HELD)
     if held is not None and held[0] is current and org_id in held[1]:
         return
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(:cls, :org)"),
-        {"cls": _LOCK_CLASS, "org": org_id},
-    )
+    params = {"cls": _LOCK_CLASS, "org": org_id}
+    if note_wait:
+        # the same one statement when the lock is free; a second one to wait otherwise
+        if not session.execute(_TRY_LOCK, params).scalar():
+            session.info[_WAITED] = True
+            session.execute(_LOCK, params)
+    else:
+        session.execute(_LOCK, params)
     if held is None or held[0] is not current:
         held = (current, set[int]())
         session.info[_HELD] = held

@@ -4,7 +4,9 @@ The mirror change and the plan it causes commit together: with the mapping's
 ``apply: auto`` the plan is applied, with ``apply: review`` (or over
 ``max_removals``) it waits as a pending or held plan. An org without a mapping
 yet only collects its directory. A failure rolls the SCIM write back too, so the
-IdP retries it.
+IdP retries it. A write that waited for its org's lock on PostgreSQL is planned with
+the others that waited, once committed (``sync.backlog``, docs/architecture.md section
+3.1 step 5).
 """
 
 from __future__ import annotations

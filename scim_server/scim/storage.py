@@ -8,7 +8,9 @@ narrows the rows and scim2-models evaluates the rest, refusing with ``tooMany``
 when that would mean scanning more than ``max_scan`` rows.
 
 One SCIM operation is one transaction (``operation()``), at the end of which the
-``after_write`` hook sees the users the operation touched, in the same session. A
+``after_write`` hook sees the users the operation touched, in the same session; or, when
+the write had to wait for its org's lock (PostgreSQL), the users are queued and the hook
+sees them in a pass of ``sync.backlog`` after the commit, with the others queued. A
 read runs on the bare connection ``reader`` gives (the request's, already in a
 transaction) with Core selects only, when there is one.
 
@@ -58,11 +60,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from scim_server.ops import limits
 from scim_server.scim import records
 from scim_server.scim.filters import Translation, comparison_key, sort_column, translate
+from sync import backlog
 from sync.credentials.tokens import Tenant
 from sync.mirror import rows as mirror
 from sync.mirror.read import members_of
 from sync.models import DirectoryGroup, DirectoryUser, utcnow
-from sync.reconcile import locked
+from sync.reconcile import locked, waited_for_lock
 
 __all__ = ["AfterWrite", "MemberChange", "SqlScimStorage", "Touched", "wants_members"]
 
@@ -157,6 +160,7 @@ class SqlScimStorage(ScimStorage):
                 self._current.reset(token)
             return
         tenant = self._tenant()
+        queued: set[str] = set()  # this write's users, when it waited for the lock
         try:
             with self._unit(tenant) as session:
                 op = _Operation(session, tenant)
@@ -168,7 +172,13 @@ class SqlScimStorage(ScimStorage):
                         op.touched.users |= mirror.users_under(
                             session, tenant.source_id, op.touched.groups
                         )
-                        self.after_write(session, op.tenant, op.touched)
+                        if op.touched.users and waited_for_lock(session):
+                            # the org's lock was taken: other writes are under way, so
+                            # plan with them in one pass once this one is committed
+                            backlog.queue(session, tenant.org_id, op.touched.users)
+                            queued = set(op.touched.users)
+                        else:
+                            self.after_write(session, op.tenant, op.touched)
                 finally:
                     self._current.reset(token)
         except IntegrityError as exc:
@@ -176,6 +186,15 @@ class SqlScimStorage(ScimStorage):
             if conflict is None:
                 raise
             raise conflict from exc
+        if queued and self.after_write is not None:
+            # answered once its users are planned, by this write's pass or an earlier one
+            after_write = self.after_write
+            backlog.drain(
+                self._session_factory,
+                tenant.org_id,
+                queued,
+                lambda session, users: after_write(session, tenant, Touched(set(users))),
+            )
         if self.after_commit is not None:
             self.after_commit()  # committed, the org's lock released
 
