@@ -18,17 +18,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import Label, exists, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
 from mappings.fingerprint import fingerprint
 from mappings.mapping import Policy, RoleMapping
-from mappings.operations import Plan
+from mappings.operations import Plan, loss_kind
 from mappings.planner import make_plan
 from mappings.rolemodel import RoleModel
 from mappings.state import PlatformState
@@ -40,7 +40,7 @@ from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import Organisation, PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.scoped import load_scoped, member_count
 from sync.store.events import emit, held_event
-from sync.store.mappings import CurrentMapping, current_mapping, org_and_mapping
+from sync.store.mappings import CurrentMapping, current_mapping, org_mapping_and
 from sync.store.orgs import get_org, org_row, role_model_for
 from sync.store.platform import ApplyResult, apply_plan, load_state, losses_since
 
@@ -51,14 +51,16 @@ __all__ = [
     "lock_org",
     "locked",
     "try_locked",
-    "waited_for_lock",
+    "may_lose",
     "plan_for",
     "reconcile",
     "record_replacement",
     "reconcile_in",
     "reconcile_write",
     "save_plan",
+    "waited_for_lock",
     "waiting_status",
+    "with_budget",
 ]
 
 _LOCK_CLASS = 0x52420001  # "RB" + 1: the advisory lock space of org reconciles
@@ -83,6 +85,8 @@ class Inputs:
     waiting: bool = False  # a plan of the org waited when these were read for some users
     # the org's workspaces (name -> row id) as the scoped gather read them, for the apply
     workspace_ids: dict[str, int] | None = None
+    # ``earlier_losses`` and ``member_count`` read (``gather(budget=False)`` leaves them out)
+    budget_read: bool = True
 
     @property
     def fingerprint(self) -> str:
@@ -137,6 +141,8 @@ def gather(
     now: datetime | None = None,
     users: Collection[str] | None = None,
     current: CurrentMapping | None = None,
+    budget: bool = True,
+    waiting: bool | None = None,
 ) -> Inputs:
     """Read the org's directory (``held`` when the mirror still matches it), state,
     current mapping, role model and the losses applied within the removal window.
@@ -144,34 +150,37 @@ def gather(
     ``users``: read only what a plan of these users needs (``sync.scoped``), unless the
     mapping asks for review or a plan of the org waits (``waiting``): those plans are the
     whole org's. ``current``: the org's current mapping if the caller read it already in
-    this transaction."""
+    this transaction, and ``waiting`` whether a plan of the org waits, likewise
+    (``_waiting``). ``budget=False``: a scoped gather leaves out what only weighs losses
+    (the losses in the window, the member count: ``Inputs.budget_read`` is then False)
+    for the caller to add with ``with_budget`` if its plan has any."""
     org = get_org(session, org_id)
     if current is None:
         current = current_mapping(session, org_id)
     policy = current.mapping.policy
-    window = policy.window()
-    earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
     model = role_model_for(org.role_model)
-    waiting = users is not None and _waiting(session, org_id)
+    if users is None:
+        waiting = False
+    elif waiting is None:
+        waiting = bool(session.scalar(select(_waiting(org_id))))
     if users is not None and held is None and policy.apply != "review" and not waiting:
         workspace_ids: dict[str, int] = {}
         directory, state = load_scoped(
             session, org_id, users, model.top_org_role, workspace_ids=workspace_ids
         )
-        percent = isinstance(policy.max_removals, str)
-        return Inputs(
+        inputs = Inputs(
             directory=directory,
             state=state,
             mapping=current.mapping,
             mapping_version=current.version,
             role_model=model,
-            earlier_losses=earlier,
-            member_count=_bounded_count(session, org_id, policy, state, earlier)
-            if percent
-            else None,
             scoped=True,
             workspace_ids=workspace_ids,
+            budget_read=False,
         )
+        return with_budget(session, org_id, inputs, now) if budget else inputs
+    window = policy.window()
+    earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
     whole = held_directory(session, org_id, held) if held is not None else None
     return Inputs(
         directory=whole if whole is not None else load_directory(session, org_id),
@@ -184,14 +193,31 @@ def gather(
     )
 
 
-def _waiting(session: Session, org_id: int) -> bool:
-    """Whether a plan of the org waits (pending, held or approved)."""
-    found = session.scalar(
-        select(SavedPlan.id)
-        .where(SavedPlan.org_id == org_id, SavedPlan.status.in_(("pending", "held", "approved")))
-        .limit(1)
-    )
-    return found is not None
+def with_budget(
+    session: Session, org_id: int, inputs: Inputs, now: datetime | None = None
+) -> Inputs:
+    """Scoped ``inputs`` with what weighs their plan's losses: the losses applied within
+    the removal window and, for a percentage budget, the member count."""
+    policy = inputs.mapping.policy
+    window = policy.window()
+    earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
+    count = None
+    if isinstance(policy.max_removals, str):
+        count = _bounded_count(session, org_id, policy, inputs.state, earlier)
+    return replace(inputs, earlier_losses=earlier, member_count=count, budget_read=True)
+
+
+def may_lose(plan: Plan, model: RoleModel) -> bool:
+    """Whether a plan takes anything from anyone: only then do the budget's inputs weigh
+    on it (``make_plan`` reads them for its losses alone). A rename counts as a loss
+    whatever the member's status, so the answer errs towards reading them."""
+    return any(loss_kind(op, model, "joined") is not None for op in plan.operations)
+
+
+def _waiting(org_id: int) -> Label[bool]:
+    """Whether a plan of the org waits (pending, held or approved), as a column."""
+    waits = SavedPlan.status.in_(("pending", "held", "approved"))
+    return exists().where(SavedPlan.org_id == org_id, waits).label("waiting")
 
 
 def save_plan(
@@ -332,11 +358,20 @@ def reconcile_write(
     has no mapping yet (it only collects its directory).
     The mapping is read once, for both the check and the plan."""
     _lock(session, org_id)  # held already: no round trip
-    org, current = org_and_mapping(session, org_id)  # one statement for both
+    # one statement for the org, its mapping and whether a plan of it waits
+    org, current, waiting = org_mapping_and(session, org_id, _waiting(org_id))
     if current is None:
         return None
     return _reconcile_locked(
-        session, org_id, users, trigger, utcnow(), True, current=current, org=org
+        session,
+        org_id,
+        users,
+        trigger,
+        utcnow(),
+        True,
+        current=current,
+        org=org,
+        waiting=bool(waiting),
     )
 
 
@@ -381,6 +416,7 @@ def _reconcile_locked(
     allow: Callable[[Session, Plan], None] | None = None,
     current: CurrentMapping | None = None,
     org: Organisation | None = None,
+    waiting: bool | None = None,
 ) -> ReconcileResult:
     """Plan and act under the org's lock, already taken. ``org``: the org's row when the
     caller read it already (read here otherwise); ``current``: its mapping, likewise."""
@@ -388,12 +424,17 @@ def _reconcile_locked(
     # without a reference each ``get_org`` (gather, its mapping, the scoped state, the
     # apply) would read the row again
     org = org if org is not None else org_row(session, org_id)
-    inputs = gather(session, org_id, held, now, users, current)
+    inputs = gather(session, org_id, held, now, users, current, budget=False, waiting=waiting)
     if inputs.waiting:
         # a waiting plan is the whole org's: plan the whole org again, so that the plan
         # of a few users neither retires it nor leaves a change it reverses in it
         users = None
     plan = plan_for(inputs, now, users, complete)
+    if not inputs.budget_read and may_lose(plan, inputs.role_model):
+        # the budget weighs losses only: a plan of gains alone (an invite, a role given)
+        # is the same whatever it says, so the window and the count are read for losses
+        inputs = with_budget(session, org_id, inputs, now)
+        plan = plan_for(inputs, now, users, complete)
     if users is not None and plan.held is not None and plan.held.why == "max_removals":
         # over the budget, the plan of a few users widens to the whole org, so the losses
         # beyond the budget (one SCIM write each) wait together in one held plan

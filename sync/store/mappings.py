@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from mappings.errors import InputError, MappingError
@@ -22,6 +22,7 @@ from sync.regex_engine import MAX_MEMORY, re2_engine
 from sync.store.orgs import get_org, role_model_for
 
 __all__ = [
+    "org_mapping_and",
     "PARSED_BUDGET",
     "CurrentMapping",
     "ParsedMappings",
@@ -97,9 +98,21 @@ def current_mapping(session: Session, org_id: int) -> CurrentMapping:
 
 def org_and_mapping(session: Session, org_id: int) -> tuple[Organisation, CurrentMapping | None]:
     """The org's row and its newest mapping (``None`` when none was saved yet), in one
-    statement: a SCIM write reads both. ``NotFound`` when there is no such org."""
+    statement. ``NotFound`` when there is no such org."""
+    org, current, _ = org_mapping_and(session, org_id, None)
+    return org, current
+
+
+def org_mapping_and(
+    session: Session, org_id: int, also: ColumnElement[Any] | None
+) -> tuple[Organisation, CurrentMapping | None, Any]:
+    """``org_and_mapping`` and the value of one more column of the caller's (``also``, a
+    scalar subquery: a SCIM write asks whether a plan of the org waits), in one statement."""
+    columns: list[Any] = [Organisation, MappingVersion]
+    if also is not None:
+        columns.append(also)
     found = session.execute(
-        select(Organisation, MappingVersion)
+        select(*columns)
         .outerjoin(MappingVersion, MappingVersion.org_id == Organisation.id)
         .where(Organisation.id == org_id)
         .order_by(MappingVersion.version.desc())
@@ -107,11 +120,12 @@ def org_and_mapping(session: Session, org_id: int) -> tuple[Organisation, Curren
     ).one_or_none()
     if found is None:
         raise NotFound(f"no organisation {org_id!r}")
-    org, row = found
+    org, row = found[0], found[1]
+    extra = found[2] if also is not None else None
     if row is None:
-        return org, None
+        return org, None, extra
     parsed = _PARSED.get(row.document, org.role_model)
-    return org, CurrentMapping(row.version, parsed, row.document)
+    return org, CurrentMapping(row.version, parsed, row.document), extra
 
 
 PARSED_BUDGET = 256 << 20

@@ -17,7 +17,7 @@ from mappings.scope import scoped
 from sync import mirror
 from sync.mirror import load_directory
 from sync.models import Member, Workspace, WorkspaceRole
-from sync.reconcile import gather, plan_for
+from sync.reconcile import gather, may_lose, plan_for, with_budget
 from sync.scoped import load_scoped
 from sync.store.mappings import save_mapping
 from sync.store.orgs import create_org
@@ -125,5 +125,12 @@ def test_the_scoped_gather_reads_the_pure_selection_and_plans_as_the_whole_org(
         assert got_state == want_state
         whole = gather(s, org_id, now=NOW)
         part = gather(s, org_id, now=NOW, users=touched)
+        # a SCIM write's reconcile reads the budget's inputs only for a plan with losses
+        lazy = gather(s, org_id, now=NOW, users=touched, budget=False)
+        lazy_plan = plan_for(lazy, NOW, touched)
+        if not lazy.budget_read and may_lose(lazy_plan, model):
+            lazy_plan = plan_for(with_budget(s, org_id, lazy, NOW), NOW, touched)
     assert part.scoped == (mapping.policy.apply != "review")
-    assert _decisions(plan_for(part, NOW, touched)) == _decisions(plan_for(whole, NOW, touched))
+    wanted = _decisions(plan_for(whole, NOW, touched))
+    assert _decisions(plan_for(part, NOW, touched)) == wanted
+    assert _decisions(lazy_plan) == wanted
