@@ -18,7 +18,7 @@ sample of at most 30,000 rows, so its cost does not grow with the table). ``ANAL
 blocks no reader or writer; a role that does not own the tables gets the server's
 warning and nothing else, and any failure is logged, never raised into the write.
 After a pull that changed the mirror, ``after_bulk`` asks the same rule of the rows the
-pull wrote (an org's first pull writes it whole in one transaction, and the server's
+pull wrote, table by table (an org's first pull writes it whole in one transaction, and the server's
 counts of a backend's changes arrive up to a second after it committed). SQLite plans
 without statistics of this kind: the keeper does nothing there.
 """
@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import Connection, Engine, text
 
@@ -83,11 +83,12 @@ class StatisticsKeeper:
                 return []
         return self.check()
 
-    def after_bulk(self, changed: int) -> list[str]:
-        """After one write of ``changed`` rows (a pull's): analyse the hot tables for
-        which that many changes are past the rule. The write's own count, not the
+    def after_bulk(self, changed: Mapping[str, int]) -> list[str]:
+        """After one write of ``changed`` rows per table (a pull's): analyse the hot tables
+        for which their own count is past the rule. The write's own counts, not the
         server's: a backend reports its counts up to a second after it committed."""
-        if not self.enabled or changed <= 50:
+        wrote = {t: n for t, n in changed.items() if t in HOT_TABLES and n > 50}
+        if not self.enabled or not wrote:
             return []
         sizes = text(
             "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:tables)"
@@ -96,8 +97,8 @@ class StatisticsKeeper:
         return self._analyse(
             lambda connection: [
                 table
-                for table, tuples in connection.execute(sizes, {"tables": list(HOT_TABLES)})
-                if changed > 50 + 0.1 * max(tuples, 0)
+                for table, tuples in connection.execute(sizes, {"tables": sorted(wrote)})
+                if wrote[table] > 50 + 0.1 * max(tuples, 0)
             ]
         )
 

@@ -176,14 +176,14 @@ def _replace_and_reconcile(
     trigger: str,
     now: datetime | None,
 ) -> PullResult:
-    changed = 0
+    written: dict[str, int] = {}  # rows written per table, for the planner's statistics
     with session_factory.begin() as session:
         if previous is not None and same_directory(previous, pulled.directory):
             counts["mirror"] = {"unchanged": 1}  # nothing to write: the usual scheduled run
         else:
             changes = replace_snapshot(session, org_id, source_id, pulled.directory)
             counts["mirror"] = _changes_dict(changes)
-            changed = sum(counts["mirror"].values())
+            written = _rows_written(changes)
         source = _source(session, source_id)
         source.delta_link = pulled.cursor
         source.force_next = False
@@ -192,9 +192,14 @@ def _replace_and_reconcile(
         session_factory, org_id, dry_run=False, trigger=trigger, now=now, held=held, run_id=run_id
     )
     counts["plan"] = dict(result.plan.summary)
+    if written and result.status == "applied":
+        # each applied operation writes at most about a row of each (a member or a
+        # grant, its audit entry): an upper bound, which at worst analyses a table early
+        done = len(result.plan.operations)
+        written |= {"members": done, "workspace_roles": done, "audit_log": done}
     # a first pull of an org writes it whole: the SCIM writes and pulls that follow plan
     # their lookups on statistics that know it (sync/planner_stats.py)
-    StatisticsKeeper(session_factory.kw["bind"]).after_bulk(changed)
+    StatisticsKeeper(session_factory.kw["bind"]).after_bulk(written)
     return _finish_run(
         session_factory, run_id, result.status, None, counts, result.plan, result.plan_id
     )
@@ -253,6 +258,17 @@ def _snapshot_counts(pulled: Snapshot) -> dict[str, Any]:
         "active_users": sum(1 for u in d.users if u.active),
         "groups": len(d.groups),
         "memberships": sum(len(g.members) for g in d.groups),
+    }
+
+
+def _rows_written(changes: SnapshotChanges) -> dict[str, int]:
+    """The mirror's rows a snapshot's replacement wrote, per table."""
+    return {
+        "directory_users": changes.users_added + changes.users_updated + changes.users_removed,
+        "directory_groups": (
+            changes.groups_added + changes.groups_updated + changes.groups_removed
+        ),
+        "directory_memberships": changes.memberships_added + changes.memberships_removed,
     }
 
 
