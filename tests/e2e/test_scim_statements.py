@@ -17,6 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks.scim_write import MAPPING  # the benchmark's mapping: its writes, pinned
 from sync.credentials.tokens import create_token
 from sync.models import Member, WorkspaceRole
 from sync.store.mappings import save_mapping
@@ -24,20 +25,6 @@ from sync.store.orgs import create_org, create_workspace
 from tests.e2e.conftest import Scim, group, user
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-MAPPING = """
-role_model: aihub
-rules:
-  - group: Staff
-    org_role: user
-  - match: '^ws-(?P<n>[0-9]+)$'
-    workspace: "w{n}"
-    workspace_role: user
-policy:
-  acting_role: admin
-  apply: auto
-  max_removals: 50%
-"""
 
 # statements per write, at most (SQLite, PostgreSQL): SQLite's ``BEGIN IMMEDIATE`` is one,
 # PostgreSQL's org advisory lock at the start of the write's transaction another; a
