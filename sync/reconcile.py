@@ -38,7 +38,7 @@ from sync.errors import Forbidden, NotFound
 from sync.mirror import load_directory
 from sync.mirror.held import HeldSnapshot, held_directory
 from sync.models import Organisation, PlanStatus, SavedPlan, SyncRun, utcnow
-from sync.scoped import load_scoped, member_count
+from sync.scoped import MemberRow, load_scoped, member_count
 from sync.store.events import emit, held_event
 from sync.store.mappings import CurrentMapping, current_mapping, org_mapping_and
 from sync.store.orgs import get_org, org_row, role_model_for
@@ -85,6 +85,8 @@ class Inputs:
     waiting: bool = False  # a plan of the org waited when these were read for some users
     # the org's workspaces (name -> row id) as the scoped gather read them, for the apply
     workspace_ids: dict[str, int] | None = None
+    # the member rows it read and the emails it found none for, likewise
+    members_seen: dict[str, MemberRow | None] | None = None
     # ``earlier_losses`` and ``member_count`` read (``gather(budget=False)`` leaves them out)
     budget_read: bool = True
 
@@ -165,8 +167,14 @@ def gather(
         waiting = bool(session.scalar(select(_waiting(org_id))))
     if users is not None and held is None and policy.apply != "review" and not waiting:
         workspace_ids: dict[str, int] = {}
+        members_seen: dict[str, MemberRow | None] = {}
         directory, state = load_scoped(
-            session, org_id, users, model.top_org_role, workspace_ids=workspace_ids
+            session,
+            org_id,
+            users,
+            model.top_org_role,
+            workspace_ids=workspace_ids,
+            members_seen=members_seen,
         )
         inputs = Inputs(
             directory=directory,
@@ -176,6 +184,7 @@ def gather(
             role_model=model,
             scoped=True,
             workspace_ids=workspace_ids,
+            members_seen=members_seen,
             budget_read=False,
         )
         return with_budget(session, org_id, inputs, now) if budget else inputs
@@ -696,6 +705,7 @@ def _act(
         now=now,
         body=saved.body,
         workspaces=inputs.workspace_ids,
+        members_seen=inputs.members_seen,
     )
     if saved.status != "applied" or saved.applied_at != now:
         saved.status, saved.applied_at = "applied", now

@@ -10,7 +10,7 @@ workspaces. ``tests/integration/test_scoped_gather.py`` checks it equals the pur
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, select, union_all
 from sqlalchemy.orm import Session
@@ -35,7 +35,7 @@ from sync.models import (
     WorkspaceRole,
 )
 
-__all__ = ["load_scoped", "member_count"]
+__all__ = ["MemberRow", "load_scoped", "member_count"]
 
 _USER_COLUMNS = (
     DirectoryUser.ext_id,
@@ -48,6 +48,15 @@ _USER_COLUMNS = (
     DirectoryUser.roles,
 )
 _ONE_QUERY = 500  # keys and ids a scoped lookup reads in one statement (a write's few)
+class MemberRow(NamedTuple):
+    """What an apply needs of a member row the scoped gather read."""
+
+    id: int
+    status: str
+    org_role: str
+    idp_id: str | None
+
+
 _MEMBER_COLUMNS = (
     Member.id,
     Member.email,
@@ -75,10 +84,13 @@ def load_scoped(
     users: Collection[str],
     top_role: str,
     workspace_ids: dict[str, int] | None = None,
+    members_seen: dict[str, MemberRow | None] | None = None,
 ) -> tuple[Directory, PlatformState]:
     """The directory and state a plan of ``users`` (IdP ids or emails) reads.
     ``workspace_ids``: filled with the org's workspaces (name -> row id) read on the way,
-    for the apply that follows in the same transaction."""
+    for the apply that follows in the same transaction; ``members_seen`` likewise with
+    each member row read (email -> ``MemberRow``) and each email looked up and not found
+    (email -> None)."""
     reader = _Reader(session, org_id)
     found = start(users)
     while True:
@@ -93,6 +105,12 @@ def load_scoped(
     state = reader.state(found, top_role)
     if workspace_ids is not None:
         workspace_ids.update(reader.workspace_ids)
+    if members_seen is not None:
+        members_seen.update(dict.fromkeys(reader.member_keys))
+        members_seen.update(
+            (m.email, MemberRow(i, m.status, m.org_role, m.idp_id))
+            for i, m in reader.member_rows.items()
+        )
     return directory, state
 
 

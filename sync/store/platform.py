@@ -27,6 +27,7 @@ from mappings.state import Workspace as StateWorkspace
 from sync.bulk import chunks, insert_rows
 from sync.errors import PlanError
 from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
+from sync.scoped import MemberRow
 from sync.store.events import plan_events
 from sync.store.orgs import get_org, role_model_for
 from sync.store.outbox import invite_message
@@ -146,6 +147,7 @@ def apply_plan(
     body: Mapping[str, Any] | None = None,
     origin: str = "idp",
     workspaces: Mapping[str, int] | None = None,
+    members_seen: Mapping[str, MemberRow | None] | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` on the org in the caller's transaction; ``PlanError`` names the
     first operation that does not fit the current state (and nothing is kept).
@@ -154,7 +156,9 @@ def apply_plan(
     operations are then the audit entries' details instead of being made again.
     ``origin``: of the members the plan invites (``manual`` for a change made by hand).
     ``workspaces``: the org's workspaces (name -> row id) if the caller read them in this
-    transaction (a scoped gather), instead of reading them again."""
+    transaction (a scoped gather), instead of reading them again; ``members_seen``
+    likewise, the member rows it read and the emails it found no member for
+    (``sync.scoped.load_scoped``): only a named email it did not look up is read."""
     org = get_org(session, org_id)
     model = role_model_for(org.role_model)
     ctx = _Context(
@@ -170,6 +174,14 @@ def apply_plan(
     # only the members the plan names: a plan of one SCIM write reads one or two rows
     named = sorted({op.user for op in plan.operations if op.user} | _renamed_from(plan))
     standing: dict[str, tuple[str, str, str | None]] = {}  # before: for the events
+    if members_seen is not None:
+        for email in named:
+            seen = members_seen.get(email)
+            if seen is not None:
+                ctx.members[email] = seen.id
+                ctx.statuses[email] = seen.status
+                standing[email] = (seen.status, seen.org_role, seen.idp_id)
+        named = [email for email in named if email not in members_seen]
     for chunk in chunks(named):
         for m in session.execute(
             select(Member.id, Member.email, Member.status, Member.org_role, Member.idp_id).where(
