@@ -12,8 +12,10 @@ one truth:
 - **Read from the database at scrape time** (so the scheduler and outbox processes need
   no metrics endpoint of their own, and restarts lose nothing): reconcile runs by
   outcome, operations applied by kind (the audit log), plans held for approval, pull
-  errors by kind (``transient``, ``configuration``, ``data``, ``internal``) and the
-  outbox backlog. These are totals over all organisations.
+  errors by kind (``transient``, ``configuration``, ``data``, ``internal``), the
+  outbox backlog and the reconcile backlog (users of SCIM writes waiting for a pass,
+  ``sync.backlog``: a pass takes them within milliseconds, so a lasting count means
+  passes fail). These are totals over all organisations.
 
 ``ROLEBRIDGE_METRICS_TOKEN``, when set, makes ``/metrics`` want that bearer token.
 """
@@ -94,6 +96,11 @@ class DatabaseCollector(Collector):
             "rolebridge_outbox_backlog",
             "Emails waiting in the outbox.",
             value=totals.outbox_backlog,
+        )
+        yield GaugeMetricFamily(
+            "rolebridge_reconcile_backlog",
+            "Users of SCIM writes waiting for a reconcile pass.",
+            value=totals.reconcile_backlog,
         )
 
 

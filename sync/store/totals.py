@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.models import AuditEntry, OutboxMessage, SavedPlan, SyncRun
+from sync.models import AuditEntry, OutboxMessage, ReconcileBacklog, SavedPlan, SyncRun
 
 __all__ = ["ERROR_KINDS", "Totals", "platform_totals"]
 
@@ -21,13 +21,15 @@ ERROR_KINDS = ("transient", "configuration", "data")  # and "internal" for the r
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Reconcile runs by outcome, operations applied by kind (the audit log), failed or
-    held pulls by error kind, plans held for approval and emails waiting."""
+    held pulls by error kind, plans held for approval, emails waiting, and the users of
+    SCIM writes waiting for a reconcile pass (``sync.backlog``)."""
 
     runs: Mapping[str, int]
     operations: Mapping[str, int]
     source_errors: Mapping[str, int]
     plans_held: int
     outbox_backlog: int
+    reconcile_backlog: int = 0
 
 
 def platform_totals(session_factory: sessionmaker[Session]) -> Totals:
@@ -46,12 +48,14 @@ def platform_totals(session_factory: sessionmaker[Session]) -> Totals:
         backlog = session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
         )
+        queued = session.scalar(select(func.count()).select_from(ReconcileBacklog))
     return Totals(
         {str(k): int(n) for k, n in runs},
         {str(k): int(n) for k, n in ops},
         {str(k): int(n) for k, n in errors},
         int(held or 0),
         int(backlog or 0),
+        int(queued or 0),
     )
 
 

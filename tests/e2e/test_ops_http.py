@@ -26,6 +26,7 @@ from sync.models import (
     AuditEntry,
     Organisation,
     OutboxMessage,
+    ReconcileBacklog,
     SavedPlan,
     Source,
     SyncRun,
@@ -174,6 +175,8 @@ def test_metrics_report_runs_operations_held_plans_source_errors_and_outbox(
                 OutboxMessage(
                     org_id=org.id, kind="welcome", recipient="a@acme.com", subject="hi", body="b"
                 ),
+                ReconcileBacklog(org_id=org.id, idp_id="u-1"),
+                ReconcileBacklog(org_id=org.id, idp_id="u-2"),
             ]
         )
     text = app.test_client().get("/metrics").get_data(as_text=True)
@@ -184,6 +187,7 @@ def test_metrics_report_runs_operations_held_plans_source_errors_and_outbox(
     assert _metric(text, "rolebridge_source_errors_total", kind="data") == 1
     assert _metric(text, "rolebridge_plans_held") == 1
     assert _metric(text, "rolebridge_outbox_backlog") == 1
+    assert _metric(text, "rolebridge_reconcile_backlog") == 2
 
 
 def test_metrics_want_the_configured_token(make_app: MakeApp) -> None:
