@@ -48,6 +48,8 @@ _USER_COLUMNS = (
     DirectoryUser.roles,
 )
 _ONE_QUERY = 500  # keys and ids a scoped lookup reads in one statement (a write's few)
+
+
 class MemberRow(NamedTuple):
     """What an apply needs of a member row the scoped gather read."""
 
