@@ -18,9 +18,9 @@ sample of at most 30,000 rows, so its cost does not grow with the table). ``ANAL
 blocks no reader or writer; a role that does not own the tables gets the server's
 warning and nothing else, and any failure is logged, never raised into the write.
 After a pull that changed the mirror, ``after_bulk`` asks the same rule of the rows the
-pull wrote, table by table (an org's first pull writes it whole in one transaction, and the server's
-counts of a backend's changes arrive up to a second after it committed). SQLite plans
-without statistics of this kind: the keeper does nothing there.
+pull wrote, table by table (an org's first pull writes it whole in one transaction, and
+the server's counts of a backend's changes arrive up to a second after it committed).
+SQLite plans without statistics of this kind: the keeper does nothing there.
 """
 
 from __future__ import annotations

@@ -50,7 +50,6 @@ __all__ = [
     "gather",
     "lock_org",
     "locked",
-    "try_locked",
     "may_lose",
     "plan_for",
     "reconcile",
@@ -58,6 +57,7 @@ __all__ = [
     "reconcile_in",
     "reconcile_write",
     "save_plan",
+    "try_locked",
     "waited_for_lock",
     "waiting_status",
     "with_budget",
@@ -121,14 +121,9 @@ def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Sess
 @contextmanager
 def try_locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session | None]:
     """``locked`` if the org's lock is free at once; else ``None``, having waited for nothing
-    (and left no transaction open)."""
+    (the empty transaction ends with the block)."""
     with write_session(session_factory) as session:
-        if session.connection().dialect.name == "postgresql":
-            if not session.execute(_TRY_LOCK, {"cls": _LOCK_CLASS, "org": org_id}).scalar():
-                yield None
-                return
-            session.info[_HELD] = (session.get_transaction(), {org_id})
-        yield session
+        yield session if _lock(session, org_id, wait=False) else None
 
 
 def waited_for_lock(session: Session) -> bool:
@@ -188,8 +183,7 @@ def gather(
             budget_read=False,
         )
         return with_budget(session, org_id, inputs, now) if budget else inputs
-    window = policy.window()
-    earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
+    earlier = _earlier_losses(session, org_id, policy, now)
     whole = held_directory(session, org_id, held) if held is not None else None
     return Inputs(
         directory=whole if whole is not None else load_directory(session, org_id),
@@ -208,12 +202,17 @@ def with_budget(
     """Scoped ``inputs`` with what weighs their plan's losses: the losses applied within
     the removal window and, for a percentage budget, the member count."""
     policy = inputs.mapping.policy
-    window = policy.window()
-    earlier = losses_since(session, org_id, (now or utcnow()) - window) if window else 0
+    earlier = _earlier_losses(session, org_id, policy, now)
     count = None
     if isinstance(policy.max_removals, str):
         count = _bounded_count(session, org_id, policy, inputs.state, earlier)
     return replace(inputs, earlier_losses=earlier, member_count=count, budget_read=True)
+
+
+def _earlier_losses(session: Session, org_id: int, policy: Policy, now: datetime | None) -> int:
+    """The losses applied to the org within the policy's removal window (0 without one)."""
+    window = policy.window()
+    return losses_since(session, org_id, (now or utcnow()) - window) if window else 0
 
 
 def may_lose(plan: Plan, model: RoleModel) -> bool:
@@ -389,20 +388,25 @@ def lock_org(session: Session, org_id: int) -> None:
     _lock(session, org_id)
 
 
-def _lock(session: Session, org_id: int, note_wait: bool = False) -> None:
+def _lock(session: Session, org_id: int, note_wait: bool = False, wait: bool = True) -> bool:
+    """Take the org's lock in this transaction; whether it holds it (``False`` only with
+    ``wait=False``, when another transaction holds it). ``note_wait``: ask without
+    waiting first, and mark the session (``waited_for_lock``) when it then has to wait."""
     if session.connection().dialect.name != "postgresql":
-        return  # SQLite: the write transaction's database lock serialises writers
+        return True  # SQLite: the write transaction's database lock serialises writers
     # a lock this transaction (the same innermost one, so no savepoint since rolled back
     # took it) holds already is not asked again: a SCIM write's transaction takes it at
     # its start (``locked``) and its reconcile would ask again
     current = session.get_nested_transaction() or session.get_transaction()
     held = session.info.get(_HELD)
     if held is not None and held[0] is current and org_id in held[1]:
-        return
+        return True
     params = {"cls": _LOCK_CLASS, "org": org_id}
-    if note_wait:
+    if note_wait or not wait:
         # the same one statement when the lock is free; a second one to wait otherwise
         if not session.execute(_TRY_LOCK, params).scalar():
+            if not wait:
+                return False
             session.info[_WAITED] = True
             session.execute(_LOCK, params)
     else:
@@ -411,6 +415,7 @@ def _lock(session: Session, org_id: int, note_wait: bool = False) -> None:
         held = (current, set[int]())
         session.info[_HELD] = held
     held[1].add(org_id)
+    return True
 
 
 def _reconcile_locked(

@@ -22,7 +22,6 @@ from sync.regex_engine import MAX_MEMORY, re2_engine
 from sync.store.orgs import get_org, role_model_for
 
 __all__ = [
-    "org_mapping_and",
     "PARSED_BUDGET",
     "CurrentMapping",
     "ParsedMappings",
@@ -30,6 +29,8 @@ __all__ = [
     "latest_version",
     "VersionInfo",
     "list_versions",
+    "org_and_mapping",
+    "org_mapping_and",
     "parse_document",
     "save_mapping",
 ]

@@ -29,7 +29,7 @@ class Totals:
     source_errors: Mapping[str, int]
     plans_held: int
     outbox_backlog: int
-    reconcile_backlog: int = 0
+    reconcile_backlog: int
 
 
 def platform_totals(session_factory: sessionmaker[Session]) -> Totals:
