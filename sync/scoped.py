@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, select, union_all
+from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, GroupMember
@@ -37,16 +37,71 @@ from sync.models import (
 
 __all__ = ["MemberRow", "load_scoped", "member_count"]
 
+# The lookups are built once, with their values bound at each call: building a SELECT
+# (coercing its clauses, keying the compiled cache) cost about as much CPU as running it.
+_u = DirectoryUser.__table__.c
+_m = Member.__table__.c
+_g = DirectoryGroup.__table__.c
+_gm = DirectoryMembership.__table__.c
 _USER_COLUMNS = (
-    DirectoryUser.ext_id,
-    DirectoryUser.source_id,
-    DirectoryUser.user_name,
-    DirectoryUser.emails,
-    DirectoryUser.external_id,
-    DirectoryUser.active,
-    DirectoryUser.display_name,
-    DirectoryUser.roles,
+    _u.ext_id,
+    _u.source_id,
+    _u.user_name,
+    _u.emails,
+    _u.external_id,
+    _u.active,
+    _u.display_name,
+    _u.roles,
 )
+_MEMBER_COLUMNS = (_m.id, _m.email, _m.org_role, _m.status, _m.origin, _m.idp_id, _m.invited_at)
+
+
+def _values(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+def _user_ids_by(column: Any, name: str = "keys") -> Select[Any]:
+    return select(_u.ext_id).where(_u.org_id == bindparam("org"), column.in_(_values(name)))
+
+
+def _members_by(column: Any, name: str) -> Select[Any]:
+    return select(*_MEMBER_COLUMNS).where(_m.org_id == bindparam("org"), column.in_(_values(name)))
+
+
+_USER_IDS_BY_KEY = _user_ids_by(_u.user_key)
+_USER_IDS_BY_NAME_KEY = _user_ids_by(_u.user_name_key)
+# a write's few keys: by key and by userName key in one round trip (two index lookups)
+_USER_IDS_BY_EITHER_KEY = union_all(
+    _user_ids_by(_u.user_key, "keys"), _user_ids_by(_u.user_name_key, "name_keys")
+)
+_USERS_BY_ID = select(*_USER_COLUMNS).where(
+    _u.org_id == bindparam("org"), _u.ext_id.in_(_values("ids"))
+)
+_MEMBERS_BY_EMAIL = _members_by(_m.email, "keys")
+_MEMBERS_BY_IDP_ID = _members_by(_m.idp_id, "ids")
+_MEMBERS_BY_EMAIL_OR_IDP_ID = union_all(_MEMBERS_BY_EMAIL, _MEMBERS_BY_IDP_ID)
+_TOP_HOLDERS = select(*_MEMBER_COLUMNS).where(
+    _m.org_id == bindparam("org"), _m.org_role == bindparam("role"), _m.status == REACHABLE
+)
+_GROUPS_OF_VALUES = (
+    select(_g.id, _g.ext_id, _gm.member_type, _gm.member_value)
+    .join_from(DirectoryMembership.__table__, DirectoryGroup.__table__, _g.id == _gm.group_id)
+    .where(
+        # ``+ 0``: found from the members' value index, not by walking every membership
+        # of every group of the org
+        (_g.org_id + 0) == bindparam("org"),
+        _gm.member_value.in_(_values("values")),
+    )
+)
+_GROUPS_BY_ID = select(_g.id, _g.ext_id, _g.source_id, _g.display_name, _g.external_id).where(
+    _g.org_id == bindparam("org"), _g.ext_id.in_(_values("ids"))
+)
+_w = Workspace.__table__.c
+_WORKSPACES = (
+    select(_w.id, _w.name, _w.credits).where(_w.org_id == bindparam("org")).order_by(_w.name)
+)
+_r = WorkspaceRole.__table__.c
+_ROLES_OF = select(_r.member_id, _r.workspace_id, _r.role).where(_r.member_id.in_(_values("ids")))
 _ONE_QUERY = 500  # keys and ids a scoped lookup reads in one statement (a write's few)
 
 
@@ -57,17 +112,6 @@ class MemberRow(NamedTuple):
     status: str
     org_role: str
     idp_id: str | None
-
-
-_MEMBER_COLUMNS = (
-    Member.id,
-    Member.email,
-    Member.org_role,
-    Member.status,
-    Member.origin,
-    Member.idp_id,
-    Member.invited_at,
-)
 
 
 def member_count(session: Session, org_id: int, at_most: int | None = None) -> int:
@@ -129,12 +173,8 @@ class _Reader:
         self.member_keys: set[str] = set()
         self.workspace_ids: dict[str, int] = {}
 
-    def _users_where(self, condition: ColumnElement[bool]) -> None:
-        self._keep_users(
-            self.session.execute(
-                select(*_USER_COLUMNS).where(DirectoryUser.org_id == self.org_id, condition)
-            )
-        )
+    def _read(self, statement: Any, **values: Any) -> Any:
+        return self.session.execute(statement, {"org": self.org_id, **values})
 
     def _keep_users(self, rows: Iterable[Any]) -> None:
         for row in rows:
@@ -158,39 +198,24 @@ class _Reader:
         """The directory users (the oldest source's row of each id) reached so far."""
         keys = sorted(found.keys - self.asked_keys)
         self.asked_keys |= found.keys
-        in_org = DirectoryUser.org_id == self.org_id
         by_key: set[str] = set()  # the ids of the rows with these keys, read whole next
         if len(keys) <= _ONE_QUERY:
-            # a write's few keys: by key and by userName key in one round trip (two index
-            # lookups unioned). The rows are read by id next, once each: a subquery here
-            # let PostgreSQL, with the statistics of a freshly pushed org, plan a nested
-            # loop over the whole org per row.
+            # The rows are read by id next, once each: a subquery here let PostgreSQL,
+            # with the statistics of a freshly pushed org, plan a nested loop over the
+            # whole org per row.
             if keys:
                 by_key.update(
-                    self.session.scalars(
-                        union_all(
-                            select(DirectoryUser.ext_id).where(
-                                in_org, DirectoryUser.user_key.in_(keys)
-                            ),
-                            select(DirectoryUser.ext_id).where(
-                                in_org, DirectoryUser.user_name_key.in_(keys)
-                            ),
-                        )
-                    )
+                    self._read(_USER_IDS_BY_EITHER_KEY, keys=keys, name_keys=keys).scalars()
                 )
         else:
             for chunk in chunks(keys):
-                for column in (DirectoryUser.user_key, DirectoryUser.user_name_key):
-                    by_key.update(
-                        self.session.scalars(
-                            select(DirectoryUser.ext_id).where(in_org, column.in_(chunk))
-                        )
-                    )
+                for statement in (_USER_IDS_BY_KEY, _USER_IDS_BY_NAME_KEY):
+                    by_key.update(self._read(statement, keys=list(chunk)).scalars())
         # every row of a found id, so that the oldest source's row is the one kept
         ids = sorted((found.ids | by_key | self.rows.keys()) - self.asked_ids)
         self.asked_ids |= set(ids)
         for chunk in chunks(ids):
-            self._users_where(DirectoryUser.ext_id.in_(chunk))
+            self._keep_users(self._read(_USERS_BY_ID, ids=list(chunk)))
         return [u for _, u in self.rows.values() if user_reached(u, found)]
 
     def members(self, found: Reach) -> list[tuple[int, StateMember]]:
@@ -202,28 +227,13 @@ class _Reader:
         if keys and ids and len(keys) + len(ids) <= _ONE_QUERY:
             # one round trip for both lookups (each keeps its index; a row found twice
             # is kept once)
-            in_org = Member.org_id == self.org_id
-            self._keep_members(
-                self.session.execute(
-                    union_all(
-                        select(*_MEMBER_COLUMNS).where(in_org, Member.email.in_(keys)),
-                        select(*_MEMBER_COLUMNS).where(in_org, Member.idp_id.in_(ids)),
-                    )
-                )
-            )
+            self._keep_members(self._read(_MEMBERS_BY_EMAIL_OR_IDP_ID, keys=keys, ids=ids))
             return [(i, m) for i, m in self.member_rows.items() if member_reached(m, found)]
         for chunk in chunks(keys):
-            self._members_where(Member.email.in_(chunk))
+            self._keep_members(self._read(_MEMBERS_BY_EMAIL, keys=list(chunk)))
         for chunk in chunks(ids):
-            self._members_where(Member.idp_id.in_(chunk))
+            self._keep_members(self._read(_MEMBERS_BY_IDP_ID, ids=list(chunk)))
         return [(i, m) for i, m in self.member_rows.items() if member_reached(m, found)]
-
-    def _members_where(self, condition: ColumnElement[bool]) -> None:
-        self._keep_members(
-            self.session.execute(
-                select(*_MEMBER_COLUMNS).where(Member.org_id == self.org_id, condition)
-            )
-        )
 
     def _keep_members(self, rows: Iterable[Any]) -> None:
         for row in rows:
@@ -239,34 +249,10 @@ class _Reader:
         while frontier:
             found: list[Any] = []
             for chunk in chunks(sorted(frontier)):
-                found.extend(
-                    self.session.execute(
-                        select(
-                            DirectoryGroup.id,
-                            DirectoryGroup.ext_id,
-                            DirectoryMembership.member_type,
-                            DirectoryMembership.member_value,
-                        )
-                        .join(DirectoryGroup, DirectoryGroup.id == DirectoryMembership.group_id)
-                        .where(
-                            # ``+ 0``: found from the members' value index, not by walking
-                            # every membership of every group of the org
-                            (DirectoryGroup.org_id + 0) == self.org_id,
-                            DirectoryMembership.member_value.in_(chunk),
-                        )
-                    ).all()
-                )
+                found.extend(self._read(_GROUPS_OF_VALUES, values=list(chunk)).all())
             new = {row.ext_id for row in found} - info.keys()
             for chunk in chunks(sorted(new)):
-                for g in self.session.execute(
-                    select(
-                        DirectoryGroup.id,
-                        DirectoryGroup.ext_id,
-                        DirectoryGroup.source_id,
-                        DirectoryGroup.display_name,
-                        DirectoryGroup.external_id,
-                    ).where(DirectoryGroup.org_id == self.org_id, DirectoryGroup.ext_id.in_(chunk))
-                ):
+                for g in self._read(_GROUPS_BY_ID, ids=list(chunk)):
                     held = info.get(g.ext_id)
                     if held is None or g.source_id < held.source_id:
                         info[g.ext_id] = g
@@ -298,7 +284,7 @@ class _Reader:
 
     def state(self, found: Reach, top_role: str) -> PlatformState:
         """The reached members, the joined holders of ``top_role``, every workspace."""
-        self._members_where((Member.org_role == top_role) & (Member.status == REACHABLE))
+        self._keep_members(self._read(_TOP_HOLDERS, role=top_role))
         rows = {
             i: m
             for i, m in self.member_rows.items()
@@ -306,20 +292,12 @@ class _Reader:
         }
         org = self.session.get(Organisation, self.org_id)
         assert org is not None  # the caller read it
-        workspaces = self.session.execute(
-            select(Workspace.id, Workspace.name, Workspace.credits)
-            .where(Workspace.org_id == self.org_id)
-            .order_by(Workspace.name)
-        ).all()
+        workspaces = self._read(_WORKSPACES).all()
         names = {w.id: w.name for w in workspaces}
         self.workspace_ids = {w.name: w.id for w in workspaces}
         roles: dict[int, dict[str, list[str]]] = {}
         for chunk in chunks(sorted(rows)):
-            for member_id, ws_id, role in self.session.execute(
-                select(
-                    WorkspaceRole.member_id, WorkspaceRole.workspace_id, WorkspaceRole.role
-                ).where(WorkspaceRole.member_id.in_(chunk))
-            ):
+            for member_id, ws_id, role in self.session.execute(_ROLES_OF, {"ids": list(chunk)}):
                 roles.setdefault(member_id, {}).setdefault(names[ws_id], []).append(role)
         members = tuple(
             _with_roles(m, roles.get(i, {}))
