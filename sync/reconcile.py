@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Label, exists, select, text
+from sqlalchemy import Label, bindparam, exists, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -148,7 +148,7 @@ def gather(
     mapping asks for review or a plan of the org waits (``waiting``): those plans are the
     whole org's. ``current``: the org's current mapping if the caller read it already in
     this transaction, and ``waiting`` whether a plan of the org waits, likewise
-    (``_waiting``). ``budget=False``: a scoped gather leaves out what only weighs losses
+    (``_WAITING``). ``budget=False``: a scoped gather leaves out what only weighs losses
     (the losses in the window, the member count: ``Inputs.budget_read`` is then False)
     for the caller to add with ``with_budget`` if its plan has any."""
     org = get_org(session, org_id)
@@ -159,7 +159,7 @@ def gather(
     if users is None:
         waiting = False
     elif waiting is None:
-        waiting = bool(session.scalar(select(_waiting(org_id))))
+        waiting = bool(session.scalar(_WAITING_ALONE, {"org": org_id}))
     if users is not None and held is None and policy.apply != "review" and not waiting:
         workspace_ids: dict[str, int] = {}
         members_seen: dict[str, MemberRow | None] = {}
@@ -222,10 +222,16 @@ def may_lose(plan: Plan, model: RoleModel) -> bool:
     return any(loss_kind(op, model, "joined") is not None for op in plan.operations)
 
 
-def _waiting(org_id: int) -> Label[bool]:
-    """Whether a plan of the org waits (pending, held or approved), as a column."""
-    waits = SavedPlan.status.in_(("pending", "held", "approved"))
-    return exists().where(SavedPlan.org_id == org_id, waits).label("waiting")
+_WAITING: Label[bool] = (
+    exists()
+    .where(
+        SavedPlan.org_id == bindparam("org"),
+        SavedPlan.status.in_(("pending", "held", "approved")),
+    )
+    .label("waiting")
+)
+"""Whether a plan of the org (bound: ``org``) waits (pending, held or approved), as a column."""
+_WAITING_ALONE = select(_WAITING)
 
 
 def save_plan(
@@ -367,7 +373,7 @@ def reconcile_write(
     The mapping is read once, for both the check and the plan."""
     _lock(session, org_id)  # held already: no round trip
     # one statement for the org, its mapping and whether a plan of it waits
-    org, current, waiting = org_mapping_and(session, org_id, _waiting(org_id))
+    org, current, waiting = org_mapping_and(session, org_id, _WAITING)
     if current is None:
         return None
     return _reconcile_locked(

@@ -383,10 +383,8 @@ class SqlScimStorage(ScimStorage):
         self, op: _Operation, resource_type: ResourceType, resource_id: str, *, lock: bool = False
     ) -> Row:
         table = self._table(resource_type)
-        query = select(table).where(*self._scope(op, table), table.ext_id == resource_id)
-        if lock:
-            query = query.with_for_update()
-        row = op.session.scalar(query)
+        params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": resource_id}
+        row = op.session.scalar(_row_by_id(table, lock), params)
         if row is None:
             raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
         return cast(Row, row)
@@ -407,19 +405,18 @@ class SqlScimStorage(ScimStorage):
         )
 
     def _check_user_name(self, op: _Operation, key: str, own_id: int | None) -> None:
-        query = select(DirectoryUser.id).where(
-            *self._scope(op, DirectoryUser, by_org=True), DirectoryUser.user_name_key == key
-        )
-        if any(found != own_id for found in op.session.scalars(query)):
+        if self._taken(op, DirectoryUser, "user_name_key", key, own_id):
             raise UniquenessException(detail="userName is already taken")
 
     def _check_display_name(self, op: _Operation, key: str, own_id: int | None) -> None:
-        query = select(DirectoryGroup.id).where(
-            *self._scope(op, DirectoryGroup, by_org=True),
-            DirectoryGroup.display_name_key == key,
-        )
-        if any(found != own_id for found in op.session.scalars(query)):
+        if self._taken(op, DirectoryGroup, "display_name_key", key, own_id):
             raise UniquenessException(detail="a group with this displayName already exists")
+
+    @staticmethod
+    def _taken(op: _Operation, table: type[Row], column: str, key: str, own: int | None) -> bool:
+        """Whether another row of the tenant has this key."""
+        params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": key}
+        return any(found != own for found in op.session.scalars(_ids_by(table, column), params))
 
     # -- building resources ---------------------------------------------
 
@@ -644,19 +641,36 @@ def _lookup_column(ast: Any, kind: str) -> tuple[str, str] | None:
     return column, comparison_key(ast.value) if keyed else ast.value
 
 
+def _tenant_rows(table: type[Row], by_org: bool) -> list[Any]:
+    """``SqlScimStorage._scope`` with the tenant bound at each call (org, source)."""
+    org, source = table.org_id, table.source_id
+    if by_org:
+        return [org == bindparam("org"), (source + 0) == bindparam("source")]
+    return [(org + 0) == bindparam("org"), source == bindparam("source")]
+
+
+@functools.cache
+def _row_by_id(table: type[Row], lock: bool) -> Any:
+    """The tenant's row (the ORM object) with this id (bound: org, source, value)."""
+    query = select(table).where(*_tenant_rows(table, False), table.ext_id == bindparam("value"))
+    return query.with_for_update() if lock else query
+
+
+@functools.cache
+def _ids_by(table: type[Row], column: str) -> Any:
+    """The ids of the tenant's rows with this key (bound: org, source, value)."""
+    where = [*_tenant_rows(table, True), getattr(table, column) == bindparam("value")]
+    return select(table.id).where(*where)
+
+
 @functools.cache
 def _lookup(table: type[Row], column: str) -> Any:
     """The prepared lookup of one tenant's rows by one column (bound: org, source, value)."""
-    by_org = column != "ext_id"
-    org, source = table.org_id, table.source_id
-    scope = (
-        [org == bindparam("org"), (source + 0) == bindparam("source")]
-        if by_org
-        else [(org + 0) == bindparam("org"), source == bindparam("source")]
-    )
     return (
         select(*(getattr(table, name) for name in _COLUMNS))
-        .where(*scope, getattr(table, column) == bindparam("value"))
+        .where(
+            *_tenant_rows(table, column != "ext_id"), getattr(table, column) == bindparam("value")
+        )
         .order_by((table.ext_id + "").asc())
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -107,17 +108,25 @@ def _new_ids(count: int) -> list[str]:
 def _allocate(session: Session, org_id: int, count: int) -> int:
     """Take ``count`` sequence numbers of the org; the first one is returned. The counter
     row stays locked until the caller's transaction ends."""
-    dialect = session.connection().dialect.name
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    # one round trip: the row is made at ``count`` or raised by it, and locked either way
-    raise_by = maker(EventCounter).values(org_id=org_id, last_seq=count)
-    last = session.execute(
-        raise_by.on_conflict_do_update(
-            index_elements=[EventCounter.org_id],
-            set_={"last_seq": EventCounter.last_seq + count},
-        ).returning(EventCounter.last_seq)
-    ).scalar_one()
+    statement = _raise_counter(session.connection().dialect.name)
+    params = {"org": org_id, "count": count, "by": count}
+    last = session.execute(statement, params).scalar_one()
     return int(last) - count + 1
+
+
+@functools.cache
+def _raise_counter(dialect: str) -> Any:
+    """One round trip: the counter row is made at ``count`` or raised by it (``by``), and
+    locked either way; built once per dialect, bound per call."""
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    raise_by = maker(EventCounter).values(org_id=bindparam("org"), last_seq=bindparam("count"))
+    return raise_by.on_conflict_do_update(
+        index_elements=[EventCounter.org_id],
+        set_={"last_seq": EventCounter.last_seq + bindparam("by")},
+    ).returning(EventCounter.last_seq)
+
+
+_INSERT_EVENTS = insert(Event).execution_options(render_nulls=True)
 
 
 def emit(
@@ -153,7 +162,7 @@ def emit(
     else:
         # ``render_nulls``: one executemany for every row, instead of one per pattern of
         # empty columns (an invite's event and its plan's event are two shapes)
-        session.execute(insert(Event).execution_options(render_nulls=True), rows)
+        session.execute(_INSERT_EVENTS, rows)
     alerts = [d for d in drafts if d.type in ALERT_TYPES]
     if alerts:
         from sync.alerts import queue_alerts

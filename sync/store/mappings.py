@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mappings.errors import InputError, MappingError
@@ -108,17 +108,9 @@ def org_mapping_and(
     session: Session, org_id: int, also: ColumnElement[Any] | None
 ) -> tuple[Organisation, CurrentMapping | None, Any]:
     """``org_and_mapping`` and the value of one more column of the caller's (``also``, a
-    scalar subquery: a SCIM write asks whether a plan of the org waits), in one statement."""
-    columns: list[Any] = [Organisation, MappingVersion]
-    if also is not None:
-        columns.append(also)
-    found = session.execute(
-        select(*columns)
-        .outerjoin(MappingVersion, MappingVersion.org_id == Organisation.id)
-        .where(Organisation.id == org_id)
-        .order_by(MappingVersion.version.desc())
-        .limit(1)
-    ).one_or_none()
+    scalar subquery bound to ``:org``, built once: a SCIM write asks whether a plan of the
+    org waits), in one statement."""
+    found = session.execute(_org_mapping_statement(also), {"org": org_id}).one_or_none()
     if found is None:
         raise NotFound(f"no organisation {org_id!r}")
     org, row = found[0], found[1]
@@ -127,6 +119,29 @@ def org_mapping_and(
         return org, None, extra
     parsed = _PARSED.get(row.document, org.role_model)
     return org, CurrentMapping(row.version, parsed, row.document), extra
+
+
+_STATEMENTS: dict[int, tuple[Any, Any]] = {}  # id(also) -> (also, the statement)
+
+
+def _org_mapping_statement(also: ColumnElement[Any] | None) -> Any:
+    """The statement of ``org_mapping_and``, built once per ``also`` (building a SELECT
+    costs about as much CPU as running it)."""
+    kept = _STATEMENTS.get(id(also))
+    if kept is not None and kept[0] is also:
+        return kept[1]
+    columns: list[Any] = [Organisation, MappingVersion]
+    if also is not None:
+        columns.append(also)
+    statement = (
+        select(*columns)
+        .outerjoin(MappingVersion, MappingVersion.org_id == Organisation.id)
+        .where(Organisation.id == bindparam("org"))
+        .order_by(MappingVersion.version.desc())
+        .limit(1)
+    )
+    _STATEMENTS[id(also)] = (also, statement)
+    return statement
 
 
 PARSED_BUDGET = 256 << 20

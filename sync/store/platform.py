@@ -261,14 +261,17 @@ def _with_loss(
     return detail if kind is None else {**detail, "loss": kind}
 
 
+_LOSSES_SINCE = select(AuditEntry.plan_id, AuditEntry.at, AuditEntry.user, AuditEntry.detail).where(
+    AuditEntry.org_id == bindparam("org"),
+    AuditEntry.at > bindparam("since"),
+    AuditEntry.op.in_(LOSS_OPS),
+)  # built once, bound per call
+
+
 def losses_since(session: Session, org_id: int, since: datetime) -> int:
     """Losses applied to the org since ``since``, counted as plans count them: one per
     person per applied plan."""
-    rows = session.execute(
-        select(AuditEntry.plan_id, AuditEntry.at, AuditEntry.user, AuditEntry.detail).where(
-            AuditEntry.org_id == org_id, AuditEntry.at > since, AuditEntry.op.in_(LOSS_OPS)
-        )
-    )
+    rows = session.execute(_LOSSES_SINCE, {"org": org_id, "since": since})
     return len({(plan, at, user) for plan, at, user, detail in rows if detail.get("loss")})
 
 
