@@ -101,6 +101,9 @@ class _Operation:
     db: Session | Connection  # a read runs on the request's bare connection
     tenant: Tenant
     touched: Touched = field(default_factory=Touched)
+    # a write's rows read so far, locked (resource type, id): a PATCH reads its resource
+    # to apply the operations, then replaces it
+    rows: dict[tuple[str, str], Row] = field(default_factory=dict)
 
     @property
     def session(self) -> Session:
@@ -224,12 +227,16 @@ class SqlScimStorage(ScimStorage):
     ) -> Resource[Any]:
         """The resource with this id in the current tenant."""
         with self._op() as op:
+            members = wants_members(response_parameters)
+            if isinstance(op.db, Session):  # in a write: the row it may change next
+                found = self._row(op, resource_type, resource_id, lock=True)
+                return self._build(op, resource_type, [found], members)[0]
             table = self._table(resource_type)
             params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": resource_id}
             row = op.db.execute(_lookup(table, "ext_id"), params | _WHOLE).first()
             if row is None:
                 raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
-            return self._build(op, resource_type, [row], wants_members(response_parameters))[0]
+            return self._build(op, resource_type, [row], members)[0]
 
     def search(
         self,
@@ -296,13 +303,15 @@ class SqlScimStorage(ScimStorage):
             if isinstance(row, DirectoryUser):
                 columns = records.user_columns(resource)
                 _check_lengths(DirectoryUser, columns)
-                self._check_user_name(op, columns["user_name_key"], row.id)
+                if columns["user_name_key"] != row.user_name_key:  # renamed
+                    self._check_user_name(op, columns["user_name_key"], row.id)
                 columns["scim_key"] = columns["user_name_key"]
                 op.touched.users.add(row.ext_id)
             else:
                 columns = records.group_columns(resource)
                 _check_lengths(DirectoryGroup, columns)
-                self._check_display_name(op, columns["display_name_key"], row.id)
+                if columns["display_name_key"] != row.display_name_key:  # renamed
+                    self._check_display_name(op, columns["display_name_key"], row.id)
                 columns["scim_key"] = columns["display_name_key"]
                 wanted = self._resolve_members(op, _members(resource))
                 _touch(op, mirror.replace_members(op.session, row.id, wanted))
@@ -327,6 +336,7 @@ class SqlScimStorage(ScimStorage):
             else:
                 op.touched.users |= mirror.users_under(op.session, row.source_id, {row.ext_id})
             mirror.delete_row(op.session, row)
+            op.rows.pop((type(row).__name__, resource_id), None)
 
     # -- the member fast path -------------------------------------------
 
@@ -383,10 +393,16 @@ class SqlScimStorage(ScimStorage):
         self, op: _Operation, resource_type: ResourceType, resource_id: str, *, lock: bool = False
     ) -> Row:
         table = self._table(resource_type)
+        key = (table.__name__, resource_id)
+        row = op.rows.get(key)
+        if row is not None:
+            return row  # read (and locked) earlier in this write
         params = {"org": op.tenant.org_id, "source": op.tenant.source_id, "value": resource_id}
         row = op.session.scalar(_row_by_id(table, lock), params)
         if row is None:
             raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
+        if lock:
+            op.rows[key] = row
         return cast(Row, row)
 
     def _insert(

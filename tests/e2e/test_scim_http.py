@@ -6,6 +6,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
 
 from sync.credentials.tokens import list_tokens, revoke_token
 from sync.models import DirectoryUser, Source
@@ -97,6 +98,29 @@ def test_a_user_name_equal_after_casefolding_is_a_409_and_found_by_either_spelli
     found = scim.get('/Users?filter=userName eq "STRAßE@corp.com"').json
     assert found is not None
     assert [r["id"] for r in found["Resources"]] == [created["id"]]
+
+
+def test_renaming_a_user_to_a_taken_user_name_is_a_409_and_a_change_of_case_is_not(
+    scim: Scim,
+) -> None:
+    """A PATCH checks the userName's uniqueness when it changes the name, not otherwise."""
+    ann = scim.post("/Users", user("ann@acme.com")).json
+    assert ann is not None and scim.post("/Users", user("ben@acme.com")).status_code == 201
+
+    def rename(name: str) -> TestResponse:
+        operation = {"op": "replace", "path": "userName", "value": name}
+        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
+        return scim.patch(f"/Users/{ann['id']}", body | {"Operations": [operation]})
+
+    taken = rename("BEN@acme.com")
+    assert taken.status_code == 409
+    assert taken.json is not None and taken.json["scimType"] == "uniqueness"
+    stored = scim.get(f"/Users/{ann['id']}").json
+    assert stored is not None and stored["userName"] == "ann@acme.com"
+    recased = rename("Ann@Acme.com")
+    assert recased.status_code == 200, recased.json
+    stored = scim.get(f"/Users/{ann['id']}").json
+    assert stored is not None and stored["userName"] == "Ann@Acme.com"
 
 
 def test_two_groups_cannot_share_a_display_name_in_one_org(scim: Scim) -> None:
