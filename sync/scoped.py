@@ -141,7 +141,9 @@ def load_scoped(
     found = start(users)
     while True:
         dir_users = reader.users(found)
-        members = reader.members(found)
+        # the members are looked up by the keys of the users just read too, so the round
+        # that then finds no new user reads no member either
+        members = reader.members(grow(found, dir_users, ()))
         more = grow(found, dir_users, (m for _, m in members))
         if more == found:
             break

@@ -31,14 +31,15 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # plan that takes nothing from anyone reads neither the removal window nor the member
 # count (only ``patch_deactivate``'s suspension does), and whether a plan of the org
 # waits is a column of the org's and its mapping's one statement; the apply reads no
-# member the gather read or looked up in vain; a user PATCH reads its user once (locked,
+# member the gather read or looked up in vain; the gather looks members up by the keys of
+# the users it just read (so its last round reads no member); a user PATCH reads its user once (locked,
 # kept for the replace that follows) and checks the userName's uniqueness only when it
 # changes
 BOUNDS = {
-    "post_user": (14, 13),
-    "patch_add_member": (26, 25),
-    "patch_deactivate": (25, 24),
-    "group_patch_20": (26, 25),
+    "post_user": (13, 12),
+    "patch_add_member": (25, 24),
+    "patch_deactivate": (24, 23),
+    "group_patch_20": (25, 24),
 }
 
 
