@@ -28,8 +28,9 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.db import write_session
 from sync.models import ReconcileBacklog
-from sync.reconcile import locked, try_locked
+from sync.reconcile import lock_org
 
 __all__ = ["Pass", "drain", "queue", "queued", "take"]
 
@@ -77,20 +78,22 @@ def drain(
     """Return once ``mine`` (queued and committed) are planned: by a pass of this call, which
     plans every user queued for the org, or by a pass another write made and committed."""
     pause, waited = _FIRST_PAUSE, 0.0
-    while waited < _POLL_FOR:
-        with try_locked(session_factory, org_id) as session:
-            if session is not None:
+    # one transaction for the polls (READ COMMITTED: each statement sees what was committed
+    # before it), so that a poll is one or two statements, not a connection's checkout,
+    # ping, BEGIN and COMMIT each time
+    with write_session(session_factory) as session:
+        while waited < _POLL_FOR:
+            if lock_org(session, org_id, wait=False):
                 _pass(session, org_id, plan)
                 return
-        with session_factory() as session:
             # one of them tells: they were queued in one transaction, and a pass takes
             # every user queued (one queued again by a later write only waits longer)
             if not queued(session, org_id, [min(mine)]):
                 return  # a pass took them and committed (its DELETE is visible)
-        time.sleep(pause)
-        waited += pause
-        pause = min(pause * 2, _LAST_PAUSE)
-    with locked(session_factory, org_id) as session:
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, _LAST_PAUSE)
+        lock_org(session, org_id)
         _pass(session, org_id, plan)
 
 

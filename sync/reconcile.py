@@ -57,7 +57,6 @@ __all__ = [
     "reconcile_in",
     "reconcile_write",
     "save_plan",
-    "try_locked",
     "waited_for_lock",
     "waiting_status",
     "with_budget",
@@ -116,14 +115,6 @@ def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Sess
     with write_session(session_factory) as session:
         _lock(session, org_id, note_wait=True)
         yield session
-
-
-@contextmanager
-def try_locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session | None]:
-    """``locked`` if the org's lock is free at once; else ``None``, having waited for nothing
-    (the empty transaction ends with the block)."""
-    with write_session(session_factory) as session:
-        yield session if _lock(session, org_id, wait=False) else None
 
 
 def waited_for_lock(session: Session) -> bool:
@@ -389,9 +380,10 @@ def reconcile_write(
     )
 
 
-def lock_org(session: Session, org_id: int) -> None:
-    """Take the org's reconcile lock in the caller's write transaction."""
-    _lock(session, org_id)
+def lock_org(session: Session, org_id: int, *, wait: bool = True) -> bool:
+    """Take the org's reconcile lock in the caller's write transaction; with ``wait=False``
+    only if it is free at once (whether it holds it is the answer)."""
+    return _lock(session, org_id, wait=wait)
 
 
 def _lock(session: Session, org_id: int, note_wait: bool = False, wait: bool = True) -> bool:
