@@ -32,9 +32,9 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # count (only ``patch_deactivate``'s suspension does), and whether a plan of the org
 # waits is a column of the org's and its mapping's one statement; the apply reads no
 # member the gather read or looked up in vain; the gather looks members up by the keys of
-# the users it just read (so its last round reads no member); a user PATCH reads its user once (locked,
-# kept for the replace that follows) and checks the userName's uniqueness only when it
-# changes
+# the users it just read (so its last round reads no member); a user PATCH reads its user
+# once (locked, kept for the replace that follows) and checks the userName's uniqueness
+# only when it changes
 BOUNDS = {
     "post_user": (13, 12),
     "patch_add_member": (25, 24),
