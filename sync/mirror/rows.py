@@ -14,7 +14,6 @@ from typing import Any, cast
 from sqlalchemy import (
     bindparam,
     delete,
-    insert,
     literal_column,
     select,
     union_all,
@@ -26,10 +25,10 @@ from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
 from mappings.directory import GroupMember
 from mappings.errors import InputError
-from sync.bulk import chunks
+from sync.bulk import chunks, insert_rows
 from sync.errors import Conflict, NotFound
 from sync.mirror.values import MEMBER_TYPES, group_values, member_type, user_values
-from sync.models import DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
+from sync.models import Base, DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
 from sync.sources.registry import PULL_KINDS
 
 __all__ = [
@@ -239,8 +238,8 @@ def insert_members(session: Session, group_id: int, members: Members) -> None:
         {"group_id": group_id, "member_type": kind, "member_value": value, "display": display}
         for value, (kind, display) in members.items()
     ]
-    for chunk in chunks(rows):
-        session.execute(insert(DirectoryMembership), chunk)
+    # one multi-row INSERT or COPY on PostgreSQL, not one pipelined statement per member
+    insert_rows(session, _MEMBERSHIPS, rows)
 
 
 def add_members(session: Session, group_id: int, members: Members) -> dict[str, str]:
@@ -252,6 +251,8 @@ def add_members(session: Session, group_id: int, members: Members) -> dict[str, 
     insert_members(session, group_id, new)
     return {value: kind for value, (kind, _) in new.items()}
 
+
+_MEMBERSHIPS = Base.metadata.tables[DirectoryMembership.__tablename__]
 
 # Built once, bound per call (group, values): building a statement costs about as much
 # CPU as running it. ``group_id + 0`` so that a lookup of some members of a group goes
