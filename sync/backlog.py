@@ -24,13 +24,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db import write_session
 from sync.models import ReconcileBacklog
-from sync.reconcile import lock_org
+from sync.reconcile import lock_org, try_lock_with
 
 __all__ = ["Pass", "drain", "queue", "queued", "take"]
 
@@ -49,7 +49,13 @@ _TAKE = (
     .returning(ReconcileBacklog.idp_id)
 )
 _QUEUED = select(ReconcileBacklog.idp_id).where(ReconcileBacklog.org_id == bindparam("org"))
-_QUEUED_OF = _QUEUED.where(ReconcileBacklog.idp_id.in_(bindparam("users", expanding=True)))
+_STILL_QUEUED = (
+    exists()
+    .where(
+        ReconcileBacklog.org_id == bindparam("org"), ReconcileBacklog.idp_id == bindparam("user")
+    )
+    .label("queued")
+)
 
 
 def queue(session: Session, org_id: int, users: Collection[str]) -> None:
@@ -65,11 +71,9 @@ def take(session: Session, org_id: int) -> list[str]:
     return sorted(session.scalars(_TAKE, {"org": org_id}))
 
 
-def queued(session: Session, org_id: int, users: Collection[str] | None = None) -> list[str]:
-    """The users queued for the org (of ``users`` only, when given)."""
-    if users is None:
-        return sorted(session.scalars(_QUEUED, {"org": org_id}))
-    return sorted(session.scalars(_QUEUED_OF, {"org": org_id, "users": sorted(users)}))
+def queued(session: Session, org_id: int) -> list[str]:
+    """The users queued for the org."""
+    return sorted(session.scalars(_QUEUED, {"org": org_id}))
 
 
 def drain(
@@ -83,12 +87,14 @@ def drain(
     # ping, BEGIN and COMMIT each time
     with write_session(session_factory) as session:
         while waited < _POLL_FOR:
-            if lock_org(session, org_id, wait=False):
+            # the lock if it is free, and whether the first of ``mine`` is still queued, in
+            # one statement; one of them tells: they were queued in one transaction, and a
+            # pass takes every user queued (one queued again later only waits longer)
+            taken, waiting = try_lock_with(session, org_id, _STILL_QUEUED, user=min(mine))
+            if taken:
                 _pass(session, org_id, plan)
                 return
-            # one of them tells: they were queued in one transaction, and a pass takes
-            # every user queued (one queued again by a later write only waits longer)
-            if not queued(session, org_id, [min(mine)]):
+            if not waiting:
                 return  # a pass took them and committed (its DELETE is visible)
             time.sleep(pause)
             waited += pause

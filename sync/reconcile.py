@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Label, bindparam, exists, select, text
+from sqlalchemy import ColumnElement, Label, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -57,6 +57,7 @@ __all__ = [
     "reconcile_in",
     "reconcile_write",
     "save_plan",
+    "try_lock_with",
     "waited_for_lock",
     "waiting_status",
     "with_budget",
@@ -386,18 +387,36 @@ def lock_org(session: Session, org_id: int, *, wait: bool = True) -> bool:
     return _lock(session, org_id, wait=wait)
 
 
+def try_lock_with(
+    session: Session, org_id: int, also: ColumnElement[Any], **params: Any
+) -> tuple[bool, Any]:
+    """``lock_org(wait=False)`` and, in the same statement, the value of ``also`` (a
+    column bound by ``params`` and ``org``): a write polling for its pass asks both in one
+    round trip (PostgreSQL). The value is ``None`` when the transaction held the lock
+    already."""
+    if _holds(session, org_id):
+        return True, None
+    statement = _TRY_WITH.get(id(also))
+    if statement is None or statement[0] is not also:
+        tried = func.pg_try_advisory_xact_lock(bindparam("cls"), bindparam("org"))
+        statement = (also, select(tried, also))
+        _TRY_WITH[id(also)] = statement
+    row = session.execute(statement[1], {"cls": _LOCK_CLASS, "org": org_id, **params}).one()
+    if row[0]:
+        _held(session, org_id)
+    return bool(row[0]), row[1]
+
+
+_TRY_WITH: dict[int, tuple[Any, Any]] = {}  # id(also) -> (also, its statement)
+
+
 def _lock(session: Session, org_id: int, note_wait: bool = False, wait: bool = True) -> bool:
     """Take the org's lock in this transaction; whether it holds it (``False`` only with
     ``wait=False``, when another transaction holds it). ``note_wait``: ask without
     waiting first, and mark the session (``waited_for_lock``) when it then has to wait."""
     if session.connection().dialect.name != "postgresql":
         return True  # SQLite: the write transaction's database lock serialises writers
-    # a lock this transaction (the same innermost one, so no savepoint since rolled back
-    # took it) holds already is not asked again: a SCIM write's transaction takes it at
-    # its start (``locked``) and its reconcile would ask again
-    current = session.get_nested_transaction() or session.get_transaction()
-    held = session.info.get(_HELD)
-    if held is not None and held[0] is current and org_id in held[1]:
+    if _holds(session, org_id):
         return True
     params = {"cls": _LOCK_CLASS, "org": org_id}
     if note_wait or not wait:
@@ -409,11 +428,27 @@ def _lock(session: Session, org_id: int, note_wait: bool = False, wait: bool = T
             session.execute(_LOCK, params)
     else:
         session.execute(_LOCK, params)
+    _held(session, org_id)
+    return True
+
+
+def _holds(session: Session, org_id: int) -> bool:
+    """Whether this transaction took the org's lock already: the same innermost one, so
+    no savepoint since rolled back took it. It is not asked again: a SCIM write's
+    transaction takes it at its start (``locked``) and its reconcile would ask again."""
+    current = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(_HELD)
+    return held is not None and held[0] is current and org_id in held[1]
+
+
+def _held(session: Session, org_id: int) -> None:
+    """Note that this transaction holds the org's lock."""
+    current = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(_HELD)
     if held is None or held[0] is not current:
         held = (current, set[int]())
         session.info[_HELD] = held
     held[1].add(org_id)
-    return True
 
 
 def _reconcile_locked(
