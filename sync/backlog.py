@@ -83,8 +83,8 @@ def drain(
     plans every user queued for the org, or by a pass another write made and committed."""
     pause, waited = _FIRST_PAUSE, 0.0
     # one transaction for the polls (READ COMMITTED: each statement sees what was committed
-    # before it), so that a poll is one or two statements, not a connection's checkout,
-    # ping, BEGIN and COMMIT each time
+    # before it), so that a poll is one statement, not a connection's checkout, ping,
+    # BEGIN and COMMIT each time
     with write_session(session_factory) as session:
         while waited < _POLL_FOR:
             # the lock if it is free, and whether the first of ``mine`` is still queued, in
