@@ -15,6 +15,7 @@ and the core weighs the plan's own losses against what is left.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -396,18 +397,18 @@ def try_lock_with(
     already."""
     if _holds(session, org_id):
         return True, None
-    statement = _TRY_WITH.get(id(also))
-    if statement is None or statement[0] is not also:
-        tried = func.pg_try_advisory_xact_lock(bindparam("cls"), bindparam("org"))
-        statement = (also, select(tried, also))
-        _TRY_WITH[id(also)] = statement
-    row = session.execute(statement[1], {"cls": _LOCK_CLASS, "org": org_id, **params}).one()
+    statement = _try_with(also)
+    row = session.execute(statement, {"cls": _LOCK_CLASS, "org": org_id, **params}).one()
     if row[0]:
         _held(session, org_id)
     return bool(row[0]), row[1]
 
 
-_TRY_WITH: dict[int, tuple[Any, Any]] = {}  # id(also) -> (also, its statement)
+@functools.cache
+def _try_with(also: ColumnElement[Any]) -> Any:
+    """``try_lock_with``'s statement, built once per ``also`` (a column's hash is its
+    identity)."""
+    return select(func.pg_try_advisory_xact_lock(bindparam("cls"), bindparam("org")), also)
 
 
 def _lock(session: Session, org_id: int, note_wait: bool = False, wait: bool = True) -> bool:

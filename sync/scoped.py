@@ -71,9 +71,7 @@ def _members_by(column: Any, name: str) -> Select[Any]:
 _USER_IDS_BY_KEY = _user_ids_by(_u.user_key)
 _USER_IDS_BY_NAME_KEY = _user_ids_by(_u.user_name_key)
 # a write's few keys: by key and by userName key in one round trip (two index lookups)
-_USER_IDS_BY_EITHER_KEY = union_all(
-    _user_ids_by(_u.user_key, "keys"), _user_ids_by(_u.user_name_key, "name_keys")
-)
+_USER_IDS_BY_EITHER_KEY = union_all(_USER_IDS_BY_KEY, _user_ids_by(_u.user_name_key, "name_keys"))
 _USERS_BY_ID = select(*_USER_COLUMNS).where(
     _u.org_id == bindparam("org"), _u.ext_id.in_(_values("ids"))
 )

@@ -378,16 +378,8 @@ class SqlScimStorage(ScimStorage):
     def _scope(
         self, op: _Operation, table: type[Row], *, by_org: bool = False
     ) -> list[ColumnElement[bool]]:
-        """The tenant's rows: its org and its ``scim`` source.
-
-        Lookups by id go through the (source_id, ext_id) index; ``by_org`` is for lookups
-        whose index starts with org_id (userName, displayName). The other column is
-        written ``+ 0`` so that it checks rows without steering the planner.
-        """
-        org, source = table.org_id, table.source_id
-        if by_org:
-            return [org == op.tenant.org_id, (source + 0) == op.tenant.source_id]
-        return [(org + 0) == op.tenant.org_id, source == op.tenant.source_id]
+        """The tenant's rows (``_tenant_rows``) with the tenant's org and source bound."""
+        return _tenant_rows(table, by_org, op.tenant)
 
     def _row(
         self, op: _Operation, resource_type: ResourceType, resource_id: str, *, lock: bool = False
@@ -657,12 +649,24 @@ def _lookup_column(ast: Any, kind: str) -> tuple[str, str] | None:
     return column, comparison_key(ast.value) if keyed else ast.value
 
 
-def _tenant_rows(table: type[Row], by_org: bool) -> list[Any]:
-    """``SqlScimStorage._scope`` with the tenant bound at each call (org, source)."""
-    org, source = table.org_id, table.source_id
+def _tenant_rows(table: type[Row], by_org: bool, tenant: Tenant | None = None) -> list[Any]:
+    """The tenant's rows: its org and its ``scim`` source (bound: org, source, at each
+    call, unless ``tenant`` gives them here).
+
+    Lookups by id go through the (source_id, ext_id) index; ``by_org`` is for lookups
+    whose index starts with org_id (userName, displayName). The other column is written
+    ``+ 0`` so that it checks rows without steering the planner.
+    """
+    org_id, source_id = table.org_id, table.source_id
+    org: Any
+    source: Any
+    if tenant is None:
+        org, source = bindparam("org"), bindparam("source")
+    else:
+        org, source = bindparam("org", tenant.org_id), bindparam("source", tenant.source_id)
     if by_org:
-        return [org == bindparam("org"), (source + 0) == bindparam("source")]
-    return [(org + 0) == bindparam("org"), source == bindparam("source")]
+        return [org_id == org, (source_id + 0) == source]
+    return [(org_id + 0) == org, source_id == source]
 
 
 @functools.cache

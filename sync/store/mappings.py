@@ -3,6 +3,7 @@ becomes the next version; reconciliation uses the newest."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -121,27 +122,20 @@ def org_mapping_and(
     return org, CurrentMapping(row.version, parsed, row.document), extra
 
 
-_STATEMENTS: dict[int, tuple[Any, Any]] = {}  # id(also) -> (also, the statement)
-
-
+@functools.cache
 def _org_mapping_statement(also: ColumnElement[Any] | None) -> Any:
     """The statement of ``org_mapping_and``, built once per ``also`` (building a SELECT
-    costs about as much CPU as running it)."""
-    kept = _STATEMENTS.get(id(also))
-    if kept is not None and kept[0] is also:
-        return kept[1]
+    costs about as much CPU as running it; a column's hash is its identity)."""
     columns: list[Any] = [Organisation, MappingVersion]
     if also is not None:
         columns.append(also)
-    statement = (
+    return (
         select(*columns)
         .outerjoin(MappingVersion, MappingVersion.org_id == Organisation.id)
         .where(Organisation.id == bindparam("org"))
         .order_by(MappingVersion.version.desc())
         .limit(1)
     )
-    _STATEMENTS[id(also)] = (also, statement)
-    return statement
 
 
 PARSED_BUDGET = 256 << 20
