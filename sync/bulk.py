@@ -21,11 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Boolean, Connection, Table, any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
-__all__ = ["chunks", "insert_rows"]
+__all__ = ["OneOf", "chunks", "insert_rows"]
 
 _CHUNK = 2000  # values per IN (...) list; well under SQLite's and psycopg's parameter limits
 # rows up to which one multi-row INSERT beats COPY on PostgreSQL: COPY is two round trips
@@ -37,6 +42,45 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     """``values`` in slices small enough for one IN (...) list or one executemany."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
+
+
+class OneOf(ColumnElement[bool]):
+    """``column IN (...)`` of the list bound to ``name`` at each call, for a statement built
+    once: ``column = ANY(:name)`` on PostgreSQL, one array parameter whatever the list's
+    length, and an expanding ``IN`` elsewhere (SQLite has no arrays). An expanding ``IN``
+    is rendered again for each length, and on PostgreSQL each of its values is adapted,
+    sent and parsed as a parameter of its own: for the 100 values of a 100-member group
+    PATCH's lookups, 1.0 ms of CPU and 1.8 ms of wall time against 0.2-0.3 and 0.5-0.6
+    with the array (this machine, a 5,000-row table)."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own declaration)
+        ("listed", InternalTraversal.dp_clauseelement),
+        ("array", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: Any, name: str) -> None:
+        self.listed = column.in_(bindparam(name, expanding=True))
+        self.array = column == any_(bindparam(name, type_=ARRAY(column.type)))
+
+    @property
+    def _from_objects(self) -> Any:
+        return self.listed._from_objects
+
+    def self_group(self, against: Any = None) -> Any:
+        # a comparison already: no ``= 1`` around it where booleans are integers (SQLite)
+        return self
+
+
+@compiles(OneOf)
+def _one_of_listed(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.listed, **kw)
+
+
+@compiles(OneOf, "postgresql")
+def _one_of_array(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.array, **kw)
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

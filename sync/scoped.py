@@ -24,7 +24,7 @@ from mappings.state import Member as StateMember
 from mappings.state import Organisation as StateOrganisation
 from mappings.state import PlatformState
 from mappings.state import Workspace as StateWorkspace
-from sync.bulk import chunks
+from sync.bulk import OneOf, chunks
 from sync.models import (
     DirectoryGroup,
     DirectoryMembership,
@@ -56,25 +56,19 @@ _USER_COLUMNS = (
 _MEMBER_COLUMNS = (_m.id, _m.email, _m.org_role, _m.status, _m.origin, _m.idp_id, _m.invited_at)
 
 
-def _values(name: str) -> Any:
-    return bindparam(name, expanding=True)
-
-
 def _user_ids_by(column: Any, name: str = "keys") -> Select[Any]:
-    return select(_u.ext_id).where(_u.org_id == bindparam("org"), column.in_(_values(name)))
+    return select(_u.ext_id).where(_u.org_id == bindparam("org"), OneOf(column, name))
 
 
 def _members_by(column: Any, name: str) -> Select[Any]:
-    return select(*_MEMBER_COLUMNS).where(_m.org_id == bindparam("org"), column.in_(_values(name)))
+    return select(*_MEMBER_COLUMNS).where(_m.org_id == bindparam("org"), OneOf(column, name))
 
 
 _USER_IDS_BY_KEY = _user_ids_by(_u.user_key)
 _USER_IDS_BY_NAME_KEY = _user_ids_by(_u.user_name_key)
 # a write's few keys: by key and by userName key in one round trip (two index lookups)
 _USER_IDS_BY_EITHER_KEY = union_all(_USER_IDS_BY_KEY, _user_ids_by(_u.user_name_key, "name_keys"))
-_USERS_BY_ID = select(*_USER_COLUMNS).where(
-    _u.org_id == bindparam("org"), _u.ext_id.in_(_values("ids"))
-)
+_USERS_BY_ID = select(*_USER_COLUMNS).where(_u.org_id == bindparam("org"), OneOf(_u.ext_id, "ids"))
 _MEMBERS_BY_EMAIL = _members_by(_m.email, "keys")
 _MEMBERS_BY_IDP_ID = _members_by(_m.idp_id, "ids")
 _MEMBERS_BY_EMAIL_OR_IDP_ID = union_all(_MEMBERS_BY_EMAIL, _MEMBERS_BY_IDP_ID)
@@ -88,18 +82,18 @@ _GROUPS_OF_VALUES = (
         # ``+ 0``: found from the members' value index, not by walking every membership
         # of every group of the org
         (_g.org_id + 0) == bindparam("org"),
-        _gm.member_value.in_(_values("values")),
+        OneOf(_gm.member_value, "values"),
     )
 )
 _GROUPS_BY_ID = select(_g.id, _g.ext_id, _g.source_id, _g.display_name, _g.external_id).where(
-    _g.org_id == bindparam("org"), _g.ext_id.in_(_values("ids"))
+    _g.org_id == bindparam("org"), OneOf(_g.ext_id, "ids")
 )
 _w = Workspace.__table__.c
 _WORKSPACES = (
     select(_w.id, _w.name, _w.credits).where(_w.org_id == bindparam("org")).order_by(_w.name)
 )
 _r = WorkspaceRole.__table__.c
-_ROLES_OF = select(_r.member_id, _r.workspace_id, _r.role).where(_r.member_id.in_(_values("ids")))
+_ROLES_OF = select(_r.member_id, _r.workspace_id, _r.role).where(OneOf(_r.member_id, "ids"))
 _ONE_QUERY = 500  # keys and ids a scoped lookup reads in one statement (a write's few)
 
 

@@ -25,7 +25,7 @@ from mappings.directory import DirectoryGroup as DirGroup
 from mappings.directory import DirectoryUser as DirUser
 from mappings.directory import GroupMember
 from mappings.errors import InputError
-from sync.bulk import chunks, insert_rows
+from sync.bulk import OneOf, chunks, insert_rows
 from sync.errors import Conflict, NotFound
 from sync.mirror.values import MEMBER_TYPES, group_values, member_type, user_values
 from sync.models import Base, DirectoryGroup, DirectoryMembership, DirectoryUser, Source, utcnow
@@ -260,7 +260,7 @@ _MEMBERSHIPS = Base.metadata.tables[DirectoryMembership.__tablename__]
 # membership of the group (100,000 in a big one) on the primary key's prefix.
 _SOME_MEMBERS = (
     (DirectoryMembership.group_id + 0) == bindparam("group"),
-    DirectoryMembership.member_value.in_(bindparam("values", expanding=True)),
+    OneOf(DirectoryMembership.member_value, "values"),
 )
 _PRESENT_VALUES = select(DirectoryMembership.member_value).where(*_SOME_MEMBERS)
 _PRESENT_MEMBERS = select(DirectoryMembership.member_value, DirectoryMembership.member_type).where(
@@ -271,7 +271,7 @@ _KINDS_OF: Any = union_all(
     *(
         select(table.ext_id, literal_column(f"'{kind}'")).where(
             table.source_id == bindparam("source"),
-            table.ext_id.in_(bindparam("values", expanding=True)),
+            OneOf(table.ext_id, "values"),
         )
         for table, kind in ((DirectoryUser, "User"), (DirectoryGroup, "Group"))
     )
