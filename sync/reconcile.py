@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Label, bindparam, exists, func, select, text
+from sqlalchemy import ColumnElement, Label, bindparam, exists, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -38,7 +38,7 @@ from sync.db import write_session
 from sync.errors import Forbidden, NotFound
 from sync.mirror import load_directory
 from sync.mirror.held import HeldSnapshot, held_directory
-from sync.models import Organisation, PlanStatus, SavedPlan, SyncRun, utcnow
+from sync.models import Base, Organisation, PlanStatus, SavedPlan, SyncRun, utcnow
 from sync.scoped import MemberRow, load_scoped, member_count
 from sync.store.events import emit, held_event
 from sync.store.mappings import CurrentMapping, current_mapping, org_mapping_and
@@ -502,17 +502,28 @@ def _reconcile_locked(
     # a reconcile's own run is added once it has acted: one INSERT with its outcome, not
     # an INSERT before and an UPDATE after (nothing the acting writes refers to it)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
-    run = _run(session, org_id, trigger, now, run_id)
-    run.finished_at = utcnow()
-    run.outcome = result.status
-    run.plan_id = result.plan_id
     summary = dict(plan.summary)
-    run.counts = summary if run_id is None else {**run.counts, "plan": summary}
-    session.flush()
+    session.flush()  # the saved plan the run names is written first
+    if run_id is None:
+        # a Core INSERT: no object for the unit of work to track, nothing here reads it back
+        values = {"org_id": org_id, "trigger": trigger, "started_at": now, "counts": summary}
+        done = {"finished_at": utcnow(), "outcome": result.status, "plan_id": result.plan_id}
+        run_id = session.execute(_INSERT_RUN, values | done).scalar_one()
+    else:
+        run = _run(session, org_id, trigger, now, run_id)
+        run.finished_at = utcnow()
+        run.outcome = result.status
+        run.plan_id = result.plan_id
+        run.counts = {**run.counts, "plan": summary}
+        session.flush()
     if retired.rows:
         whole = users is None or inputs.mapping.policy.apply == "review"
         _replace_stale(session, org_id, retired, result, None if whole else users, now)
-    return ReconcileResult(result.status, plan, result.plan_id, run.id, result.applied)
+    return ReconcileResult(result.status, plan, result.plan_id, run_id, result.applied)
+
+
+_RUNS = Base.metadata.tables[SyncRun.__tablename__]
+_INSERT_RUN = insert(_RUNS).returning(_RUNS.c.id)  # built once, bound per call
 
 
 def _bounded_count(

@@ -94,6 +94,10 @@ _WORKSPACES = (
 )
 _r = WorkspaceRole.__table__.c
 _ROLES_OF = select(_r.member_id, _r.workspace_id, _r.role).where(OneOf(_r.member_id, "ids"))
+_COUNT = select(func.count()).where(_m.org_id == bindparam("org"))
+_COUNT_UP_TO = select(func.count()).select_from(
+    select(_m.id).where(_m.org_id == bindparam("org")).limit(bindparam("at_most")).subquery()
+)
 _ONE_QUERY = 500  # keys and ids a scoped lookup reads in one statement (a write's few)
 
 
@@ -110,10 +114,8 @@ def member_count(session: Session, org_id: int, at_most: int | None = None) -> i
     """The org's members (for a percentage ``max_removals``), counted up to ``at_most``:
     a bounded count reads that many index entries, not the whole org's."""
     if at_most is None:
-        counted = select(func.count()).select_from(Member).where(Member.org_id == org_id)
-        return session.scalar(counted) or 0
-    first = select(Member.id).where(Member.org_id == org_id).limit(at_most).subquery()
-    return session.scalar(select(func.count()).select_from(first)) or 0
+        return session.scalar(_COUNT, {"org": org_id}) or 0
+    return session.scalar(_COUNT_UP_TO, {"org": org_id, "at_most": at_most}) or 0
 
 
 def load_scoped(

@@ -116,19 +116,22 @@ def revoke_token(session: Session, org: str, token_id: int) -> TokenInfo:
 
 LAST_USED_GRAIN = timedelta(minutes=1)  # "last used" is written at most this often
 
+# on the tables' columns, built once: a Core statement skips the ORM's compile step
+_tk = ScimToken.__table__.c
+_src = Source.__table__.c
 _TENANT_QUERY = (
     select(
-        ScimToken.org_id,
-        ScimToken.token_hash,
-        ScimToken.revoked_at,
-        Source.id,
-        ScimToken.id,
-        ScimToken.expires_at,
-        ScimToken.last_used_at,
+        _tk.org_id,
+        _tk.token_hash,
+        _tk.revoked_at,
+        _src.id,
+        _tk.id,
+        _tk.expires_at,
+        _tk.last_used_at,
     )
-    .outerjoin(Source, (Source.org_id == ScimToken.org_id) & (Source.kind == "scim"))
-    .where(ScimToken.token_hash == bindparam("digest"))
-    .order_by(Source.id)
+    .outerjoin(Source.__table__, (_src.org_id == _tk.org_id) & (_src.kind == "scim"))
+    .where(_tk.token_hash == bindparam("digest"))
+    .order_by(_src.id)
     .limit(1)
 )
 

@@ -259,21 +259,21 @@ _MEMBERSHIPS = Base.metadata.tables[DirectoryMembership.__tablename__]
 # through the members' value index (a few rows per value) instead of walking every
 # membership of the group (100,000 in a big one) on the primary key's prefix.
 _SOME_MEMBERS = (
-    (DirectoryMembership.group_id + 0) == bindparam("group"),
-    OneOf(DirectoryMembership.member_value, "values"),
+    (_MEMBERSHIPS.c.group_id + 0) == bindparam("group"),
+    OneOf(_MEMBERSHIPS.c.member_value, "values"),
 )
-_PRESENT_VALUES = select(DirectoryMembership.member_value).where(*_SOME_MEMBERS)
-_PRESENT_MEMBERS = select(DirectoryMembership.member_value, DirectoryMembership.member_type).where(
+_PRESENT_VALUES = select(_MEMBERSHIPS.c.member_value).where(*_SOME_MEMBERS)
+_PRESENT_MEMBERS = select(_MEMBERSHIPS.c.member_value, _MEMBERSHIPS.c.member_type).where(
     *_SOME_MEMBERS
 )
-_DELETE_MEMBERS = delete(DirectoryMembership).where(*_SOME_MEMBERS)
+_DELETE_MEMBERS = delete(_MEMBERSHIPS).where(*_SOME_MEMBERS)
 _KINDS_OF: Any = union_all(
     *(
-        select(table.ext_id, literal_column(f"'{kind}'")).where(
-            table.source_id == bindparam("source"),
-            OneOf(table.ext_id, "values"),
+        select(table.c.ext_id, literal_column(f"'{kind}'")).where(
+            table.c.source_id == bindparam("source"),
+            OneOf(table.c.ext_id, "values"),
         )
-        for table, kind in ((DirectoryUser, "User"), (DirectoryGroup, "Group"))
+        for table, kind in ((DirectoryUser.__table__, "User"), (DirectoryGroup.__table__, "Group"))
     )
 )
 

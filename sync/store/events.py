@@ -119,14 +119,16 @@ def _raise_counter(dialect: str) -> Any:
     """One round trip: the counter row is made at ``count`` or raised by it (``by``), and
     locked either way; built once per dialect, bound per call."""
     maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    raise_by = maker(EventCounter).values(org_id=bindparam("org"), last_seq=bindparam("count"))
+    counter = Base.metadata.tables[EventCounter.__tablename__]
+    raise_by = maker(counter).values(org_id=bindparam("org"), last_seq=bindparam("count"))
     return raise_by.on_conflict_do_update(
-        index_elements=[EventCounter.org_id],
-        set_={"last_seq": EventCounter.last_seq + bindparam("by")},
-    ).returning(EventCounter.last_seq)
+        index_elements=[counter.c.org_id],
+        set_={"last_seq": counter.c.last_seq + bindparam("by")},
+    ).returning(counter.c.last_seq)
 
 
-_INSERT_EVENTS = insert(Event).execution_options(render_nulls=True)
+# on the table (Core): each row names every column, so one executemany takes them all
+_INSERT_EVENTS = insert(Base.metadata.tables[Event.__tablename__])
 
 
 def emit(
@@ -160,8 +162,8 @@ def emit(
     if len(rows) > 50:
         insert_rows(session, Base.metadata.tables["events"], rows)
     else:
-        # ``render_nulls``: one executemany for every row, instead of one per pattern of
-        # empty columns (an invite's event and its plan's event are two shapes)
+        # Core: one executemany for every row (the ORM's bulk insert made one per pattern
+        # of empty columns unless told ``render_nulls``, and cost more CPU)
         session.execute(_INSERT_EVENTS, rows)
     alerts = [d for d in drafts if d.type in ALERT_TYPES]
     if alerts:

@@ -261,11 +261,12 @@ def _with_loss(
     return detail if kind is None else {**detail, "loss": kind}
 
 
-_LOSSES_SINCE = select(AuditEntry.plan_id, AuditEntry.at, AuditEntry.user, AuditEntry.detail).where(
-    AuditEntry.org_id == bindparam("org"),
-    AuditEntry.at > bindparam("since"),
-    AuditEntry.op.in_(LOSS_OPS),
-)  # built once, bound per call
+_a = AuditEntry.__table__.c
+_LOSSES_SINCE = select(_a.plan_id, _a.at, _a.user, _a.detail).where(
+    _a.org_id == bindparam("org"),
+    _a.at > bindparam("since"),
+    _a.op.in_(LOSS_OPS),
+)  # built once on the table's columns, bound per call
 
 
 def losses_since(session: Session, org_id: int, since: datetime) -> int:
@@ -377,11 +378,9 @@ def _resend(ctx: _Context, ops: list[Operation]) -> None:
 
 def _update_members(ctx: _Context, ids: Sequence[int], **values: Any) -> None:
     for chunk in chunks(ids):
+        members = _table("members")
         ctx.session.execute(
-            update(Member)
-            .where(Member.id.in_(chunk))
-            .values(updated_at=ctx.now, **values)
-            .execution_options(synchronize_session=False)
+            update(members).where(members.c.id.in_(chunk)).values(updated_at=ctx.now, **values)
         )
 
 
