@@ -13,11 +13,13 @@ the service only, so they answer without a token.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from flask import g, request
 from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from scim_server.ops.throttle import count_failure
 from sync import logs
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 PUBLIC_ENDPOINTS = ("ServiceProviderConfig", "ResourceTypes", "Schemas")
+_log = logging.getLogger("rolebridge.scim")
 
 
 def current_tenant() -> Tenant:
@@ -51,8 +54,19 @@ def read_connection() -> Connection | None:
 def close_read_connection(_exc: BaseException | None = None) -> None:
     """End the request's read transaction (a ``teardown_request`` hook)."""
     connection: Connection | None = g.pop("scim_connection", None)
-    if connection is not None:
-        connection.close()  # rolls back: nothing was written on it
+    if connection is None:
+        return
+    try:
+        # Committed, not rolled back (nothing was written on it either way): psycopg drops
+        # every statement it prepared on a connection when that connection rolls back, so
+        # one GET ending in a ROLLBACK cost the next writes on its connection their
+        # prepared statements (PostgreSQL then parses and plans each one again).
+        if connection.in_transaction() and not connection.invalidated:
+            connection.commit()
+    except SQLAlchemyError as exc:  # a broken connection: closing it discards it
+        _log.warning("ending a read transaction failed: %s", type(exc).__name__)
+    finally:
+        connection.close()
 
 
 def make_authenticator(

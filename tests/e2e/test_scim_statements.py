@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
@@ -113,3 +114,29 @@ def test_each_scim_write_stays_within_its_statement_count(
         roles = session.scalar(select(func.count()).select_from(WorkspaceRole))
     assert roles == 20
     assert len(said) <= BOUNDS["group_patch_20"][column], said
+
+
+def test_lookups_keep_the_statements_postgresql_prepared(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """A GET ends its read transaction with a COMMIT: psycopg forgets every statement it
+    prepared on a connection that rolls back, so a ROLLBACK per lookup made PostgreSQL
+    parse and plan every statement of the writes that followed on that connection."""
+    engine = app.extensions["rolebridge"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements are psycopg's, on PostgreSQL")
+    with session_factory.begin() as session:
+        create_org(session, "prepared", "aihub")
+        _, token = create_token(session, "prepared")
+    scim = Scim(app.test_client(), token)
+    engine.pool.dispose()  # a fresh pool: the lookups' connections only
+    # past psycopg's threshold (5 runs of one statement on a connection) on each of the
+    # two connections the lookups take in turn (the first one's "last used" write, in its
+    # own transaction, opened a second)
+    for n in range(14):
+        found = scim.get(f'/Users?filter=userName eq "nobody{n}@example.com"').get_json()
+        assert found["totalResults"] == 0
+    with engine.connect() as connection:
+        prepared = connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
+        assert prepared.scalar_one() > 0
+        connection.commit()
