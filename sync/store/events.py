@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -127,8 +127,7 @@ def _raise_counter(dialect: str) -> Any:
     ).returning(counter.c.last_seq)
 
 
-# on the table (Core): each row names every column, so one executemany takes them all
-_INSERT_EVENTS = insert(Base.metadata.tables[Event.__tablename__])
+_EVENTS = Base.metadata.tables[Event.__tablename__]
 
 
 def emit(
@@ -159,12 +158,8 @@ def emit(
         }
         for n, (event_id, d) in enumerate(zip(ids, drafts, strict=True))
     ]
-    if len(rows) > 50:
-        insert_rows(session, Base.metadata.tables["events"], rows)
-    else:
-        # Core: one executemany for every row (the ORM's bulk insert made one per pattern
-        # of empty columns unless told ``render_nulls``, and cost more CPU)
-        session.execute(_INSERT_EVENTS, rows)
+    # one statement whatever the count (an executemany is one INSERT per row on PostgreSQL)
+    insert_rows(session, _EVENTS, rows)
     alerts = [d for d in drafts if d.type in ALERT_TYPES]
     if alerts:
         from sync.alerts import queue_alerts
