@@ -69,6 +69,8 @@ _HELD = "rolebridge.org_locks"  # session.info: (innermost transaction, org ids 
 _WAITED = "rolebridge.lock_waited"  # session.info: ``locked`` found the lock taken
 _LOCK = text("SELECT pg_advisory_xact_lock(:cls, :org)")
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:cls, :org)")
+_RUNS = Base.metadata.tables[SyncRun.__tablename__]
+_INSERT_RUN = insert(_RUNS).returning(_RUNS.c.id)  # built once, bound per call
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,9 +505,9 @@ def _reconcile_locked(
     # an INSERT before and an UPDATE after (nothing the acting writes refers to it)
     result = _act(session, org_id, plan, inputs, trigger, users, now, approval)
     summary = dict(plan.summary)
-    session.flush()  # the saved plan the run names is written first
     if run_id is None:
-        # a Core INSERT: no object for the unit of work to track, nothing here reads it back
+        # a Core INSERT: no object for the unit of work to track, nothing here reads it
+        # back (the saved plan it names was flushed by ``save_plan``)
         values = {"org_id": org_id, "trigger": trigger, "started_at": now, "counts": summary}
         done = {"finished_at": utcnow(), "outcome": result.status, "plan_id": result.plan_id}
         run_id = session.execute(_INSERT_RUN, values | done).scalar_one()
@@ -515,15 +517,11 @@ def _reconcile_locked(
         run.outcome = result.status
         run.plan_id = result.plan_id
         run.counts = {**run.counts, "plan": summary}
-        session.flush()
+    session.flush()
     if retired.rows:
         whole = users is None or inputs.mapping.policy.apply == "review"
         _replace_stale(session, org_id, retired, result, None if whole else users, now)
     return ReconcileResult(result.status, plan, result.plan_id, run_id, result.applied)
-
-
-_RUNS = Base.metadata.tables[SyncRun.__tablename__]
-_INSERT_RUN = insert(_RUNS).returning(_RUNS.c.id)  # built once, bound per call
 
 
 def _bounded_count(

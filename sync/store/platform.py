@@ -261,7 +261,7 @@ def _with_loss(
     return detail if kind is None else {**detail, "loss": kind}
 
 
-_a = AuditEntry.__table__.c
+_a = _table("audit_log").c
 _LOSSES_SINCE = select(_a.plan_id, _a.at, _a.user, _a.detail).where(
     _a.org_id == bindparam("org"),
     _a.at > bindparam("since"),
@@ -377,8 +377,8 @@ def _resend(ctx: _Context, ops: list[Operation]) -> None:
 
 
 def _update_members(ctx: _Context, ids: Sequence[int], **values: Any) -> None:
+    members = _table("members")
     for chunk in chunks(ids):
-        members = _table("members")
         ctx.session.execute(
             update(members).where(members.c.id.in_(chunk)).values(updated_at=ctx.now, **values)
         )
