@@ -25,13 +25,16 @@ mapping, from 4 concurrent clients, each user as Okta sends it (lookup, create, 
 ``Staff``): users per second, and the p50/p99 of one user's three requests.
 
 One line per figure: ``members=N db=D server=S op=O p50_ms=X p99_ms=Y`` (the push line
-adds ``users_per_s``).
+adds ``users_per_s`` and ``cpu_ms_per_user``, the CPU the whole machine used meanwhile,
+server, database and the clients together, per user: on a shared machine it moves far
+less between runs than the rate does).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -385,11 +388,20 @@ def writes(client: Client, n: int, samples: int, tag: str) -> dict[str, list[flo
     return out
 
 
+def busy_seconds() -> float:
+    """The CPU time this machine's processes have used since boot (``/proc/stat``: user,
+    nice, system, irq and softirq): a push's share, per user, moves far less between runs
+    on a shared machine than its wall time."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:8]]
+    return (sum(ticks[:3]) + ticks[5] + ticks[6]) / os.sysconf("SC_CLK_TCK")
+
+
 def first_push(
     port: int, token: str, prefix: str, users: int, name: str, tag: str
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
     """``users`` users pushed as Okta does, from 4 clients, into the group ``name``;
-    (wall s, per-user s)."""
+    (wall s, per-user s, the machine's CPU s meanwhile: server, database and clients)."""
     setup = Client(port, token, prefix)
     _, group = setup.send("POST", "/Groups", {"schemas": [GROUP], "displayName": name})
     gid = group["id"]
@@ -413,12 +425,12 @@ def first_push(
                     print(f"# {len(times)} users pushed, {rate:.1f} users/s", file=sys.stderr)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
-    started = time.perf_counter()
+    started, busy = time.perf_counter(), busy_seconds()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - started, times
+    return time.perf_counter() - started, times, busy_seconds() - busy
 
 
 def line(n: int, db: str, server: str, op: str, times: list[float], extra: str = "") -> None:
@@ -477,8 +489,9 @@ def bench(
             ):
                 if name not in push_servers:
                     continue
-                wall, times = first_push(p, t, prefix, push, group, db)
-                line(push, db, name, "first_push", times, f" users_per_s={push / wall:.1f}")
+                wall, times, cpu = first_push(p, t, prefix, push, group, db)
+                extra = f" users_per_s={push / wall:.1f} cpu_ms_per_user={cpu * 1000 / push:.1f}"
+                line(push, db, name, "first_push", times, extra)
     finally:
         stop(server)
         stop(other)

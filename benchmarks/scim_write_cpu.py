@@ -14,7 +14,7 @@ ops are ``benchmarks/scim_write.py``'s: ``okta_lookup`` (the read before a creat
 ``patch_add_member`` (one member into ``Staff``, which holds every user), ``patch_deactivate`` and
 ``entra_group_patch_100`` (100 members into a ``ws-*`` group), each sent as Okta and
 Entra send them (no ``attributes`` asked). ``--profile OP`` prints the cProfile of that
-op's samples (cumulative time, top 40, then rolebridge's own top 60) too.
+op's samples in CPU time, as the figures (cumulative, top 40, then rolebridge's own top 60).
 
 One line per figure: ``members=N db=D op=O cpu_p50_ms=X wall_p50_ms=Y``.
 """
@@ -130,7 +130,7 @@ def run(
     for op in OPS:
         cpu: list[float] = []
         wall: list[float] = []
-        profiler = cProfile.Profile() if profile == op else None
+        profiler = cProfile.Profile(time.process_time) if profile == op else None
         for k in range(samples + 5):
             method, path, body = requests[op](k)
             gc.collect(0)
