@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 
-from sqlalchemy import bindparam, delete, exists, select
+from sqlalchemy import Connection, bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,15 +77,20 @@ def queued(session: Session, org_id: int) -> list[str]:
 
 
 def drain(
-    session_factory: sessionmaker[Session], org_id: int, mine: Collection[str], plan: Pass
+    session_factory: sessionmaker[Session],
+    org_id: int,
+    mine: Collection[str],
+    plan: Pass,
+    bind: Connection | None = None,
 ) -> None:
     """Return once ``mine`` (queued and committed) are planned: by a pass of this call, which
-    plans every user queued for the org, or by a pass another write made and committed."""
+    plans every user queued for the org, or by a pass another write made and committed.
+    ``bind``: the write's connection, as for ``sync.db.write_session``."""
     pause, waited = _FIRST_PAUSE, 0.0
     # one transaction for the polls (READ COMMITTED: each statement sees what was committed
     # before it), so that a poll is one statement, not a connection's checkout, ping,
     # BEGIN and COMMIT each time
-    with write_session(session_factory) as session:
+    with write_session(session_factory, bind) as session:
         while waited < _POLL_FOR:
             # the lock if it is free, and whether the first of ``mine`` is still queued, in
             # one statement; one of them tells: they were queued in one transaction, and a

@@ -178,10 +178,18 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def write_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+def write_session(
+    session_factory: sessionmaker[Session], bind: Connection | None = None
+) -> Iterator[Session]:
     """A unit of work that takes SQLite's write lock up front (``BEGIN IMMEDIATE``), so
-    that a read-then-write transaction waits for other writers instead of failing."""
-    with session_factory() as session, session.begin():
+    that a read-then-write transaction waits for other writers instead of failing.
+
+    ``bind``: a connection the caller checked out already (a SCIM request's, on
+    PostgreSQL), used instead of another one from the pool; the unit of work commits or
+    rolls back the transaction it has open, or begins one, and leaves the connection open.
+    """
+    own = {} if bind is None else {"bind": bind, "join_transaction_mode": "control_fully"}
+    with session_factory(**own) as session, session.begin():
         session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
         yield session
 

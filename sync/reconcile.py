@@ -23,7 +23,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Label, bindparam, exists, func, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Label,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.directory import Directory
@@ -112,11 +122,14 @@ class ReconcileResult:
 
 
 @contextmanager
-def locked(session_factory: sessionmaker[Session], org_id: int) -> Iterator[Session]:
+def locked(
+    session_factory: sessionmaker[Session], org_id: int, bind: Connection | None = None
+) -> Iterator[Session]:
     """A transaction holding the org's reconcile lock until it commits or rolls back.
     Whether it had to wait for the lock (another transaction held it) is
-    ``waited_for_lock``: a SCIM write that waited queues its users (``sync.backlog``)."""
-    with write_session(session_factory) as session:
+    ``waited_for_lock``: a SCIM write that waited queues its users (``sync.backlog``).
+    ``bind``: the caller's connection, as for ``sync.db.write_session``."""
+    with write_session(session_factory, bind) as session:
         _lock(session, org_id, note_wait=True)
         yield session
 

@@ -2,13 +2,15 @@
 
 The token is hashed and looked up (``sync.credentials.tokens.find_tenant``, constant-time
 comparison) on every request, so a revoked token stops working at once in every
-process; the tenant goes into ``flask.g`` for the storage. A read request keeps the
-connection and transaction of that lookup for its storage calls (``read_connection``),
-so it costs one database transaction, not two; a write request runs its own
-transaction (``SqlScimStorage.operation``). A missing, unknown or revoked token is a
-401 SCIM Error with ``WWW-Authenticate: Bearer``, and counts against the client's address
-(``throttle``: past its limit, a 429). The discovery endpoints describe
-the service only, so they answer without a token.
+process; the tenant goes into ``flask.g`` for the storage. The request keeps the
+connection of that lookup (``read_connection``) for its storage calls: a read on it (in
+autocommit on PostgreSQL, in the lookup's transaction on SQLite), and on PostgreSQL a
+write in the transaction the lookup began (``SqlScimStorage.operation``), so a request
+costs one connection checkout and at most one BEGIN and COMMIT. On SQLite a write's
+token is checked in a transaction of its own (docs/architecture.md section 3.1). A
+missing, unknown or revoked token is a 401 SCIM Error with ``WWW-Authenticate: Bearer``,
+and counts against the client's address (``throttle``: past its limit, a 429). The
+discovery endpoints describe the service only, so they answer without a token.
 """
 
 from __future__ import annotations
@@ -46,13 +48,14 @@ def current_tenant() -> Tenant:
 
 
 def read_connection() -> Connection | None:
-    """The open read transaction of the current request, if it authenticated one."""
+    """The connection the current request authenticated on, if it kept one."""
     found: Connection | None = g.get("scim_connection")
     return found
 
 
 def close_read_connection(_exc: BaseException | None = None) -> None:
-    """End the request's read transaction (a ``teardown_request`` hook)."""
+    """End the request's transaction, if it left one open, and give its connection back
+    (a ``teardown_request`` hook)."""
     connection: Connection | None = g.pop("scim_connection", None)
     if connection is None:
         return
@@ -74,6 +77,8 @@ def make_authenticator(
 ) -> Callable[[], None]:
     """A ``before_request`` hook that resolves the bearer token into ``g.scim_tenant``."""
 
+    postgres = engine.dialect.name == "postgresql"
+
     def authenticate() -> None:
         path = request.path.removeprefix(prefix).strip("/")
         if request.method == "GET" and path.split("/", 1)[0] in PUBLIC_ENDPOINTS:
@@ -82,12 +87,19 @@ def make_authenticator(
         if scheme.lower() != "bearer" or not token.strip():
             count_failure()
             raise UnauthorizedException(detail="A bearer token is required")
-        if writes():
-            with engine.begin() as connection:  # the write takes its own transaction
+        if writes() and not postgres:
+            # SQLite: the write's transaction begins with the database's write lock, which
+            # a request is not given before its token is known
+            with engine.begin() as connection:
                 tenant = find_tenant(connection, token.strip())
         else:
-            g.scim_connection = connection = engine.connect()
-            connection.begin()
+            connection = engine.connect()
+            if postgres and not writes():
+                # each statement its own transaction: no BEGIN and COMMIT round trips, and
+                # under READ COMMITTED a read sees what it would in one transaction
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            g.scim_connection = connection
+            connection.begin()  # a write on PostgreSQL goes on in this transaction
             tenant = find_tenant(connection, token.strip())
         if tenant is None:
             close_read_connection()

@@ -11,8 +11,9 @@ One SCIM operation is one transaction (``operation()``), at the end of which the
 ``after_write`` hook sees the users the operation touched, in the same session; or, when
 the write had to wait for its org's lock (PostgreSQL), the users are queued and the hook
 sees them in a pass of ``sync.backlog`` after the commit, with the others queued. A
-read runs on the bare connection ``reader`` gives (the request's, already in a
-transaction) with Core selects only, when there is one.
+read runs on the bare connection ``reader`` gives (the request's, the token check's)
+with Core selects only, when there is one; a write's unit of work goes on in that
+connection's transaction when there is one (PostgreSQL), and its pass waits on it.
 
 A write takes its org's lock (``sync.reconcile.locked``, the lock its reconcile takes
 anyway) before it reads or writes a row, so the writes of one org run one after the
@@ -153,9 +154,10 @@ class SqlScimStorage(ScimStorage):
         if self._current.get() is not None:
             yield
             return
-        connection = None if self._writes() else self._reader()
-        if connection is not None:
-            # a read: the request's open transaction (the token check's), no ORM session
+        writes = self._writes()
+        connection = self._reader()  # the request's, when the token check kept it open
+        if connection is not None and not writes:
+            # a read: the request's connection (the token check's), no ORM session
             token = self._current.set(_Operation(connection, self._tenant()))
             try:
                 yield
@@ -165,7 +167,7 @@ class SqlScimStorage(ScimStorage):
         tenant = self._tenant()
         queued: set[str] = set()  # this write's users, when it waited for the lock
         try:
-            with self._unit(tenant) as session:
+            with self._unit(tenant, connection if writes else None) as session:
                 op = _Operation(session, tenant)
                 token = self._current.set(op)
                 try:
@@ -197,14 +199,17 @@ class SqlScimStorage(ScimStorage):
                 tenant.org_id,
                 queued,
                 lambda session, users: after_write(session, tenant, Touched(set(users))),
+                connection,
             )
         if self.after_commit is not None:
             self.after_commit()  # committed, the org's lock released
 
-    def _unit(self, tenant: Tenant) -> AbstractContextManager[Session]:
-        """A write's transaction holds the org's lock (and SQLite's write lock) from its start."""
+    def _unit(self, tenant: Tenant, bind: Connection | None) -> AbstractContextManager[Session]:
+        """A write's transaction holds the org's lock (and SQLite's write lock) from its start.
+        ``bind``: the request's connection, its transaction begun by the token check
+        (PostgreSQL), which the write goes on with instead of taking another connection."""
         if self._writes():
-            return locked(self._session_factory, tenant.org_id)
+            return locked(self._session_factory, tenant.org_id, bind)
         return _transaction(self._session_factory)
 
     @contextmanager

@@ -116,12 +116,73 @@ def test_each_scim_write_stays_within_its_statement_count(
     assert len(said) <= BOUNDS["group_patch_20"][column], said
 
 
+def test_a_request_takes_one_connection_and_at_most_one_transaction_postgresql(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """On PostgreSQL a write goes on in the transaction its token check began, on the same
+    connection, and a lookup runs in autocommit: each takes one connection from the pool
+    (one ping) and a write one BEGIN and COMMIT, a lookup none. Before, a write checked
+    its token in a transaction of its own: two checkouts and two transactions."""
+    engine = app.extensions["rolebridge"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("round trips of PostgreSQL; SQLite checks a write's token apart")
+    with session_factory.begin() as session:
+        org = create_org(session, "one-trip", "aihub")
+        create_workspace(session, org.id, "w1")
+        save_mapping(session, org.id, MAPPING)
+        _, token = create_token(session, org.name)
+    scim = Scim(app.test_client(), token)
+    first = scim.post("/Users", user("first@example.com")).get_json()["id"]  # "last used"
+    staff = scim.post("/Groups", group("Staff")).get_json()["id"]
+    taken: list[int] = []
+    commits: list[int] = []
+    autocommit: list[bool] = []
+
+    def on_checkout(*_args: Any) -> None:
+        taken.append(1)
+
+    def on_commit(*_args: Any) -> None:
+        commits.append(1)
+
+    def on_statement(conn: Any, *_args: Any) -> None:
+        autocommit.append(conn.connection.dbapi_connection.autocommit)
+
+    event.listen(engine, "checkout", on_checkout)
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        for method, path, body, status in (
+            ("POST", "/Users", user("second@example.com"), 201),
+            ("PATCH", f"/Groups/{staff}", add(first), 204),
+        ):
+            for seen in (taken, commits, autocommit):
+                seen.clear()
+            assert scim.request(method, path, body).status_code == status
+            assert (len(taken), len(commits)) == (1, 1), (method, taken, commits)
+            assert autocommit and not any(autocommit)
+        with session_factory() as session:
+            invited = session.scalar(
+                select(Member.status).where(Member.email == "first@example.com")
+            )
+        assert invited == "invited"  # the PATCH's plan applied in that one transaction
+        taken.clear()
+        autocommit.clear()
+        found = scim.get('/Users?filter=userName eq "second@example.com"').get_json()
+        assert found["totalResults"] == 1
+        assert len(taken) == 1 and autocommit and all(autocommit)
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+        event.remove(engine, "commit", on_commit)
+        event.remove(engine, "before_cursor_execute", on_statement)
+
+
 def test_lookups_keep_the_statements_postgresql_prepared(
     app: Flask, session_factory: sessionmaker[Session]
 ) -> None:
-    """A GET ends its read transaction with a COMMIT: psycopg forgets every statement it
-    prepared on a connection that rolls back, so a ROLLBACK per lookup made PostgreSQL
-    parse and plan every statement of the writes that followed on that connection."""
+    """A lookup leaves its connection's prepared statements alone (it runs in autocommit;
+    a transaction a request leaves open ends with a COMMIT): psycopg forgets every
+    statement it prepared on a connection that rolls back, so a ROLLBACK per lookup made
+    PostgreSQL parse and plan every statement of the writes that followed on it."""
     engine = app.extensions["rolebridge"].engine
     if engine.dialect.name != "postgresql":
         pytest.skip("prepared statements are psycopg's, on PostgreSQL")
