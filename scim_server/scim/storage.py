@@ -362,9 +362,10 @@ class SqlScimStorage(ScimStorage):
                 changed = mirror.replace_members(op.session, row.id, wanted)
             else:
                 changed = mirror.remove_members(op.session, row.id, change.remove)
-                changed |= mirror.add_members(
-                    op.session, row.id, self._resolve_members(op, change.add)
-                )
+                # the added values' kinds and which are members already: one statement
+                # (after the removals, which it sees)
+                added, present = self._resolve_members_in(op, change.add, row.id)
+                changed |= mirror.add_members(op.session, row.id, added, present)
             _touch(op, changed)
             if changed:
                 mirror.bump(row)
@@ -468,12 +469,18 @@ class SqlScimStorage(ScimStorage):
         self, op: _Operation, members: Sequence[tuple[str, str | None]]
     ) -> dict[str, tuple[str, str | None]]:
         """Member value -> (type, display); a value that is no member of the tenant is refused."""
+        return self._resolve_members_in(op, members, None)[0]
+
+    def _resolve_members_in(
+        self, op: _Operation, members: Sequence[tuple[str, str | None]], group_id: int | None
+    ) -> tuple[dict[str, tuple[str, str | None]], set[str]]:
+        """``_resolve_members``, and with ``group_id`` which values are its members already."""
         values = list(dict.fromkeys(value for value, _ in members))
-        kinds = mirror.member_types(op.session, op.tenant.source_id, values)
+        kinds, present = mirror.member_types_in(op.session, op.tenant.source_id, values, group_id)
         unknown = [value for value in values if value not in kinds]
         if unknown:
             raise InvalidValueException(detail=f"members: no user or group with id {unknown[0]!r}")
-        return {value: (kinds[value], display) for value, display in members}
+        return {value: (kinds[value], display) for value, display in members}, present
 
     # -- searching ------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import (
     bindparam,
     delete,
+    exists,
     literal_column,
     select,
     union_all,
@@ -44,6 +45,7 @@ __all__ = [
     "insert_members",
     "insert_row",
     "member_types",
+    "member_types_in",
     "remove_group_members",
     "remove_members",
     "replace_members",
@@ -220,16 +222,29 @@ def remove_group_members(
 
 def member_types(session: Session, source_id: int, values: Sequence[str]) -> dict[str, str]:
     """``User`` or ``Group`` for each value that is a user or group id of the source."""
+    return member_types_in(session, source_id, values)[0]
+
+
+def member_types_in(
+    session: Session, source_id: int, values: Sequence[str], group_id: int | None = None
+) -> tuple[dict[str, str], set[str]]:
+    """``member_types``, and with ``group_id`` which of those values are direct members of
+    that group already, asked in the same statement (a member-adding PATCH's two lookups
+    in one round trip; ``add_members(present=...)`` takes the answer)."""
     kinds: dict[str, str] = {}
+    present: set[str] = set()
+    statement = _KINDS_OF if group_id is None else _KINDS_AND_PRESENT
     for chunk in chunks(values):
         # both kinds in one round trip; an id that is both is a group, as it always was
-        found = session.execute(_KINDS_OF, {"source": source_id, "values": list(chunk)})
-        for value, kind in found:
+        params = {"source": source_id, "values": list(chunk), "group": group_id}
+        for value, kind, *there in session.execute(statement, params):
             if kind == "Group":
                 kinds[value] = kind
             else:
                 kinds.setdefault(value, kind)
-    return kinds
+            if there and there[0]:
+                present.add(value)
+    return kinds, present
 
 
 def insert_members(session: Session, group_id: int, members: Members) -> None:
@@ -242,11 +257,17 @@ def insert_members(session: Session, group_id: int, members: Members) -> None:
     insert_rows(session, _MEMBERSHIPS, rows)
 
 
-def add_members(session: Session, group_id: int, members: Members) -> dict[str, str]:
-    """Add direct members to a group; returns those that were not there (value -> type)."""
-    present: set[str] = set()
-    for chunk in chunks(list(members)):
-        present.update(session.scalars(_PRESENT_VALUES, {"group": group_id, "values": list(chunk)}))
+def add_members(
+    session: Session, group_id: int, members: Members, present: set[str] | None = None
+) -> dict[str, str]:
+    """Add direct members to a group; returns those that were not there (value -> type).
+    ``present``: which of them are there already, when the caller asked in this
+    transaction (``member_types_in``); looked up here otherwise."""
+    if present is None:
+        present = set()
+        for chunk in chunks(list(members)):
+            params = {"group": group_id, "values": list(chunk)}
+            present.update(session.scalars(_PRESENT_VALUES, params))
     new = {value: entry for value, entry in members.items() if value not in present}
     insert_members(session, group_id, new)
     return {value: kind for value, (kind, _) in new.items()}
@@ -270,6 +291,24 @@ _DELETE_MEMBERS = delete(_MEMBERSHIPS).where(*_SOME_MEMBERS)
 _KINDS_OF: Any = union_all(
     *(
         select(table.c.ext_id, literal_column(f"'{kind}'")).where(
+            table.c.source_id == bindparam("source"),
+            OneOf(table.c.ext_id, "values"),
+        )
+        for table, kind in ((DirectoryUser.__table__, "User"), (DirectoryGroup.__table__, "Group"))
+    )
+)
+# the same, each with whether it is a direct member of the group already (through the
+# members' value index, as ``_SOME_MEMBERS``)
+_KINDS_AND_PRESENT: Any = union_all(
+    *(
+        select(
+            table.c.ext_id,
+            literal_column(f"'{kind}'"),
+            exists().where(
+                (_MEMBERSHIPS.c.group_id + 0) == bindparam("group"),
+                _MEMBERSHIPS.c.member_value == table.c.ext_id,
+            ),
+        ).where(
             table.c.source_id == bindparam("source"),
             OneOf(table.c.ext_id, "values"),
         )

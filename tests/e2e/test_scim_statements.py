@@ -38,9 +38,9 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # only when it changes
 BOUNDS = {
     "post_user": (13, 12),
-    "patch_add_member": (25, 24),
+    "patch_add_member": (24, 23),
     "patch_deactivate": (24, 23),
-    "group_patch_20": (25, 24),
+    "group_patch_20": (24, 23),
 }
 
 
