@@ -87,14 +87,15 @@ def make_authenticator(
         if scheme.lower() != "bearer" or not token.strip():
             count_failure()
             raise UnauthorizedException(detail="A bearer token is required")
-        if writes() and not postgres:
+        write = writes()
+        if write and not postgres:
             # SQLite: the write's transaction begins with the database's write lock, which
             # a request is not given before its token is known
             with engine.begin() as connection:
                 tenant = find_tenant(connection, token.strip())
         else:
             connection = engine.connect()
-            if postgres and not writes():
+            if postgres and not write:
                 # each statement its own transaction: no BEGIN and COMMIT round trips, and
                 # under READ COMMITTED a read sees what it would in one transaction
                 connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -167,7 +167,7 @@ class SqlScimStorage(ScimStorage):
         tenant = self._tenant()
         queued: set[str] = set()  # this write's users, when it waited for the lock
         try:
-            with self._unit(tenant, connection if writes else None) as session:
+            with self._unit(tenant, writes, connection) as session:
                 op = _Operation(session, tenant)
                 token = self._current.set(op)
                 try:
@@ -204,11 +204,13 @@ class SqlScimStorage(ScimStorage):
         if self.after_commit is not None:
             self.after_commit()  # committed, the org's lock released
 
-    def _unit(self, tenant: Tenant, bind: Connection | None) -> AbstractContextManager[Session]:
+    def _unit(
+        self, tenant: Tenant, writes: bool, bind: Connection | None
+    ) -> AbstractContextManager[Session]:
         """A write's transaction holds the org's lock (and SQLite's write lock) from its start.
         ``bind``: the request's connection, its transaction begun by the token check
         (PostgreSQL), which the write goes on with instead of taking another connection."""
-        if self._writes():
+        if writes:
             return locked(self._session_factory, tenant.org_id, bind)
         return _transaction(self._session_factory)
 
