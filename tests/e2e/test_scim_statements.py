@@ -8,10 +8,12 @@ round trip to one of them fails here; lower the bound when a change removes one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import event, func, select
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.scim_write import MAPPING  # the benchmark's mapping: its writes, pinned
 from sync.credentials.tokens import create_token
+from sync.db import PING_AFTER
 from sync.models import Member, WorkspaceRole
 from sync.store.mappings import save_mapping
 from sync.store.orgs import create_org, create_workspace
@@ -174,6 +177,55 @@ def test_a_request_takes_one_connection_and_at_most_one_transaction_postgresql(
         event.remove(engine, "checkout", on_checkout)
         event.remove(engine, "commit", on_commit)
         event.remove(engine, "before_cursor_execute", on_statement)
+
+
+def test_a_connection_is_pinged_only_after_it_sat_idle_postgresql(
+    app: Flask, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection given back moments ago goes to the next request unpinged (a
+    round trip fewer per request under load); one idle for longer than ``PING_AFTER`` is
+    pinged, and one the server dropped meanwhile (a database restart) is replaced before
+    the request uses it: the request answers as usual, no 503."""
+    engine = app.extensions["rolebridge"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("pooled PostgreSQL connections; SQLite's are files")
+    with session_factory.begin() as session:
+        create_org(session, "pinged", "aihub")
+        _, token = create_token(session, "pinged")
+    scim = Scim(app.test_client(), token)
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection.info.backend_pid)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    opened: list[int] = []
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        opened.append(dbapi_connection.info.backend_pid)
+
+    engine.dispose()  # from here on the pool holds only what these requests open
+    event.listen(engine, "connect", on_connect)
+    try:
+        lookup = '/Users?filter=userName eq "nobody@example.com"'
+        assert scim.get(lookup).status_code == 200  # new connections: not pinged
+        assert scim.get(lookup).status_code == 200  # given back moments ago: not pinged
+        assert pings == [] and opened
+        time.sleep(PING_AFTER + 0.1)
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(url, autocommit=True) as admin:  # as a database restart would
+            for backend in opened:
+                admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        killed = list(opened)
+        answer = scim.get(lookup)
+        assert answer.status_code == 200, answer.get_json()
+        # idle past the window: pinged, found dead, replaced by a new connection
+        assert pings and set(pings) <= set(killed), (pings, killed)
+        assert len(opened) > len(killed)
+    finally:
+        event.remove(engine, "connect", on_connect)
 
 
 def test_lookups_keep_the_statements_postgresql_prepared(
