@@ -68,6 +68,11 @@ def add(*ids: str) -> dict[str, Any]:
     return {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": value}]}
 
 
+def remove(*ids: str) -> dict[str, Any]:
+    value = [{"value": i} for i in ids]
+    return {"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members", "value": value}]}
+
+
 def test_each_scim_write_stays_within_its_statement_count(
     app: Flask, session_factory: sessionmaker[Session]
 ) -> None:
@@ -253,3 +258,42 @@ def test_lookups_keep_the_statements_postgresql_prepared(
         prepared = connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
         assert prepared.scalar_one() > 0
         connection.commit()
+
+
+def test_each_read_of_a_scim_write_goes_through_an_index_sqlite(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """Every statement a SCIM write sends that reads rows finds them through an index (a
+    list of ids or keys, bound as one JSON parameter, is looked up value by value), never
+    by scanning a table: SQLite's plan of each, with its own parameters."""
+    engine = app.extensions["rolebridge"].engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plans; PostgreSQL's are tests/e2e/test_planner_stats.py")
+    with session_factory.begin() as session:
+        org = create_org(session, "indexed", "aihub")
+        for n in range(3):
+            create_workspace(session, org.id, f"w{n}")
+        save_mapping(session, org.id, MAPPING)
+        _, token = create_token(session, org.name)
+    scim = Scim(app.test_client(), token)
+    ids = [scim.post("/Users", user(f"u{i}@example.com")).get_json()["id"] for i in range(30)]
+    staff = scim.post("/Groups", group("Staff", *ids[:10])).get_json()["id"]
+    ws1 = scim.post("/Groups", group("ws-1")).get_json()["id"]
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    with counted(engine) as said:
+        assert scim.post("/Users", user("new@example.com")).status_code == 201
+        assert scim.patch(f"/Groups/{staff}", add(ids[11])).status_code == 204
+        assert scim.patch(f"/Users/{ids[0]}", off).status_code == 200
+        assert scim.patch(f"/Groups/{ws1}", add(*ids[1:21])).status_code == 204
+        assert scim.patch(f"/Groups/{staff}", remove(*ids[5:8])).status_code == 204
+    explained = 0
+    with engine.connect() as conn:
+        for statement, parameters in said:
+            if not statement.lstrip().upper().startswith(("SELECT", "DELETE", "UPDATE")):
+                continue
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            # a scan of a subquery's rows (``anon_``) or of a JSON list's is no table's
+            scans = [r[3] for r in plan if r[3].startswith("SCAN") and " anon_" not in r[3]]
+            assert not scans, (statement, scans)
+            explained += 1
+    assert explained > 20
