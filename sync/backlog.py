@@ -63,12 +63,12 @@ def queue(session: Session, org_id: int, users: Collection[str]) -> None:
     if not users:
         return
     rows = [{"org_id": org_id, "idp_id": user} for user in sorted(users)]
-    session.execute(_QUEUE, rows)
+    session.connection().execute(_QUEUE, rows)
 
 
 def take(session: Session, org_id: int) -> list[str]:
     """Every user queued for the org, taken off the backlog (under the org's lock)."""
-    return sorted(session.scalars(_TAKE, {"org": org_id}))
+    return sorted(session.connection().scalars(_TAKE, {"org": org_id}))
 
 
 def queued(session: Session, org_id: int) -> list[str]:

@@ -413,7 +413,9 @@ def try_lock_with(
     if _holds(session, org_id):
         return True, None
     statement = _try_with(also)
-    row = session.execute(statement, {"cls": _LOCK_CLASS, "org": org_id, **params}).one()
+    # Core statements: on the connection, without the ORM session's execute around them
+    conn = session.connection()
+    row = conn.execute(statement, {"cls": _LOCK_CLASS, "org": org_id, **params}).one()
     if row[0]:
         _held(session, org_id)
     return bool(row[0]), row[1]
@@ -430,20 +432,21 @@ def _lock(session: Session, org_id: int, note_wait: bool = False, wait: bool = T
     """Take the org's lock in this transaction; whether it holds it (``False`` only with
     ``wait=False``, when another transaction holds it). ``note_wait``: ask without
     waiting first, and mark the session (``waited_for_lock``) when it then has to wait."""
-    if session.connection().dialect.name != "postgresql":
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
         return True  # SQLite: the write transaction's database lock serialises writers
     if _holds(session, org_id):
         return True
     params = {"cls": _LOCK_CLASS, "org": org_id}
     if note_wait or not wait:
         # the same one statement when the lock is free; a second one to wait otherwise
-        if not session.execute(_TRY_LOCK, params).scalar():
+        if not conn.execute(_TRY_LOCK, params).scalar():
             if not wait:
                 return False
             session.info[_WAITED] = True
-            session.execute(_LOCK, params)
+            conn.execute(_LOCK, params)
     else:
-        session.execute(_LOCK, params)
+        conn.execute(_LOCK, params)
     _held(session, org_id)
     return True
 

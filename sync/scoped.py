@@ -161,6 +161,10 @@ class _Reader:
 
     def __init__(self, session: Session, org_id: int) -> None:
         self.session, self.org_id = session, org_id
+        # the lookups are Core statements: run on the session's connection, without the
+        # ORM session's execute around them (about 15 us of CPU each on SQLite, 28 on
+        # PostgreSQL; it would not flush for them either)
+        self.connection = session.connection()
         self.rows: dict[str, tuple[int, DirUser]] = {}  # ext id -> (source, user), oldest wins
         self.asked_ids: set[str] = set()
         self.asked_keys: set[str] = set()
@@ -170,7 +174,7 @@ class _Reader:
         self.workspace_ids: dict[str, int] = {}
 
     def _read(self, statement: Any, **values: Any) -> Any:
-        return self.session.execute(statement, {"org": self.org_id, **values})
+        return self.connection.execute(statement, {"org": self.org_id, **values})
 
     def _keep_users(self, rows: Iterable[Any]) -> None:
         # rows unpacked by position (``_USER_COLUMNS``): a Row's attribute costs about
@@ -304,7 +308,7 @@ class _Reader:
         self.workspace_ids = {w.name: w.id for w in workspaces}
         roles: dict[int, dict[str, list[str]]] = {}
         for chunk in chunks(sorted(rows)):
-            for member_id, ws_id, role in self.session.execute(_ROLES_OF, {"ids": list(chunk)}):
+            for member_id, ws_id, role in self.connection.execute(_ROLES_OF, {"ids": list(chunk)}):
                 roles.setdefault(member_id, {}).setdefault(names[ws_id], []).append(role)
         members = tuple(
             _with_roles(m, roles.get(i, {}))
