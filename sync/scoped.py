@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, func, select, union_all
+from sqlalchemy import Select, bindparam, exists, func, select, union_all
 from sqlalchemy.orm import Session
 
 from mappings.directory import Directory, GroupMember
@@ -75,18 +75,35 @@ _MEMBERS_BY_EMAIL_OR_IDP_ID = union_all(_MEMBERS_BY_EMAIL, _MEMBERS_BY_IDP_ID)
 _TOP_HOLDERS = select(*_MEMBER_COLUMNS).where(
     _m.org_id == bindparam("org"), _m.org_role == bindparam("role"), _m.status == REACHABLE
 )
-_GROUPS_OF_VALUES = (
-    select(_g.id, _g.ext_id, _gm.member_type, _gm.member_value)
-    .join_from(DirectoryMembership.__table__, DirectoryGroup.__table__, _g.id == _gm.group_id)
-    .where(
-        # ``+ 0``: found from the members' value index, not by walking every membership
-        # of every group of the org
-        (_g.org_id + 0) == bindparam("org"),
-        OneOf(_gm.member_value, "values"),
-    )
+_older = DirectoryGroup.__table__.alias("older")
+# of the groups of one ext id in several sources, the oldest source's wins
+# (``mirror.load_directory``'s rule): another source's is not read
+_OLDEST = ~exists().where(
+    _older.c.org_id == _g.org_id, _older.c.ext_id == _g.ext_id, _older.c.source_id < _g.source_id
 )
-_GROUPS_BY_ID = select(_g.id, _g.ext_id, _g.source_id, _g.display_name, _g.external_id).where(
-    _g.org_id == bindparam("org"), OneOf(_g.ext_id, "ids")
+_GROUP_COLUMNS = (_g.ext_id, _g.display_name, _g.external_id)
+# The memberships of some values with their groups' rows. SQLite: ``+ 0`` so that they are
+# found from the members' value index, not by walking every membership of every group
+# of the org.
+_GROUPS_OF_VALUES_SQLITE = (
+    select(*_GROUP_COLUMNS, _gm.member_type, _gm.member_value)
+    .join_from(DirectoryMembership.__table__, DirectoryGroup.__table__, _g.id == _gm.group_id)
+    .where((_g.org_id + 0) == bindparam("org"), OneOf(_gm.member_value, "values"), _OLDEST)
+)
+# PostgreSQL: the memberships are looked up first, on their own (``MATERIALIZED``), then
+# their groups by id. Joined in one query, the planner estimated one group for the org
+# and walked each group's memberships (its primary key) beside the value index: 33 ms
+# for 100 values in a 100,000-member org, 0.3 ms this way.
+_FOUND = (
+    select(_gm.group_id, _gm.member_type, _gm.member_value)
+    .where(OneOf(_gm.member_value, "values"))
+    .cte("found")
+    .prefix_with("MATERIALIZED")
+)
+_GROUPS_OF_VALUES_POSTGRES = (
+    select(*_GROUP_COLUMNS, _FOUND.c.member_type, _FOUND.c.member_value)
+    .join_from(_FOUND, DirectoryGroup.__table__, _g.id == _FOUND.c.group_id)
+    .where(_g.org_id == bindparam("org"), _OLDEST)
 )
 _w = Workspace.__table__.c
 _WORKSPACES = (
@@ -165,6 +182,8 @@ class _Reader:
         # ORM session's execute around them (about 15 us of CPU each on SQLite, 28 on
         # PostgreSQL; it would not flush for them either)
         self.connection = session.connection()
+        postgres = self.connection.dialect.name == "postgresql"
+        self.groups_of_values = _GROUPS_OF_VALUES_POSTGRES if postgres else _GROUPS_OF_VALUES_SQLITE
         self.rows: dict[str, tuple[int, DirUser]] = {}  # ext id -> (source, user), oldest wins
         self.asked_ids: set[str] = set()
         self.asked_keys: set[str] = set()
@@ -254,40 +273,34 @@ class _Reader:
         """The groups above these users through nesting, each with its members among
         these users and those groups (by the mirror's order: users first, by value)."""
         edges: dict[str, set[tuple[str, str]]] = {}  # group ext id -> {(type, value)}
-        info: dict[str, Any] = {}  # group ext id -> the oldest source's row
+        info: dict[str, tuple[str, str | None]] = {}  # ext id -> (displayName, externalId)
         above: set[str] = set()
         frontier = set(user_ids)
         while frontier:
-            found: list[tuple[int, str, str, str]] = []  # (group row id, ext id, type, value)
-            for chunk in chunks(sorted(frontier)):
-                found.extend(self._read(_GROUPS_OF_VALUES, values=list(chunk)))
-            new = {ext_id for _, ext_id, _, _ in found} - info.keys()
-            for chunk in chunks(sorted(new)):
-                for g in self._read(_GROUPS_BY_ID, ids=list(chunk)):
-                    held = info.get(g.ext_id)
-                    if held is None or g.source_id < held.source_id:
-                        info[g.ext_id] = g
+            # one statement a level: the memberships of the values with their groups' rows
             parents: set[str] = set()
-            for row_id, ext_id, kind, value in found:
-                if info[ext_id].id != row_id:
-                    continue  # an id an older source also uses: that source's group wins
-                edges.setdefault(ext_id, set()).add((kind, value))
-                parents.add(ext_id)
+            for chunk in chunks(sorted(frontier)):
+                for ext_id, name, external_id, kind, value in self._read(
+                    self.groups_of_values, values=list(chunk)
+                ):
+                    info[ext_id] = (name, external_id)
+                    edges.setdefault(ext_id, set()).add((kind, value))
+                    parents.add(ext_id)
             frontier = parents - above
             above |= parents
         values = user_ids | above
         groups = []
         for ext_id in sorted(above):
-            g = info[ext_id]
             members = sorted(
-                ((kind, value) for kind, value in edges.get(ext_id, ()) if value in values),
+                ((kind, value) for kind, value in edges[ext_id] if value in values),
                 key=lambda e: (_desc(e[0]), e[1]),
             )
+            name, external_id = info[ext_id]
             groups.append(
                 DirGroup(
-                    g.ext_id,
-                    g.display_name,
-                    g.external_id,
+                    ext_id,
+                    name,
+                    external_id,
                     tuple(GroupMember(value, kind) for kind, value in members),
                 )
             )

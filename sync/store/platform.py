@@ -24,7 +24,7 @@ from mappings.state import Member as StateMember
 from mappings.state import Organisation as StateOrganisation
 from mappings.state import PlatformState
 from mappings.state import Workspace as StateWorkspace
-from sync.bulk import chunks, insert_rows
+from sync.bulk import OneOf, chunks, insert_rows
 from sync.errors import PlanError
 from sync.models import AuditEntry, Base, Member, Workspace, WorkspaceRole, utcnow
 from sync.scoped import MemberRow
@@ -35,6 +35,16 @@ from sync.store.outbox import invite_message
 __all__ = ["ApplyResult", "apply_plan", "load_state", "losses_since"]
 
 _RETURNING_AT_MOST = 500  # audit entries inserted with RETURNING; more go through COPY
+
+
+_mc = Member.__table__.c
+# built once, bound per call (a list of emails is one parameter: ``OneOf``)
+_IDS_OF_EMAILS = select(_mc.id, _mc.email).where(
+    _mc.org_id == bindparam("org"), OneOf(_mc.email, "emails")
+)
+_STANDING_OF_EMAILS = select(_mc.id, _mc.email, _mc.status, _mc.org_role, _mc.idp_id).where(
+    _mc.org_id == bindparam("org"), OneOf(_mc.email, "emails")
+)
 
 
 def _table(name: str) -> Table:
@@ -120,12 +130,10 @@ class _Context:
 
     def _read_ids(self) -> None:
         """The new members' ids, read back only when a later operation needs one."""
+        connection = self.session.connection()
         for chunk in chunks(self.unread):
-            for member_id, email in self.session.execute(
-                select(Member.id, Member.email).where(
-                    Member.org_id == self.org_id, Member.email.in_(chunk)
-                )
-            ):
+            emails = {"org": self.org_id, "emails": list(chunk)}
+            for member_id, email in connection.execute(_IDS_OF_EMAILS, emails):
                 self.members[email] = member_id
         self.unread = []
 
@@ -183,14 +191,13 @@ def apply_plan(
                 standing[email] = (seen.status, seen.org_role, seen.idp_id)
         named = [email for email in named if email not in members_seen]
     for chunk in chunks(named):
-        for m in session.execute(
-            select(Member.id, Member.email, Member.status, Member.org_role, Member.idp_id).where(
-                Member.org_id == org_id, Member.email.in_(chunk)
-            )
+        emails = {"org": org_id, "emails": list(chunk)}
+        for member_id, email, status, org_role, idp_id in session.connection().execute(
+            _STANDING_OF_EMAILS, emails
         ):
-            ctx.members[m.email] = m.id
-            ctx.statuses[m.email] = m.status
-            standing[m.email] = (m.status, m.org_role, m.idp_id)
+            ctx.members[email] = member_id
+            ctx.statuses[email] = status
+            standing[email] = (status, org_role, idp_id)
     before = dict(ctx.statuses)
     ctx.workspaces = dict(workspaces) if workspaces is not None else _workspace_ids(session, org_id)
     by_kind: dict[OpKind, list[Operation]] = {}
