@@ -73,18 +73,23 @@ def remove(*ids: str) -> dict[str, Any]:
     return {"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members", "value": value}]}
 
 
+def _mapped_org(session_factory: sessionmaker[Session], name: str) -> str:
+    """An org of three workspaces under the benchmark's mapping; its SCIM token."""
+    with session_factory.begin() as session:
+        org = create_org(session, name, "aihub")
+        for n in range(3):
+            create_workspace(session, org.id, f"w{n}")
+        save_mapping(session, org.id, MAPPING)
+        _, token = create_token(session, org.name)
+    return token
+
+
 def test_each_scim_write_stays_within_its_statement_count(
     app: Flask, session_factory: sessionmaker[Session]
 ) -> None:
     """POST /Users, a PATCH adding one member, a PATCH ``active: false`` and a group PATCH
     of 20 members each send no more statements than pinned, and do what they say."""
-    with session_factory.begin() as session:
-        org = create_org(session, "counted", "aihub")
-        for n in range(3):
-            create_workspace(session, org.id, f"w{n}")
-        save_mapping(session, org.id, MAPPING)
-        _, token = create_token(session, org.name)
-    scim = Scim(app.test_client(), token)
+    scim = Scim(app.test_client(), _mapped_org(session_factory, "counted"))
     ids = [scim.post("/Users", user(f"u{i}@example.com")).get_json()["id"] for i in range(40)]
     staff = scim.post("/Groups", group("Staff", *ids[:30])).get_json()["id"]
     ws1 = scim.post("/Groups", group("ws-1")).get_json()["id"]
@@ -269,13 +274,7 @@ def test_each_read_of_a_scim_write_goes_through_an_index_sqlite(
     engine = app.extensions["rolebridge"].engine
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's plans; PostgreSQL's are tests/e2e/test_planner_stats.py")
-    with session_factory.begin() as session:
-        org = create_org(session, "indexed", "aihub")
-        for n in range(3):
-            create_workspace(session, org.id, f"w{n}")
-        save_mapping(session, org.id, MAPPING)
-        _, token = create_token(session, org.name)
-    scim = Scim(app.test_client(), token)
+    scim = Scim(app.test_client(), _mapped_org(session_factory, "indexed"))
     ids = [scim.post("/Users", user(f"u{i}@example.com")).get_json()["id"] for i in range(30)]
     staff = scim.post("/Groups", group("Staff", *ids[:10])).get_json()["id"]
     ws1 = scim.post("/Groups", group("ws-1")).get_json()["id"]
