@@ -26,7 +26,7 @@ from sync.db import PING_AFTER
 from sync.models import Base, Member, WorkspaceRole
 from sync.store.mappings import save_mapping
 from sync.store.orgs import create_org, create_workspace
-from tests.e2e.conftest import Scim, group, user
+from tests.e2e.conftest import Scim, group, make_org, user
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -199,10 +199,7 @@ def test_a_connection_is_pinged_only_after_it_sat_idle_postgresql(
     engine = app.extensions["rolebridge"].engine
     if engine.dialect.name != "postgresql":
         pytest.skip("pooled PostgreSQL connections; SQLite's are files")
-    with session_factory.begin() as session:
-        create_org(session, "pinged", "aihub")
-        _, token = create_token(session, "pinged")
-    scim = Scim(app.test_client(), token)
+    scim = Scim(app.test_client(), make_org(session_factory, "pinged"))
     pings: list[int] = []
     ping = engine.dialect.do_ping
 
@@ -248,10 +245,7 @@ def test_lookups_keep_the_statements_postgresql_prepared(
     engine = app.extensions["rolebridge"].engine
     if engine.dialect.name != "postgresql":
         pytest.skip("prepared statements are psycopg's, on PostgreSQL")
-    with session_factory.begin() as session:
-        create_org(session, "prepared", "aihub")
-        _, token = create_token(session, "prepared")
-    scim = Scim(app.test_client(), token)
+    scim = Scim(app.test_client(), make_org(session_factory, "prepared"))
     engine.pool.dispose()  # a fresh pool: the lookups' connections only
     # past psycopg's threshold (5 runs of one statement on a connection) on each of the
     # two connections the lookups take in turn (the first one's "last used" write, in its
