@@ -93,7 +93,7 @@ _GROUPS_OF_VALUES_SQLITE = (
 # PostgreSQL: the memberships are looked up first, on their own (``MATERIALIZED``), then
 # their groups by id. Joined in one query, the planner estimated one group for the org
 # and walked each group's memberships (its primary key) beside the value index: 33 ms
-# for 100 values in a 100,000-member org, 0.3 ms this way.
+# for 100 values in a 100,000-member org, 2.5 ms this way (0.2 for one value).
 _FOUND = (
     select(_gm.group_id, _gm.member_type, _gm.member_value)
     .where(OneOf(_gm.member_value, "values"))

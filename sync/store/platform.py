@@ -167,6 +167,9 @@ def apply_plan(
     transaction (a scoped gather), instead of reading them again; ``members_seen``
     likewise, the member rows it read and the emails it found no member for
     (``sync.scoped.load_scoped``): only a named email it did not look up is read."""
+    # the apply reads and writes with Core statements, which flush nothing: the caller's
+    # pending ORM changes go first (nothing to do, and no round trip, when there are none)
+    session.flush()
     org = get_org(session, org_id)
     model = role_model_for(org.role_model)
     ctx = _Context(
