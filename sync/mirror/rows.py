@@ -288,33 +288,25 @@ _PRESENT_MEMBERS = select(_MEMBERSHIPS.c.member_value, _MEMBERSHIPS.c.member_typ
     *_SOME_MEMBERS
 )
 _DELETE_MEMBERS = delete(_MEMBERSHIPS).where(*_SOME_MEMBERS)
-_KINDS_OF: Any = union_all(
-    *(
-        select(table.c.ext_id, literal_column(f"'{kind}'")).where(
-            table.c.source_id == bindparam("source"),
-            OneOf(table.c.ext_id, "values"),
-        )
-        for table, kind in ((DirectoryUser.__table__, "User"), (DirectoryGroup.__table__, "Group"))
-    )
-)
-# the same, each with whether it is a direct member of the group already (through the
-# members' value index, as ``_SOME_MEMBERS``)
-_KINDS_AND_PRESENT: Any = union_all(
-    *(
-        select(
-            table.c.ext_id,
-            literal_column(f"'{kind}'"),
-            exists().where(
-                (_MEMBERSHIPS.c.group_id + 0) == bindparam("group"),
-                _MEMBERSHIPS.c.member_value == table.c.ext_id,
-            ),
-        ).where(
-            table.c.source_id == bindparam("source"),
-            OneOf(table.c.ext_id, "values"),
-        )
-        for table, kind in ((DirectoryUser.__table__, "User"), (DirectoryGroup.__table__, "Group"))
-    )
-)
+
+
+def _kinds(present: bool) -> Any:
+    """Each of the listed values that is a user or group id of the source, with its kind,
+    both kinds in one statement; with ``present``, also whether it is a direct member of
+    the bound group already (through the members' value index, as ``_SOME_MEMBERS``)."""
+    selects = []
+    for table, kind in ((DirectoryUser.__table__, "User"), (DirectoryGroup.__table__, "Group")):
+        columns: list[Any] = [table.c.ext_id, literal_column(f"'{kind}'")]
+        if present:
+            member = (_MEMBERSHIPS.c.group_id + 0) == bindparam("group")
+            columns.append(exists().where(member, _MEMBERSHIPS.c.member_value == table.c.ext_id))
+        where = (table.c.source_id == bindparam("source"), OneOf(table.c.ext_id, "values"))
+        selects.append(select(*columns).where(*where))
+    return union_all(*selects)
+
+
+_KINDS_OF = _kinds(present=False)
+_KINDS_AND_PRESENT = _kinds(present=True)
 
 
 def remove_members(session: Session, group_id: int, values: frozenset[str]) -> dict[str, str]:
