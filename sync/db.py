@@ -16,12 +16,14 @@ edge."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import orjson
 import psycopg
 from alembic import command
 from alembic.config import Config
@@ -97,6 +99,17 @@ class DatabaseBounds:
         return args
 
 
+def json_column_text(value: Any) -> str:
+    """A JSON column's text: orjson (a write of 100 grants writes some 400 JSON values: its
+    audit entries, events and plan), or the standard library's for what orjson refuses
+    and ``json`` takes (an integer past 64 bits, a lone surrogate, nesting past 254).
+    Read back with ``json``: orjson reads an integer past 64 bits as a float."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str, bounds: DatabaseBounds | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout, PostgreSQL
     gets ``bounds`` (the defaults unless given) and pings a pooled connection before use
@@ -110,6 +123,7 @@ def make_engine(url: str, bounds: DatabaseBounds | None = None, **kwargs: Any) -
         args = {k: v for k, v in bounds.connect_args().items() if k not in in_url}
         kwargs.setdefault("connect_args", args)
         kwargs.setdefault("pool_timeout", bounds.pool_timeout)
+    kwargs.setdefault("json_serializer", json_column_text)
     engine = create_engine(url, **kwargs)
     if postgres and not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine)

@@ -99,3 +99,33 @@ def test_listeners_on_sql_see_a_bulk_insert(
     with session_factory() as s:
         entries = s.scalars(select(AuditEntry)).all()
     assert [(e.user, e.detail) for e in entries] == [("", {"op": "invite"})] * 2
+
+
+def _nested(depth: int) -> object:
+    value: object = "bottom"
+    for _ in range(depth):
+        value = {"in": [value]}
+    return value
+
+
+def test_json_columns_keep_what_orjson_refuses(session_factory: sessionmaker[Session]) -> None:
+    """JSON columns are written with orjson, and what it refuses (an integer past 64 bits,
+    a lone surrogate, nesting past 254 levels) still goes in and reads back as written,
+    one by one and in bulk; an integer key reads back as its string, as ``json`` wrote it."""
+    org_id, _ = _source(session_factory)
+    details: list[dict[str, object]] = [
+        {"big": 2**70 + 1, "negative": -(2**65) - 1},
+        {"text": "a\ud800b"},
+        {"deep": _nested(300)},
+        {"plain": [1, 2.5, "é", None, True], 7: "int key"},
+    ]
+    expected = [*details[:3], {"plain": [1, 2.5, "é", None, True], "7": "int key"}]
+    row = {"org_id": org_id, "at": AT, "actor": "t", "op": "invite", "user": "u"}
+    with session_factory.begin() as s:
+        for detail in details:
+            s.add(AuditEntry(**row, detail=detail))
+        s.flush()
+        insert_rows(s, AuditEntry.__table__, [{**row, "detail": d} for d in details])
+    with session_factory() as s:
+        stored = list(s.scalars(select(AuditEntry.detail).order_by(AuditEntry.id)))
+    assert stored == expected + expected
