@@ -293,7 +293,7 @@ class _Reader:
         for ext_id in sorted(above):
             members = sorted(
                 ((kind, value) for kind, value in edges[ext_id] if value in values),
-                key=lambda e: (_desc(e[0]), e[1]),
+                key=lambda e: (_DESC.get(e[0]) or _desc(e[0]), e[1]),
             )
             name, external_id = info[ext_id]
             groups.append(
@@ -337,6 +337,9 @@ class _Reader:
 def _desc(kind: str) -> tuple[int, ...]:
     """Sorts member types descending (``User`` before ``Group``), as the mirror reads them."""
     return tuple(-ord(c) for c in kind)
+
+
+_DESC = {kind: _desc(kind) for kind in ("User", "Group")}  # the two kinds a SCIM write stores
 
 
 def _with_roles(m: StateMember, roles: dict[str, list[str]]) -> StateMember:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync.credentials.apikeys import create_api_key
 from sync.credentials.tokens import create_token
-from sync.models import Event, Organisation
+from sync.models import AuditEntry, Event, Organisation
 from sync.store.mappings import save_mapping
 from sync.store.orgs import create_org
 from tests.e2e.conftest import Scim, group, user
@@ -91,6 +91,27 @@ def test_scim_writes_that_invite_give_member_invited_events_numbered_from_one(
     assert all(e["id"].startswith("evt_") for e in events)
     only = _all_events(app, headers, types="member.invited")
     assert [e["seq"] for e in only] == [1, 3, 5]
+
+
+def test_each_event_names_the_audit_entry_of_its_own_operation(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """25 users invited one write each, then promoted by one group create naming all 25:
+    every event's ``audit_id`` is the audit entry of the same operation on the same person
+    (on SQLite the ids of more than 20 entries are counted from the newest one)."""
+    scim, headers = _org(app, session_factory)
+    names = [f"p{i:02d}@acme.com" for i in range(25)]
+    ids = [scim.post("/Users", user(name)).json["id"] for name in names]
+    assert scim.post("/Groups", group("AI Admins", *ids)).status_code == 201
+    events = [e for e in _all_events(app, headers) if e["type"] != "plan.applied"]
+    assert len(events) == 50
+    with session_factory() as s:
+        entries = {a.id: (a.op, a.user) for a in s.scalars(select(AuditEntry))}
+    kinds = {"member.invited": "invite", "member.org_role_changed": "set_org_role"}
+    assert [entries[e["audit_id"]] for e in events] == [
+        (kinds[e["type"]], e["email"]) for e in events
+    ]
+    assert sorted(e["email"] for e in events if e["type"] == "member.org_role_changed") == names
 
 
 def test_a_deactivation_and_a_group_change_give_their_events(
