@@ -69,6 +69,15 @@ _USER_IDS_BY_NAME_KEY = _user_ids_by(_u.user_name_key)
 # a write's few keys: by key and by userName key in one round trip (two index lookups)
 _USER_IDS_BY_EITHER_KEY = union_all(_USER_IDS_BY_KEY, _user_ids_by(_u.user_name_key, "name_keys"))
 _USERS_BY_ID = select(*_USER_COLUMNS).where(_u.org_id == bindparam("org"), OneOf(_u.ext_id, "ids"))
+# a round's few ids and keys: the rows by id, by key and by userName key in one round trip
+# (three index lookups, each returning its rows whole)
+_USERS_BY_ID_OR_EITHER_KEY = union_all(
+    _USERS_BY_ID,
+    *(
+        select(*_USER_COLUMNS).where(_u.org_id == bindparam("org"), OneOf(column, name))
+        for column, name in ((_u.user_key, "keys"), (_u.user_name_key, "name_keys"))
+    ),
+)
 _MEMBERS_BY_EMAIL = _members_by(_m.email, "keys")
 _MEMBERS_BY_IDP_ID = _members_by(_m.idp_id, "ids")
 _MEMBERS_BY_EMAIL_OR_IDP_ID = union_all(_MEMBERS_BY_EMAIL, _MEMBERS_BY_IDP_ID)
@@ -221,6 +230,19 @@ class _Reader:
         """The directory users (the oldest source's row of each id) reached so far."""
         keys = sorted(found.keys - self.asked_keys)
         self.asked_keys |= found.keys
+        ids = sorted((found.ids | self.rows.keys()) - self.asked_ids)
+        if len(keys) + len(ids) <= _ONE_QUERY:
+            # a write's few: the rows by id and by either key in one statement; the ids
+            # its keys found are then read whole only if some of them are new (another
+            # source's row of the same id may carry other keys)
+            self.asked_ids |= set(ids)
+            rows = self._read(_USERS_BY_ID_OR_EITHER_KEY, ids=ids, keys=keys, name_keys=keys)
+            self._keep_users(rows)
+            new = sorted({row[0] for row in rows} - self.asked_ids)
+            self.asked_ids |= set(new)
+            for chunk in chunks(new):
+                self._keep_users(self._read(_USERS_BY_ID, ids=list(chunk)))
+            return [u for _, u in self.rows.values() if user_reached(u, found)]
         by_key: set[str] = set()  # the ids of the rows with these keys, read whole next
         if len(keys) <= _ONE_QUERY:
             # The rows are read by id next, once each: a subquery here let PostgreSQL,

@@ -36,14 +36,15 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # count (only ``patch_deactivate``'s suspension does), and whether a plan of the org
 # waits is a column of the org's and its mapping's one statement; the apply reads no
 # member the gather read or looked up in vain; the gather looks members up by the keys of
-# the users it just read (so its last round reads no member); a user PATCH reads its user
+# the users it just read (so its last round reads no member), and a round's users by id
+# and by either key in one statement; a user PATCH reads its user
 # once (locked, kept for the replace that follows) and checks the userName's uniqueness
 # only when it changes
 BOUNDS = {
-    "post_user": (13, 12),
-    "patch_add_member": (23, 22),
-    "patch_deactivate": (23, 22),
-    "group_patch_20": (23, 22),
+    "post_user": (12, 11),
+    "patch_add_member": (22, 21),
+    "patch_deactivate": (22, 21),
+    "group_patch_20": (22, 21),
 }
 
 
