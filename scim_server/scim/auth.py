@@ -55,8 +55,25 @@ def read_connection() -> Connection | None:
 
 def close_read_connection(_exc: BaseException | None = None) -> None:
     """End the request's transaction, if it left one open, and give its connection back
-    (a ``teardown_request`` hook)."""
-    connection: Connection | None = g.pop("scim_connection", None)
+    (a ``teardown_request`` hook); then write the token's "last used" if it is due, so
+    that a request never holds one pooled connection while it waits for another."""
+    try:
+        _close(g.pop("scim_connection", None))
+    finally:
+        touch: Callable[[], None] | None = g.pop("scim_touch", None)
+        if touch is not None:
+            try:
+                touch()
+            except SQLAlchemyError as exc:  # "last used" is written again within a minute
+                _log.warning("recording a token's last use failed: %s", type(exc).__name__)
+
+
+def _later(touch: Callable[[], None]) -> None:
+    """Keep "last used"'s write for the request's teardown (``find_tenant``'s ``later``)."""
+    g.scim_touch = touch
+
+
+def _close(connection: Connection | None) -> None:
     if connection is None:
         return
     try:
@@ -92,7 +109,7 @@ def make_authenticator(
             # SQLite: the write's transaction begins with the database's write lock, which
             # a request is not given before its token is known
             with engine.begin() as connection:
-                tenant = find_tenant(connection, token.strip())
+                tenant = find_tenant(connection, token.strip(), _later)
         else:
             connection = engine.connect()
             if postgres and not write:
@@ -101,7 +118,7 @@ def make_authenticator(
                 connection.execution_options(isolation_level="AUTOCOMMIT")
             g.scim_connection = connection
             connection.begin()  # a write on PostgreSQL goes on in this transaction
-            tenant = find_tenant(connection, token.strip())
+            tenant = find_tenant(connection, token.strip(), _later)
         if tenant is None:
             close_read_connection()
             count_failure()

@@ -7,13 +7,15 @@ timing difference leaks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sync.models import Organisation, ScimToken, Source, utcnow
@@ -136,13 +138,21 @@ _TENANT_QUERY = (
 )
 
 
-def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
+def find_tenant(
+    session: Session | Connection,
+    token: str,
+    later: Callable[[Callable[[], None]], None] | None = None,
+) -> Tenant | None:
     """The tenant of a presented bearer token, or None when it is unknown, revoked or
     expired. Asked of the database on every request, so a revocation counts at once in
     every process; "last used" is written at most once a minute per token, in its own
     short transaction.
 
     It takes a Session or, on the hot path of every SCIM request, a bare Connection.
+    ``later``: given the write of "last used" on a bare Connection, to run it once the
+    caller has given its connection back (a SCIM request's teardown): a request that
+    waited for a second pooled connection while holding its first could, with every
+    pooled connection so held, wait for the pool's whole timeout.
     """
     digest = hash_token(token)
     row = session.execute(_TENANT_QUERY, {"digest": digest}).first()
@@ -154,7 +164,10 @@ def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
     if row.expires_at is not None and row.expires_at <= now:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_GRAIN:
-        _touch(session, row[4], now)
+        if later is not None and isinstance(session, Connection):
+            later(functools.partial(_touch, session.engine, row[4], now))
+        else:
+            _touch(session, row[4], now)
     if row[3] is not None:
         return Tenant(org_id=row.org_id, source_id=row[3])
     if isinstance(session, Connection):
@@ -164,12 +177,13 @@ def find_tenant(session: Session | Connection, token: str) -> Tenant | None:
     return Tenant(org_id=row.org_id, source_id=scim_source(session, row.org_id).id)
 
 
-def _touch(session: Session | Connection, token_id: int, now: datetime) -> None:
-    """Record that a token was used: on a bare Connection (a read that never commits) in
-    its own transaction, on a Session in the caller's."""
+def _touch(session: Session | Connection | Engine, token_id: int, now: datetime) -> None:
+    """Record that a token was used: on a bare Connection (a read that never commits) or
+    an Engine in a transaction of its own, on a Session in the caller's."""
     stmt = update(ScimToken).where(ScimToken.id == token_id).values(last_used_at=now)
-    if isinstance(session, Connection):
-        with session.engine.begin() as own:
+    if isinstance(session, Connection | Engine):
+        engine = session if isinstance(session, Engine) else session.engine
+        with engine.begin() as own:
             own.execute(stmt)
     else:
         session.execute(stmt.execution_options(synchronize_session=False))

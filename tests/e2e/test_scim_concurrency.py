@@ -7,16 +7,22 @@ groups never answer 500, and a member added while its user is deleted never dang
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from threading import Barrier
 from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from tests.e2e.conftest import group, user
+from sync.models import ScimToken, utcnow
+from tests.e2e.conftest import Scim, group, make_org, user
 from tests.fuzz.serving import Served, served_app
 
 CLIENTS = 16
@@ -125,3 +131,38 @@ def test_a_member_added_while_its_user_is_deleted_never_dangles(served: Served) 
     assert [
         m["value"] for m in members if served.get(f"/Users/{m['value']}").status_code == 404
     ] == []
+
+
+def test_a_scim_request_never_holds_two_pooled_connections(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    """A token's "last used", due once a minute, is written after the request gave its
+    connection back: 16 writers whose token was due at once each held one connection and
+    waited for a second, the pool's 15 all held, until the pool's timeout."""
+    engine = app.extensions["rolebridge"].engine
+    held: Counter[int] = Counter()
+    most = Counter[str]()
+
+    def checkout(*_: Any) -> None:
+        held[threading.get_ident()] += 1
+        most["held"] = max(most["held"], held[threading.get_ident()])
+
+    def checkin(*_: Any) -> None:
+        held[threading.get_ident()] -= 1
+
+    scim = Scim(app.test_client(), make_org(session_factory, "acme"))
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        created = scim.post("/Users", user("ann@pool.com"))  # the token's first use: due
+        assert created.status_code == 201, created.json
+        with session_factory.begin() as s:
+            s.execute(update(ScimToken).values(last_used_at=utcnow() - timedelta(minutes=5)))
+        assert scim.get("/Users").status_code == 200  # due again, on a read
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+    assert most["held"] == 1
+    with session_factory() as s:
+        used = s.scalars(select(ScimToken.last_used_at)).one()
+    assert used is not None and utcnow() - used < timedelta(minutes=1)
