@@ -231,20 +231,15 @@ class _Reader:
         keys = sorted(found.keys - self.asked_keys)
         self.asked_keys |= found.keys
         ids = sorted((found.ids | self.rows.keys()) - self.asked_ids)
+        by_key: set[str] = set()  # the ids of the rows with these keys, read whole next
         if len(keys) + len(ids) <= _ONE_QUERY:
-            # a write's few: the rows by id and by either key in one statement; the ids
-            # its keys found are then read whole only if some of them are new (another
-            # source's row of the same id may carry other keys)
+            # a write's few: the rows by id and by either key in one statement; of the ids
+            # its keys found, only new ones are read again below
             self.asked_ids |= set(ids)
             rows = self._read(_USERS_BY_ID_OR_EITHER_KEY, ids=ids, keys=keys, name_keys=keys)
             self._keep_users(rows)
-            new = sorted({row[0] for row in rows} - self.asked_ids)
-            self.asked_ids |= set(new)
-            for chunk in chunks(new):
-                self._keep_users(self._read(_USERS_BY_ID, ids=list(chunk)))
-            return [u for _, u in self.rows.values() if user_reached(u, found)]
-        by_key: set[str] = set()  # the ids of the rows with these keys, read whole next
-        if len(keys) <= _ONE_QUERY:
+            by_key.update(row[0] for row in rows)
+        elif len(keys) <= _ONE_QUERY:
             # The rows are read by id next, once each: a subquery here let PostgreSQL,
             # with the statistics of a freshly pushed org, plan a nested loop over the
             # whole org per row.

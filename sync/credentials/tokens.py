@@ -164,8 +164,13 @@ def find_tenant(
     if row.expires_at is not None and row.expires_at <= now:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_GRAIN:
-        if later is not None and isinstance(session, Connection):
-            later(functools.partial(_touch, session.engine, row[4], now))
+        if isinstance(session, Connection):
+            # a bare Connection (a read that never commits): in a transaction of its own
+            touch = functools.partial(_touch, session.engine, row[4], now)
+            if later is not None:
+                later(touch)
+            else:
+                touch()
         else:
             _touch(session, row[4], now)
     if row[3] is not None:
@@ -177,13 +182,12 @@ def find_tenant(
     return Tenant(org_id=row.org_id, source_id=scim_source(session, row.org_id).id)
 
 
-def _touch(session: Session | Connection | Engine, token_id: int, now: datetime) -> None:
-    """Record that a token was used: on a bare Connection (a read that never commits) or
-    an Engine in a transaction of its own, on a Session in the caller's."""
+def _touch(session: Session | Engine, token_id: int, now: datetime) -> None:
+    """Record that a token was used: on an Engine in a transaction of its own, on a
+    Session in the caller's."""
     stmt = update(ScimToken).where(ScimToken.id == token_id).values(last_used_at=now)
-    if isinstance(session, Connection | Engine):
-        engine = session if isinstance(session, Engine) else session.engine
-        with engine.begin() as own:
+    if isinstance(session, Engine):
+        with session.begin() as own:
             own.execute(stmt)
     else:
         session.execute(stmt.execution_options(synchronize_session=False))
