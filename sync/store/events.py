@@ -246,24 +246,14 @@ def plan_events(
     operations: Sequence[Operation],
     before: Mapping[str, tuple[str, str, str | None]],
     *,
-    audit_after: int,
+    audit_ids: Sequence[int],
     plan_id: int | None,
     now: datetime,
-    audit_ids: Sequence[int] | None = None,
 ) -> list[str]:
     """Write the events of an applied plan: one per operation (in the plan's order, each
-    naming the audit entry written for it: ``audit_ids`` in the operations' order, or
-    else the entries after id ``audit_after``), then ``plan.applied``
-    when the plan was a saved one. ``before``: email -> (status, org role, IdP id)."""
-    from sync.models import AuditEntry
-
-    if audit_ids is None:
-        audit_ids = session.scalars(
-            select(AuditEntry.id)
-            # ``+ 0``: a range of the primary key, not every audit entry of the org
-            .where((AuditEntry.org_id + 0) == org_id, AuditEntry.id > audit_after)
-            .order_by(AuditEntry.id)
-        ).all()
+    naming the audit entry written for it: ``audit_ids`` in the operations' order), then
+    ``plan.applied`` when the plan was a saved one. ``before``: email -> (status, org
+    role, IdP id)."""
     if len(audit_ids) != len(operations):
         audit_ids = [None] * len(operations)  # type: ignore[list-item]
     drafts = []

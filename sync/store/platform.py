@@ -15,7 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, assert_never
 
-from sqlalchemy import String, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from mappings.operations import LOSS_OPS, OP_KINDS, Operation, OpKind, Plan, loss_kind
@@ -34,9 +45,13 @@ from sync.store.outbox import invite_message
 
 __all__ = ["ApplyResult", "apply_plan", "load_state", "losses_since"]
 
-_RETURNING_AT_MOST = 500  # audit entries inserted with RETURNING; more go through COPY
-_RETURNING_AT_LEAST = 20  # SQLite: more entries are counted from the newest id instead
+# audit entries inserted with RETURNING; more are counted from the newest id (SQLite) or
+# taken from the sequence (PostgreSQL)
+_RETURNING_AT_MOST = 20
 _NEWEST_AUDIT_ID = select(func.max(AuditEntry.id))
+_AUDIT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, :n)"
+)
 
 
 _mc = Member.__table__.c
@@ -217,40 +232,46 @@ def apply_plan(
         details = [op.to_dict() for op in plan.operations]
     pairs = zip(plan.operations, details, strict=True)
     rows = [_audit(ctx, op, _with_loss(op, d, model, before), actor, plan_id) for op, d in pairs]
-    audit_ids: list[int] | None = None
-    audit_after = 0
-    if len(rows) > _RETURNING_AT_LEAST and session.connection().dialect.name == "sqlite":
-        # SQLite: this transaction is the only writer (``BEGIN IMMEDIATE``) and an
-        # ``INTEGER PRIMARY KEY`` takes the largest rowid plus one, so the entries of one
-        # insert take the ids after the largest there is, in row order: one read of it and
-        # the driver's executemany, not an insert binding 8 values a row through SQLAlchemy
-        # (a 100-grant write: 0.4 ms of CPU less; for a few rows one statement is cheaper)
-        after = session.connection().execute(_NEWEST_AUDIT_ID).scalar() or 0
-        insert_rows(session, _table("audit_log"), rows)
-        audit_ids = list(range(after + 1, after + 1 + len(rows)))
-    elif len(rows) <= _RETURNING_AT_MOST:
-        # a write's few entries: their ids come back from the insert itself instead of a
-        # read of the newest id before and of the ids after it; ascending, they follow the
-        # operations' order (the ids of one insert are given in row order, the order the
-        # read after it relied on too)
-        table = _table("audit_log")
-        returning = insert(table).returning(table.c.id)
-        audit_ids = sorted(session.scalars(returning, rows)) if rows else []
-    else:
-        audit_after = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0
-        insert_rows(session, _table("audit_log"), rows)
+    audit_ids = _insert_audit(session, rows)
     plan_events(
         session,
         org_id,
         plan.operations,
         standing,
         audit_ids=audit_ids,
-        audit_after=audit_after,
         plan_id=plan_id,
         now=ctx.now,
     )
     summary = Counter(op.op for op in plan.operations)
     return ApplyResult(len(plan.operations), len(ctx.messages), dict(sorted(summary.items())))
+
+
+def _insert_audit(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the audit entries of an apply; their ids, in the rows' order."""
+    if not rows:
+        return []
+    table = _table("audit_log")
+    connection = session.connection()
+    if len(rows) <= _RETURNING_AT_MOST:
+        # a write's few entries: their ids come back from the insert itself; ascending,
+        # they follow the rows' order (the ids of one insert are given in row order)
+        return sorted(session.scalars(insert(table).returning(table.c.id), rows))
+    if connection.dialect.name == "sqlite":
+        # this transaction is the only writer (``BEGIN IMMEDIATE``) and an ``INTEGER
+        # PRIMARY KEY`` takes the largest rowid plus one, so the entries of one insert take
+        # the ids after the largest there is, in row order: one read of it and the driver's
+        # executemany, not an insert binding 8 values a row through SQLAlchemy (a
+        # 100-grant write: 0.4 ms of CPU less; for a few rows one statement is cheaper)
+        after = connection.execute(_NEWEST_AUDIT_ID).scalar() or 0
+        insert_rows(session, table, rows)
+        return list(range(after + 1, after + 1 + len(rows)))
+    # PostgreSQL: the ids drawn from the column's sequence in one statement, then the
+    # rows with them through COPY. An insert returning them is one statement of 8
+    # parameters a row, too long for the driver to keep its parsed form: a 100-grant
+    # write parsed 800 placeholders again each time (several ms of CPU)
+    ids = sorted(connection.execute(_AUDIT_IDS, {"n": len(rows)}).scalars())
+    insert_rows(session, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+    return ids
 
 
 def _renamed_from(plan: Plan) -> set[str]:

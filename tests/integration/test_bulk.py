@@ -9,7 +9,7 @@ from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.bulk import insert_rows
+from sync.bulk import OneOf, insert_rows
 from sync.models import AuditEntry, Base, DirectoryUser, Organisation, Source
 
 AT = datetime(2026, 11, 27, 9, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -109,17 +109,21 @@ def _nested(depth: int) -> object:
 
 
 def test_json_columns_keep_what_orjson_refuses(session_factory: sessionmaker[Session]) -> None:
-    """JSON columns are written with orjson, and what it refuses (an integer past 64 bits,
-    a lone surrogate, nesting past 254 levels) still goes in and reads back as written,
-    one by one and in bulk; an integer key reads back as its string, as ``json`` wrote it."""
+    """JSON columns are written and read with orjson, and what it refuses or would read
+    otherwise (an integer past 64 bits, a lone surrogate, nesting past 254 levels) still
+    goes in and reads back as written, one by one and in bulk; an integer key reads back as
+    its string, as ``json`` wrote it; the edges of 64 bits and long floats read back equal."""
     org_id, _ = _source(session_factory)
     details: list[dict[str, object]] = [
         {"big": 2**70 + 1, "negative": -(2**65) - 1},
         {"text": "a\ud800b"},
         {"deep": _nested(300)},
         {"plain": [1, 2.5, "é", None, True], 7: "int key"},
+        {"digits in text": "1234567890123456789012", "long float": 0.30000000000000004},
+        {"u64": 2**64 - 1, "i64": -(2**63), "float": 1.0000000000000002e-300},
     ]
-    expected = [*details[:3], {"plain": [1, 2.5, "é", None, True], "7": "int key"}]
+    plain = {"plain": [1, 2.5, "é", None, True], "7": "int key"}
+    expected = [*details[:3], plain, *details[4:]]
     row = {"org_id": org_id, "at": AT, "actor": "t", "op": "invite", "user": "u"}
     with session_factory.begin() as s:
         for detail in details:
@@ -129,3 +133,27 @@ def test_json_columns_keep_what_orjson_refuses(session_factory: sessionmaker[Ses
     with session_factory() as s:
         stored = list(s.scalars(select(AuditEntry.detail).order_by(AuditEntry.id)))
     assert stored == expected + expected
+
+
+# ids a list lookup must find as written: PostgreSQL gets the list as its array's text
+# form, where quotes, backslashes, commas, braces, spaces and the word NULL are syntax
+AWKWARD = ["plain", 'say "hi"', "back\\slash", "NULL", "", " spaced ", "{a,b}", "O'Brien", "ü"]
+
+
+def test_a_list_lookup_finds_each_value_as_written(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """``OneOf`` binds a whole list as one parameter; each value is found as written, and
+    only the values listed, for strings and for integers."""
+    org_id, source_id = _source(session_factory)
+    with session_factory.begin() as s:
+        insert_rows(s, DirectoryUser.__table__, [_user_row(org_id, source_id, e) for e in AWKWARD])
+    c = DirectoryUser.__table__.c
+    by_id = select(c.ext_id).where(c.org_id == org_id, OneOf(c.ext_id, "ids"))
+    by_source = select(c.ext_id).where(c.org_id == org_id, OneOf(c.source_id, "ids"))
+    with session_factory() as s:
+        for listed in (AWKWARD, AWKWARD[1:4], [], ["absent", "null", 'say "hi'], [" spaced"]):
+            found = s.scalars(by_id, {"ids": listed}).all()
+            assert sorted(found) == sorted(set(listed) & set(AWKWARD)), listed
+        assert sorted(s.scalars(by_source, {"ids": [source_id, -1]})) == sorted(AWKWARD)
+        assert s.scalars(by_source, {"ids": [source_id + 1000]}).all() == []
