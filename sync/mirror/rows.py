@@ -12,9 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
+    Table,
     bindparam,
     delete,
     exists,
+    insert,
     literal_column,
     select,
     union_all,
@@ -58,6 +60,12 @@ __all__ = [
 SOURCE_KINDS = ("scim", *PULL_KINDS)  # pushed to /scim/v2, or pulled (sync.sources.registry)
 
 Row = DirectoryUser | DirectoryGroup
+# a new row in one Core statement returning its id: the ORM's unit of work for one row
+# cost 0.55 ms of CPU against 0.31 on PostgreSQL (a first push inserts a row per user)
+_INSERT: dict[type[Row], Any] = {
+    t: insert(cast(Table, t.__table__)).returning(t.__table__.c.id)
+    for t in (DirectoryUser, DirectoryGroup)
+}
 Members = Mapping[str, tuple[str, str | None]]
 """Direct members of a group: member value -> (``User`` or ``Group``, display)."""
 
@@ -88,16 +96,21 @@ def insert_row(
     resource: dict[str, Any] | None,
     now: Any,
 ) -> Row:
-    """Add a new user or group row; ``ids``: its org, source and the source's id for it."""
+    """Add a new user or group row; ``ids``: its org, source and the source's id for it.
+    Returns the row as stored, not tracked by the session (read it again to change it)."""
     org_id, source_id, ext_id = ids
-    row = table(org_id=org_id, source_id=source_id, ext_id=ext_id, **values)
-    row.resource = resource
-    row.version = 1
-    row.created_at = now
-    row.updated_at = now
-    session.add(row)
-    session.flush()
-    return row
+    columns = {
+        "org_id": org_id,
+        "source_id": source_id,
+        "ext_id": ext_id,
+        **values,
+        "resource": resource,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row_id = session.connection().execute(_INSERT[table], columns).scalar_one()
+    return table(id=row_id, **columns)
 
 
 def update_row(
