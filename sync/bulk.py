@@ -57,13 +57,14 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def _array_text(values: Iterable[Any]) -> str:
-    """PostgreSQL's text form of an array of strings or integers (each element quoted, its
-    backslashes and double quotes escaped: none is read as NULL)."""
-    return (
-        "{"
-        + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-        + "}"
-    )
+    """PostgreSQL's text form of an array of strings or integers: each element quoted, its
+    backslashes and double quotes escaped (the string ``NULL`` stays a string), None as
+    NULL."""
+    return "{" + ",".join("NULL" if v is None else _quoted(v) for v in values) + "}"
+
+
+def _quoted(value: Any) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class _ArrayAsText(TypeDecorator[Any]):

@@ -155,5 +155,6 @@ def test_a_list_lookup_finds_each_value_as_written(
         for listed in (AWKWARD, AWKWARD[1:4], [], ["absent", "null", 'say "hi'], [" spaced"]):
             found = s.scalars(by_id, {"ids": listed}).all()
             assert sorted(found) == sorted(set(listed) & set(AWKWARD)), listed
+        assert s.scalars(by_id, {"ids": [None, "plain"]}).all() == ["plain"]  # None: nothing
         assert sorted(s.scalars(by_source, {"ids": [source_id, -1]})) == sorted(AWKWARD)
         assert s.scalars(by_source, {"ids": [source_id + 1000]}).all() == []
